@@ -1,0 +1,335 @@
+//! A camera and its frame bus.
+//!
+//! The bus is a `tokio::sync::watch` cell holding the newest frame: publishing replaces
+//! the value and wakes every viewer; a viewer that is busy writing to a slow socket simply
+//! sees a newer frame when it next looks. **Architecture invariant:** no publisher ever
+//! awaits a viewer, and the memory the bus holds is one frame per camera whatever the
+//! number of viewers (a viewer's socket buffers hold at most a few older frames, shared
+//! by reference count).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::{oneshot, watch};
+
+use crate::frame::Frame;
+use crate::jpeg::JpegInfo;
+use crate::placeholder;
+
+/// Where a camera's frames come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// A browser publishing over `/api/cameras/{name}/publish` (the publisher page).
+    Browser,
+}
+
+/// What viewers watch: the newest frame and whether a source is attached.
+#[derive(Debug, Clone, Default)]
+pub struct Latest {
+    pub frame: Option<Arc<Frame>>,
+    pub online: bool,
+}
+
+/// Frame rate over the last [`RATE_WINDOW`].
+const RATE_WINDOW: Duration = Duration::from_secs(2);
+const RATE_SAMPLES: usize = 256;
+
+#[derive(Debug, Default)]
+struct RateMeter {
+    times: VecDeque<Instant>,
+}
+
+impl RateMeter {
+    fn record(&mut self, t: Instant) {
+        if self.times.len() == RATE_SAMPLES {
+            self.times.pop_front();
+        }
+        self.times.push_back(t);
+    }
+
+    fn fps(&self, now: Instant) -> f64 {
+        let recent: Vec<&Instant> = self
+            .times
+            .iter()
+            .filter(|t| now.duration_since(**t) <= RATE_WINDOW)
+            .collect();
+        match (recent.first(), recent.last()) {
+            (Some(first), Some(last)) if recent.len() >= 2 => {
+                let span = last.duration_since(**first).as_secs_f64();
+                if span > 0.0 {
+                    (recent.len() - 1) as f64 / span
+                } else {
+                    0.0
+                }
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+struct Lease {
+    id: u64,
+    replaced: oneshot::Sender<()>,
+}
+
+/// One camera: a name, a source kind and the frame bus its viewers watch.
+pub struct Camera {
+    name: String,
+    source: SourceKind,
+    latest: watch::Sender<Latest>,
+    next_seq: AtomicU64,
+    viewers: AtomicUsize,
+    rate: Mutex<RateMeter>,
+    publisher: Mutex<Option<Lease>>,
+    next_lease: AtomicU64,
+    placeholder: Mutex<Option<(u16, u16, Bytes)>>,
+}
+
+impl std::fmt::Debug for Camera {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Camera").field("name", &self.name).finish()
+    }
+}
+
+/// Status of a camera as `GET /api/cameras` reports it.
+#[derive(Debug, Serialize)]
+pub struct CameraStatus {
+    pub name: String,
+    pub source: SourceKind,
+    pub online: bool,
+    pub width: Option<u16>,
+    pub height: Option<u16>,
+    pub fps: f64,
+    pub viewers: usize,
+    pub last_frame_age_ms: Option<u64>,
+    /// Sequence number of the newest frame (0 before the first).
+    pub seq: u64,
+}
+
+impl Camera {
+    pub(crate) fn new(name: String, source: SourceKind) -> Camera {
+        Camera {
+            name,
+            source,
+            latest: watch::Sender::new(Latest::default()),
+            next_seq: AtomicU64::new(1),
+            viewers: AtomicUsize::new(0),
+            rate: Mutex::new(RateMeter::default()),
+            publisher: Mutex::new(None),
+            next_lease: AtomicU64::new(1),
+            placeholder: Mutex::new(None),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn latest(&self) -> Latest {
+        self.latest.borrow().clone()
+    }
+
+    /// A receiver for the frame bus. Viewers should hold a [`ViewerGuard`] as well, so
+    /// the viewer count is right.
+    pub fn subscribe(&self) -> watch::Receiver<Latest> {
+        self.latest.subscribe()
+    }
+
+    pub fn viewer(self: &Arc<Self>) -> ViewerGuard {
+        self.viewers.fetch_add(1, Ordering::Relaxed);
+        ViewerGuard {
+            camera: Arc::clone(self),
+        }
+    }
+
+    /// Takes the publisher role. A publisher already attached is told through its
+    /// lease's `replaced` channel: the newest publisher wins, because a phone that lost
+    /// its network and reconnects must not be locked out by its own stale connection.
+    pub fn claim_publisher(self: &Arc<Self>) -> PublisherLease {
+        let id = self.next_lease.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        let previous = self
+            .publisher
+            .lock()
+            .expect("publisher lock")
+            .replace(Lease { id, replaced: tx });
+        if let Some(previous) = previous {
+            let _ = previous.replaced.send(());
+        }
+        self.latest.send_modify(|l| l.online = true);
+        PublisherLease {
+            camera: Arc::clone(self),
+            id,
+            replaced: Some(rx),
+        }
+    }
+
+    fn release(&self, id: u64) {
+        let mut slot = self.publisher.lock().expect("publisher lock");
+        if slot.as_ref().is_some_and(|l| l.id == id) {
+            *slot = None;
+            drop(slot);
+            self.latest.send_modify(|l| l.online = false);
+        }
+    }
+
+    /// Publishes a checked JPEG as the camera's newest frame.
+    pub fn publish(
+        &self,
+        jpeg: Bytes,
+        info: JpegInfo,
+        captured_at: Option<SystemTime>,
+    ) -> Arc<Frame> {
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let frame = Arc::new(Frame::new(seq, jpeg, info.width, info.height, captured_at));
+        self.rate.lock().expect("rate lock").record(frame.received);
+        self.latest.send_modify(|l| {
+            l.frame = Some(Arc::clone(&frame));
+            l.online = true;
+        });
+        frame
+    }
+
+    /// The "no signal" picture for this camera, at the size of its last frame (so that
+    /// clients that assume a fixed size keep working), made once and cached.
+    pub fn placeholder(&self) -> Bytes {
+        let (w, h) = match &self.latest.borrow().frame {
+            Some(f) => (f.width, f.height),
+            None => (640, 480),
+        };
+        let mut cache = self.placeholder.lock().expect("placeholder lock");
+        if let Some((cw, ch, jpeg)) = cache.as_ref()
+            && (*cw, *ch) == (w, h)
+        {
+            return jpeg.clone();
+        }
+        let jpeg = placeholder::no_signal(&self.name, w, h);
+        *cache = Some((w, h, jpeg.clone()));
+        jpeg
+    }
+
+    pub fn status(&self) -> CameraStatus {
+        let now = Instant::now();
+        let latest = self.latest();
+        let frame = latest.frame.as_ref();
+        CameraStatus {
+            name: self.name.clone(),
+            source: self.source,
+            online: latest.online,
+            width: frame.map(|f| f.width),
+            height: frame.map(|f| f.height),
+            fps: if latest.online {
+                (self.rate.lock().expect("rate lock").fps(now) * 10.0).round() / 10.0
+            } else {
+                0.0
+            },
+            viewers: self.viewers.load(Ordering::Relaxed),
+            last_frame_age_ms: frame.map(|f| now.duration_since(f.received).as_millis() as u64),
+            seq: frame.map_or(0, |f| f.seq),
+        }
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.latest.borrow().online
+    }
+}
+
+/// Counts a viewer for as long as it lives.
+#[derive(Debug)]
+pub struct ViewerGuard {
+    camera: Arc<Camera>,
+}
+
+impl Drop for ViewerGuard {
+    fn drop(&mut self) {
+        self.camera.viewers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The right to publish to a camera; dropping it marks the camera offline unless a newer
+/// publisher has taken over.
+#[derive(Debug)]
+pub struct PublisherLease {
+    camera: Arc<Camera>,
+    id: u64,
+    /// Fires when a newer publisher takes the camera.
+    pub replaced: Option<oneshot::Receiver<()>>,
+}
+
+impl PublisherLease {
+    pub fn camera(&self) -> &Arc<Camera> {
+        &self.camera
+    }
+}
+
+impl Drop for PublisherLease {
+    fn drop(&mut self) {
+        self.camera.release(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> JpegInfo {
+        JpegInfo {
+            width: 8,
+            height: 8,
+            components: 3,
+        }
+    }
+
+    #[test]
+    fn newest_publisher_wins_and_old_one_is_told() {
+        let cam = Arc::new(Camera::new("door".into(), SourceKind::Browser));
+        let mut first = cam.claim_publisher();
+        let second = cam.claim_publisher();
+        assert!(first.replaced.as_mut().unwrap().try_recv().is_ok());
+        drop(first);
+        assert!(
+            cam.is_online(),
+            "the replaced publisher must not take the camera offline"
+        );
+        drop(second);
+        assert!(!cam.is_online());
+    }
+
+    #[test]
+    fn sequence_numbers_continue_across_publishers() {
+        let cam = Arc::new(Camera::new("door".into(), SourceKind::Browser));
+        let lease = cam.claim_publisher();
+        assert_eq!(cam.publish(Bytes::from_static(b"a"), info(), None).seq, 1);
+        drop(lease);
+        let _lease = cam.claim_publisher();
+        assert_eq!(cam.publish(Bytes::from_static(b"b"), info(), None).seq, 2);
+    }
+
+    #[test]
+    fn viewer_guard_counts() {
+        let cam = Arc::new(Camera::new("door".into(), SourceKind::Browser));
+        let a = cam.viewer();
+        let b = cam.viewer();
+        assert_eq!(cam.status().viewers, 2);
+        drop(a);
+        drop(b);
+        assert_eq!(cam.status().viewers, 0);
+    }
+
+    #[test]
+    fn rate_meter_measures_recent_frames() {
+        let mut meter = RateMeter::default();
+        let start = Instant::now();
+        for i in 0..31 {
+            meter.record(start + Duration::from_millis(i * 33));
+        }
+        let fps = meter.fps(start + Duration::from_millis(1000));
+        assert!((fps - 30.3).abs() < 0.5, "fps {fps}");
+        assert_eq!(meter.fps(start + Duration::from_secs(10)), 0.0);
+    }
+}

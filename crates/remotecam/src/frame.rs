@@ -1,0 +1,144 @@
+//! The frame: one JPEG picture of one camera, immutable once published.
+//!
+//! **Architecture invariant:** a frame's bytes are never copied per viewer. Every sink
+//! receives the same `Bytes` (a reference-counted slice) or a byte string derived from it
+//! once per frame (the MJPEG part header, the WebSocket message), never once per viewer.
+
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Serialize;
+
+/// The multipart boundary of every MJPEG stream the hub serves.
+pub const MJPEG_BOUNDARY: &str = "remotecamframe";
+
+/// One published JPEG plus what is known about it.
+#[derive(Debug)]
+pub struct Frame {
+    /// Per camera, starting at 1, increasing by one per published frame, across publisher
+    /// reconnects. A gap seen by a viewer is the number of frames it skipped.
+    pub seq: u64,
+    pub jpeg: Bytes,
+    pub width: u16,
+    pub height: u16,
+    /// When the source says the picture was taken, by the source's clock (a phone's clock
+    /// may be off; compare with `received_at` with care).
+    pub captured_at: Option<SystemTime>,
+    /// When the hub accepted the frame, by the hub's clock.
+    pub received_at: SystemTime,
+    /// `received_at` on the monotonic clock, for ages and rates.
+    pub received: Instant,
+    part_header: Bytes,
+    ws_message: OnceLock<Bytes>,
+}
+
+/// Frame metadata as the API shows it (WebSocket viewers receive this as JSON).
+#[derive(Debug, Serialize)]
+pub struct FrameMeta {
+    pub seq: u64,
+    pub width: u16,
+    pub height: u16,
+    /// Milliseconds since the Unix epoch, source's clock; `null` when unknown.
+    pub captured_ms: Option<f64>,
+    /// Milliseconds since the Unix epoch, hub's clock.
+    pub received_ms: f64,
+    pub bytes: usize,
+}
+
+pub(crate) fn epoch_ms(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
+impl Frame {
+    pub fn new(
+        seq: u64,
+        jpeg: Bytes,
+        width: u16,
+        height: u16,
+        captured_at: Option<SystemTime>,
+    ) -> Frame {
+        let received_at = SystemTime::now();
+        let ts = received_at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let part_header = Bytes::from(format!(
+            "--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\
+             X-Frame-Seq: {seq}\r\nX-Timestamp: {}.{:06}\r\n\r\n",
+            jpeg.len(),
+            ts.as_secs(),
+            ts.subsec_micros()
+        ));
+        Frame {
+            seq,
+            jpeg,
+            width,
+            height,
+            captured_at,
+            received_at,
+            received: Instant::now(),
+            part_header,
+            ws_message: OnceLock::new(),
+        }
+    }
+
+    pub fn meta(&self) -> FrameMeta {
+        FrameMeta {
+            seq: self.seq,
+            width: self.width,
+            height: self.height,
+            captured_ms: self.captured_at.map(epoch_ms),
+            received_ms: epoch_ms(self.received_at),
+            bytes: self.jpeg.len(),
+        }
+    }
+
+    /// The MJPEG part header (boundary line and part headers) that precedes the JPEG.
+    pub fn mjpeg_part_header(&self) -> Bytes {
+        self.part_header.clone()
+    }
+
+    /// The binary WebSocket message for viewers: a 4-byte big-endian length `n`, `n`
+    /// bytes of JSON metadata ([`FrameMeta`]), then the JPEG. Built on first use, once per
+    /// frame, and shared by every WebSocket viewer.
+    pub fn ws_message(&self) -> Bytes {
+        self.ws_message
+            .get_or_init(|| {
+                let meta = serde_json::to_vec(&self.meta()).expect("metadata serializes");
+                let mut buf = BytesMut::with_capacity(4 + meta.len() + self.jpeg.len());
+                buf.put_u32(meta.len() as u32);
+                buf.put_slice(&meta);
+                buf.put_slice(&self.jpeg);
+                buf.freeze()
+            })
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ws_message_is_length_json_jpeg() {
+        let frame = Frame::new(7, Bytes::from_static(b"\xFF\xD8jpeg\xFF\xD9"), 4, 2, None);
+        let msg = frame.ws_message();
+        let n = u32::from_be_bytes(msg[..4].try_into().unwrap()) as usize;
+        let meta: serde_json::Value = serde_json::from_slice(&msg[4..4 + n]).unwrap();
+        assert_eq!(meta["seq"], 7);
+        assert_eq!(meta["width"], 4);
+        assert_eq!(meta["captured_ms"], serde_json::Value::Null);
+        assert_eq!(&msg[4 + n..], &frame.jpeg[..]);
+        // Built once: a second call shares the same allocation.
+        assert_eq!(frame.ws_message().as_ptr(), msg.as_ptr());
+    }
+
+    #[test]
+    fn part_header_has_content_length() {
+        let frame = Frame::new(1, Bytes::from(vec![0u8; 1234]), 4, 2, None);
+        let header = String::from_utf8(frame.mjpeg_part_header().to_vec()).unwrap();
+        assert!(header.starts_with("--remotecamframe\r\n"));
+        assert!(header.contains("Content-Length: 1234\r\n"));
+        assert!(header.ends_with("\r\n\r\n"));
+    }
+}

@@ -1,0 +1,14 @@
+//! remotecam: a camera hub. Sources (browsers today) publish JPEG frames into a
+//! per-camera frame bus; sinks (MJPEG, snapshot, WebSocket) read the newest frame.
+//! See ARCHITECTURE.md for the map and docs/glossary.md for the words.
+
+pub mod auth;
+pub mod camera;
+pub mod error;
+pub mod frame;
+pub mod hub;
+pub mod jpeg;
+pub mod placeholder;
+pub mod server;
+pub mod tls;
+pub mod web;

@@ -1,0 +1,74 @@
+//! JSON and snapshot endpoints.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{AppState, no_store};
+use crate::camera::CameraStatus;
+use crate::error::{AppError, ErrorKind};
+
+/// `GET /api/cameras`: every camera with its status, by name.
+pub(super) async fn list_cameras(State(state): State<AppState>) -> Json<Vec<CameraStatus>> {
+    Json(state.hub.list().iter().map(|c| c.status()).collect())
+}
+
+/// `GET /api/cameras/{name}`
+pub(super) async fn camera_status(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<CameraStatus>, AppError> {
+    let cam = state
+        .hub
+        .get(&name)
+        .ok_or_else(|| AppError::no_camera(&name))?;
+    Ok(Json(cam.status()))
+}
+
+/// `DELETE /api/cameras/{name}`: forgets an offline camera.
+pub(super) async fn delete_camera(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, AppError> {
+    match state.hub.remove_offline(&name) {
+        None => Err(AppError::no_camera(&name)),
+        Some(Err(())) => Err(AppError::new(
+            ErrorKind::Conflict,
+            format!("camera '{name}' is online; stop its source first"),
+        )),
+        Some(Ok(())) => Ok(StatusCode::NO_CONTENT),
+    }
+}
+
+/// `GET /api/cameras/{name}/snapshot.jpg`: the newest frame, or the "no signal" picture
+/// while the camera is offline (header `X-Camera-Online` tells which).
+pub(super) async fn snapshot(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let cam = state
+        .hub
+        .get(&name)
+        .ok_or_else(|| AppError::no_camera(&name))?;
+    let latest = cam.latest();
+    let (body, online, seq) = match (&latest.frame, latest.online) {
+        (Some(frame), true) => (frame.jpeg.clone(), true, Some(frame.seq)),
+        _ => (cam.placeholder(), false, None),
+    };
+    let mut response = ([(header::CONTENT_TYPE, "image/jpeg")], body).into_response();
+    no_store(&mut response);
+    let headers = response.headers_mut();
+    headers.insert(
+        "x-camera-online",
+        HeaderValue::from_static(if online { "true" } else { "false" }),
+    );
+    if let Some(seq) = seq {
+        headers.insert("x-frame-seq", HeaderValue::from(seq));
+    }
+    Ok(response)
+}
+
+pub(super) async fn not_found() -> AppError {
+    AppError::not_found("no such API endpoint (see docs/api.md)")
+}

@@ -1,0 +1,171 @@
+//! The HTTP edge: one router for both listeners (HTTP and HTTPS).
+//!
+//! **API boundary:** every path under `/api` and the page paths are a contract used by
+//! tools outside this repository (see `docs/api.md`); add, never rename.
+
+mod api;
+mod mjpeg;
+mod pages;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use crate::auth::{self, Access, Auth};
+use crate::error::{AppError, ErrorKind};
+use crate::hub::Hub;
+
+/// Limits on what clients may send.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest WebSocket message a publisher may send (one JPEG frame).
+    pub max_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_message_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub auth: Arc<Auth>,
+    pub limits: Limits,
+}
+
+/// The whole router; `main` serves it on both listeners and tests may drive it directly.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/cameras", get(api::list_cameras))
+        .route(
+            "/cameras/{name}",
+            get(api::camera_status).delete(api::delete_camera),
+        )
+        .route("/cameras/{name}/snapshot.jpg", get(api::snapshot))
+        .route("/cameras/{name}/stream.mjpg", get(mjpeg::stream))
+        .route("/cameras/{name}/ws", get(ws::view))
+        .route("/cameras/{name}/publish", get(ws::publish))
+        .fallback(api::not_found);
+    Router::new()
+        .nest("/api", api)
+        .route("/", get(pages::dashboard))
+        .route("/publish", get(pages::publish))
+        .route("/cameras/{name}", get(pages::camera))
+        .route("/assets/{*path}", get(pages::asset))
+        .fallback(pages::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+/// Access control for every request (see [`crate::auth`]), plus the same-origin rule for
+/// requests that change state.
+async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip());
+    let access = state
+        .auth
+        .check(peer, request.headers(), request.uri().query());
+    match access {
+        Access::Missing => {
+            return AppError::new(
+                ErrorKind::Unauthorized,
+                "access token required: open the address the hub printed (it ends in \
+                 ?token=...), or send 'Authorization: Bearer <token>'",
+            )
+            .into_response();
+        }
+        Access::Wrong => {
+            return AppError::new(
+                ErrorKind::Unauthorized,
+                "wrong access token: use the token the hub printed at start (also in the \
+                 file 'token' in its data directory)",
+            )
+            .into_response();
+        }
+        Access::Trusted | Access::Token | Access::QueryToken => {}
+    }
+    if request.method() != Method::GET
+        && request.method() != Method::HEAD
+        && let Err(e) = check_origin(request.headers())
+    {
+        return e.into_response();
+    }
+    // A page opened with ?token= gets the cookie and a clean address: the token then
+    // travels in the cookie for the page's assets and WebSockets, and is not left in the
+    // address bar or the browser history.
+    let path = request.uri().path();
+    if access == Access::QueryToken && request.method() == Method::GET && !path.starts_with("/api/")
+    {
+        let rest = auth::query_without_token(request.uri().query().unwrap_or(""));
+        let target = if rest.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{rest}")
+        };
+        let cookie = format!(
+            "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{}",
+            auth::COOKIE,
+            state.auth.token(),
+            if is_tls(&request) { "; Secure" } else { "" }
+        );
+        let mut response = Redirect::to(&target).into_response();
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().insert(header::SET_COOKIE, v);
+        }
+        return response;
+    }
+    next.run(request).await
+}
+
+/// Marker put in request extensions by the HTTPS listener.
+#[derive(Debug, Clone, Copy)]
+pub struct Tls;
+
+fn is_tls(request: &Request) -> bool {
+    request.extensions().get::<Tls>().is_some()
+}
+
+/// Browsers send `Origin` on WebSocket upgrades and on cross-site requests; a page on
+/// another site must not reach the cameras with the user's cookie. Requests without
+/// `Origin` come from tools (curl, OpenCV, VLC), which the token rules cover.
+pub(crate) fn check_origin(headers: &HeaderMap) -> Result<(), AppError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let origin = origin.to_str().unwrap_or("");
+    let authority = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    match authority {
+        Some(a) if !host.is_empty() && a.eq_ignore_ascii_case(host) => Ok(()),
+        _ => Err(AppError::new(
+            ErrorKind::Forbidden,
+            format!("requests from origin '{origin}' are not allowed (only pages of this hub)"),
+        )),
+    }
+}
+
+pub(crate) fn no_store(response: &mut Response) {
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
+}

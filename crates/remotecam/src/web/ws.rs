@@ -1,0 +1,285 @@
+//! WebSockets: publishing frames into a camera, and viewing a camera's frames.
+//!
+//! Publisher protocol (`/api/cameras/{name}/publish`):
+//! - binary message: one complete JPEG frame;
+//! - text message (optional, before a frame): JSON `{"capture_ms": <epoch ms>, "t": <any
+//!   number>}`; `capture_ms` is stored as the frame's capture time, `t` is echoed in the ack;
+//! - the hub answers each accepted frame with `{"type":"ack","seq":N,"t":T}` (so the page
+//!   can measure latency and keep at most a frame or two in flight);
+//! - bad input closes the connection with a code and a reason: 1003 not a JPEG or not a
+//!   metadata object, 1007 a broken JPEG or JSON, 1009 too large, 4000 replaced by a newer
+//!   publisher, 1001 silent for too long.
+//!
+//! Viewer protocol (`/api/cameras/{name}/ws`): text messages are JSON status
+//! (`{"type":"hello",...}`, `{"type":"status","online":bool}`); binary messages are frames
+//! as described in [`crate::frame::Frame::ws_message`].
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::{AppState, check_origin};
+use crate::camera::{Camera, SourceKind};
+use crate::error::{AppError, ErrorKind};
+use crate::hub::camera_name;
+use crate::jpeg::{self, JpegError};
+
+/// A publisher that sends nothing (frames, pongs) for this long is dropped.
+const PUBLISHER_SILENCE: Duration = Duration::from_secs(20);
+const PING_EVERY: Duration = Duration::from_secs(5);
+
+pub(crate) mod close {
+    pub(crate) const GOING_AWAY: u16 = 1001;
+    pub(crate) const UNSUPPORTED: u16 = 1003;
+    pub(crate) const INVALID_DATA: u16 = 1007;
+    pub(crate) const TOO_BIG: u16 = 1009;
+    pub(crate) const REPLACED: u16 = 4000;
+}
+
+/// `GET /api/cameras/{name}/publish` (WebSocket upgrade).
+pub(super) async fn publish(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    check_origin(&headers)?;
+    let name =
+        camera_name(&raw).map_err(|e| AppError::new(ErrorKind::BadRequest, e.to_string()))?;
+    let camera = state
+        .hub
+        .get_or_create(&name, SourceKind::Browser)
+        .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
+    let limit = state.limits.max_message_bytes;
+    Ok(upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| publisher_session(socket, camera, limit)))
+}
+
+#[derive(Debug, Deserialize)]
+struct PublishMeta {
+    capture_ms: Option<f64>,
+    t: Option<f64>,
+}
+
+async fn publisher_session(mut socket: WebSocket, camera: Arc<Camera>, limit: usize) {
+    let mut lease = camera.claim_publisher();
+    let mut replaced = lease.replaced.take().expect("fresh lease has its channel");
+    tracing::info!(camera = camera.name(), "publisher connected");
+    let hello = json!({"type": "hello", "camera": camera.name(), "max_message_bytes": limit});
+    let _ = socket.send(Message::Text(hello.to_string().into())).await;
+    let mut pending: Option<PublishMeta> = None;
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut last_heard = Instant::now();
+    let reason: Option<(u16, String)> = loop {
+        tokio::select! {
+            _ = &mut replaced => {
+                break Some((close::REPLACED, format!(
+                    "replaced: another publisher took camera '{}'", camera.name()
+                )));
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > PUBLISHER_SILENCE {
+                    break Some((close::GOING_AWAY, "nothing received for 20 s".into()));
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break None;
+                }
+            }
+            message = socket.recv() => {
+                last_heard = Instant::now();
+                match message {
+                    None | Some(Ok(Message::Close(_))) => break None,
+                    Some(Err(e)) => break read_error(&e, limit),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Text(text))) => match parse_meta(&text) {
+                        Ok(meta) => pending = Some(meta),
+                        Err(reason) => break Some(reason),
+                    },
+                    Some(Ok(Message::Binary(data))) => match jpeg::inspect(&data) {
+                        Ok(info) => {
+                            let meta = pending.take();
+                            let captured = meta.as_ref().and_then(|m| m.capture_ms).and_then(epoch_ms_to_time);
+                            let frame = camera.publish(data, info, captured);
+                            let ack = json!({
+                                "type": "ack",
+                                "seq": frame.seq,
+                                "t": meta.and_then(|m| m.t),
+                            });
+                            if socket.send(Message::Text(ack.to_string().into())).await.is_err() {
+                                break None;
+                            }
+                        }
+                        Err(e) => {
+                            let code = if e == JpegError::NoStart { close::UNSUPPORTED } else { close::INVALID_DATA };
+                            break Some((code, format!("frame rejected: {e}")));
+                        }
+                    },
+                }
+            }
+        }
+    };
+    if let Some((code, text)) = reason {
+        tracing::info!(camera = camera.name(), code, reason = %text, "closing publisher");
+        let _ = socket
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from(truncate_reason(text)),
+            })))
+            .await;
+    }
+    drop(lease);
+    tracing::info!(camera = camera.name(), "publisher left");
+}
+
+fn parse_meta(text: &str) -> Result<PublishMeta, (u16, String)> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        (
+            close::INVALID_DATA,
+            format!("text messages must be JSON frame metadata: {e}"),
+        )
+    })?;
+    if !value.is_object() {
+        return Err((
+            close::UNSUPPORTED,
+            "text messages must be a JSON object of frame metadata".into(),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| (close::INVALID_DATA, format!("bad frame metadata: {e}")))
+}
+
+fn read_error(e: &axum::Error, limit: usize) -> Option<(u16, String)> {
+    let text = e.to_string();
+    if text.contains("Space limit exceeded")
+        || text.contains("too long")
+        || text.contains("Message too big")
+    {
+        Some((
+            close::TOO_BIG,
+            format!("message larger than the {limit}-byte limit"),
+        ))
+    } else {
+        tracing::debug!(error = %text, "publisher read error");
+        None
+    }
+}
+
+fn epoch_ms_to_time(ms: f64) -> Option<SystemTime> {
+    (ms.is_finite() && ms > 0.0 && ms < 1e14)
+        .then(|| UNIX_EPOCH + Duration::from_micros((ms * 1000.0) as u64))
+}
+
+/// Close reasons are limited to 123 bytes by the protocol.
+fn truncate_reason(mut text: String) -> String {
+    if text.len() > 123 {
+        let mut cut = 120;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    text
+}
+
+/// `GET /api/cameras/{name}/ws` (WebSocket upgrade).
+pub(super) async fn view(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    check_origin(&headers)?;
+    let camera = state
+        .hub
+        .get(&name)
+        .ok_or_else(|| AppError::no_camera(&name))?;
+    // Viewers send nothing but control frames; keep their messages small.
+    Ok(upgrade
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| viewer_session(socket, camera)))
+}
+
+async fn viewer_session(mut socket: WebSocket, camera: Arc<Camera>) {
+    let _guard = camera.viewer();
+    let mut rx = camera.subscribe();
+    let hello = json!({"type": "hello", "camera": camera.name()});
+    if socket
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut last_seq = 0;
+    let mut was_online = None;
+    loop {
+        let latest = rx.borrow_and_update().clone();
+        if was_online != Some(latest.online) {
+            was_online = Some(latest.online);
+            let status = json!({"type": "status", "online": latest.online});
+            if socket
+                .send(Message::Text(status.to_string().into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        if latest.online
+            && let Some(frame) = latest.frame
+            && frame.seq != last_seq
+        {
+            last_seq = frame.seq;
+            if socket
+                .send(Message::Binary(frame.ws_message()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { return },
+            message = socket.recv() => match message {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_fit_the_protocol_limit() {
+        assert_eq!(truncate_reason("short".into()), "short");
+        let long = truncate_reason("é".repeat(100));
+        assert!(long.len() <= 123);
+        assert!(long.ends_with("..."));
+    }
+
+    #[test]
+    fn metadata_parsing() {
+        let m = parse_meta(r#"{"capture_ms": 1700000000000.5, "t": 3}"#).unwrap();
+        assert_eq!(m.t, Some(3.0));
+        assert_eq!(parse_meta("[1]").unwrap_err().0, close::UNSUPPORTED);
+        assert_eq!(parse_meta("garbage").unwrap_err().0, close::INVALID_DATA);
+        assert_eq!(
+            parse_meta(r#"{"t": "x"}"#).unwrap_err().0,
+            close::INVALID_DATA
+        );
+        assert!(epoch_ms_to_time(f64::NAN).is_none());
+    }
+}
