@@ -227,6 +227,10 @@ fn print_banner(
         if let Ok(code) = qrcode::QrCode::new(first.as_bytes()) {
             let qr = code
                 .render::<qrcode::render::unicode::Dense1x2>()
+                // Terminals draw light text on a dark background: paint the light
+                // modules so that the code reads the right way round.
+                .dark_color(qrcode::render::unicode::Dense1x2::Light)
+                .light_color(qrcode::render::unicode::Dense1x2::Dark)
                 .quiet_zone(true)
                 .build();
             out.push_str(&format!("\n  Scan to open it on a phone:\n{qr}\n"));

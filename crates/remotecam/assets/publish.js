@@ -1,0 +1,214 @@
+// The publisher: camera -> canvas -> JPEG -> WebSocket /api/cameras/NAME/publish.
+// Never queues: a frame is only taken when the previous ones are acknowledged and the
+// socket's buffer is empty; otherwise the tick is counted as skipped. Reconnects with
+// backoff after a drop or a hub restart.
+const $ = (id) => document.getElementById(id);
+const preview = $("preview");
+const canvas = document.createElement("canvas");
+const ctx = canvas.getContext("2d");
+const KEY = "remotecam.publish";
+const MAX_IN_FLIGHT = 2;
+const fields = ["name", "device", "resolution", "cw", "ch", "quality", "fps"];
+
+let running = false, stream = null, ws = null, tickTimer = null, reconnectTimer = null;
+let retry = 0, inFlight = 0, encoding = false, wakeLock = null, pendingDevice = null;
+const stats = { sent: 0, skipped: 0, acks: [], latencies: [] };
+
+function loadSettings() {
+  let saved = {};
+  try { saved = JSON.parse(localStorage.getItem(KEY) || "{}"); } catch {}
+  if (!saved.name) saved.name = /Mobi|Android/i.test(navigator.userAgent) ? "phone" : "laptop";
+  for (const f of fields) if (saved[f] !== undefined && f !== "device") $(f).value = saved[f];
+  pendingDevice = saved.device || "any";
+  $("device").value = [...$("device").options].some((o) => o.value === pendingDevice) ? pendingDevice : "any";
+  showCustom();
+  $("qv").textContent = `${$("quality").value}%`;
+  updateWatchLink();
+}
+function saveSettings() {
+  const s = {};
+  for (const f of fields) s[f] = $(f).value;
+  localStorage.setItem(KEY, JSON.stringify(s));
+}
+function cameraName() { return $("name").value.trim().toLowerCase(); }
+function validName() { return /^[a-z0-9_-]{1,64}$/.test(cameraName()); }
+function targetSize() {
+  if ($("resolution").value === "custom") return [+$("cw").value || 640, +$("ch").value || 480];
+  return $("resolution").value.split("x").map(Number);
+}
+function maxFps() { return Math.min(60, Math.max(1, +$("fps").value || 15)); }
+function showCustom() { $("custom").hidden = $("resolution").value !== "custom"; }
+function updateWatchLink() { $("watch").href = `/cameras/${encodeURIComponent(cameraName())}`; }
+function setStatus(text, kind = "") { $("status").textContent = text; $("status").className = `status ${kind}`; }
+
+async function listDevices() {
+  const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
+  const select = $("device");
+  devices.forEach((d, i) => {
+    if (!d.deviceId || [...select.options].some((o) => o.value === d.deviceId)) return;
+    select.add(new Option(d.label || `Camera ${i + 1}`, d.deviceId));
+  });
+  if (pendingDevice && [...select.options].some((o) => o.value === pendingDevice)) select.value = pendingDevice;
+}
+
+async function openCamera() {
+  if (!window.isSecureContext || !navigator.mediaDevices) {
+    throw new Error("the browser allows the camera only on a secure page: open the https:// address the hub printed");
+  }
+  if (stream) stream.getTracks().forEach((t) => t.stop());
+  const [w, h] = targetSize();
+  const video = { width: { ideal: w }, height: { ideal: h }, frameRate: { ideal: maxFps() } };
+  const d = $("device").value;
+  if (d === "user" || d === "environment") video.facingMode = { ideal: d };
+  else if (d !== "any") video.deviceId = { exact: d };
+  stream = await navigator.mediaDevices.getUserMedia({ video, audio: false });
+  preview.srcObject = stream;
+  await preview.play();
+  await listDevices();
+}
+
+function connect() {
+  const name = cameraName();
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(`${scheme}//${location.host}/api/cameras/${name}/publish`);
+  socket.binaryType = "arraybuffer";
+  ws = socket;
+  inFlight = 0;
+  let greeted = false;
+  setStatus(retry ? "Reconnecting…" : "Connecting…");
+  socket.onmessage = (ev) => {
+    if (typeof ev.data !== "string") return;
+    const msg = JSON.parse(ev.data);
+    if (msg.type === "hello") {
+      greeted = true;
+      retry = 0;
+      setStatus(`Live as "${msg.camera}"`, "live");
+    } else if (msg.type === "ack") {
+      inFlight = Math.max(0, inFlight - 1);
+      const now = performance.now();
+      stats.acks.push(now);
+      if (typeof msg.t === "number") stats.latencies.push(now - msg.t);
+      if (stats.latencies.length > 30) stats.latencies.shift();
+    }
+  };
+  socket.onclose = (ev) => {
+    if (ws === socket) ws = null;
+    if (!running) return;
+    if (ev.code === 4000) {
+      stop();
+      setStatus(`Stopped: ${ev.reason}. Use another name to stream from both devices.`, "error");
+      return;
+    }
+    const delay = Math.min(10000, 500 * 2 ** retry++) * (0.75 + Math.random() / 2);
+    const why = ev.reason || (greeted ? "connection lost" : "cannot reach the hub");
+    setStatus(`${why}; reconnecting in ${(delay / 1000).toFixed(1)} s…`, "error");
+    if (!greeted) diagnose(delay);
+    reconnectTimer = setTimeout(connect, delay);
+  };
+}
+
+// A refused upgrade shows up as a bare close; ask the API why (token? limit?).
+async function diagnose(delay) {
+  try {
+    const res = await fetch("/api/cameras");
+    if (!res.ok) {
+      const msg = (await res.json()).error;
+      setStatus(`${msg} (retrying in ${(delay / 1000).toFixed(1)} s)`, "error");
+    }
+  } catch {}
+}
+
+function tick() {
+  if (!running) return;
+  tickTimer = setTimeout(tick, 1000 / maxFps());
+  if (!ws || ws.readyState !== WebSocket.OPEN || preview.readyState < 2 || !preview.videoWidth) return;
+  if (encoding || inFlight >= MAX_IN_FLIGHT || ws.bufferedAmount > 0) { stats.skipped++; return; }
+  const vw = preview.videoWidth, vh = preview.videoHeight;
+  let [tw, th] = targetSize();
+  if ((vh > vw) !== (th > tw)) [tw, th] = [th, tw];
+  const scale = Math.min(tw / vw, th / vh, 1);
+  const cw = Math.round(vw * scale), ch = Math.round(vh * scale);
+  if (canvas.width !== cw || canvas.height !== ch) { canvas.width = cw; canvas.height = ch; }
+  ctx.drawImage(preview, 0, 0, cw, ch);
+  const meta = JSON.stringify({ capture_ms: Date.now(), t: performance.now() });
+  const socket = ws;
+  encoding = true;
+  canvas.toBlob(async (blob) => {
+    encoding = false;
+    if (!blob || socket.readyState !== WebSocket.OPEN) return;
+    const buf = await blob.arrayBuffer();
+    socket.send(meta);
+    socket.send(buf);
+    inFlight++;
+    stats.sent++;
+    stats.lastBytes = (stats.lastBytes || []).concat([[performance.now(), buf.byteLength]]).slice(-120);
+  }, "image/jpeg", +$("quality").value / 100);
+}
+
+function showStats() {
+  const now = performance.now();
+  stats.acks = stats.acks.filter((t) => now - t <= 1000);
+  const bytes = (stats.lastBytes || []).filter(([t]) => now - t <= 1000).reduce((a, [, b]) => a + b, 0);
+  const lat = [...stats.latencies].sort((a, b) => a - b);
+  $("s-fps").textContent = running ? stats.acks.length : "–";
+  $("s-kbps").textContent = running ? (bytes / 1024).toFixed(0) : "–";
+  $("s-lat").textContent = lat.length ? lat[Math.floor(lat.length / 2)].toFixed(0) : "–";
+  $("s-skip").textContent = stats.skipped;
+  $("s-sent").textContent = stats.sent;
+  $("s-size").textContent = canvas.width ? `${canvas.width}×${canvas.height}` : "–";
+}
+
+async function keepAwake() {
+  if (!running || document.visibilityState !== "visible" || !("wakeLock" in navigator)) return;
+  try { wakeLock = await navigator.wakeLock.request("screen"); } catch {}
+}
+
+async function start() {
+  if (!validName()) { setStatus("Camera name: 1 to 64 of a-z, 0-9, '_' and '-'.", "error"); return; }
+  saveSettings();
+  $("start").disabled = true;
+  try {
+    await openCamera();
+  } catch (e) {
+    $("start").disabled = false;
+    const text = e.name === "NotAllowedError" ? "camera permission was denied" : e.message;
+    setStatus(`Cannot open the camera: ${text}`, "error");
+    return;
+  }
+  running = true;
+  retry = 0;
+  $("name").disabled = true;
+  $("start").disabled = false;
+  $("start").textContent = "Stop";
+  $("start").classList.add("stop");
+  connect();
+  tick();
+  keepAwake();
+}
+
+function stop() {
+  running = false;
+  clearTimeout(tickTimer);
+  clearTimeout(reconnectTimer);
+  if (ws) ws.close(1000, "stopped");
+  ws = null;
+  if (stream) stream.getTracks().forEach((t) => t.stop());
+  stream = null;
+  preview.srcObject = null;
+  if (wakeLock) wakeLock.release().catch(() => {});
+  wakeLock = null;
+  $("name").disabled = false;
+  $("start").textContent = "Start streaming";
+  $("start").classList.remove("stop");
+  setStatus("Stopped.");
+}
+
+$("start").addEventListener("click", () => (running ? stop() : start()));
+$("resolution").addEventListener("change", () => { showCustom(); saveSettings(); if (running) openCamera().catch((e) => setStatus(e.message, "error")); });
+$("device").addEventListener("change", () => { pendingDevice = $("device").value; saveSettings(); if (running) openCamera().catch((e) => setStatus(e.message, "error")); });
+$("quality").addEventListener("input", () => { $("qv").textContent = `${$("quality").value}%`; saveSettings(); });
+for (const f of ["fps", "cw", "ch"]) $(f).addEventListener("change", saveSettings);
+$("name").addEventListener("input", updateWatchLink);
+document.addEventListener("visibilitychange", keepAwake);
+loadSettings();
+setInterval(showStats, 1000);
