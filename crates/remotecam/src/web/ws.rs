@@ -17,9 +17,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
@@ -48,16 +50,20 @@ pub(super) async fn publish(
     State(state): State<AppState>,
     Path(raw): Path<String>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     check_origin(&headers)?;
     let name =
         camera_name(&raw).map_err(|e| AppError::new(ErrorKind::BadRequest, e.to_string()))?;
+    let limit = state.limits.max_message_bytes;
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(rejection) => return Ok(rejection.into_response()),
+    };
     let camera = state
         .hub
         .get_or_create(&name, SourceKind::Browser)
         .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
-    let limit = state.limits.max_message_bytes;
     Ok(upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
@@ -196,13 +202,17 @@ pub(super) async fn view(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     check_origin(&headers)?;
     let camera = state
         .hub
         .get(&name)
         .ok_or_else(|| AppError::no_camera(&name))?;
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(rejection) => return Ok(rejection.into_response()),
+    };
     // Viewers send nothing but control frames; keep their messages small.
     Ok(upgrade
         .max_message_size(64 * 1024)
