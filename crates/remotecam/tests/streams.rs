@@ -291,3 +291,26 @@ async fn own_certificate_is_used_when_given() {
         .unwrap();
     assert_eq!(res.status(), 200, "the hub presents the given certificate");
 }
+
+#[tokio::test]
+async fn offline_cameras_can_be_deleted_online_ones_cannot() {
+    let hub = Hub::start(&[]);
+    let mut publisher = Publisher::connect(&hub, "gone").await;
+    publisher.send(test_jpeg(64, 48, "x", false)).await;
+    let client = reqwest::Client::new();
+    let res = client
+        .delete(hub.url("/api/cameras/gone"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    publisher.ws.close(None).await.unwrap();
+    hub.wait_camera("gone", |c| c["online"] == false).await;
+    let res = client
+        .delete(hub.url("/api/cameras/gone"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(hub.cameras().await, serde_json::json!([]));
+}

@@ -133,17 +133,46 @@ async fn publisher_session(mut socket: WebSocket, camera: Arc<Camera>, limit: us
             }
         }
     };
+    // Offline as soon as the session ends, not after the closing handshake.
+    drop(lease);
     if let Some((code, text)) = reason {
         tracing::info!(camera = camera.name(), code, reason = %text, "closing publisher");
-        let _ = socket
-            .send(Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from(truncate_reason(text)),
-            })))
-            .await;
+        close_with(socket, code, text).await;
     }
-    drop(lease);
     tracing::info!(camera = camera.name(), "publisher left");
+}
+
+/// How long a refused client is given to read the close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Sends a close frame and lets the client read it before the socket goes.
+///
+/// Dropping a TCP socket that still has unread input (the rest of an oversized frame,
+/// frames the client sent after the bad one) makes the kernel send a reset, and the
+/// client then loses the close frame with its reason. So the session keeps reading and
+/// discarding until the client answers the close, or for [`CLOSE_GRACE`] at most.
+async fn close_with(mut socket: WebSocket, code: u16, reason: String) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from(truncate_reason(reason)),
+    };
+    if let Err(e) = socket.send(Message::Close(Some(frame))).await {
+        tracing::debug!(error = %e, "could not send the close frame");
+        return;
+    }
+    let deadline = Instant::now() + CLOSE_GRACE;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.recv()).await {
+            Err(_) | Ok(Some(Ok(Message::Close(_)))) => return,
+            Ok(Some(Ok(_))) => {}
+            // The stream cannot be read any further (e.g. mid-way through an oversized
+            // frame): just hold the connection open until the grace period ends.
+            Ok(None | Some(Err(_))) => {
+                tokio::time::sleep_until(deadline).await;
+                return;
+            }
+        }
+    }
 }
 
 fn parse_meta(text: &str) -> Result<PublishMeta, (u16, String)> {
