@@ -12,6 +12,7 @@ for (const [id, path] of [["mjpeg", "stream.mjpg"], ["snapshot", "snapshot.jpg"]
 $("wsurl").textContent = `${base.replace(/^http/, "ws")}/ws`;
 $("opencv").textContent = `cv2.VideoCapture("${base}/stream.mjpg")`;
 
+$("live").src = `${base}/snapshot.jpg`;
 openViewer(name, $("live"), { onStatus: (online) => { $("overlay").hidden = online !== false; } });
 
 async function refresh() {

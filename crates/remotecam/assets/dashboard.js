@@ -14,9 +14,12 @@ function card(cam) {
     <div class="meta"><span class="dot"></span><span class="name"></span>
       <span class="size muted"></span><span class="fps muted"></span><span class="viewers muted"></span></div>`;
   el.querySelector(".name").textContent = cam.name;
-  el.querySelector("img").alt = `live view of ${cam.name}`;
+  const img = el.querySelector("img");
+  img.alt = `live view of ${cam.name}`;
+  // Until the first frame arrives (or while offline): the newest frame or "no signal".
+  img.src = `/api/cameras/${encodeURIComponent(cam.name)}/snapshot.jpg`;
   const overlay = el.querySelector(".overlay");
-  const stop = openViewer(cam.name, el.querySelector("img"), {
+  const stop = openViewer(cam.name, img, {
     onStatus: (online) => { overlay.hidden = online !== false; },
   });
   return { el, stop };

@@ -82,7 +82,7 @@ function connect() {
     if (msg.type === "hello") {
       greeted = true;
       retry = 0;
-      setStatus(`Live as "${msg.camera}"`, "live");
+      setStatus(`Live as "${msg.camera}"`, "ok");
     } else if (msg.type === "ack") {
       inFlight = Math.max(0, inFlight - 1);
       const now = performance.now();

@@ -54,23 +54,22 @@ impl Auth {
 
     /// Decides on a request from `peer` with these headers and raw query string.
     pub fn check(&self, peer: Option<IpAddr>, headers: &HeaderMap, query: Option<&str>) -> Access {
-        if self.trust_loopback && peer.is_some_and(is_trusted_loopback) {
-            return Access::Trusted;
+        let query = query_token(query);
+        // A right token in the query wins even for trusted clients: a page opened with
+        // it then gets the cookie, wherever it was opened.
+        if query.is_some_and(|t| self.matches(t)) {
+            return Access::QueryToken;
         }
-        let mut offered = false;
+        let mut offered = query.is_some();
         for candidate in header_tokens(headers) {
             offered = true;
             if self.matches(candidate) {
                 return Access::Token;
             }
         }
-        if let Some(candidate) = query_token(query) {
-            offered = true;
-            if self.matches(candidate) {
-                return Access::QueryToken;
-            }
-        }
-        if offered {
+        if self.trust_loopback && peer.is_some_and(is_trusted_loopback) {
+            Access::Trusted
+        } else if offered {
             Access::Wrong
         } else {
             Access::Missing

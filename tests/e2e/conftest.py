@@ -1,0 +1,107 @@
+"""Harness for the end-to-end tests: the real hub binary, started on free ports."""
+
+import os
+import queue
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("REMOTECAM_BIN", ROOT / "target" / "debug" / "remotecam"))
+WAIT = 30.0
+
+
+class Hub:
+    """One `remotecam` process. `restart()` brings it back on the same ports and data dir."""
+
+    def __init__(self, data_dir, *args, port=0, https_port=0):
+        self.data_dir = Path(data_dir)
+        self.args = list(args)
+        self._start(port, https_port)
+
+    def _start(self, port, https_port):
+        cmd = [str(BIN), "--bind", "127.0.0.1", "--port", str(port), "--https-port",
+               str(https_port), "--data-dir", str(self.data_dir), *self.args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
+                                     env={**os.environ, "RUST_LOG": "warn"})
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(l) for l in self.proc.stdout], daemon=True).start()
+        self.port = self.https_port = self.token = None
+        while self.port is None or self.https_port is None or self.token is None:
+            line = lines.get(timeout=WAIT)
+            if line.startswith("HTTP  listening on "):
+                self.port = int(line.rsplit(":", 1)[1])
+            elif line.startswith("HTTPS listening on "):
+                self.https_port = int(line.rsplit(":", 1)[1])
+            elif line.strip().startswith("Access token: "):
+                self.token = line.split()[2]
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def https_url(self, path):
+        return f"https://127.0.0.1:{self.https_port}{path}"
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def restart(self):
+        self.stop()
+        self._start(self.port, self.https_port)
+
+    def cameras(self):
+        req = urllib.request.Request(self.url("/api/cameras"),
+                                     headers={"Authorization": f"Bearer {self.token}"})
+        import json
+        with urllib.request.urlopen(req, timeout=WAIT) as res:
+            return json.load(res)
+
+
+@pytest.fixture
+def hub(tmp_path):
+    h = Hub(tmp_path / "data")
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def make_hub(tmp_path):
+    hubs = []
+
+    def make(*args):
+        h = Hub(tmp_path / f"data{len(hubs)}", *args)
+        hubs.append(h)
+        return h
+
+    yield make
+    for h in hubs:
+        h.stop()
+
+
+def mjpeg_frames(url, count, timeout=WAIT):
+    """Reads `count` parts of an MJPEG stream; returns them decoded (BGR arrays)."""
+    frames = []
+    deadline = time.monotonic() + timeout
+    with urllib.request.urlopen(url, timeout=timeout) as res:
+        assert res.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+        while len(frames) < count:
+            assert time.monotonic() < deadline, f"only {len(frames)} frames in {timeout} s"
+            line = res.readline()
+            if not line.startswith(b"--"):
+                continue
+            headers = {}
+            while (line := res.readline().strip()):
+                k, v = line.decode().split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+            body = res.read(int(headers["content-length"]))
+            if "x-frame-seq" not in headers:
+                continue  # the "no signal" picture
+            frames.append(cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR))
+    return frames

@@ -1,0 +1,49 @@
+"""OpenCV reads the hub's MJPEG URL, as a computer-vision user's program would."""
+
+import threading
+
+import cv2
+import numpy as np
+from websockets.sync.client import connect
+
+
+def publish_until(hub, name, stop, color):
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[:] = color
+    with connect(f"ws://127.0.0.1:{hub.port}/api/cameras/{name}/publish") as ws:
+        ws.recv()  # hello
+        i = 0
+        while not stop.is_set():
+            img = frame.copy()
+            cv2.putText(img, str(i), (20, 60), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
+            ok, jpeg = cv2.imencode(".jpg", img)
+            ws.send(jpeg.tobytes())
+            ws.recv()  # ack: one frame in flight, as the publisher page does
+            stop.wait(1 / 30)
+            i += 1
+
+
+def test_opencv_videocapture_reads_the_mjpeg_url(hub):
+    stop = threading.Event()
+    color = (200, 40, 10)  # BGR
+    t = threading.Thread(target=publish_until, args=(hub, "cv", stop, color), daemon=True)
+    t.start()
+    try:
+        # The camera must exist before OpenCV opens its URL.
+        import time
+        deadline = time.monotonic() + 30
+        while not any(c["name"] == "cv" and c["seq"] > 0 for c in hub.cameras()):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        cap = cv2.VideoCapture(f"http://127.0.0.1:{hub.port}/api/cameras/cv/stream.mjpg")
+        assert cap.isOpened()
+        for _ in range(10):
+            ok, frame = cap.read()
+            assert ok
+            assert frame.shape == (480, 640, 3)
+            mean = frame[200:, :].reshape(-1, 3).mean(axis=0)
+            assert np.allclose(mean, color, atol=12), mean
+        cap.release()
+    finally:
+        stop.set()
+        t.join(5)
