@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite of remotecam, from a fresh Debian machine: installs what the tests
+# need (Debian packages, a Python virtual environment), checks formatting and lints, then
+# runs the Rust tests and the end-to-end tests (real Chromium, real OpenCV).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+# Debian packages: Chromium for the browser tests, ffmpeg to make test videos,
+# python3-venv where Python lacks venv.
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if ((${#need[@]})); then
+  say "installing Debian packages: ${need[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+say "Python environment (.venv)"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -r tests/e2e/requirements.txt
+
+say "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "Rust tests"
+cargo build --workspace --locked
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
+
+say "end-to-end tests (Chromium with a fake camera, OpenCV)"
+REMOTECAM_BIN="$PWD/target/debug/remotecam" .venv/bin/python -m pytest tests/e2e -q
