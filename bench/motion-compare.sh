@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The same viewers against the same stream, served by the hub and by the Motion daemon
+# (Debian's `motion`, netcam input), to compare CPU per delivered frame.
+#
+# A feeder publishes one 1280x720 30 fps camera into the hub. Motion pulls that camera's
+# MJPEG URL as its netcam and serves it again on its stream port (it decodes, runs its
+# detection and re-encodes every frame; that is how it works). Then N viewers read the
+# hub's URL (measuring the hub) and then Motion's stream port (measuring Motion).
+# Usage: bench/motion-compare.sh [VIEWERS]   (needs: apt-get install motion ffmpeg)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+viewers=${1:-200}
+command -v motion >/dev/null || { echo "motion is not installed (apt-get install motion)"; exit 1; }
+cargo build --release -q -p remotecam -p remotecam-load
+work=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+bench/make-frames.sh "$work/frames" >/dev/null
+./target/release/remotecam --bind 127.0.0.1 --port 0 --https-port 0 --data-dir "$work/data" >"$work/hub.out" 2>&1 &
+hub=$!; pids+=($hub)
+until port=$(grep -oP '^HTTP  listening on 127.0.0.1:\K[0-9]+' "$work/hub.out"); do sleep 0.1; done
+./target/release/remotecam-load --hub "http://127.0.0.1:$port" --frames "$work/frames" \
+  --prefix feed --warmup 0 --duration 100000 >/dev/null &
+pids+=($!)
+mport=$((port + 1))
+cat >"$work/motion.conf" <<CONF
+daemon off
+log_level 4
+log_file $work/motion.log
+target_dir $work/motion
+netcam_url http://127.0.0.1:$port/api/cameras/feed-0/stream.mjpg
+width 1280
+height 720
+framerate 30
+picture_output off
+movie_output off
+webcontrol_port 0
+stream_port $mport
+stream_localhost on
+stream_maxrate 30
+stream_quality 75
+CONF
+motion -n -c "$work/motion.conf" >/dev/null 2>&1 &
+motion_pid=$!; pids+=($motion_pid)
+# Motion's stream answers once its netcam has frames.
+for _ in $(seq 100); do
+  curl -s -m 1 -o /dev/null "http://127.0.0.1:$mport/" && break || sleep 0.2
+done
+load() { ./target/release/remotecam-load --cameras 0 --mjpeg "$viewers" --json "$@"; echo; }
+echo "== hub: $viewers viewers of the fed camera"
+load --mjpeg-url "http://127.0.0.1:$port/api/cameras/feed-0/stream.mjpg" --pid "$hub"
+echo "== Motion: $viewers viewers of its stream port (same input)"
+load --mjpeg-url "http://127.0.0.1:$mport/" --pid "$motion_pid"
