@@ -136,13 +136,18 @@ async fn stalled_viewers_do_not_slow_a_fast_viewer_or_grow_memory() {
     );
     publisher.send(frames[0].clone()).await;
 
-    // Viewers that ask for the stream and never read a byte.
+    // Viewers that ask for the stream (MJPEG or WebSocket) and never read a byte.
     let mut stalled = Vec::new();
-    for _ in 0..8 {
+    for i in 0..8 {
         let mut s = tokio::net::TcpStream::connect(hub.http).await.unwrap();
-        s.write_all(b"GET /api/cameras/busy/stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
+        let request = if i % 2 == 0 {
+            "GET /api/cameras/busy/stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n"
+        } else {
+            "GET /api/cameras/busy/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n\
+             Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        };
+        s.write_all(request.as_bytes()).await.unwrap();
         stalled.push(s);
     }
     let mut fast = MjpegReader::open(&hub.url("/api/cameras/busy/stream.mjpg")).await;
@@ -167,6 +172,7 @@ async fn stalled_viewers_do_not_slow_a_fast_viewer_or_grow_memory() {
         }
     }
     let end = hub.rss_kib();
+    eprintln!("hub RSS after 100 frames: {baseline} KiB, after 400: {end} KiB");
     // 300 frames of ~200 kB went by after the baseline: 60 MB per viewer if queued.
     assert!(
         end < baseline + 16 * 1024,

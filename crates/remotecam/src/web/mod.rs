@@ -79,24 +79,23 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     let access = state
         .auth
         .check(peer, request.headers(), request.uri().query());
-    match access {
-        Access::Missing => {
-            return AppError::new(
-                ErrorKind::Unauthorized,
-                "access token required: open the address the hub printed (it ends in \
-                 ?token=...), or send 'Authorization: Bearer <token>'",
-            )
-            .into_response();
-        }
-        Access::Wrong => {
-            return AppError::new(
-                ErrorKind::Unauthorized,
-                "wrong access token: use the token the hub printed at start (also in the \
-                 file 'token' in its data directory)",
-            )
-            .into_response();
-        }
-        Access::Trusted | Access::Token | Access::QueryToken => {}
+    let refusal = match access {
+        Access::Missing => Some(
+            "access token required: open the address the hub printed (it ends in \
+             ?token=...), or send 'Authorization: Bearer <token>'",
+        ),
+        Access::Wrong => Some(
+            "wrong access token: use the token the hub printed at start (also in the \
+             file 'token' in its data directory)",
+        ),
+        Access::Trusted | Access::Token | Access::QueryToken => None,
+    };
+    if let Some(message) = refusal {
+        return if wants_html(&request) {
+            refused_page(message)
+        } else {
+            AppError::new(ErrorKind::Unauthorized, message).into_response()
+        };
     }
     if request.method() != Method::GET
         && request.method() != Method::HEAD
@@ -129,6 +128,37 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         return response;
     }
     next.run(request).await
+}
+
+/// A person opening a page in a browser gets the refusal as a page, programs get JSON.
+fn wants_html(request: &Request) -> bool {
+    !request.uri().path().starts_with("/api/")
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+}
+
+fn refused_page(message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
+         <title>remotecam: access token needed</title>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem\">\
+         <h1>remotecam</h1><p>This camera hub is private: {message}.</p>\
+         <p>Scan the QR code the hub printed when it started, or copy the address below it.</p>"
+    );
+    let mut response = (
+        axum::http::StatusCode::UNAUTHORIZED,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"remotecam\""),
+    );
+    response
 }
 
 /// Marker put in request extensions by the HTTPS listener.
