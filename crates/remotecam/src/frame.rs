@@ -7,8 +7,8 @@
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::{BufMut, Bytes, BytesMut};
-use serde::Serialize;
+use bytes::Bytes;
+pub use remotecam_core::wire::FrameMeta;
 
 /// The multipart boundary of every MJPEG stream the hub serves.
 pub const MJPEG_BOUNDARY: &str = "remotecamframe";
@@ -31,19 +31,6 @@ pub struct Frame {
     pub received: Instant,
     part_header: Bytes,
     ws_message: OnceLock<Bytes>,
-}
-
-/// Frame metadata as the API shows it (WebSocket viewers receive this as JSON).
-#[derive(Debug, Serialize)]
-pub struct FrameMeta {
-    pub seq: u64,
-    pub width: u16,
-    pub height: u16,
-    /// Milliseconds since the Unix epoch, source's clock; `null` when unknown.
-    pub captured_ms: Option<f64>,
-    /// Milliseconds since the Unix epoch, hub's clock.
-    pub received_ms: f64,
-    pub bytes: usize,
 }
 
 pub(crate) fn epoch_ms(t: SystemTime) -> f64 {
@@ -98,19 +85,11 @@ impl Frame {
         self.part_header.clone()
     }
 
-    /// The binary WebSocket message for viewers: a 4-byte big-endian length `n`, `n`
-    /// bytes of JSON metadata ([`FrameMeta`]), then the JPEG. Built on first use, once per
-    /// frame, and shared by every WebSocket viewer.
+    /// The binary WebSocket message for viewers ([`remotecam_core::wire::encode_frame`]).
+    /// Built on first use, once per frame, and shared by every WebSocket viewer.
     pub fn ws_message(&self) -> Bytes {
         self.ws_message
-            .get_or_init(|| {
-                let meta = serde_json::to_vec(&self.meta()).expect("metadata serializes");
-                let mut buf = BytesMut::with_capacity(4 + meta.len() + self.jpeg.len());
-                buf.put_u32(meta.len() as u32);
-                buf.put_slice(&meta);
-                buf.put_slice(&self.jpeg);
-                buf.freeze()
-            })
+            .get_or_init(|| remotecam_core::wire::encode_frame(&self.meta(), &self.jpeg))
             .clone()
     }
 }

@@ -7,7 +7,7 @@ pub mod camera;
 pub mod error;
 pub mod frame;
 pub mod hub;
-pub mod jpeg;
+pub use remotecam_core::jpeg;
 pub mod placeholder;
 pub mod server;
 pub mod tls;

@@ -2,83 +2,8 @@
 //! camera is offline (the old tool showed an image with a message, not a frozen frame).
 
 use bytes::Bytes;
-use font8x8::{BASIC_FONTS, UnicodeFonts};
 
-/// An RGB picture to draw text on.
-pub struct Canvas {
-    pub width: usize,
-    pub height: usize,
-    pub rgb: Vec<u8>,
-}
-
-impl Canvas {
-    pub fn new(width: usize, height: usize, rgb: [u8; 3]) -> Canvas {
-        let mut data = Vec::with_capacity(width * height * 3);
-        for _ in 0..width * height {
-            data.extend_from_slice(&rgb);
-        }
-        Canvas {
-            width,
-            height,
-            rgb: data,
-        }
-    }
-
-    /// Width in pixels of `text` at `scale` (8x8 glyphs).
-    pub fn text_width(text: &str, scale: usize) -> usize {
-        text.chars().count() * 8 * scale
-    }
-
-    /// Draws `text` with its top-left corner at (x, y); clips at the edges. Characters
-    /// without a glyph are drawn as '?'.
-    pub fn text(&mut self, x: usize, y: usize, text: &str, scale: usize, rgb: [u8; 3]) {
-        for (i, c) in text.chars().enumerate() {
-            let glyph = BASIC_FONTS
-                .get(c)
-                .or_else(|| BASIC_FONTS.get('?'))
-                .unwrap_or([0; 8]);
-            let gx = x + i * 8 * scale;
-            for (row, bits) in glyph.iter().enumerate() {
-                for col in 0..8 {
-                    if bits >> col & 1 == 0 {
-                        continue;
-                    }
-                    for dy in 0..scale {
-                        for dx in 0..scale {
-                            self.put(gx + col * scale + dx, y + row * scale + dy, rgb);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Draws `text` centred horizontally at row `y`, as large as fits (up to `max_scale`).
-    pub fn centred(&mut self, y: usize, text: &str, max_scale: usize, rgb: [u8; 3]) -> usize {
-        let chars = text.chars().count().max(1);
-        let scale = (self.width * 9 / 10 / (chars * 8)).clamp(1, max_scale);
-        let w = Self::text_width(text, scale);
-        self.text(self.width.saturating_sub(w) / 2, y, text, scale, rgb);
-        8 * scale
-    }
-
-    fn put(&mut self, x: usize, y: usize, rgb: [u8; 3]) {
-        if x < self.width && y < self.height {
-            let i = (y * self.width + x) * 3;
-            self.rgb[i..i + 3].copy_from_slice(&rgb);
-        }
-    }
-
-    pub fn to_jpeg(&self, quality: u8) -> Bytes {
-        let mut out = Vec::new();
-        let w = u16::try_from(self.width).expect("canvas width fits u16");
-        let h = u16::try_from(self.height).expect("canvas height fits u16");
-        jpeg_encoder::Encoder::new(&mut out, quality)
-            .encode(&self.rgb, w, h, jpeg_encoder::ColorType::Rgb)
-            .expect("encoding to memory cannot fail");
-        Bytes::from(out)
-    }
-}
+pub use remotecam_core::canvas::Canvas;
 
 /// The "no signal" JPEG for `camera` at `width` x `height`.
 pub fn no_signal(camera: &str, width: u16, height: u16) -> Bytes {
@@ -103,16 +28,5 @@ mod tests {
         let jpeg = no_signal("door", 320, 240);
         let info = crate::jpeg::inspect(&jpeg).unwrap();
         assert_eq!((info.width, info.height), (320, 240));
-    }
-
-    #[test]
-    fn text_marks_pixels() {
-        let mut c = Canvas::new(64, 16, [0, 0, 0]);
-        c.text(0, 0, "AB", 1, [255, 255, 255]);
-        let lit = c.rgb.chunks(3).filter(|p| p[0] == 255).count();
-        assert!(lit > 10, "{lit} pixels lit");
-        // Nothing drawn past the two glyphs.
-        let beyond = (0..16).any(|y| (16..64).any(|x| c.rgb[(y * 64 + x) * 3] != 0));
-        assert!(!beyond);
     }
 }

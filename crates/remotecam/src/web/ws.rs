@@ -23,8 +23,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::json;
+use remotecam_core::wire::{PublishMeta, PublisherText, ViewerText};
 use tokio::time::Instant;
 
 use super::{AppState, check_origin};
@@ -70,18 +69,15 @@ pub(super) async fn publish(
         .on_upgrade(move |socket| publisher_session(socket, camera, limit)))
 }
 
-#[derive(Debug, Deserialize)]
-struct PublishMeta {
-    capture_ms: Option<f64>,
-    t: Option<f64>,
-}
-
 async fn publisher_session(mut socket: WebSocket, camera: Arc<Camera>, limit: usize) {
     let mut lease = camera.claim_publisher();
     let mut replaced = lease.replaced.take().expect("fresh lease has its channel");
     tracing::info!(camera = camera.name(), "publisher connected");
-    let hello = json!({"type": "hello", "camera": camera.name(), "max_message_bytes": limit});
-    let _ = socket.send(Message::Text(hello.to_string().into())).await;
+    let hello = PublisherText::Hello {
+        camera: camera.name().to_owned(),
+        max_message_bytes: limit,
+    };
+    let _ = socket.send(text(&hello)).await;
     let mut pending: Option<PublishMeta> = None;
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();
@@ -115,12 +111,11 @@ async fn publisher_session(mut socket: WebSocket, camera: Arc<Camera>, limit: us
                             let meta = pending.take();
                             let captured = meta.as_ref().and_then(|m| m.capture_ms).and_then(epoch_ms_to_time);
                             let frame = camera.publish(data, info, captured);
-                            let ack = json!({
-                                "type": "ack",
-                                "seq": frame.seq,
-                                "t": meta.and_then(|m| m.t),
-                            });
-                            if socket.send(Message::Text(ack.to_string().into())).await.is_err() {
+                            let ack = PublisherText::Ack {
+                                seq: frame.seq,
+                                t: meta.and_then(|m| m.t),
+                            };
+                            if socket.send(text(&ack)).await.is_err() {
                                 break None;
                             }
                         }
@@ -173,6 +168,14 @@ async fn close_with(mut socket: WebSocket, code: u16, reason: String) {
             }
         }
     }
+}
+
+fn text(message: &impl serde::Serialize) -> Message {
+    Message::Text(
+        serde_json::to_string(message)
+            .expect("messages serialize")
+            .into(),
+    )
 }
 
 fn parse_meta(text: &str) -> Result<PublishMeta, (u16, String)> {
@@ -251,12 +254,10 @@ pub(super) async fn view(
 async fn viewer_session(mut socket: WebSocket, camera: Arc<Camera>) {
     let _guard = camera.viewer();
     let mut rx = camera.subscribe();
-    let hello = json!({"type": "hello", "camera": camera.name()});
-    if socket
-        .send(Message::Text(hello.to_string().into()))
-        .await
-        .is_err()
-    {
+    let hello = ViewerText::Hello {
+        camera: camera.name().to_owned(),
+    };
+    if socket.send(text(&hello)).await.is_err() {
         return;
     }
     let mut last_seq = 0;
@@ -265,12 +266,10 @@ async fn viewer_session(mut socket: WebSocket, camera: Arc<Camera>) {
         let latest = rx.borrow_and_update().clone();
         if was_online != Some(latest.online) {
             was_online = Some(latest.online);
-            let status = json!({"type": "status", "online": latest.online});
-            if socket
-                .send(Message::Text(status.to_string().into()))
-                .await
-                .is_err()
-            {
+            let status = ViewerText::Status {
+                online: latest.online,
+            };
+            if socket.send(text(&status)).await.is_err() {
                 return;
             }
         }
