@@ -38,18 +38,22 @@ impl Hub {
     }
 
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Hub {
+        Hub::start_on(dir, 0, 0, extra)
+    }
+
+    /// Stops the hub and starts it again on the same ports with the same data.
+    pub fn restart(self, extra: &[&str]) -> Hub {
+        let (port, https) = (self.http.port(), self.https.port());
+        let dir = self.stop();
+        Hub::start_on(dir, port, https, extra)
+    }
+
+    fn start_on(dir: tempfile::TempDir, port: u16, https_port: u16, extra: &[&str]) -> Hub {
         // reqwest is built without a default crypto provider; use the hub's (ring).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut child = Command::new(env!("CARGO_BIN_EXE_remotecam"))
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--https-port",
-                "0",
-                "--data-dir",
-            ])
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--https-port", &https_port.to_string(), "--data-dir"])
             .arg(dir.path())
             .args(extra)
             .env(
