@@ -37,5 +37,12 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
-say "end-to-end tests (Chromium with a fake camera, OpenCV)"
-REMOTECAM_BIN="$PWD/target/debug/remotecam" .venv/bin/python -m pytest tests/e2e -q
+say "Python package (wheel built with maturin, installed into .venv)"
+rm -rf target/wheels
+.venv/bin/maturin build --release --quiet -m crates/remotecam-py/Cargo.toml -o target/wheels
+wheel=$(ls target/wheels/remotecam-*.whl)
+.venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+
+say "end-to-end tests (Chromium with a fake camera, OpenCV, the Python package)"
+REMOTECAM_BIN="$PWD/target/debug/remotecam" REMOTECAM_WHEEL="$wheel" \
+  .venv/bin/python -m pytest tests/e2e -q
