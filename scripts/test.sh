@@ -7,11 +7,14 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n== %s\n' "$*"; }
 
-# Debian packages: Chromium for the browser tests, ffmpeg to make test videos,
-# python3-venv where Python lacks venv.
+# Debian packages: Chromium for the browser tests, ffmpeg to make test videos, cmake
+# and nasm to build libjpeg-turbo (the client's JPEG codec), python3-venv where Python
+# lacks venv.
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
+command -v cmake >/dev/null || need+=(cmake)
+command -v nasm >/dev/null || need+=(nasm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if ((${#need[@]})); then
   say "installing Debian packages: ${need[*]}"

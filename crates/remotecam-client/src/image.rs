@@ -1,7 +1,7 @@
+use std::cell::RefCell;
+
 use remotecam_core::canvas::Canvas;
-use zune_core::bytestream::ZCursor;
-use zune_core::colorspace::ColorSpace;
-use zune_core::options::DecoderOptions;
+use turbojpeg::{Compressor, Decompressor, PixelFormat, Subsamp};
 
 use crate::Error;
 
@@ -14,47 +14,86 @@ pub struct Image {
     pub bgr: Vec<u8>,
 }
 
-/// Decodes a JPEG to BGR (grayscale JPEGs are expanded to three equal channels).
-pub fn decode_bgr(jpeg: &[u8]) -> Result<Image, Error> {
-    let options = DecoderOptions::default()
-        .jpeg_set_out_colorspace(ColorSpace::BGR)
-        .set_max_width(16_384)
-        .set_max_height(16_384);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
-    let bgr = decoder.decode().map_err(|e| Error::Decode(e.to_string()))?;
-    let (width, height) = decoder
-        .dimensions()
-        .ok_or_else(|| Error::Decode("no dimensions".into()))?;
-    if bgr.len() != width * height * 3 {
-        return Err(Error::Decode(format!(
-            "decoded {} bytes for {width}x{height}",
-            bgr.len()
-        )));
-    }
-    Ok(Image { width, height, bgr })
+/// Largest picture decoded, per side: a bound on what a malformed header can make us
+/// allocate.
+const MAX_SIDE: usize = 16_384;
+
+thread_local! {
+    // libjpeg-turbo handles are reused per thread: making one costs an allocation of
+    // its working state.
+    static DECOMPRESSOR: RefCell<Option<Decompressor>> = const { RefCell::new(None) };
+    static COMPRESSOR: RefCell<Option<Compressor>> = const { RefCell::new(None) };
 }
 
-/// Encodes a BGR picture as JPEG at `quality` (1 to 100).
-pub fn encode_bgr(bgr: &[u8], width: usize, height: usize, quality: u8) -> Result<Vec<u8>, Error> {
-    let (w, h) = match (u16::try_from(width), u16::try_from(height)) {
-        (Ok(w), Ok(h)) if w > 0 && h > 0 => (w, h),
-        _ => {
+fn turbo_err(e: turbojpeg::Error) -> Error {
+    Error::Decode(e.to_string())
+}
+
+/// Decodes a JPEG to BGR (grayscale JPEGs are expanded to three equal channels).
+pub fn decode_bgr(jpeg: &[u8]) -> Result<Image, Error> {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let decompressor = match slot.as_mut() {
+            Some(d) => d,
+            None => slot.insert(Decompressor::new().map_err(turbo_err)?),
+        };
+        let header = decompressor.read_header(jpeg).map_err(turbo_err)?;
+        let (width, height) = (header.width, header.height);
+        if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
             return Err(Error::Decode(format!(
-                "cannot encode a {width}x{height} picture"
+                "unlikely picture size {width}x{height}"
             )));
         }
-    };
+        let mut image = turbojpeg::Image {
+            pixels: vec![0u8; width * height * 3],
+            width,
+            pitch: width * 3,
+            height,
+            format: PixelFormat::BGR,
+        };
+        decompressor
+            .decompress(jpeg, image.as_deref_mut())
+            .map_err(turbo_err)?;
+        Ok(Image {
+            width,
+            height,
+            bgr: image.pixels,
+        })
+    })
+}
+
+/// Encodes a BGR picture as JPEG at `quality` (1 to 100), 4:2:0 like cameras do.
+pub fn encode_bgr(bgr: &[u8], width: usize, height: usize, quality: u8) -> Result<Vec<u8>, Error> {
+    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(Error::Decode(format!(
+            "cannot encode a {width}x{height} picture"
+        )));
+    }
     if bgr.len() != width * height * 3 {
         return Err(Error::Decode(format!(
             "{} bytes is not a {width}x{height} BGR picture",
             bgr.len()
         )));
     }
-    let mut out = Vec::with_capacity(bgr.len() / 8);
-    jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100))
-        .encode(bgr, w, h, jpeg_encoder::ColorType::Bgr)
-        .map_err(|e| Error::Decode(e.to_string()))?;
-    Ok(out)
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let compressor = match slot.as_mut() {
+            Some(c) => c,
+            None => slot.insert(Compressor::new().map_err(turbo_err)?),
+        };
+        compressor
+            .set_quality(i32::from(quality.clamp(1, 100)))
+            .map_err(turbo_err)?;
+        compressor.set_subsamp(Subsamp::Sub2x2).map_err(turbo_err)?;
+        let image = turbojpeg::Image {
+            pixels: bgr,
+            width,
+            pitch: width * 3,
+            height,
+            format: PixelFormat::BGR,
+        };
+        compressor.compress_to_vec(image).map_err(turbo_err)
+    })
 }
 
 /// The picture a program gets when no frame came in time, as the old tool did: dark,
@@ -88,6 +127,30 @@ mod tests {
         assert_eq!((image.width, image.height), (32, 16));
         let px = &image.bgr[..3];
         assert!(px[0] < 10 && px[1] < 10 && px[2] > 245, "{px:?}");
+    }
+
+    #[test]
+    fn grayscale_jpegs_become_three_equal_channels() {
+        let gray = vec![77u8; 16 * 8];
+        let mut c = Compressor::new().unwrap();
+        c.set_subsamp(Subsamp::Gray).unwrap();
+        let jpeg = c
+            .compress_to_vec(turbojpeg::Image {
+                pixels: &gray[..],
+                width: 16,
+                pitch: 16,
+                height: 8,
+                format: PixelFormat::GRAY,
+            })
+            .unwrap();
+        let image = decode_bgr(&jpeg).unwrap();
+        assert_eq!(image.bgr.len(), 16 * 8 * 3);
+        assert!(
+            image
+                .bgr
+                .chunks(3)
+                .all(|p| p[0] == p[1] && p[1] == p[2] && p[0].abs_diff(77) <= 2)
+        );
     }
 
     #[test]
