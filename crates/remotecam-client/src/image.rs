@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn grayscale_jpegs_become_three_equal_channels() {
-        let gray = vec![77u8; 16 * 8];
+        let gray = [77u8; 16 * 8];
         let mut c = Compressor::new().unwrap();
         c.set_subsamp(Subsamp::Gray).unwrap();
         let jpeg = c
