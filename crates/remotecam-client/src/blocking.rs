@@ -73,6 +73,7 @@ impl Publisher {
         runtime().block_on(inner.send_jpeg(jpeg))
     }
 
+    /// Encodes a BGR picture (on the calling thread) and publishes it.
     pub fn send_bgr(
         &mut self,
         bgr: &[u8],
@@ -80,8 +81,8 @@ impl Publisher {
         height: usize,
         quality: u8,
     ) -> Result<(), Error> {
-        let jpeg = crate::encode_bgr(bgr, width, height, quality)?;
-        self.send_jpeg(Bytes::from(jpeg))
+        let inner = self.inner()?;
+        runtime().block_on(inner.send_bgr(bgr, width, height, quality))
     }
 
     pub fn flush(&mut self) -> Result<(), Error> {

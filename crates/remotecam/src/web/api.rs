@@ -19,10 +19,7 @@ pub(super) async fn camera_status(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<CameraStatus>, AppError> {
-    let cam = state
-        .hub
-        .get(&name)
-        .ok_or_else(|| AppError::no_camera(&name))?;
+    let cam = state.camera(&name)?;
     Ok(Json(cam.status()))
 }
 
@@ -47,10 +44,7 @@ pub(super) async fn snapshot(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    let cam = state
-        .hub
-        .get(&name)
-        .ok_or_else(|| AppError::no_camera(&name))?;
+    let cam = state.camera(&name)?;
     let latest = cam.latest();
     let (body, online, seq) = match (&latest.frame, latest.online) {
         (Some(frame), true) => (frame.jpeg.clone(), true, Some(frame.seq)),

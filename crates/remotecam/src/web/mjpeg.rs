@@ -32,10 +32,7 @@ pub(super) async fn stream(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    let cam = state
-        .hub
-        .get(&name)
-        .ok_or_else(|| AppError::no_camera(&name))?;
+    let cam = state.camera(&name)?;
     let viewer = MjpegViewer {
         rx: cam.subscribe(),
         _guard: cam.viewer(),

@@ -45,6 +45,13 @@ pub struct AppState {
     pub limits: Limits,
 }
 
+impl AppState {
+    /// The camera of that name, or the API's 404.
+    pub(crate) fn camera(&self, name: &str) -> Result<Arc<crate::camera::Camera>, AppError> {
+        self.hub.get(name).ok_or_else(|| AppError::no_camera(name))
+    }
+}
+
 /// The whole router; `main` serves it on both listeners and tests may drive it directly.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()

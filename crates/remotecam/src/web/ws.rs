@@ -237,10 +237,7 @@ pub(super) async fn view(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     check_origin(&headers)?;
-    let camera = state
-        .hub
-        .get(&name)
-        .ok_or_else(|| AppError::no_camera(&name))?;
+    let camera = state.camera(&name)?;
     let upgrade = match upgrade {
         Ok(u) => u,
         Err(rejection) => return Ok(rejection.into_response()),
