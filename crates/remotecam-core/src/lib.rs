@@ -5,4 +5,5 @@
 
 pub mod canvas;
 pub mod jpeg;
+pub mod multipart;
 pub mod wire;
