@@ -120,7 +120,10 @@ impl MultipartParser {
                     return Ok(Some(part));
                 }
                 State::Body(None) => {
-                    let delimiter = self.delimiter.as_deref().expect("known after a delimiter line");
+                    let delimiter = self
+                        .delimiter
+                        .as_deref()
+                        .expect("known after a delimiter line");
                     let Some(at) = find_line_start(&self.buf, delimiter, 0) else {
                         if self.buf.len() > self.max_part {
                             return Err(MultipartError::PartTooLarge(self.max_part));
@@ -163,7 +166,11 @@ impl MultipartParser {
             }
             return false;
         };
-        let Some(line_end) = self.buf[at..].iter().position(|&b| b == b'\n').map(|p| at + p) else {
+        let Some(line_end) = self.buf[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|p| at + p)
+        else {
             if self.buf.len() - at > MAX_HEADERS {
                 // A "--" line that never ends is not a delimiter.
                 self.buf.advance(at + 2);
@@ -174,7 +181,10 @@ impl MultipartParser {
         if self.delimiter.is_none() {
             let line = trim_line_end(&self.buf[at..line_end]);
             // A closing delimiter ("--boundary--") names the same boundary.
-            let line = line.strip_suffix(b"--").filter(|l| l.len() > 2).unwrap_or(line);
+            let line = line
+                .strip_suffix(b"--")
+                .filter(|l| l.len() > 2)
+                .unwrap_or(line);
             self.delimiter = Some(line.to_vec());
         }
         self.skipped += at;
@@ -214,8 +224,14 @@ fn find_blank_line(buf: &[u8]) -> Option<(usize, usize)> {
     if buf.starts_with(b"\n") {
         return Some((0, 1));
     }
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, p + 4));
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| (p, p + 2));
+    let crlf = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| (p, p + 4));
+    let lf = buf
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map(|p| (p, p + 2));
     match (crlf, lf) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
         (a, b) => a.or(b),
@@ -228,7 +244,10 @@ fn content_length(headers: &[u8]) -> Result<Option<usize>, MultipartError> {
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
-        if line[..colon].trim_ascii().eq_ignore_ascii_case(b"content-length") {
+        if line[..colon]
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"content-length")
+        {
             let value = String::from_utf8_lossy(line[colon + 1..].trim_ascii()).into_owned();
             return value
                 .parse()
@@ -283,9 +302,18 @@ mod tests {
 
     #[test]
     fn boundary_from_content_type() {
-        assert_eq!(boundary_of("multipart/x-mixed-replace; boundary=frame").as_deref(), Some("frame"));
-        assert_eq!(boundary_of("multipart/x-mixed-replace;boundary=\"--myb\"").as_deref(), Some("myb"));
-        assert_eq!(boundary_of("multipart/x-mixed-replace; BOUNDARY=--x; a=b").as_deref(), Some("x"));
+        assert_eq!(
+            boundary_of("multipart/x-mixed-replace; boundary=frame").as_deref(),
+            Some("frame")
+        );
+        assert_eq!(
+            boundary_of("multipart/x-mixed-replace;boundary=\"--myb\"").as_deref(),
+            Some("myb")
+        );
+        assert_eq!(
+            boundary_of("multipart/x-mixed-replace; BOUNDARY=--x; a=b").as_deref(),
+            Some("x")
+        );
         assert_eq!(boundary_of("multipart/x-mixed-replace"), None);
     }
 
@@ -318,7 +346,11 @@ mod tests {
     fn boundary_announced_with_dashes_or_not_at_all() {
         let mut s = part("abc", A, true);
         s.extend(part("abc", B, true));
-        assert_parts(Some(&boundary_of("multipart/x-mixed-replace;boundary=--abc").unwrap()), &s, &[A, B]);
+        assert_parts(
+            Some(&boundary_of("multipart/x-mixed-replace;boundary=--abc").unwrap()),
+            &s,
+            &[A, B],
+        );
         assert_parts(None, &s, &[A, B]);
     }
 

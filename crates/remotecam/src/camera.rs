@@ -26,6 +26,24 @@ use crate::placeholder;
 pub enum SourceKind {
     /// A browser publishing over `/api/cameras/{name}/publish` (the publisher page).
     Browser,
+    /// The hub's own test pattern (`test:`).
+    Test,
+    /// An MJPEG stream or snapshot URL the hub pulls (`http://`).
+    Http,
+}
+
+/// What a camera's source is doing, as the API and dashboard show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceState {
+    /// Starting, or opening its connection.
+    Connecting,
+    /// Delivering frames.
+    Live,
+    /// Failed; will try again (the error says why).
+    Retrying,
+    /// No source attached (a browser camera whose publisher left).
+    Offline,
 }
 
 /// What viewers watch: the newest frame and whether a source is attached.
@@ -88,6 +106,8 @@ pub struct Camera {
     publisher: Mutex<Option<Lease>>,
     next_lease: AtomicU64,
     placeholder: Mutex<Option<(u16, u16, Bytes)>>,
+    /// Set by configured sources; browser cameras derive theirs from `online`.
+    source_state: Mutex<Option<(SourceState, Option<String>)>>,
 }
 
 impl std::fmt::Debug for Camera {
@@ -109,6 +129,10 @@ pub struct CameraStatus {
     pub last_frame_age_ms: Option<u64>,
     /// Sequence number of the newest frame (0 before the first).
     pub seq: u64,
+    /// What the source is doing.
+    pub state: SourceState,
+    /// The source's last error, while it matters (retrying, or frames skipped).
+    pub error: Option<String>,
 }
 
 impl Camera {
@@ -123,11 +147,21 @@ impl Camera {
             publisher: Mutex::new(None),
             next_lease: AtomicU64::new(1),
             placeholder: Mutex::new(None),
+            source_state: Mutex::new(None),
         }
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    pub fn source(&self) -> SourceKind {
+        self.source
+    }
+
+    /// Reports what the camera's configured source is doing.
+    pub fn set_source_state(&self, state: SourceState, error: Option<String>) {
+        *self.source_state.lock().expect("source state lock") = Some((state, error));
     }
 
     pub fn latest(&self) -> Latest {
@@ -217,6 +251,11 @@ impl Camera {
         let now = Instant::now();
         let latest = self.latest();
         let frame = latest.frame.as_ref();
+        let (state, error) = match self.source_state.lock().expect("source state lock").clone() {
+            Some(reported) => reported,
+            None if latest.online => (SourceState::Live, None),
+            None => (SourceState::Offline, None),
+        };
         CameraStatus {
             name: self.name.clone(),
             source: self.source,
@@ -231,6 +270,8 @@ impl Camera {
             viewers: self.viewers.load(Ordering::Relaxed),
             last_frame_age_ms: frame.map(|f| now.duration_since(f.received).as_millis() as u64),
             seq: frame.map_or(0, |f| f.seq),
+            state,
+            error,
         }
     }
 

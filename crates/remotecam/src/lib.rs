@@ -1,14 +1,16 @@
-//! remotecam: a camera hub. Sources (browsers today) publish JPEG frames into a
+//! remotecam: a camera hub. Sources (browsers, the test pattern, HTTP MJPEG cameras) put JPEG frames into a
 //! per-camera frame bus; sinks (MJPEG, snapshot, WebSocket) read the newest frame.
 //! See ARCHITECTURE.md for the map and docs/glossary.md for the words.
 
 pub mod auth;
 pub mod camera;
+pub mod config;
 pub mod error;
 pub mod frame;
 pub mod hub;
 pub use remotecam_core::jpeg;
 pub mod placeholder;
 pub mod server;
+pub mod source;
 pub mod tls;
 pub mod web;

@@ -9,23 +9,29 @@ use axum_server::tls_rustls::RustlsConfig;
 use clap::Args;
 
 use crate::auth::{self, Auth};
+use crate::config::{Config, ConfiguredCamera};
 use crate::hub::Hub;
+use crate::source::SourceContext;
 use crate::tls;
 use crate::web::{self, AppState, Limits, Tls};
 
-/// How the hub serves. Each flag will have a key of the same name in the config file.
-#[derive(Debug, Clone, Args)]
+/// How the hub serves, from the command line. Each flag has a key of the same name in
+/// the config file (`docs/config.md`); a flag given wins over the file.
+#[derive(Debug, Clone, Default, Args)]
 pub struct Options {
-    /// Address to listen on (both HTTP and HTTPS). The default serves the whole LAN.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
-    pub bind: IpAddr,
-    /// Plain HTTP port (0 picks a free one).
-    #[arg(long, default_value_t = 8100)]
-    pub port: u16,
-    /// HTTPS port (0 picks a free one). Phones need HTTPS to allow the camera.
-    #[arg(long, default_value_t = 8443)]
-    pub https_port: u16,
-    /// Where the token, certificate and (later) recordings live
+    /// The config file [default: remotecam.toml in the data directory, if it exists].
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, HTTP and HTTPS [default: 0.0.0.0, the whole LAN].
+    #[arg(long)]
+    pub bind: Option<IpAddr>,
+    /// Plain HTTP port, 0 for any free one [default: 8100].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// HTTPS port, 0 for any free one [default: 8443]. Phones need HTTPS for the camera.
+    #[arg(long)]
+    pub https_port: Option<u16>,
+    /// Where the token, certificate and config live
     /// [default: the user's data directory, e.g. ~/.local/share/remotecam].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -35,42 +41,128 @@ pub struct Options {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Let requests from this machine (127.0.0.1, ::1) in without the token.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    pub trust_loopback: bool,
-    /// Largest frame a publisher may send, in bytes.
-    #[arg(long, default_value_t = Limits::default().max_message_bytes)]
-    pub max_frame_bytes: usize,
-    /// Most cameras the hub keeps; a publisher for a new name beyond it is refused.
-    #[arg(long, default_value_t = 64)]
-    pub max_cameras: usize,
+    /// Let requests from this machine (127.0.0.1, ::1) in without the token [default: true].
+    #[arg(long, action = clap::ArgAction::Set)]
+    pub trust_loopback: Option<bool>,
+    /// Largest frame a publisher or source may send, in bytes [default: 8388608].
+    #[arg(long)]
+    pub max_frame_bytes: Option<usize>,
+    /// Most cameras the hub keeps [default: 64].
+    #[arg(long)]
+    pub max_cameras: Option<usize>,
+    /// Start with a test-pattern camera named "demo", so there is something to watch.
+    #[arg(long)]
+    pub demo: bool,
 }
 
-impl Options {
-    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
-        match &self.data_dir {
-            Some(d) => Ok(d.clone()),
-            None => dirs::data_dir()
+/// The settings in force: flags, else the config file, else the defaults.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Option<PathBuf>,
+    pub bind: IpAddr,
+    pub port: u16,
+    pub https_port: u16,
+    pub data_dir: PathBuf,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub trust_loopback: bool,
+    pub max_frame_bytes: usize,
+    pub max_cameras: usize,
+    pub cameras: Vec<ConfiguredCamera>,
+}
+
+impl Settings {
+    pub fn resolve(options: &Options) -> anyhow::Result<Settings> {
+        let default_dir = || {
+            dirs::data_dir()
                 .map(|d| d.join("remotecam"))
-                .context("no user data directory on this system: pass --data-dir"),
+                .context("no user data directory on this system: pass --data-dir")
+        };
+        let config_path = match (&options.config, &options.data_dir) {
+            (Some(path), _) => Some(path.clone()),
+            (None, Some(dir)) => Some(dir.join("remotecam.toml")).filter(|p| p.exists()),
+            (None, None) => Some(default_dir()?.join("remotecam.toml")).filter(|p| p.exists()),
+        };
+        let config = match &config_path {
+            Some(path) => Some(Config::load(path)?),
+            None => None,
+        };
+        let file = config.as_ref().map(|c| &c.file);
+        let pick = |flag: Option<bool>, key: Option<bool>| flag.or(key);
+        let tls = match (
+            options
+                .tls_cert
+                .clone()
+                .or_else(|| file.and_then(|f| f.tls_cert.clone())),
+            options
+                .tls_key
+                .clone()
+                .or_else(|| file.and_then(|f| f.tls_key.clone())),
+        ) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => anyhow::bail!("tls_cert and tls_key go together: give both or neither"),
+        };
+        let mut cameras = config
+            .as_ref()
+            .map(|c| c.cameras.clone())
+            .unwrap_or_default();
+        if (options.demo || file.and_then(|f| f.demo).unwrap_or(false))
+            && !cameras.iter().any(|c| c.name == "demo")
+        {
+            cameras.push(ConfiguredCamera {
+                name: "demo".into(),
+                source: crate::source::SourceSpec::Test(Default::default()),
+            });
         }
+        Ok(Settings {
+            config: config_path,
+            bind: options
+                .bind
+                .or(file.and_then(|f| f.bind))
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            port: options.port.or(file.and_then(|f| f.port)).unwrap_or(8100),
+            https_port: options
+                .https_port
+                .or(file.and_then(|f| f.https_port))
+                .unwrap_or(8443),
+            data_dir: match options
+                .data_dir
+                .clone()
+                .or_else(|| file.and_then(|f| f.data_dir.clone()))
+            {
+                Some(d) => d,
+                None => default_dir()?,
+            },
+            tls,
+            trust_loopback: pick(options.trust_loopback, file.and_then(|f| f.trust_loopback))
+                .unwrap_or(true),
+            max_frame_bytes: options
+                .max_frame_bytes
+                .or(file.and_then(|f| f.max_frame_bytes))
+                .unwrap_or(Limits::default().max_message_bytes),
+            max_cameras: options
+                .max_cameras
+                .or(file.and_then(|f| f.max_cameras))
+                .unwrap_or(64),
+            cameras,
+        })
     }
 }
 
 /// Runs the hub until the process is stopped.
-pub async fn run(options: Options) -> anyhow::Result<()> {
+pub async fn run(options: Settings) -> anyhow::Result<()> {
     // One crypto provider for the whole process (see docs/DEPENDENCIES: ring).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let data_dir = options.data_dir()?;
+    let data_dir = options.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let token = auth::load_or_create_token(&data_dir)?;
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
     let lan = lan_addresses();
 
-    let (cert, key) = match (&options.tls_cert, &options.tls_key) {
-        (Some(c), Some(k)) => (c.clone(), k.clone()),
-        _ => {
+    let (cert, key) = match &options.tls {
+        Some((c, k)) => (c.clone(), k.clone()),
+        None => {
             let files = tls::load_or_create(&data_dir, &tls::wanted_names(&hostname, &lan))?;
             if files.created {
                 tracing::info!(path = %files.cert.display(), "made a new self-signed certificate");
@@ -88,8 +180,20 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             )
         })?;
 
+    let hub = Arc::new(Hub::new(options.max_cameras));
+    let sources = SourceContext::new(options.max_frame_bytes);
+    for camera in &options.cameras {
+        let cam = hub
+            .get_or_create(&camera.name, camera.source.kind())
+            .with_context(|| format!("adding configured camera {}", camera.name))?;
+        tokio::spawn(crate::source::supervise(
+            cam,
+            camera.source.clone(),
+            sources.clone(),
+        ));
+    }
     let state = AppState {
-        hub: Arc::new(Hub::new(options.max_cameras)),
+        hub,
         auth: Arc::new(Auth::new(token.clone(), options.trust_loopback)),
         limits: Limits {
             max_message_bytes: options.max_frame_bytes,
@@ -117,6 +221,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let https_addr = https.local_addr()?;
 
     print_banner(&data_dir, http_addr, https_addr, &lan, &token);
+    if let Some(path) = &options.config {
+        tracing::info!(path = %path.display(), cameras = options.cameras.len(), "config file read");
+    }
 
     let http_server = axum::serve(
         http,

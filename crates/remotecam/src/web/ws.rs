@@ -63,6 +63,14 @@ pub(super) async fn publish(
         .hub
         .get_or_create(&name, SourceKind::Browser)
         .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
+    if camera.source() != SourceKind::Browser {
+        return Err(AppError::new(
+            ErrorKind::Conflict,
+            format!(
+                "camera '{name}' takes its frames from its configured source; publish under another name"
+            ),
+        ));
+    }
     Ok(upgrade
         .max_message_size(limit)
         .max_frame_size(limit)

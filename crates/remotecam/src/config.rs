@@ -1,0 +1,330 @@
+//! The config file (TOML). Every flag of the hub has a key of the same name; cameras are
+//! tables `[cameras.<name>]` with a `source` URL. Unknown keys are errors, and every
+//! error names the file, the line and what was expected. The reference is
+//! `docs/config.md`.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::hub::camera_name;
+use crate::source::SourceSpec;
+
+/// The file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub bind: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub https_port: Option<u16>,
+    pub data_dir: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub trust_loopback: Option<bool>,
+    pub max_frame_bytes: Option<usize>,
+    pub max_cameras: Option<usize>,
+    pub demo: Option<bool>,
+    #[serde(default)]
+    pub cameras: BTreeMap<String, CameraTable>,
+}
+
+/// `[cameras.<name>]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraTable {
+    pub source: toml::Spanned<String>,
+    /// HTTP sources: seconds to wait for the connection.
+    pub connect_timeout_s: Option<f64>,
+    /// HTTP sources: seconds a stream may stay silent before it is reconnected.
+    pub read_timeout_s: Option<f64>,
+    /// HTTP snapshot sources: fetches per second.
+    pub poll_fps: Option<f64>,
+}
+
+/// A camera the config file asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfiguredCamera {
+    pub name: String,
+    pub source: SourceSpec,
+}
+
+/// A parsed, checked config file.
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub file: ConfigFile,
+    pub cameras: Vec<ConfiguredCamera>,
+}
+
+/// A config error: where, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    /// 1-based line and column, when the error has a place.
+    pub at: Option<(usize, usize)>,
+    pub message: String,
+    /// The offending line, for context.
+    pub line_text: Option<String>,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.at {
+            Some((line, col)) => {
+                write!(f, "{}:{line}:{col}: {}", self.path.display(), self.message)?
+            }
+            None => write!(f, "{}: {}", self.path.display(), self.message)?,
+        }
+        if let Some(text) = &self.line_text {
+            write!(f, "\n    {}", text.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            at: None,
+            message: format!("cannot read the config file: {e}"),
+            line_text: None,
+        })?;
+        Config::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let error_at = |offset: Option<usize>, message: String| {
+            let at = offset.map(|o| line_col(text, o));
+            ConfigError {
+                path: path.to_owned(),
+                at,
+                line_text: at
+                    .and_then(|(l, _)| text.lines().nth(l - 1))
+                    .map(str::to_owned),
+                message,
+            }
+        };
+        let file: ConfigFile = toml::from_str(text)
+            .map_err(|e| error_at(e.span().map(|s| s.start), friendly(e.message())))?;
+        let mut cameras = Vec::new();
+        for (raw_name, table) in &file.cameras {
+            let header = find_table(text, raw_name);
+            let name = camera_name(raw_name).map_err(|e| {
+                error_at(
+                    header.or(Some(table.source.span().start)),
+                    format!("[cameras.{raw_name}]: {e}"),
+                )
+            })?;
+            let mut source = SourceSpec::parse(table.source.get_ref()).map_err(|e| {
+                error_at(
+                    Some(table.source.span().start),
+                    format!("cameras.{raw_name}.source: {e}"),
+                )
+            })?;
+            let http_only = |key: &str| {
+                error_at(
+                    header,
+                    format!("cameras.{raw_name}.{key} applies only to http:// sources"),
+                )
+            };
+            let seconds = |key: &str, v: f64| {
+                Duration::try_from_secs_f64(v)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| error_at(header, format!("cameras.{raw_name}.{key} must be a number of seconds above 0, not {v}")))
+            };
+            match &mut source {
+                SourceSpec::Http(http) => {
+                    if let Some(v) = table.connect_timeout_s {
+                        http.connect_timeout = seconds("connect_timeout_s", v)?;
+                    }
+                    if let Some(v) = table.read_timeout_s {
+                        http.read_timeout = seconds("read_timeout_s", v)?;
+                    }
+                    if let Some(v) = table.poll_fps {
+                        if !(0.01..=60.0).contains(&v) {
+                            return Err(error_at(
+                                header,
+                                format!(
+                                    "cameras.{raw_name}.poll_fps must be from 0.01 to 60, not {v}"
+                                ),
+                            ));
+                        }
+                        http.poll_fps = v;
+                    }
+                }
+                _ => {
+                    for (key, set) in [
+                        ("connect_timeout_s", table.connect_timeout_s.is_some()),
+                        ("read_timeout_s", table.read_timeout_s.is_some()),
+                        ("poll_fps", table.poll_fps.is_some()),
+                    ] {
+                        if set {
+                            return Err(http_only(key));
+                        }
+                    }
+                }
+            }
+            if cameras.iter().any(|c: &ConfiguredCamera| c.name == name) {
+                return Err(error_at(
+                    header,
+                    format!("camera name {name:?} is used twice (names are not case-sensitive)"),
+                ));
+            }
+            cameras.push(ConfiguredCamera { name, source });
+        }
+        Ok(Config {
+            path: path.to_owned(),
+            file,
+            cameras,
+        })
+    }
+}
+
+/// Line and column (1-based) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |p| p + 1) + 1;
+    (line, col)
+}
+
+/// Offset of the `[cameras.<name>]` header, for errors about the table as a whole.
+fn find_table(text: &str, name: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim();
+        if t.starts_with('[') && t.contains("cameras") && t.contains(name) {
+            return Some(offset + (line.len() - line.trim_start().len()));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The parser's words, made plainer for the types a user meets here.
+fn friendly(message: &str) -> String {
+    message
+        .trim()
+        .replace("expected u16", "expected a port number (0 to 65535)")
+        .replace("expected usize", "expected a whole number")
+        .replace("expected a boolean", "expected true or false")
+        .replace(
+            "invalid IP address syntax",
+            "not an IP address (like 0.0.0.0 or 192.168.1.5)",
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("remotecam.toml"), text)
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_full_file() {
+        let config = parse(
+            r#"
+bind = "127.0.0.1"
+port = 9000
+https_port = 9443
+trust_loopback = false
+max_cameras = 8
+
+[cameras.front]
+source = "test:?width=320&height=240&fps=5"
+
+[cameras.Door]
+source = "http://user:pw@10.0.0.7/video"
+read_timeout_s = 3
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.file.port, Some(9000));
+        assert_eq!(config.file.trust_loopback, Some(false));
+        assert_eq!(config.cameras.len(), 2);
+        assert_eq!(config.cameras[0].name, "door", "names are lower-cased");
+        let SourceSpec::Http(http) = &config.cameras[0].source else {
+            panic!()
+        };
+        assert_eq!(http.read_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_the_line_and_the_choices() {
+        let e = error("port = 1\nprot = 8100\n");
+        assert!(
+            e.starts_with("remotecam.toml:2:1: unknown field `prot`"),
+            "{e}"
+        );
+        assert!(e.contains("expected one of"), "{e}");
+        assert!(e.contains("`port`"), "{e}");
+        assert!(e.contains("\n    prot = 8100"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_says_what_was_expected() {
+        let e = error("port = \"eighty\"\n");
+        assert!(e.starts_with("remotecam.toml:1:8:"), "{e}");
+        assert!(e.contains("expected a port number"), "{e}");
+        let e = error("trust_loopback = \"yes\"\n");
+        assert!(e.contains("expected true or false"), "{e}");
+        let e = error("bind = \"my-laptop\"\n");
+        assert!(e.contains("IP address"), "{e}");
+    }
+
+    #[test]
+    fn bad_source_points_at_its_line() {
+        let e = error("[cameras.a]\nsource = \"rtsp://cam/1\"\n");
+        assert!(
+            e.starts_with("remotecam.toml:2:10: cameras.a.source: unknown source"),
+            "{e}"
+        );
+        let e = error("[cameras.a]\nsource = \"test:?width=13\"\n");
+        assert!(e.contains("width must be an even number"), "{e}");
+    }
+
+    #[test]
+    fn bad_camera_name_and_missing_source() {
+        let e = error("[cameras.\"front door\"]\nsource = \"test:\"\n");
+        assert!(
+            e.starts_with("remotecam.toml:1:1: [cameras.front door]: camera name may contain only"),
+            "{e}"
+        );
+        let e = error("[cameras.a]\nsorce = \"test:\"\n");
+        assert!(e.contains("unknown field `sorce`"), "{e}");
+        let e = error("[cameras.a]\n");
+        assert!(e.contains("missing field `source`"), "{e}");
+    }
+
+    #[test]
+    fn options_that_do_not_fit_the_source() {
+        let e = error("[cameras.a]\nsource = \"test:\"\npoll_fps = 2\n");
+        assert!(
+            e.contains("poll_fps applies only to http:// sources"),
+            "{e}"
+        );
+        let e = error("[cameras.a]\nsource = \"http://x/\"\nread_timeout_s = 0\n");
+        assert!(e.contains("above 0"), "{e}");
+        let e = error("[cameras.a]\nsource = \"test:\"\n[cameras.A]\nsource = \"test:\"\n");
+        assert!(e.contains("used twice"), "{e}");
+    }
+
+    #[test]
+    fn broken_toml() {
+        let e = error("port = 8100\n[cameras\n");
+        assert!(e.starts_with("remotecam.toml:2:"), "{e}");
+    }
+}

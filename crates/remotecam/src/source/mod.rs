@@ -1,0 +1,67 @@
+//! Sources: what produces a camera's frames, other than a browser publishing to it.
+//!
+//! Every source runs under [`supervise`]: it reports its state (connecting, live,
+//! retrying with the error) on its camera, and when it fails it is started again after a
+//! backoff, forever. A running source holds the camera's publisher lease, so while it
+//! is down the camera is offline and viewers get the no-signal picture.
+
+mod http;
+mod spec;
+mod test_pattern;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use spec::{HttpSpec, SourceSpec, TestPattern};
+pub use test_pattern::render as render_test_pattern;
+
+use crate::camera::{Camera, SourceState};
+
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const LAST_RETRY: Duration = Duration::from_secs(30);
+/// A source that ran this long before failing starts again at the first backoff.
+const STABLE: Duration = Duration::from_secs(30);
+
+/// What a source needs from the hub.
+#[derive(Debug, Clone)]
+pub struct SourceContext {
+    /// Largest frame accepted (the same limit as for publishers).
+    pub max_frame_bytes: usize,
+    /// One HTTP client for every HTTP source (connection pools, TLS config).
+    pub http: reqwest::Client,
+}
+
+impl SourceContext {
+    pub fn new(max_frame_bytes: usize) -> SourceContext {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("remotecam/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("HTTP client");
+        SourceContext {
+            max_frame_bytes,
+            http,
+        }
+    }
+}
+
+/// Runs `spec` for `camera` until the hub stops.
+pub async fn supervise(camera: Arc<Camera>, spec: SourceSpec, ctx: SourceContext) {
+    let mut wait = FIRST_RETRY;
+    loop {
+        camera.set_source_state(SourceState::Connecting, None);
+        let started = Instant::now();
+        let error = match &spec {
+            SourceSpec::Test(pattern) => test_pattern::run(&camera, pattern).await,
+            SourceSpec::Http(http) => http::run(&camera, http, &ctx).await,
+        };
+        if started.elapsed() > STABLE {
+            wait = FIRST_RETRY;
+        }
+        tracing::warn!(camera = camera.name(), %error, retry_in = ?wait, "source failed");
+        camera.set_source_state(SourceState::Retrying, Some(error));
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(LAST_RETRY);
+    }
+}

@@ -1,0 +1,182 @@
+//! Source URLs: what a configured camera's `source` key may say.
+
+use std::time::Duration;
+
+/// A source as configured: one vocabulary of URLs with a scheme.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceSpec {
+    /// `test:?width=640&height=480&fps=15`: a moving test pattern made by the hub.
+    Test(TestPattern),
+    /// `http://host/path` (or https): an MJPEG stream, or a JPEG snapshot URL polled.
+    Http(HttpSpec),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestPattern {
+    pub width: u16,
+    pub height: u16,
+    pub fps: f64,
+}
+
+impl Default for TestPattern {
+    fn default() -> TestPattern {
+        TestPattern {
+            width: 640,
+            height: 480,
+            fps: 15.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSpec {
+    /// The URL as given (it may carry `user:password@` for basic auth).
+    pub url: String,
+    pub connect_timeout: Duration,
+    /// Longest wait for the next bytes of a stream (a stalled camera is reconnected).
+    pub read_timeout: Duration,
+    /// Snapshot URLs (a single JPEG per request) are fetched this many times a second.
+    pub poll_fps: f64,
+}
+
+impl SourceSpec {
+    /// Parses a source URL; the error says what is wrong and what was expected.
+    pub fn parse(url: &str) -> Result<SourceSpec, String> {
+        let url = url.trim();
+        if let Some(rest) = url.strip_prefix("test:") {
+            return parse_test(rest).map(SourceSpec::Test);
+        }
+        if url.starts_with("http://") || url.starts_with("https://") {
+            let after = url.split_once("://").map_or("", |(_, r)| r);
+            let host = after.split('/').next().unwrap_or("");
+            let host = host.rsplit('@').next().unwrap_or("");
+            if host.is_empty() {
+                return Err(format!("source {url:?} has no host"));
+            }
+            return Ok(SourceSpec::Http(HttpSpec {
+                url: url.to_owned(),
+                connect_timeout: Duration::from_secs(5),
+                read_timeout: Duration::from_secs(10),
+                poll_fps: 2.0,
+            }));
+        }
+        if url.starts_with("v4l2:") {
+            return Err("v4l2: sources (USB webcams) are not available in this version yet".into());
+        }
+        Err(format!(
+            "unknown source {url:?}: expected a URL starting with test:, http:// or https://"
+        ))
+    }
+
+    /// The source kind shown in the API.
+    pub fn kind(&self) -> crate::camera::SourceKind {
+        match self {
+            SourceSpec::Test(_) => crate::camera::SourceKind::Test,
+            SourceSpec::Http(_) => crate::camera::SourceKind::Http,
+        }
+    }
+}
+
+fn parse_test(rest: &str) -> Result<TestPattern, String> {
+    let mut pattern = TestPattern::default();
+    let query = rest.strip_prefix('?').unwrap_or(rest);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("test: option {pair:?} needs a value (like width=640)"))?;
+        match key {
+            "width" | "height" => {
+                let v: u16 = value
+                    .parse()
+                    .ok()
+                    .filter(|v| (16..=4096).contains(v) && v % 2 == 0)
+                    .ok_or_else(|| {
+                        format!("test: {key} must be an even number from 16 to 4096, not {value:?}")
+                    })?;
+                if key == "width" {
+                    pattern.width = v;
+                } else {
+                    pattern.height = v;
+                }
+            }
+            "fps" => {
+                pattern.fps = value
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| (0.1..=120.0).contains(v))
+                    .ok_or_else(|| {
+                        format!("test: fps must be a number from 0.1 to 120, not {value:?}")
+                    })?;
+            }
+            other => {
+                return Err(format!(
+                    "test: has no option {other:?} (it takes width, height and fps)"
+                ));
+            }
+        }
+    }
+    Ok(pattern)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_pattern_urls() {
+        assert_eq!(
+            SourceSpec::parse("test:").unwrap(),
+            SourceSpec::Test(TestPattern::default())
+        );
+        assert_eq!(
+            SourceSpec::parse("test:?width=320&height=240&fps=5").unwrap(),
+            SourceSpec::Test(TestPattern {
+                width: 320,
+                height: 240,
+                fps: 5.0
+            })
+        );
+        assert!(
+            SourceSpec::parse("test:?width=abc")
+                .unwrap_err()
+                .contains("even number")
+        );
+        assert!(
+            SourceSpec::parse("test:?colour=red")
+                .unwrap_err()
+                .contains("no option \"colour\"")
+        );
+        assert!(
+            SourceSpec::parse("test:?fps=0")
+                .unwrap_err()
+                .contains("fps")
+        );
+    }
+
+    #[test]
+    fn http_urls_and_unknown_schemes() {
+        assert!(matches!(
+            SourceSpec::parse("http://10.0.0.7/video"),
+            Ok(SourceSpec::Http(_))
+        ));
+        assert!(matches!(
+            SourceSpec::parse("http://u:p@cam/video"),
+            Ok(SourceSpec::Http(_))
+        ));
+        assert!(
+            SourceSpec::parse("http:///video")
+                .unwrap_err()
+                .contains("no host")
+        );
+        assert!(
+            SourceSpec::parse("rtsp://cam/stream")
+                .unwrap_err()
+                .contains("expected a URL starting with")
+        );
+        assert!(
+            SourceSpec::parse("v4l2:///dev/video0")
+                .unwrap_err()
+                .contains("not available")
+        );
+    }
+}
