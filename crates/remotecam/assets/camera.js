@@ -23,6 +23,10 @@ async function refresh() {
     $("size").textContent = cam.width ? `${cam.width}×${cam.height}` : "–";
     $("fps").textContent = cam.online ? cam.fps.toFixed(1) : "–";
     $("viewers").textContent = cam.viewers;
+    $("source").textContent = cam.source;
+    $("srcstate").textContent = cam.state;
+    $("problem").hidden = !cam.error;
+    $("problem").textContent = cam.error || "";
     $("age").textContent = cam.last_frame_age_ms == null ? "–" : `${(cam.last_frame_age_ms / 1000).toFixed(1)} s ago`;
   } catch (e) {
     $("state").textContent = e.message;

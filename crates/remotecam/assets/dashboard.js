@@ -12,7 +12,9 @@ function card(cam) {
   el.innerHTML = `
     <a class="view" href="/cameras/${encodeURIComponent(cam.name)}"><img alt=""><div class="overlay" hidden>OFFLINE</div></a>
     <div class="meta"><span class="dot"></span><span class="name"></span>
-      <span class="size muted"></span><span class="fps muted"></span><span class="viewers muted"></span></div>`;
+      <span class="size muted"></span><span class="fps muted"></span><span class="viewers muted"></span>
+      <span class="source muted"></span></div>
+    <div class="problem" hidden></div>`;
   el.querySelector(".name").textContent = cam.name;
   const img = el.querySelector("img");
   img.alt = `live view of ${cam.name}`;
@@ -30,7 +32,10 @@ function update(entry, cam) {
   q(".dot").className = `dot ${cam.online ? "on" : "off"}`;
   q(".dot").title = cam.online ? "online" : "offline";
   q(".size").textContent = cam.width ? `${cam.width}×${cam.height}` : "";
-  q(".fps").textContent = cam.online ? `${cam.fps.toFixed(1)} fps` : "offline";
+  q(".fps").textContent = cam.online ? `${cam.fps.toFixed(1)} fps` : cam.state;
+  q(".source").textContent = cam.source;
+  q(".problem").hidden = !cam.error;
+  q(".problem").textContent = cam.error || "";
   q(".viewers").textContent = `${cam.viewers} viewer${cam.viewers === 1 ? "" : "s"}`;
 }
 
