@@ -6,6 +6,9 @@
 //! frame is checked for its start and end markers and its header is walked far enough to
 //! learn the picture size. That costs a few hundred nanoseconds, not a decode.
 
+use std::sync::OnceLock;
+
+use bytes::{BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
 /// What the header says about a JPEG.
@@ -103,12 +106,90 @@ pub fn inspect(data: &[u8]) -> Result<JpegInfo, JpegError> {
     }
 }
 
+/// The marker segments of the header, up to and including the start of scan:
+/// (marker, offset of the marker, length of the segment after the marker). Stops early on
+/// a malformed header; [`inspect`] is the check that reports why.
+fn header_segments(data: &[u8]) -> Vec<(u8, usize, usize)> {
+    let mut out = Vec::new();
+    let mut pos = 2;
+    while pos + 4 <= data.len() && data[pos] == 0xFF {
+        let marker = data[pos + 1];
+        if marker == 0xFF {
+            pos += 1;
+            continue;
+        }
+        if matches!(marker, 0x01 | 0xD0..=0xD7) {
+            pos += 2;
+            continue;
+        }
+        let len = usize::from(u16::from_be_bytes([data[pos + 2], data[pos + 3]]));
+        out.push((marker, pos, len));
+        if marker == 0xDA || len < 2 {
+            break;
+        }
+        pos += 2 + len;
+    }
+    out
+}
+
+/// The JPEG standard's Huffman tables (Annex K.3) as one DHT segment, as our encoder
+/// writes them (it uses exactly these unless asked to optimise), taken once.
+fn standard_dht() -> &'static [u8] {
+    static DHT: OnceLock<Vec<u8>> = OnceLock::new();
+    DHT.get_or_init(|| {
+        let mut jpeg = Vec::new();
+        jpeg_encoder::Encoder::new(&mut jpeg, 75)
+            .encode(&[0u8; 16 * 16 * 3], 16, 16, jpeg_encoder::ColorType::Rgb)
+            .expect("encoding to memory cannot fail");
+        let mut tables = Vec::new();
+        for (marker, at, len) in header_segments(&jpeg) {
+            if marker == 0xC4 {
+                tables.extend_from_slice(&jpeg[at + 4..at + 2 + len]);
+            }
+        }
+        let mut segment = vec![0xFF, 0xC4];
+        segment.extend_from_slice(
+            &u16::try_from(tables.len() + 2)
+                .expect("small")
+                .to_be_bytes(),
+        );
+        segment.extend_from_slice(&tables);
+        segment
+    })
+}
+
+/// Whether the header defines Huffman tables. Many webcams send MJPEG frames without
+/// them (the MJPEG convention is that the standard tables apply), which some decoders
+/// refuse.
+pub fn has_huffman_tables(data: &[u8]) -> bool {
+    header_segments(data)
+        .iter()
+        .any(|&(marker, _, _)| marker == 0xC4)
+}
+
+/// The frame with the standard Huffman tables inserted after SOI when it has none (as
+/// MJPEG implies); the frame itself, shared, when it has them. Pass-through stays
+/// byte-for-byte for every frame that is already a complete JPEG.
+pub fn with_huffman_tables(data: Bytes) -> Bytes {
+    if data.len() < 4 || has_huffman_tables(&data) {
+        return data;
+    }
+    let dht = standard_dht();
+    let mut out = BytesMut::with_capacity(data.len() + dht.len());
+    out.put_slice(&data[..2]);
+    out.put_slice(dht);
+    out.put_slice(&data[2..]);
+    out.freeze()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn encode(width: u16, height: u16) -> Vec<u8> {
-        let pixels = vec![128u8; usize::from(width) * usize::from(height) * 3];
+        let pixels: Vec<u8> = (0..usize::from(width) * usize::from(height) * 3)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
         let mut out = Vec::new();
         jpeg_encoder::Encoder::new(&mut out, 80)
             .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
@@ -167,11 +248,71 @@ mod tests {
         assert_eq!(inspect(&data), Err(JpegError::BadMarker(2)));
     }
 
+    /// The frame without its DHT segments, as a webcam would send it.
+    fn strip_dht(jpeg: &[u8]) -> Vec<u8> {
+        let mut out = jpeg[..2].to_vec();
+        let mut last = 2;
+        for (marker, at, len) in header_segments(jpeg) {
+            out.extend_from_slice(&jpeg[last..at]);
+            if marker == 0xDA {
+                last = at;
+                break;
+            }
+            if marker != 0xC4 {
+                out.extend_from_slice(&jpeg[at..at + 2 + len]);
+            }
+            last = at + 2 + len;
+        }
+        out.extend_from_slice(&jpeg[last..]);
+        out
+    }
+
+    #[test]
+    fn standard_tables_are_annex_k() {
+        let dht = standard_dht();
+        // Four tables: DC (1 + 16 + 12 bytes) twice, AC (1 + 16 + 162 bytes) twice.
+        assert_eq!(dht.len(), 4 + 2 * 29 + 2 * 179);
+        assert_eq!(&dht[..4], &[0xFF, 0xC4, 0x01, 0xA2]);
+        // The code-length counts of the luminance AC table, Annex K.3.3.2.
+        let ac_lum = [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7D];
+        assert!(dht.windows(16).any(|w| w == ac_lum));
+    }
+
+    #[test]
+    fn missing_tables_are_inserted_and_present_ones_kept() {
+        let jpeg = Bytes::from(encode(32, 24));
+        assert!(has_huffman_tables(&jpeg));
+        let same = with_huffman_tables(jpeg.clone());
+        assert_eq!(
+            same.as_ptr(),
+            jpeg.as_ptr(),
+            "a complete frame is passed through"
+        );
+        let bare = strip_dht(&jpeg);
+        assert!(!has_huffman_tables(&bare));
+        assert!(bare.len() < jpeg.len());
+        let decode =
+            |data: &[u8]| zune_jpeg::JpegDecoder::new(std::io::Cursor::new(data.to_vec())).decode();
+        assert!(
+            decode(&bare).is_err(),
+            "a strict decoder refuses the bare frame"
+        );
+        let fixed = with_huffman_tables(Bytes::from(bare));
+        assert!(has_huffman_tables(&fixed));
+        assert_eq!(inspect(&fixed).unwrap().width, 32);
+        assert_eq!(
+            decode(&fixed).unwrap(),
+            decode(&jpeg).unwrap(),
+            "same picture as before"
+        );
+    }
+
     #[test]
     fn never_panics_on_any_prefix_or_byte_flip() {
         let jpeg = encode(24, 24);
         for cut in 0..jpeg.len() {
             let _ = inspect(&jpeg[..cut]);
+            let _ = with_huffman_tables(Bytes::copy_from_slice(&jpeg[..cut]));
         }
         let mut copy = jpeg.clone();
         for i in 0..copy.len().min(700) {

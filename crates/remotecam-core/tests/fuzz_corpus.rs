@@ -6,7 +6,9 @@ use std::path::Path;
 use remotecam_core::multipart::MultipartParser;
 
 fn corpus(name: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(name);
     let files: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| std::fs::read(e.unwrap().path()).unwrap())
@@ -19,9 +21,15 @@ fn corpus(name: &str) -> Vec<Vec<u8>> {
 fn multipart_corpus() {
     const MAX_PART: usize = 64 * 1024;
     for data in corpus("multipart") {
-        let Some((&control, stream)) = data.split_first() else { continue };
+        let Some((&control, stream)) = data.split_first() else {
+            continue;
+        };
         let chunk = usize::from(control & 0x3F) + 1;
-        let boundary = if control & 0x40 != 0 { Some("frame") } else { None };
+        let boundary = if control & 0x40 != 0 {
+            Some("frame")
+        } else {
+            None
+        };
         let mut parser = MultipartParser::new(boundary, MAX_PART);
         'feed: for piece in stream.chunks(chunk) {
             parser.push(piece);

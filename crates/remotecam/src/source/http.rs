@@ -1,6 +1,8 @@
 //! `http://` sources: IP cameras, ESP32-CAMs, phone camera apps and other remotecam hubs
 //! serving MJPEG (`multipart/x-mixed-replace`), or a snapshot URL (one JPEG per request)
 //! polled at `poll_fps`. Basic auth comes from the URL (`http://user:password@host/`).
+//! Frames are passed through untouched, except that frames without Huffman tables
+//! (common from webcams) get the standard ones, so that every viewer can decode them.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -106,7 +108,7 @@ async fn connect_and_stream(
                     if bad == 0 {
                         camera.set_source_state(SourceState::Live, None);
                     }
-                    camera.publish(part, info, None);
+                    camera.publish(jpeg::with_huffman_tables(part), info, None);
                 }
                 Err(e) => {
                     bad += 1;
@@ -134,7 +136,11 @@ async fn poll_snapshots(
         let body = read_limited(&mut response, spec, ctx.max_frame_bytes).await?;
         let info =
             jpeg::inspect(&body).map_err(|e| format!("the snapshot is not a usable JPEG: {e}"))?;
-        camera.publish(body, info, Some(SystemTime::now()));
+        camera.publish(
+            jpeg::with_huffman_tables(body),
+            info,
+            Some(SystemTime::now()),
+        );
         camera.set_source_state(SourceState::Live, None);
         tick.tick().await;
         response = get(spec, ctx).await?;
