@@ -8,7 +8,7 @@
 //! by reference count).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -44,6 +44,8 @@ pub enum SourceState {
     Retrying,
     /// No source attached (a browser camera whose publisher left).
     Offline,
+    /// An on-demand source, stopped because nobody watches; the first viewer starts it.
+    Idle,
 }
 
 /// What viewers watch: the newest frame and whether a source is attached.
@@ -101,7 +103,8 @@ pub struct Camera {
     source: SourceKind,
     latest: watch::Sender<Latest>,
     next_seq: AtomicU64,
-    viewers: AtomicUsize,
+    /// Open viewers; sources that run on demand watch it.
+    viewers: watch::Sender<usize>,
     rate: Mutex<RateMeter>,
     publisher: Mutex<Option<Lease>>,
     next_lease: AtomicU64,
@@ -142,7 +145,7 @@ impl Camera {
             source,
             latest: watch::Sender::new(Latest::default()),
             next_seq: AtomicU64::new(1),
-            viewers: AtomicUsize::new(0),
+            viewers: watch::Sender::new(0),
             rate: Mutex::new(RateMeter::default()),
             publisher: Mutex::new(None),
             next_lease: AtomicU64::new(1),
@@ -174,8 +177,13 @@ impl Camera {
         self.latest.subscribe()
     }
 
+    /// The number of open viewers, to wait on.
+    pub fn watch_viewers(&self) -> watch::Receiver<usize> {
+        self.viewers.subscribe()
+    }
+
     pub fn viewer(self: &Arc<Self>) -> ViewerGuard {
-        self.viewers.fetch_add(1, Ordering::Relaxed);
+        self.viewers.send_modify(|n| *n += 1);
         ViewerGuard {
             camera: Arc::clone(self),
         }
@@ -267,7 +275,7 @@ impl Camera {
             } else {
                 0.0
             },
-            viewers: self.viewers.load(Ordering::Relaxed),
+            viewers: *self.viewers.borrow(),
             last_frame_age_ms: frame.map(|f| now.duration_since(f.received).as_millis() as u64),
             seq: frame.map_or(0, |f| f.seq),
             state,
@@ -288,7 +296,9 @@ pub struct ViewerGuard {
 
 impl Drop for ViewerGuard {
     fn drop(&mut self) {
-        self.camera.viewers.fetch_sub(1, Ordering::Relaxed);
+        self.camera
+            .viewers
+            .send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 

@@ -42,6 +42,10 @@ pub struct CameraTable {
     pub read_timeout_s: Option<f64>,
     /// HTTP snapshot sources: fetches per second.
     pub poll_fps: Option<f64>,
+    /// Run the source only while someone watches.
+    pub on_demand: Option<bool>,
+    /// With `on_demand`: seconds without viewers before the source stops.
+    pub idle_after_s: Option<f64>,
 }
 
 /// A camera the config file asks for.
@@ -49,6 +53,9 @@ pub struct CameraTable {
 pub struct ConfiguredCamera {
     pub name: String,
     pub source: SourceSpec,
+    /// When set, the source runs only while someone watches, and stops after this long
+    /// without viewers.
+    pub on_demand: Option<Duration>,
 }
 
 /// A parsed, checked config file.
@@ -171,13 +178,27 @@ impl Config {
                     }
                 }
             }
+            let on_demand = match (table.on_demand, table.idle_after_s) {
+                (Some(true), idle) => Some(seconds("idle_after_s", idle.unwrap_or(10.0))?),
+                (_, Some(_)) => {
+                    return Err(error_at(
+                        header,
+                        format!("cameras.{raw_name}.idle_after_s needs on_demand = true"),
+                    ));
+                }
+                _ => None,
+            };
             if cameras.iter().any(|c: &ConfiguredCamera| c.name == name) {
                 return Err(error_at(
                     header,
                     format!("camera name {name:?} is used twice (names are not case-sensitive)"),
                 ));
             }
-            cameras.push(ConfiguredCamera { name, source });
+            cameras.push(ConfiguredCamera {
+                name,
+                source,
+                on_demand,
+            });
         }
         Ok(Config {
             path: path.to_owned(),

@@ -112,6 +112,7 @@ impl Settings {
             cameras.push(ConfiguredCamera {
                 name: "demo".into(),
                 source: crate::source::SourceSpec::Test(Default::default()),
+                on_demand: None,
             });
         }
         Ok(Settings {
@@ -190,6 +191,7 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
             cam,
             camera.source.clone(),
             sources.clone(),
+            camera.on_demand,
         ));
     }
     let state = AppState {

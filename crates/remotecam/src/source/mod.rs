@@ -46,15 +46,38 @@ impl SourceContext {
     }
 }
 
-/// Runs `spec` for `camera` until the hub stops.
-pub async fn supervise(camera: Arc<Camera>, spec: SourceSpec, ctx: SourceContext) {
+/// Runs `spec` for `camera` until the hub stops. With `on_demand`, the source runs only
+/// while someone watches, and stops when nobody has for that long.
+pub async fn supervise(
+    camera: Arc<Camera>,
+    spec: SourceSpec,
+    ctx: SourceContext,
+    on_demand: Option<Duration>,
+) {
+    let mut viewers = camera.watch_viewers();
     let mut wait = FIRST_RETRY;
     loop {
+        if on_demand.is_some() && *viewers.borrow_and_update() == 0 {
+            camera.set_source_state(SourceState::Idle, None);
+            if viewers.wait_for(|n| *n > 0).await.is_err() {
+                return;
+            }
+        }
         camera.set_source_state(SourceState::Connecting, None);
         let started = Instant::now();
-        let error = match &spec {
-            SourceSpec::Test(pattern) => test_pattern::run(&camera, pattern).await,
-            SourceSpec::Http(http) => http::run(&camera, http, &ctx).await,
+        let run = async {
+            match &spec {
+                SourceSpec::Test(pattern) => test_pattern::run(&camera, pattern).await,
+                SourceSpec::Http(http) => http::run(&camera, http, &ctx).await,
+            }
+        };
+        let error = tokio::select! {
+            error = run => error,
+            () = unwatched(&mut viewers, on_demand) => {
+                tracing::info!(camera = camera.name(), "nobody watches: source stopped until the next viewer");
+                wait = FIRST_RETRY;
+                continue;
+            }
         };
         if started.elapsed() > STABLE {
             wait = FIRST_RETRY;
@@ -63,5 +86,23 @@ pub async fn supervise(camera: Arc<Camera>, spec: SourceSpec, ctx: SourceContext
         camera.set_source_state(SourceState::Retrying, Some(error));
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(LAST_RETRY);
+    }
+}
+
+/// Completes once nobody has watched for `after` (never without on-demand).
+async fn unwatched(viewers: &mut tokio::sync::watch::Receiver<usize>, after: Option<Duration>) {
+    let Some(after) = after else {
+        return std::future::pending().await;
+    };
+    loop {
+        if viewers.wait_for(|n| *n == 0).await.is_err() {
+            return std::future::pending().await;
+        }
+        if tokio::time::timeout(after, viewers.wait_for(|n| *n > 0))
+            .await
+            .is_err()
+        {
+            return;
+        }
     }
 }
