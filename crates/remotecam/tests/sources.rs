@@ -286,7 +286,11 @@ async fn on_demand_source_runs_only_while_watched() {
     );
     let hub = Hub::start_in(dir, &["--config", &cfg]);
     hub.wait_camera("lazy", |c| c["state"] == "idle").await;
-    assert_eq!(status(&hub, "lazy").await["seq"], 0, "nothing made while nobody watches");
+    assert_eq!(
+        status(&hub, "lazy").await["seq"],
+        0,
+        "nothing made while nobody watches"
+    );
 
     // The first viewer starts it.
     let mut mjpeg = MjpegReader::open(&hub.url("/api/cameras/lazy/stream.mjpg")).await;
@@ -301,15 +305,29 @@ async fn on_demand_source_runs_only_while_watched() {
 
     // The last viewer leaves: it stops, and stays stopped.
     drop(mjpeg);
-    hub.wait_camera("lazy", |c| c["state"] == "idle" && c["viewers"] == 0).await;
+    hub.wait_camera("lazy", |c| c["state"] == "idle" && c["viewers"] == 0)
+        .await;
     let stopped_at = status(&hub, "lazy").await["seq"].as_u64().unwrap();
     // At 30 fps a running source would have made 15 frames in 500 ms.
-    hub.wait_camera("lazy", |c| c["last_frame_age_ms"].as_u64() > Some(500)).await;
-    assert_eq!(status(&hub, "lazy").await["seq"].as_u64().unwrap(), stopped_at);
+    hub.wait_camera("lazy", |c| c["last_frame_age_ms"].as_u64() > Some(500))
+        .await;
+    assert_eq!(
+        status(&hub, "lazy").await["seq"].as_u64().unwrap(),
+        stopped_at
+    );
 
     // A snapshot wakes it and gets a fresh frame, not the old one.
-    let snap = reqwest::get(hub.url("/api/cameras/lazy/snapshot.jpg")).await.unwrap();
+    let snap = reqwest::get(hub.url("/api/cameras/lazy/snapshot.jpg"))
+        .await
+        .unwrap();
     assert_eq!(snap.headers()["x-camera-online"], "true");
-    let seq: u64 = snap.headers()["x-frame-seq"].to_str().unwrap().parse().unwrap();
-    assert!(seq > stopped_at, "snapshot frame {seq} is newer than {stopped_at}");
+    let seq: u64 = snap.headers()["x-frame-seq"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        seq > stopped_at,
+        "snapshot frame {seq} is newer than {stopped_at}"
+    );
 }
