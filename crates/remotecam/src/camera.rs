@@ -30,6 +30,8 @@ pub enum SourceKind {
     Test,
     /// An MJPEG stream or snapshot URL the hub pulls (`http://`).
     Http,
+    /// A USB webcam on the hub's machine (`v4l2://`).
+    V4l2,
 }
 
 /// What a camera's source is doing, as the API and dashboard show it.

@@ -23,6 +23,8 @@ enum Command {
         /// The config file.
         file: std::path::PathBuf,
     },
+    /// List the USB webcams (V4L2 devices) with their formats, sizes and frame rates.
+    Devices,
 }
 
 #[tokio::main]
@@ -36,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::CheckConfig { file }) => check_config(&file),
+        Some(Command::Devices) => list_devices(),
         None => {
             let settings = match remotecam::server::Settings::resolve(&cli.options) {
                 Ok(s) => s,
@@ -49,12 +52,57 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+fn list_devices() -> anyhow::Result<()> {
+    let devices = remotecam::source::system_devices().list()?;
+    if devices.is_empty() {
+        println!("no video capture devices found");
+    }
+    for device in devices {
+        println!("{}: {}", device.path, device.name);
+        println!(
+            "  source = \"v4l2://{}?width=W&height=H&fps=F\"",
+            device.path
+        );
+        for mode in &device.modes {
+            let fps: Vec<String> = mode
+                .fps
+                .iter()
+                .map(|f| {
+                    format!("{f:.4}")
+                        .trim_end_matches('0')
+                        .trim_end_matches('.')
+                        .to_owned()
+                })
+                .collect();
+            println!(
+                "  {:<5} {:>4}x{:<4} fps {}",
+                mode.kind.name(),
+                mode.width,
+                mode.height,
+                if fps.is_empty() {
+                    "?".into()
+                } else {
+                    fps.join(", ")
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
 fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
     match remotecam::config::Config::load(file) {
         Ok(config) => {
             println!("{}: ok, {} camera(s)", file.display(), config.cameras.len());
             for camera in &config.cameras {
-                println!("  {}: {:?}", camera.name, camera.source);
+                let demand = match camera.on_demand {
+                    Some(idle) => format!(
+                        ", on demand (stops after {} s unwatched)",
+                        idle.as_secs_f64()
+                    ),
+                    None => String::new(),
+                };
+                println!("  {}: {}{demand}", camera.name, camera.source);
             }
             Ok(())
         }

@@ -331,3 +331,65 @@ async fn on_demand_source_runs_only_while_watched() {
         "snapshot frame {seq} is newer than {stopped_at}"
     );
 }
+
+#[tokio::test]
+async fn a_missing_webcam_is_reported_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        &dir,
+        "[cameras.usb]\nsource = \"v4l2:///dev/remotecam-test-no-such-video?width=640&height=480\"\n",
+    );
+    let hub = Hub::start_in(dir, &["--config", &cfg]);
+    hub.wait_camera("usb", |c| {
+        c["state"] == "retrying"
+            && c["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("cannot open /dev/remotecam-test-no-such-video"))
+    })
+    .await;
+    assert_eq!(status(&hub, "usb").await["source"], "v4l2");
+}
+
+#[test]
+fn check_config_explains_or_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = config(
+        &dir,
+        "[cameras.door]\nsource = \"http://admin:secret@10.0.0.7/video\"\non_demand = true\n",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_remotecam"))
+        .args(["check-config", &good])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("ok, 1 camera(s)")
+            && text.contains("door: HTTP http://admin:***@10.0.0.7/video"),
+        "{text}"
+    );
+    assert!(!text.contains("secret"));
+    let bad = config(&dir, "port = 8100\nbind = \"everywhere\"\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_remotecam"))
+        .args(["check-config", &bad])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        text.contains("test.toml:2:8:") && text.contains("IP address"),
+        "{text}"
+    );
+    // The hub itself refuses to start on a bad file, with the same message.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_remotecam"))
+        .args(["--config", &bad, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("test.toml:2:8:")
+    );
+}

@@ -8,6 +8,9 @@
 mod http;
 mod spec;
 mod test_pattern;
+pub mod v4l2;
+#[cfg(target_os = "linux")]
+mod v4l2_linux;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +23,14 @@ pub use test_pattern::render as render_test_pattern;
 use crate::camera::{Camera, SourceState};
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
+
+/// The V4L2 device layer of this platform.
+pub fn system_devices() -> std::sync::Arc<dyn v4l2::Devices> {
+    #[cfg(target_os = "linux")]
+    return std::sync::Arc::new(v4l2_linux::LinuxDevices);
+    #[cfg(not(target_os = "linux"))]
+    return std::sync::Arc::new(v4l2::NoDevices);
+}
 const LAST_RETRY: Duration = Duration::from_secs(30);
 /// A source that ran this long before failing starts again at the first backoff.
 const STABLE: Duration = Duration::from_secs(30);
@@ -31,10 +42,16 @@ pub struct SourceContext {
     pub max_frame_bytes: usize,
     /// One HTTP client for every HTTP source (connection pools, TLS config).
     pub http: reqwest::Client,
+    /// The V4L2 device layer (for test injection).
+    pub v4l2: std::sync::Arc<dyn v4l2::Devices>,
+    /// The first wait before a failed source is started again (it doubles up to 30 s).
+    pub first_retry: Duration,
 }
 
 impl SourceContext {
     pub fn new(max_frame_bytes: usize) -> SourceContext {
+        // HTTPS sources use the process's one crypto provider (ring).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .user_agent(concat!("remotecam/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -42,6 +59,8 @@ impl SourceContext {
         SourceContext {
             max_frame_bytes,
             http,
+            v4l2: system_devices(),
+            first_retry: FIRST_RETRY,
         }
     }
 }
@@ -55,7 +74,7 @@ pub async fn supervise(
     on_demand: Option<Duration>,
 ) {
     let mut viewers = camera.watch_viewers();
-    let mut wait = FIRST_RETRY;
+    let mut wait = ctx.first_retry;
     loop {
         if on_demand.is_some() && *viewers.borrow_and_update() == 0 {
             camera.set_source_state(SourceState::Idle, None);
@@ -69,18 +88,21 @@ pub async fn supervise(
             match &spec {
                 SourceSpec::Test(pattern) => test_pattern::run(&camera, pattern).await,
                 SourceSpec::Http(http) => http::run(&camera, http, &ctx).await,
+                SourceSpec::V4l2(spec) => {
+                    v4l2::run(&camera, spec, std::sync::Arc::clone(&ctx.v4l2)).await
+                }
             }
         };
         let error = tokio::select! {
             error = run => error,
             () = unwatched(&mut viewers, on_demand) => {
                 tracing::info!(camera = camera.name(), "nobody watches: source stopped until the next viewer");
-                wait = FIRST_RETRY;
+                wait = ctx.first_retry;
                 continue;
             }
         };
         if started.elapsed() > STABLE {
-            wait = FIRST_RETRY;
+            wait = ctx.first_retry;
         }
         tracing::warn!(camera = camera.name(), %error, retry_in = ?wait, "source failed");
         camera.set_source_state(SourceState::Retrying, Some(error));

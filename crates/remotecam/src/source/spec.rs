@@ -9,6 +9,8 @@ pub enum SourceSpec {
     Test(TestPattern),
     /// `http://host/path` (or https): an MJPEG stream, or a JPEG snapshot URL polled.
     Http(HttpSpec),
+    /// `v4l2:///dev/video0?width=1280&height=720&fps=30`: a USB webcam.
+    V4l2(super::v4l2::V4l2Spec),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,11 +62,11 @@ impl SourceSpec {
                 poll_fps: 2.0,
             }));
         }
-        if url.starts_with("v4l2:") {
-            return Err("v4l2: sources (USB webcams) are not available in this version yet".into());
+        if let Some(rest) = url.strip_prefix("v4l2://") {
+            return super::v4l2::parse(rest).map(SourceSpec::V4l2);
         }
         Err(format!(
-            "unknown source {url:?}: expected a URL starting with test:, http:// or https://"
+            "unknown source {url:?}: expected a URL starting with test:, http://, https:// or v4l2://"
         ))
     }
 
@@ -73,6 +75,43 @@ impl SourceSpec {
         match self {
             SourceSpec::Test(_) => crate::camera::SourceKind::Test,
             SourceSpec::Http(_) => crate::camera::SourceKind::Http,
+            SourceSpec::V4l2(_) => crate::camera::SourceKind::V4l2,
+        }
+    }
+}
+
+impl std::fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceSpec::Test(p) => {
+                write!(f, "test pattern {}x{} at {} fps", p.width, p.height, p.fps)
+            }
+            SourceSpec::Http(h) => {
+                // Never print a password.
+                let shown = match reqwest::Url::parse(&h.url) {
+                    Ok(mut url) if url.password().is_some() => {
+                        let _ = url.set_password(Some("***"));
+                        url.to_string()
+                    }
+                    _ => h.url.clone(),
+                };
+                write!(
+                    f,
+                    "HTTP {shown} (MJPEG stream, or snapshots at {} per second)",
+                    h.poll_fps
+                )
+            }
+            SourceSpec::V4l2(v) => write!(
+                f,
+                "V4L2 {} {}x{} at {} fps{}",
+                v.device,
+                v.width,
+                v.height,
+                v.fps,
+                v.format
+                    .map(|k| format!(" ({})", k.name()))
+                    .unwrap_or_default()
+            ),
         }
     }
 }
@@ -154,6 +193,14 @@ mod tests {
     }
 
     #[test]
+    fn shown_without_passwords() {
+        let spec = SourceSpec::parse("http://admin:secret@cam/video").unwrap();
+        let text = spec.to_string();
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("admin:***@cam"), "{text}");
+    }
+
+    #[test]
     fn http_urls_and_unknown_schemes() {
         assert!(matches!(
             SourceSpec::parse("http://10.0.0.7/video"),
@@ -173,10 +220,9 @@ mod tests {
                 .unwrap_err()
                 .contains("expected a URL starting with")
         );
-        assert!(
-            SourceSpec::parse("v4l2:///dev/video0")
-                .unwrap_err()
-                .contains("not available")
-        );
+        assert!(matches!(
+            SourceSpec::parse("v4l2:///dev/video0"),
+            Ok(SourceSpec::V4l2(_))
+        ));
     }
 }
