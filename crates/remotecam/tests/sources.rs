@@ -100,6 +100,8 @@ enum Misbehaviour {
     Drop,
     /// Good frames with garbage, a lying Content-Length and a non-JPEG part between.
     Mangled,
+    /// Good frames, but only with basic auth `user:pw` (else 401).
+    NeedsAuth,
 }
 
 async fn misbehaving_server(how: Misbehaviour) -> (String, tokio::task::JoinHandle<()>) {
@@ -114,7 +116,15 @@ async fn misbehaving_server(how: Misbehaviour) -> (String, tokio::task::JoinHand
             let good = good.clone();
             tokio::spawn(async move {
                 let mut req = [0u8; 2048];
-                let _ = s.read(&mut req).await;
+                let n = s.read(&mut req).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&req[..n]).to_ascii_lowercase();
+                // base64("user:pw")
+                let authorized = request.contains("authorization: basic dxnlcjpwdw==");
+                let how = match how {
+                    Misbehaviour::NeedsAuth if authorized => Misbehaviour::Mangled,
+                    Misbehaviour::NeedsAuth => Misbehaviour::Unauthorized,
+                    other => other,
+                };
                 let ok_head = b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=xx\r\n\r\n";
                 match how {
                     Misbehaviour::Unauthorized => {
@@ -143,6 +153,7 @@ async fn misbehaving_server(how: Misbehaviour) -> (String, tokio::task::JoinHand
                             .write_all(b"--xx\r\nContent-Length: 100\r\n\r\nonly a bit")
                             .await;
                     }
+                    Misbehaviour::NeedsAuth => unreachable!("resolved above"),
                     Misbehaviour::Mangled => {
                         let _ = s.write_all(ok_head).await;
                         for i in 0..200u32 {
@@ -391,5 +402,52 @@ fn check_config_explains_or_lists() {
         String::from_utf8(out.stderr)
             .unwrap()
             .contains("test.toml:2:8:")
+    );
+}
+
+#[tokio::test]
+async fn basic_auth_comes_from_the_url() {
+    let (url, _server) = misbehaving_server(Misbehaviour::NeedsAuth).await;
+    let with_auth = url.replace("http://", "http://user:pw@");
+    let hub = hub_with(&with_auth);
+    hub.wait_camera("bad", |c| c["seq"].as_u64() >= Some(3))
+        .await;
+    // And without it, the 401 is what the camera shows.
+    let hub = hub_with(&url);
+    hub.wait_camera("bad", |c| {
+        c["state"] == "retrying" && c["error"].as_str().is_some_and(|e| e.contains("HTTP 401"))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_snapshot_url_is_polled() {
+    let dir_a = tempfile::tempdir().unwrap();
+    let cfg_a = config(
+        &dir_a,
+        "[cameras.a]\nsource = \"test:?width=320&height=240&fps=30\"\n",
+    );
+    let hub_a = Hub::start_in(dir_a, &["--config", &cfg_a]);
+    hub_a.wait_camera("a", |c| c["state"] == "live").await;
+    let dir_b = tempfile::tempdir().unwrap();
+    let url = hub_a.url("/api/cameras/a/snapshot.jpg");
+    let cfg_b = config(
+        &dir_b,
+        &format!("[cameras.b]\nsource = \"{url}\"\npoll_fps = 20\n"),
+    );
+    let hub_b = Hub::start_in(dir_b, &["--config", &cfg_b]);
+    hub_b
+        .wait_camera("b", |c| {
+            c["state"] == "live" && c["seq"].as_u64() >= Some(5)
+        })
+        .await;
+    let cam = status(&hub_b, "b").await;
+    assert_eq!(
+        (cam["width"].as_u64(), cam["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+    assert!(
+        cam["fps"].as_f64().unwrap() <= 21.0,
+        "polled at most at poll_fps: {cam}"
     );
 }
