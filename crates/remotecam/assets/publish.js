@@ -107,11 +107,12 @@ function connect() {
   };
 }
 
-// A refused upgrade shows up as a bare close; ask the API why (token? limit?).
+// A refused upgrade shows up as a bare close; ask the hub why (token? name taken by a
+// configured camera? camera limit?) with a plain request to the same URL.
 async function diagnose(delay) {
   try {
-    const res = await fetch("/api/cameras");
-    if (!res.ok) {
+    const res = await fetch(`/api/cameras/${cameraName()}/publish`);
+    if (!res.ok && res.headers.get("content-type")?.includes("json")) {
       const msg = (await res.json()).error;
       setStatus(`${msg} (retrying in ${(delay / 1000).toFixed(1)} s)`, "error");
     }

@@ -55,6 +55,18 @@ pub(super) async fn publish(
     let name =
         camera_name(&raw).map_err(|e| AppError::new(ErrorKind::BadRequest, e.to_string()))?;
     let limit = state.limits.max_message_bytes;
+    // Refusals that do not need the upgrade come first, so that a plain GET of this URL
+    // (the publisher page does one when its WebSocket is refused) tells why.
+    if let Some(existing) = state.hub.get(&name)
+        && existing.source() != SourceKind::Browser
+    {
+        return Err(AppError::new(
+            ErrorKind::Conflict,
+            format!(
+                "camera '{name}' takes its frames from its configured source; publish under another name"
+            ),
+        ));
+    }
     let upgrade = match upgrade {
         Ok(u) => u,
         Err(rejection) => return Ok(rejection.into_response()),
@@ -63,14 +75,6 @@ pub(super) async fn publish(
         .hub
         .get_or_create(&name, SourceKind::Browser)
         .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
-    if camera.source() != SourceKind::Browser {
-        return Err(AppError::new(
-            ErrorKind::Conflict,
-            format!(
-                "camera '{name}' takes its frames from its configured source; publish under another name"
-            ),
-        ));
-    }
     Ok(upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
