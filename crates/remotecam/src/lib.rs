@@ -9,6 +9,7 @@ pub mod error;
 pub mod frame;
 pub mod hub;
 pub use remotecam_core::jpeg;
+pub mod motion;
 pub mod placeholder;
 pub mod server;
 pub mod source;

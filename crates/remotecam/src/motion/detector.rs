@@ -1,0 +1,221 @@
+//! The motion detector. It works on a small grayscale picture (about 160 pixels wide:
+//! a JPEG decoded at 1/8 scale), so its cost does not depend on the camera's resolution.
+//!
+//! Per frame:
+//! 1. The difference to a background picture (a running average), after removing the
+//!    change in mean brightness: a light that fades up or down uniformly cancels out.
+//! 2. A pixel counts as changed when its difference passes the noise level: a fixed one,
+//!    or three standard deviations of the scene's noise, estimated from the median
+//!    difference of each frame (robust: a moving object covering less than half of the
+//!    picture does not move the median). The first frames only learn.
+//! 3. Changed pixels with fewer than three changed neighbours are specks and removed.
+//! 4. The score is the changed share of the picture in percent (so independent of the
+//!    resolution). A share above `global_limit`, or above 10% with a jump in mean
+//!    brightness, is a change of the whole picture (a light switched on, the camera's
+//!    exposure jumping), not motion: the score is reported as zero and the background is
+//!    learnt again from the new picture.
+//! 5. The background follows the scene slowly, and more slowly still where it changed,
+//!    so that a moving object does not melt into it.
+
+/// A grayscale picture, one byte per pixel, rows without padding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gray {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DetectorSettings {
+    /// Fixed noise level (0 to 255); `None` learns it from the scene.
+    pub noise_level: Option<f32>,
+    /// Changed share (percent) above which the whole picture is taken to have changed.
+    pub global_limit: f32,
+    /// How fast the background follows the scene (per frame, 0 to 1).
+    pub learn_rate: f32,
+}
+
+impl Default for DetectorSettings {
+    fn default() -> DetectorSettings {
+        DetectorSettings {
+            noise_level: None,
+            global_limit: 60.0,
+            learn_rate: 0.05,
+        }
+    }
+}
+
+/// What the detector says about one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// Changed share of the picture, percent (0 for a whole-picture change).
+    pub changed_percent: f32,
+    /// The noise level in use.
+    pub noise_level: f32,
+    /// The whole picture changed (light switch): ignored as motion.
+    pub global_change: bool,
+}
+
+/// Floor for the learnt noise level: even a perfectly clean picture has JPEG ringing.
+const MIN_NOISE: f32 = 4.0;
+/// A learnt noise level starts here and needs this many quiet frames to settle.
+const WARMUP_FRAMES: u32 = 10;
+
+#[derive(Debug, Clone)]
+pub struct Detector {
+    settings: DetectorSettings,
+    background: Vec<f32>,
+    width: usize,
+    height: usize,
+    /// Running estimate of the noise's standard deviation.
+    noise: f32,
+    frames: u32,
+    changed: Vec<bool>,
+}
+
+impl Detector {
+    pub fn new(settings: DetectorSettings) -> Detector {
+        Detector {
+            settings,
+            background: Vec::new(),
+            width: 0,
+            height: 0,
+            noise: MIN_NOISE / 3.0,
+            frames: 0,
+            changed: Vec::new(),
+        }
+    }
+
+    fn reset(&mut self, frame: &Gray) {
+        self.width = frame.width;
+        self.height = frame.height;
+        self.background = frame.pixels.iter().map(|&p| f32::from(p)).collect();
+        self.changed = vec![false; frame.pixels.len()];
+    }
+
+    /// Scores `frame` against the background, then learns from it.
+    pub fn score(&mut self, frame: &Gray) -> Score {
+        let n = frame.pixels.len();
+        if n == 0 || n != frame.width * frame.height {
+            return Score {
+                changed_percent: 0.0,
+                noise_level: self.noise_level(),
+                global_change: false,
+            };
+        }
+        if (frame.width, frame.height) != (self.width, self.height) {
+            self.reset(frame);
+        }
+        self.frames = self.frames.saturating_add(1);
+        // Uniform brightness change, removed before comparing.
+        let mean_now = frame.pixels.iter().map(|&p| f32::from(p)).sum::<f32>() / n as f32;
+        let mean_bg = self.background.iter().sum::<f32>() / n as f32;
+        let shift = mean_now - mean_bg;
+        let level = self.noise_level();
+        let mut histogram = [0u32; 256];
+        for (i, (&p, &b)) in frame.pixels.iter().zip(&self.background).enumerate() {
+            let d = (f32::from(p) - b - shift).abs();
+            histogram[(d as usize).min(255)] += 1;
+            self.changed[i] = d > level;
+        }
+        let changed = self.count_without_specks();
+        let learning = self.frames <= WARMUP_FRAMES;
+        let percent = if learning {
+            0.0
+        } else {
+            changed as f32 * 100.0 / n as f32
+        };
+        // A whole-picture change: most of the picture changed, or much of it did together
+        // with a jump in mean brightness (a light switched on).
+        let jump = shift.abs() > (2.0 * level).max(10.0);
+        if !learning && (percent > self.settings.global_limit || (percent > 10.0 && jump)) {
+            // The whole picture changed: learn the new one, report no motion.
+            self.reset(frame);
+            return Score {
+                changed_percent: 0.0,
+                noise_level: level,
+                global_change: true,
+            };
+        }
+        if self.settings.noise_level.is_none() {
+            // Median absolute difference; for normal noise it is 0.6745 sigma.
+            let mut seen = 0u32;
+            let median = histogram
+                .iter()
+                .position(|&c| {
+                    seen += c;
+                    seen as usize * 2 >= n
+                })
+                .unwrap_or(0) as f32
+                + 0.5;
+            let mut sigma = median / 0.6745;
+            if !learning {
+                // The noise changes slowly; a sudden rise is the scene, not the sensor.
+                sigma = sigma.min(self.noise * 1.5);
+            }
+            let rate = if learning { 0.3 } else { 0.05 };
+            self.noise += (sigma - self.noise) * rate;
+        }
+        let rate = self.settings.learn_rate;
+        for (i, (&p, b)) in frame
+            .pixels
+            .iter()
+            .zip(self.background.iter_mut())
+            .enumerate()
+        {
+            let r = if self.changed[i] { rate * 0.1 } else { rate };
+            *b += (f32::from(p) - *b) * r;
+        }
+        Score {
+            changed_percent: percent,
+            noise_level: level,
+            global_change: false,
+        }
+    }
+
+    /// The per-pixel difference a change must pass.
+    pub fn noise_level(&self) -> f32 {
+        self.settings
+            .noise_level
+            .unwrap_or_else(|| (self.noise * 3.0).max(MIN_NOISE))
+    }
+
+    /// Changed pixels that have at least three changed neighbours (of eight).
+    fn count_without_specks(&self) -> usize {
+        let (w, h) = (self.width, self.height);
+        let at = |x: usize, y: usize| self.changed[y * w + x];
+        let mut count = 0;
+        for y in 0..h {
+            for x in 0..w {
+                if !at(x, y) {
+                    continue;
+                }
+                let mut neighbours = 0;
+                for (dx, dy) in [
+                    (-1i32, -1i32),
+                    (0, -1),
+                    (1, -1),
+                    (-1, 0),
+                    (1, 0),
+                    (-1, 1),
+                    (0, 1),
+                    (1, 1),
+                ] {
+                    let (nx, ny) = (x as i32 + dx, y as i32 + dy);
+                    if nx >= 0
+                        && ny >= 0
+                        && (nx as usize) < w
+                        && (ny as usize) < h
+                        && at(nx as usize, ny as usize)
+                    {
+                        neighbours += 1;
+                    }
+                }
+                if neighbours >= 3 {
+                    count += 1;
+                }
+            }
+        }
+        count
+    }
+}

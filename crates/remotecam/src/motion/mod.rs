@@ -1,0 +1,11 @@
+//! Motion detection and the rules that turn motion into clips, with no I/O: a detector
+//! that scores each (small, grayscale) frame, and a tracker that decides when a clip
+//! starts, ends, is split or discarded. The recorder and the API are built on these.
+//!
+//! Not wired to cameras yet: the detector runs in tests and benchmarks only.
+
+mod clip;
+mod detector;
+
+pub use clip::{ClipEvent, ClipRules, ClipTracker};
+pub use detector::{Detector, DetectorSettings, Gray, Score};
