@@ -33,12 +33,17 @@ fn background(x: usize, y: usize) -> f32 {
     60.0 + x as f32 * 0.6 + y as f32 * 0.3 + if (x / 8 + y / 8) % 2 == 0 { 12.0 } else { 0.0 }
 }
 
+/// Per frame: a bright square (x, y, size) when one is in the picture.
+type ObjectPath = Box<dyn Fn(usize) -> Option<(usize, usize, usize)>>;
+/// Per frame: brightness gain and offset applied to the whole picture.
+type LightPath = Box<dyn Fn(usize) -> (f32, f32)>;
+
 struct Scene {
     frames: usize,
     /// Per frame: brightness gain and offset applied to the whole picture.
-    light: Box<dyn Fn(usize) -> (f32, f32)>,
+    light: LightPath,
     /// Per frame: a bright box (x, y, size) if one is in the picture.
-    object: Box<dyn Fn(usize) -> Option<(usize, usize, usize)>>,
+    object: ObjectPath,
 }
 
 impl Scene {
@@ -99,16 +104,16 @@ impl Scene {
     }
 }
 
-fn still() -> Box<dyn Fn(usize) -> (f32, f32)> {
+fn still() -> LightPath {
     Box::new(|_| (1.0, 0.0))
 }
 
-fn none() -> Box<dyn Fn(usize) -> Option<(usize, usize, usize)>> {
+fn none() -> ObjectPath {
     Box::new(|_| None)
 }
 
 /// True motion from frame `from` to frame `to` (exclusive): a 24-pixel box crossing.
-fn crossing(from: usize, to: usize) -> Box<dyn Fn(usize) -> Option<(usize, usize, usize)>> {
+fn crossing(from: usize, to: usize) -> ObjectPath {
     Box::new(move |i| {
         (from..to)
             .contains(&i)
