@@ -16,8 +16,10 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 
+use crate::events::HubEvent;
 use crate::frame::Frame;
 use crate::jpeg::JpegInfo;
+use crate::motion::live::Motion;
 use crate::placeholder;
 
 /// Where a camera's frames come from.
@@ -113,6 +115,9 @@ pub struct Camera {
     placeholder: Mutex<Option<(u16, u16, Bytes)>>,
     /// Set by configured sources; browser cameras derive theirs from `online`.
     source_state: Mutex<Option<(SourceState, Option<String>)>>,
+    /// Motion detection settings and status.
+    pub motion: Motion,
+    events: tokio::sync::broadcast::Sender<HubEvent>,
 }
 
 impl std::fmt::Debug for Camera {
@@ -141,7 +146,16 @@ pub struct CameraStatus {
 }
 
 impl Camera {
-    pub(crate) fn new(name: String, source: SourceKind) -> Camera {
+    /// A camera on its own (tests); [`crate::hub::Hub`] makes them with its event channel.
+    pub fn new(name: String, source: SourceKind) -> Camera {
+        Camera::with_events(name, source, tokio::sync::broadcast::Sender::new(1))
+    }
+
+    pub(crate) fn with_events(
+        name: String,
+        source: SourceKind,
+        events: tokio::sync::broadcast::Sender<HubEvent>,
+    ) -> Camera {
         Camera {
             name,
             source,
@@ -153,6 +167,8 @@ impl Camera {
             next_lease: AtomicU64::new(1),
             placeholder: Mutex::new(None),
             source_state: Mutex::new(None),
+            motion: Motion::default(),
+            events,
         }
     }
 
@@ -205,7 +221,7 @@ impl Camera {
         if let Some(previous) = previous {
             let _ = previous.replaced.send(());
         }
-        self.latest.send_modify(|l| l.online = true);
+        self.set_online(true);
         PublisherLease {
             camera: Arc::clone(self),
             id,
@@ -218,7 +234,22 @@ impl Camera {
         if slot.as_ref().is_some_and(|l| l.id == id) {
             *slot = None;
             drop(slot);
-            self.latest.send_modify(|l| l.online = false);
+            self.set_online(false);
+        }
+    }
+
+    fn set_online(&self, online: bool) {
+        let changed = self.latest.send_if_modified(|l| {
+            let changed = l.online != online;
+            l.online = online;
+            changed
+        });
+        if changed {
+            let _ = self.events.send(if online {
+                HubEvent::camera_online(&self.name)
+            } else {
+                HubEvent::camera_offline(&self.name)
+            });
         }
     }
 

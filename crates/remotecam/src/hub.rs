@@ -5,7 +5,10 @@ use std::sync::{Arc, RwLock};
 
 use thiserror::Error;
 
+use tokio::sync::broadcast;
+
 use crate::camera::{Camera, SourceKind};
+use crate::events::HubEvent;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum NameError {
@@ -42,6 +45,7 @@ pub struct TooManyCameras(pub usize);
 pub struct Hub {
     cameras: RwLock<BTreeMap<String, Arc<Camera>>>,
     max_cameras: usize,
+    events: broadcast::Sender<HubEvent>,
 }
 
 impl Hub {
@@ -49,7 +53,13 @@ impl Hub {
         Hub {
             cameras: RwLock::new(BTreeMap::new()),
             max_cameras,
+            events: broadcast::Sender::new(256),
         }
+    }
+
+    /// Listens to the hub's events (camera online/offline, motion).
+    pub fn events(&self) -> broadcast::Receiver<HubEvent> {
+        self.events.subscribe()
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Camera>> {
@@ -75,8 +85,20 @@ impl Hub {
         if cameras.len() >= self.max_cameras {
             return Err(TooManyCameras(self.max_cameras));
         }
-        let cam = Arc::new(Camera::new(name.to_owned(), source));
+        let cam = Arc::new(Camera::with_events(
+            name.to_owned(),
+            source,
+            self.events.clone(),
+        ));
         cameras.insert(name.to_owned(), Arc::clone(&cam));
+        // Motion detection waits, costing nothing, until it is enabled; it ends when the
+        // camera is dropped. Without a runtime (unit tests) there is none.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(crate::motion::live::run(
+                Arc::downgrade(&cam),
+                self.events.clone(),
+            ));
+        }
         Ok(cam)
     }
 

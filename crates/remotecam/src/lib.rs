@@ -6,6 +6,7 @@ pub mod auth;
 pub mod camera;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod frame;
 pub mod hub;
 pub use remotecam_core::jpeg;

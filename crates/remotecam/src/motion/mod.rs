@@ -2,10 +2,11 @@
 //! that scores each (small, grayscale) frame, and a tracker that decides when a clip
 //! starts, ends, is split or discarded. The recorder and the API are built on these.
 //!
-//! Not wired to cameras yet: the detector runs in tests and benchmarks only.
+//! `live` runs them on cameras. Nothing is recorded yet.
 
 mod clip;
 mod detector;
+pub mod live;
 
 pub use clip::{ClipEvent, ClipRules, ClipTracker};
 pub use detector::{Detector, DetectorSettings, Gray, Score};

@@ -5,6 +5,7 @@
 
 mod api;
 mod mjpeg;
+mod motion;
 mod pages;
 mod ws;
 
@@ -64,6 +65,8 @@ pub fn app(state: AppState) -> Router {
         .route("/cameras/{name}/stream.mjpg", get(mjpeg::stream))
         .route("/cameras/{name}/ws", get(ws::view))
         .route("/cameras/{name}/publish", get(ws::publish))
+        .route("/cameras/{name}/motion", get(motion::get).put(motion::put))
+        .route("/events", get(motion::events))
         .fallback(api::not_found);
     Router::new()
         .nest("/api", api)

@@ -1,0 +1,313 @@
+//! Motion detection on a live camera: settings (the `GET/PUT
+//! /api/cameras/{name}/motion` contract), the detector's current level, and the task
+//! that scores the camera's frames and reports motion events.
+//!
+//! The task takes the newest frame from the frame bus like any viewer (a slow detector
+//! skips frames, it never holds up the camera), decodes it to a small grayscale picture
+//! off the async threads, scores it and feeds the clip rules. Nothing is recorded yet:
+//! the events say when a clip would start and end, and whether it would be kept.
+
+use std::sync::Weak;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
+
+use super::{ClipEvent, ClipRules, ClipTracker, Detector, DetectorSettings, Gray};
+use crate::camera::Camera;
+use crate::events::HubEvent;
+
+/// Width of the detector's working picture, at most.
+const WORK_WIDTH: usize = 160;
+
+/// Per-camera motion settings, as the API reads and writes them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MotionSettings {
+    pub enabled: bool,
+    /// Changed share of the picture (percent) that makes a frame a motion frame.
+    pub threshold: f32,
+    pub calm_frames: u32,
+    pub min_motion_frames: u32,
+    pub pre_roll_s: f64,
+    pub max_clip_s: f64,
+    pub min_gap_s: f64,
+    /// Fixed noise level (0 to 255), or null to learn it from the scene.
+    pub noise_level: Option<f32>,
+}
+
+impl Default for MotionSettings {
+    fn default() -> MotionSettings {
+        let rules = ClipRules::default();
+        MotionSettings {
+            enabled: false,
+            threshold: rules.threshold,
+            calm_frames: rules.calm_frames,
+            min_motion_frames: rules.min_motion_frames,
+            pre_roll_s: rules.pre_roll.as_secs_f64(),
+            max_clip_s: rules.max_clip.as_secs_f64(),
+            min_gap_s: rules.min_gap.as_secs_f64(),
+            noise_level: None,
+        }
+    }
+}
+
+/// A change to the settings: any subset of the keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MotionUpdate {
+    pub enabled: Option<bool>,
+    pub threshold: Option<f32>,
+    pub calm_frames: Option<u32>,
+    pub min_motion_frames: Option<u32>,
+    pub pre_roll_s: Option<f64>,
+    pub max_clip_s: Option<f64>,
+    pub min_gap_s: Option<f64>,
+    #[serde(default, with = "double_option")]
+    pub noise_level: Option<Option<f32>>,
+}
+
+/// `null` sets `Some(None)`; a missing key leaves `None`.
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<f32>>, D::Error> {
+        Option::<f32>::deserialize(d).map(Some)
+    }
+}
+
+impl MotionSettings {
+    /// Applies `update`, checking every value; on error nothing changes.
+    pub fn apply(&self, update: MotionUpdate) -> Result<MotionSettings, String> {
+        let mut s = self.clone();
+        if let Some(v) = update.enabled {
+            s.enabled = v;
+        }
+        if let Some(v) = update.threshold {
+            if !(0.01..=100.0).contains(&v) {
+                return Err(format!(
+                    "threshold is a percentage of the picture, 0.01 to 100 (got {v})"
+                ));
+            }
+            s.threshold = v;
+        }
+        if let Some(v) = update.calm_frames {
+            if !(1..=10_000).contains(&v) {
+                return Err(format!("calm_frames must be 1 to 10000 (got {v})"));
+            }
+            s.calm_frames = v;
+        }
+        if let Some(v) = update.min_motion_frames {
+            if v > 10_000 {
+                return Err(format!("min_motion_frames must be at most 10000 (got {v})"));
+            }
+            s.min_motion_frames = v;
+        }
+        let seconds = |key: &str, v: f64, max: f64| {
+            if v.is_finite() && (0.0..=max).contains(&v) {
+                Ok(v)
+            } else {
+                Err(format!("{key} must be 0 to {max} seconds (got {v})"))
+            }
+        };
+        if let Some(v) = update.pre_roll_s {
+            s.pre_roll_s = seconds("pre_roll_s", v, 60.0)?;
+        }
+        if let Some(v) = update.max_clip_s {
+            s.max_clip_s = seconds("max_clip_s", v, 86_400.0)?.max(1.0);
+        }
+        if let Some(v) = update.min_gap_s {
+            s.min_gap_s = seconds("min_gap_s", v, 86_400.0)?;
+        }
+        if let Some(v) = update.noise_level {
+            if let Some(level) = v
+                && !(1.0..=255.0).contains(&level)
+            {
+                return Err(format!(
+                    "noise_level must be 1 to 255, or null to learn it (got {level})"
+                ));
+            }
+            s.noise_level = v;
+        }
+        Ok(s)
+    }
+
+    pub fn rules(&self) -> ClipRules {
+        let secs = std::time::Duration::from_secs_f64;
+        ClipRules {
+            threshold: self.threshold,
+            calm_frames: self.calm_frames,
+            min_motion_frames: self.min_motion_frames,
+            pre_roll: secs(self.pre_roll_s),
+            max_clip: secs(self.max_clip_s),
+            min_gap: secs(self.min_gap_s),
+        }
+    }
+}
+
+/// What the detector last said, for the API and the camera page's graph.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MotionStatus {
+    /// Changed share of the last scored frame, percent.
+    pub level: f32,
+    /// A motion event (a clip, once recording exists) is going on.
+    pub in_event: bool,
+    /// Sequence number of the last frame scored.
+    pub scored_seq: u64,
+    /// The noise level in use.
+    pub noise: f32,
+    /// Why the last frame could not be scored, if it could not.
+    pub error: Option<String>,
+}
+
+/// A camera's motion settings and status.
+#[derive(Debug)]
+pub struct Motion {
+    pub settings: watch::Sender<MotionSettings>,
+    pub status: watch::Sender<MotionStatus>,
+}
+
+impl Default for Motion {
+    fn default() -> Motion {
+        Motion {
+            settings: watch::Sender::new(MotionSettings::default()),
+            status: watch::Sender::new(MotionStatus::default()),
+        }
+    }
+}
+
+/// A JPEG as the detector's small grayscale picture: luma only, box-averaged down to at
+/// most [`WORK_WIDTH`] pixels wide.
+pub fn small_gray(jpeg: &[u8]) -> Result<Gray, String> {
+    let options = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::Luma)
+        .set_max_width(16_384)
+        .set_max_height(16_384);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
+    let luma = decoder
+        .decode()
+        .map_err(|e| format!("cannot decode the frame: {e}"))?;
+    let (w, h) = decoder.dimensions().ok_or("no picture size")?;
+    if luma.len() < w * h {
+        return Err("short decode".into());
+    }
+    let f = w.div_ceil(WORK_WIDTH).max(1);
+    let (sw, sh) = (w / f, h / f);
+    let mut pixels = Vec::with_capacity(sw * sh);
+    for y in 0..sh {
+        for x in 0..sw {
+            let mut sum = 0u32;
+            for dy in 0..f {
+                let row = &luma[(y * f + dy) * w + x * f..][..f];
+                sum += row.iter().map(|&p| u32::from(p)).sum::<u32>();
+            }
+            pixels.push((sum / (f * f) as u32) as u8);
+        }
+    }
+    Ok(Gray {
+        width: sw,
+        height: sh,
+        pixels,
+    })
+}
+
+/// Scores `camera`'s frames while its motion detection is enabled; ends when the camera
+/// is gone.
+pub async fn run(camera: Weak<Camera>, events: broadcast::Sender<HubEvent>) {
+    let (mut settings_rx, mut frames, name) = match camera.upgrade() {
+        Some(c) => (
+            c.motion.settings.subscribe(),
+            c.subscribe(),
+            c.name().to_owned(),
+        ),
+        None => return,
+    };
+    let start = Instant::now();
+    loop {
+        if settings_rx.wait_for(|s| s.enabled).await.is_err() {
+            return;
+        }
+        let settings = settings_rx.borrow_and_update().clone();
+        let mut detector = Detector::new(DetectorSettings {
+            noise_level: settings.noise_level,
+            ..DetectorSettings::default()
+        });
+        let mut tracker = ClipTracker::new(settings.rules());
+        let mut last_seq = frames.borrow().frame.as_ref().map_or(0, |f| f.seq);
+        let mut noise_fixed = settings.noise_level;
+        loop {
+            tokio::select! {
+                changed = settings_rx.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let s = settings_rx.borrow_and_update().clone();
+                    if !s.enabled {
+                        if tracker.recording() {
+                            let _ = events.send(HubEvent::motion_end(&name, 0, false));
+                        }
+                        if let Some(c) = camera.upgrade() {
+                            c.motion.status.send_replace(MotionStatus::default());
+                        }
+                        break;
+                    }
+                    tracker.set_rules(s.rules());
+                    if s.noise_level != noise_fixed {
+                        noise_fixed = s.noise_level;
+                        detector = Detector::new(DetectorSettings { noise_level: noise_fixed, ..DetectorSettings::default() });
+                    }
+                }
+                changed = frames.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let Some(frame) = frames.borrow_and_update().frame.clone() else { continue };
+                    if frame.seq == last_seq {
+                        continue;
+                    }
+                    last_seq = frame.seq;
+                    let jpeg = frame.jpeg.clone();
+                    let scored = tokio::task::spawn_blocking(move || {
+                        small_gray(&jpeg).map(|gray| (detector.score(&gray), detector))
+                    })
+                    .await;
+                    let Some(camera) = camera.upgrade() else { return };
+                    let (score, back) = match scored {
+                        Ok(Ok(pair)) => pair,
+                        Ok(Err(e)) => {
+                            camera.motion.status.send_modify(|s| {
+                                s.error = Some(e);
+                                s.scored_seq = frame.seq;
+                            });
+                            detector = Detector::new(DetectorSettings { noise_level: noise_fixed, ..DetectorSettings::default() });
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::error!(camera = %name, error = %e, "motion scoring failed");
+                            return;
+                        }
+                    };
+                    detector = back;
+                    let t = frame.received.duration_since(start);
+                    for event in tracker.frame(t, score.changed_percent) {
+                        let _ = events.send(match event {
+                            ClipEvent::Start { .. } => HubEvent::motion_start(&name),
+                            ClipEvent::End { motion_frames, keep, .. } => HubEvent::motion_end(&name, motion_frames, keep),
+                        });
+                    }
+                    camera.motion.status.send_replace(MotionStatus {
+                        level: score.changed_percent,
+                        in_event: tracker.recording(),
+                        scored_seq: frame.seq,
+                        noise: score.noise_level,
+                        error: None,
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! `GET/PUT /api/cameras/{name}/motion` and `GET /api/events`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Serialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::AppState;
+use crate::error::{AppError, ErrorKind};
+use crate::motion::live::{MotionSettings, MotionStatus, MotionUpdate};
+
+#[derive(Serialize)]
+pub(super) struct MotionView {
+    #[serde(flatten)]
+    settings: MotionSettings,
+    #[serde(flatten)]
+    status: MotionStatus,
+}
+
+fn view(camera: &crate::camera::Camera) -> MotionView {
+    MotionView {
+        settings: camera.motion.settings.borrow().clone(),
+        status: camera.motion.status.borrow().clone(),
+    }
+}
+
+pub(super) async fn get(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<MotionView>, AppError> {
+    let camera = state.camera(&name)?;
+    Ok(Json(view(&camera)))
+}
+
+pub(super) async fn put(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Json<MotionUpdate>, JsonRejection>,
+) -> Result<Json<MotionView>, AppError> {
+    let camera = state.camera(&name)?;
+    let Json(update) = body.map_err(|e| AppError::new(ErrorKind::BadRequest, e.body_text()))?;
+    let current = camera.motion.settings.borrow().clone();
+    let next = current
+        .apply(update)
+        .map_err(|e| AppError::new(ErrorKind::BadRequest, e))?;
+    camera.motion.settings.send_replace(next);
+    Ok(Json(view(&camera)))
+}
+
+/// Server-sent events: `camera_online`, `camera_offline`, `motion_start`, `motion_end`,
+/// each with JSON data; `lagged` when this listener missed events.
+pub(super) async fn events(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = state.hub.events();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let event = match rx.recv().await {
+            Ok(e) => Event::default()
+                .event(e.kind)
+                .json_data(&e)
+                .unwrap_or_else(|_| Event::default().event("error")),
+            Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(event), rx))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
