@@ -34,3 +34,43 @@ async function refresh() {
 }
 refresh();
 setInterval(refresh, 1000);
+
+// Motion: settings, and a live graph of the level against the threshold.
+const levels = [];
+let threshold = 1;
+async function putMotion(change) {
+  try {
+    await api(`/api/cameras/${encodeURIComponent(name)}/motion`, {
+      method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(change),
+    });
+  } catch (e) { $("problem").hidden = false; $("problem").textContent = e.message; }
+}
+$("m-enabled").addEventListener("change", () => putMotion({ enabled: $("m-enabled").checked }));
+$("m-threshold").addEventListener("change", () => putMotion({ threshold: +$("m-threshold").value }));
+
+function draw() {
+  const c = $("m-graph"), g = c.getContext("2d");
+  const top = Math.max(threshold * 2, ...levels, 1);
+  const y = (v) => c.height - 4 - (v / top) * (c.height - 8);
+  g.clearRect(0, 0, c.width, c.height);
+  g.strokeStyle = "#dc2626"; g.setLineDash([6, 4]); g.beginPath();
+  g.moveTo(0, y(threshold)); g.lineTo(c.width, y(threshold)); g.stroke();
+  g.setLineDash([]); g.strokeStyle = "#2563eb"; g.lineWidth = 2; g.beginPath();
+  levels.forEach((v, i) => { const x = (i / 119) * c.width; i ? g.lineTo(x, y(v)) : g.moveTo(x, y(v)); });
+  g.stroke();
+}
+
+async function pollMotion() {
+  try {
+    const m = await api(`/api/cameras/${encodeURIComponent(name)}/motion`);
+    threshold = m.threshold;
+    if (document.activeElement !== $("m-threshold")) $("m-threshold").value = m.threshold;
+    $("m-enabled").checked = m.enabled;
+    $("m-level").textContent = m.enabled ? m.level.toFixed(2) : "–";
+    $("m-event").textContent = m.in_event ? "· motion now" : "";
+    if (m.enabled) { levels.push(m.level); if (levels.length > 120) levels.shift(); }
+    draw();
+  } catch {}
+}
+pollMotion();
+setInterval(pollMotion, 250);
