@@ -174,6 +174,32 @@ async fn motion_settings_are_checked() {
         body["error"].as_str().unwrap().contains("treshold"),
         "{body}"
     );
+    let res = put_motion(
+        &hub,
+        "cam",
+        serde_json::json!({"mask": [[[0.1, 0.1], [0.5, 0.1]]]}),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("3 to 64 points"),
+        "{body}"
+    );
+    let res = put_motion(
+        &hub,
+        "cam",
+        serde_json::json!({"mask": [[[0.1, 0.1], [0.5, 0.1], [0.5, 1.5]]]}),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let res = put_motion(
+        &hub,
+        "cam",
+        serde_json::json!({"mask": [[[0.0, 0.0], [0.5, 0.0], [0.5, 0.5]]]}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
     let res = put_motion(&hub, "nope", serde_json::json!({"enabled": true})).await;
     assert_eq!(res.status(), 404);
     // Nothing changed by the refused requests.
@@ -185,4 +211,8 @@ async fn motion_settings_are_checked() {
         .unwrap();
     assert_eq!(m["enabled"], false);
     assert_eq!(m["threshold"], 1.0);
+    assert_eq!(
+        m["mask"],
+        serde_json::json!([[[0.0, 0.0], [0.5, 0.0], [0.5, 0.5]]])
+    );
 }

@@ -73,7 +73,11 @@ impl Scene {
 
     /// Kept clips as (trigger, end) in seconds.
     fn clips(&self) -> Vec<(f64, f64)> {
-        let mut detector = Detector::new(DetectorSettings::default());
+        self.clips_with(DetectorSettings::default())
+    }
+
+    fn clips_with(&self, settings: DetectorSettings) -> Vec<(f64, f64)> {
+        let mut detector = Detector::new(settings);
         let mut tracker = ClipTracker::new(ClipRules::default());
         let mut noise = Noise(0x1234_5678);
         let mut open = None;
@@ -195,4 +199,31 @@ fn motion_after_a_light_switch_is_still_seen() {
     let clips = scene.clips();
     assert_eq!(clips.len(), 1, "{clips:?}");
     assert!((clips[0].0 - 10.0).abs() <= 0.5, "{clips:?}");
+}
+
+#[test]
+fn motion_inside_a_mask_zone_is_ignored() {
+    // The crossing square moves along y = 40..64 (of 120): mask that band.
+    let band = vec![(0.0, 0.25), (1.0, 0.25), (1.0, 0.6), (0.0, 0.6)];
+    let masked = DetectorSettings {
+        mask: vec![band],
+        ..DetectorSettings::default()
+    };
+    let scene = Scene {
+        frames: 150,
+        light: still(),
+        object: crossing(30, 60),
+    };
+    assert_eq!(scene.clips_with(masked.clone()), vec![]);
+    // Motion elsewhere is still seen with the same mask.
+    let below = Scene {
+        frames: 150,
+        light: still(),
+        object: Box::new(|i| {
+            (30..60)
+                .contains(&i)
+                .then(|| (((i - 30) * 4) % (W - 24), 90, 24))
+        }),
+    };
+    assert_eq!(below.clips_with(masked).len(), 1);
 }

@@ -16,6 +16,24 @@
 //!    learnt again from the new picture.
 //! 5. The background follows the scene slowly, and more slowly still where it changed,
 //!    so that a moving object does not melt into it.
+//!
+//! Mask zones (polygons) are left out of everything: a change there never counts and the
+//! share is of the watched part of the picture.
+
+/// Whether (x, y) is inside `polygon` (even-odd rule).
+fn inside(polygon: &[(f32, f32)], x: f32, y: f32) -> bool {
+    let mut result = false;
+    let mut j = polygon.len().wrapping_sub(1);
+    for i in 0..polygon.len() {
+        let (xi, yi) = polygon[i];
+        let (xj, yj) = polygon[j];
+        if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
+            result = !result;
+        }
+        j = i;
+    }
+    result
+}
 
 /// A grayscale picture, one byte per pixel, rows without padding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +43,11 @@ pub struct Gray {
     pub pixels: Vec<u8>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A polygon in picture coordinates from 0 to 1 (x right, y down), so that it fits any
+/// resolution.
+pub type Polygon = Vec<(f32, f32)>;
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct DetectorSettings {
     /// Fixed noise level (0 to 255); `None` learns it from the scene.
     pub noise_level: Option<f32>,
@@ -33,6 +55,9 @@ pub struct DetectorSettings {
     pub global_limit: f32,
     /// How fast the background follows the scene (per frame, 0 to 1).
     pub learn_rate: f32,
+    /// Areas to ignore (a tree in the wind, a road): changes inside never count, and the
+    /// share is of the rest of the picture.
+    pub mask: Vec<Polygon>,
 }
 
 impl Default for DetectorSettings {
@@ -41,6 +66,7 @@ impl Default for DetectorSettings {
             noise_level: None,
             global_limit: 60.0,
             learn_rate: 0.05,
+            mask: Vec::new(),
         }
     }
 }
@@ -71,6 +97,10 @@ pub struct Detector {
     noise: f32,
     frames: u32,
     changed: Vec<bool>,
+    /// Per pixel of the working picture: inside a mask polygon.
+    masked: Vec<bool>,
+    /// Pixels outside the mask.
+    watched: usize,
 }
 
 impl Detector {
@@ -83,6 +113,8 @@ impl Detector {
             noise: MIN_NOISE / 3.0,
             frames: 0,
             changed: Vec::new(),
+            masked: Vec::new(),
+            watched: 0,
         }
     }
 
@@ -91,6 +123,17 @@ impl Detector {
         self.height = frame.height;
         self.background = frame.pixels.iter().map(|&p| f32::from(p)).collect();
         self.changed = vec![false; frame.pixels.len()];
+        let (w, h) = (frame.width, frame.height);
+        self.masked = (0..w * h)
+            .map(|i| {
+                let (x, y) = (
+                    ((i % w) as f32 + 0.5) / w as f32,
+                    ((i / w) as f32 + 0.5) / h as f32,
+                );
+                self.settings.mask.iter().any(|p| inside(p, x, y))
+            })
+            .collect();
+        self.watched = self.masked.iter().filter(|m| !**m).count();
     }
 
     /// Scores `frame` against the background, then learns from it.
@@ -116,14 +159,14 @@ impl Detector {
         for (i, (&p, &b)) in frame.pixels.iter().zip(&self.background).enumerate() {
             let d = (f32::from(p) - b - shift).abs();
             histogram[(d as usize).min(255)] += 1;
-            self.changed[i] = d > level;
+            self.changed[i] = d > level && !self.masked[i];
         }
         let changed = self.count_without_specks();
         let learning = self.frames <= WARMUP_FRAMES;
-        let percent = if learning {
+        let percent = if learning || self.watched == 0 {
             0.0
         } else {
-            changed as f32 * 100.0 / n as f32
+            changed as f32 * 100.0 / self.watched as f32
         };
         // A whole-picture change: most of the picture changed, or much of it did together
         // with a jump in mean brightness (a light switched on).
@@ -217,5 +260,21 @@ impl Detector {
             }
         }
         count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn point_in_polygon() {
+        let square = vec![(0.0, 0.0), (0.5, 0.0), (0.5, 0.5), (0.0, 0.5)];
+        assert!(inside(&square, 0.25, 0.25));
+        assert!(!inside(&square, 0.75, 0.25));
+        let triangle = vec![(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)];
+        assert!(inside(&triangle, 0.2, 0.2));
+        assert!(!inside(&triangle, 0.8, 0.8));
+        assert!(!inside(&[], 0.5, 0.5));
     }
 }

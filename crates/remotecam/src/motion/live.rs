@@ -36,6 +36,8 @@ pub struct MotionSettings {
     pub min_gap_s: f64,
     /// Fixed noise level (0 to 255), or null to learn it from the scene.
     pub noise_level: Option<f32>,
+    /// Areas to ignore: polygons of [x, y] points from 0 to 1 (x right, y down).
+    pub mask: Vec<Vec<[f32; 2]>>,
 }
 
 impl Default for MotionSettings {
@@ -50,6 +52,7 @@ impl Default for MotionSettings {
             max_clip_s: rules.max_clip.as_secs_f64(),
             min_gap_s: rules.min_gap.as_secs_f64(),
             noise_level: None,
+            mask: Vec::new(),
         }
     }
 }
@@ -67,6 +70,7 @@ pub struct MotionUpdate {
     pub min_gap_s: Option<f64>,
     #[serde(default, with = "double_option")]
     pub noise_level: Option<Option<f32>>,
+    pub mask: Option<Vec<Vec<[f32; 2]>>>,
 }
 
 /// `null` sets `Some(None)`; a missing key leaves `None`.
@@ -133,7 +137,42 @@ impl MotionSettings {
             }
             s.noise_level = v;
         }
+        if let Some(mask) = update.mask {
+            if mask.len() > 16 {
+                return Err(format!(
+                    "mask takes at most 16 polygons (got {})",
+                    mask.len()
+                ));
+            }
+            for (i, polygon) in mask.iter().enumerate() {
+                if !(3..=64).contains(&polygon.len()) {
+                    return Err(format!(
+                        "mask polygon {i} needs 3 to 64 points (got {})",
+                        polygon.len()
+                    ));
+                }
+                if polygon.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
+                    return Err(format!(
+                        "mask polygon {i}: points are [x, y] from 0 to 1 (fractions of the picture)"
+                    ));
+                }
+            }
+            s.mask = mask;
+        }
         Ok(s)
+    }
+
+    /// The detector's settings for these.
+    pub fn detector(&self) -> DetectorSettings {
+        DetectorSettings {
+            noise_level: self.noise_level,
+            mask: self
+                .mask
+                .iter()
+                .map(|p| p.iter().map(|[x, y]| (*x, *y)).collect())
+                .collect(),
+            ..DetectorSettings::default()
+        }
     }
 
     pub fn rules(&self) -> ClipRules {
@@ -232,13 +271,10 @@ pub async fn run(camera: Weak<Camera>, events: broadcast::Sender<HubEvent>) {
             return;
         }
         let settings = settings_rx.borrow_and_update().clone();
-        let mut detector = Detector::new(DetectorSettings {
-            noise_level: settings.noise_level,
-            ..DetectorSettings::default()
-        });
+        let mut detector = Detector::new(settings.detector());
         let mut tracker = ClipTracker::new(settings.rules());
         let mut last_seq = frames.borrow().frame.as_ref().map_or(0, |f| f.seq);
-        let mut noise_fixed = settings.noise_level;
+        let mut detector_settings = settings.detector();
         loop {
             tokio::select! {
                 changed = settings_rx.changed() => {
@@ -256,9 +292,9 @@ pub async fn run(camera: Weak<Camera>, events: broadcast::Sender<HubEvent>) {
                         break;
                     }
                     tracker.set_rules(s.rules());
-                    if s.noise_level != noise_fixed {
-                        noise_fixed = s.noise_level;
-                        detector = Detector::new(DetectorSettings { noise_level: noise_fixed, ..DetectorSettings::default() });
+                    if s.detector() != detector_settings {
+                        detector_settings = s.detector();
+                        detector = Detector::new(detector_settings.clone());
                     }
                 }
                 changed = frames.changed() => {
@@ -283,7 +319,7 @@ pub async fn run(camera: Weak<Camera>, events: broadcast::Sender<HubEvent>) {
                                 s.error = Some(e);
                                 s.scored_seq = frame.seq;
                             });
-                            detector = Detector::new(DetectorSettings { noise_level: noise_fixed, ..DetectorSettings::default() });
+                            detector = Detector::new(detector_settings.clone());
                             continue;
                         }
                         Err(e) => {

@@ -9,4 +9,4 @@ mod detector;
 pub mod live;
 
 pub use clip::{ClipEvent, ClipRules, ClipTracker};
-pub use detector::{Detector, DetectorSettings, Gray, Score};
+pub use detector::{Detector, DetectorSettings, Gray, Polygon, Score};
