@@ -9,6 +9,7 @@ use tokio::sync::broadcast;
 
 use crate::camera::{Camera, SourceKind};
 use crate::events::HubEvent;
+use crate::motion::live::SettingsStore;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum NameError {
@@ -46,14 +47,23 @@ pub struct Hub {
     cameras: RwLock<BTreeMap<String, Arc<Camera>>>,
     max_cameras: usize,
     events: broadcast::Sender<HubEvent>,
+    /// Motion settings kept across restarts.
+    pub motion_store: SettingsStore,
 }
 
 impl Hub {
+    /// A hub that keeps nothing on disk.
     pub fn new(max_cameras: usize) -> Hub {
+        Hub::with_data_dir(max_cameras, None)
+    }
+
+    /// A hub that keeps its per-camera settings in `data_dir`.
+    pub fn with_data_dir(max_cameras: usize, data_dir: Option<&std::path::Path>) -> Hub {
         Hub {
             cameras: RwLock::new(BTreeMap::new()),
             max_cameras,
             events: broadcast::Sender::new(256),
+            motion_store: SettingsStore::open(data_dir),
         }
     }
 
@@ -90,6 +100,9 @@ impl Hub {
             source,
             self.events.clone(),
         ));
+        if let Some(settings) = self.motion_store.get(name) {
+            cam.motion.settings.send_replace(settings);
+        }
         cameras.insert(name.to_owned(), Arc::clone(&cam));
         // Motion detection waits, costing nothing, until it is enabled; it ends when the
         // camera is dropped. Without a runtime (unit tests) there is none.

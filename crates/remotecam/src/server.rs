@@ -181,7 +181,7 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
             )
         })?;
 
-    let hub = Arc::new(Hub::new(options.max_cameras));
+    let hub = Arc::new(Hub::with_data_dir(options.max_cameras, Some(&data_dir)));
     let sources = SourceContext::new(options.max_frame_bytes);
     for camera in &options.cameras {
         let cam = hub

@@ -216,3 +216,29 @@ async fn motion_settings_are_checked() {
         serde_json::json!([[[0.0, 0.0], [0.5, 0.0], [0.5, 0.5]]])
     );
 }
+
+#[tokio::test]
+async fn motion_settings_survive_a_restart() {
+    let hub = Hub::start(&[]);
+    let mut publisher = Publisher::connect(&hub, "kept").await;
+    publisher.send(scene(None)).await;
+    let res = put_motion(
+        &hub,
+        "kept",
+        serde_json::json!({"enabled": true, "threshold": 2.5}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    drop(publisher);
+    let hub = hub.restart(&[]);
+    let mut publisher = Publisher::connect(&hub, "kept").await;
+    publisher.send(scene(None)).await;
+    let m: serde_json::Value = reqwest::get(hub.url("/api/cameras/kept/motion"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["enabled"], true);
+    assert_eq!(m["threshold"], 2.5);
+}

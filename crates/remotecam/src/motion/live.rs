@@ -23,8 +23,10 @@ use crate::events::HubEvent;
 /// Width of the detector's working picture, at most.
 const WORK_WIDTH: usize = 160;
 
-/// Per-camera motion settings, as the API reads and writes them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Per-camera motion settings, as the API reads and writes them (and the hub keeps in
+/// `motion.json` in its data directory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MotionSettings {
     pub enabled: bool,
     /// Changed share of the picture (percent) that makes a frame a motion frame.
@@ -345,5 +347,68 @@ pub async fn run(camera: Weak<Camera>, events: broadcast::Sender<HubEvent>) {
                 }
             }
         }
+    }
+}
+
+/// Motion settings kept across restarts: `motion.json` in the data directory, a map from
+/// camera name to settings, replaced whole on each change (written to a temporary file,
+/// synced, then renamed, so a crash leaves the old file or the new one, never half).
+#[derive(Debug)]
+pub struct SettingsStore {
+    path: Option<std::path::PathBuf>,
+    saved: std::sync::Mutex<std::collections::BTreeMap<String, MotionSettings>>,
+}
+
+impl SettingsStore {
+    /// The store in `data_dir`, or one that keeps nothing (`None`).
+    pub fn open(data_dir: Option<&std::path::Path>) -> SettingsStore {
+        let path = data_dir.map(|d| d.join("motion.json"));
+        let saved = path
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|bytes| match serde_json::from_slice(&bytes) {
+                Ok(map) => Some(map),
+                Err(e) => {
+                    tracing::warn!(error = %e, "motion.json is unreadable; starting from defaults");
+                    None
+                }
+            })
+            .unwrap_or_default();
+        SettingsStore {
+            path,
+            saved: std::sync::Mutex::new(saved),
+        }
+    }
+
+    pub fn get(&self, camera: &str) -> Option<MotionSettings> {
+        self.saved
+            .lock()
+            .expect("settings lock")
+            .get(camera)
+            .cloned()
+    }
+
+    /// Records `settings` for `camera` and writes the file.
+    pub fn put(&self, camera: &str, settings: &MotionSettings) -> std::io::Result<()> {
+        let mut saved = self.saved.lock().expect("settings lock");
+        saved.insert(camera.to_owned(), settings.clone());
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let json = serde_json::to_vec_pretty(&*saved).map_err(std::io::Error::other)?;
+        let tmp = path.with_extension("json.tmp");
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&json)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent()
+            && let Ok(d) = std::fs::File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
 }

@@ -49,6 +49,13 @@ pub(super) async fn put(
     let next = current
         .apply(update)
         .map_err(|e| AppError::new(ErrorKind::BadRequest, e))?;
+    state.hub.motion_store.put(&name, &next).map_err(|e| {
+        tracing::error!(error = %e, "cannot save motion settings");
+        AppError::new(
+            ErrorKind::Unavailable,
+            "cannot save the settings in the data directory",
+        )
+    })?;
     camera.motion.settings.send_replace(next);
     Ok(Json(view(&camera)))
 }
