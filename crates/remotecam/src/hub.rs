@@ -80,6 +80,16 @@ impl Hub {
             .cloned()
     }
 
+    /// Whether a camera of this name exists or could be made now (the camera limit).
+    pub fn has_room_for(&self, name: &str) -> Result<(), TooManyCameras> {
+        let cameras = self.cameras.read().expect("cameras lock");
+        if cameras.contains_key(name) || cameras.len() < self.max_cameras {
+            Ok(())
+        } else {
+            Err(TooManyCameras(self.max_cameras))
+        }
+    }
+
     pub fn get_or_create(
         &self,
         name: &str,

@@ -32,6 +32,10 @@ use crate::error::{AppError, ErrorKind};
 use crate::hub::camera_name;
 use crate::jpeg::{self, JpegError};
 
+/// A viewer whose socket has not taken a frame for this long is dropped: it holds only
+/// old frames, and its client is gone or stuck.
+const VIEWER_STALL: Duration = Duration::from_secs(30);
+
 /// A publisher that sends nothing (frames, pongs) for this long is dropped.
 const PUBLISHER_SILENCE: Duration = Duration::from_secs(20);
 const PING_EVERY: Duration = Duration::from_secs(5);
@@ -67,6 +71,10 @@ pub(super) async fn publish(
             ),
         ));
     }
+    state
+        .hub
+        .has_room_for(&name)
+        .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
     let upgrade = match upgrade {
         Ok(u) => u,
         Err(rejection) => return Ok(rejection.into_response()),
@@ -287,12 +295,17 @@ async fn viewer_session(mut socket: WebSocket, camera: Arc<Camera>) {
             && frame.seq != last_seq
         {
             last_seq = frame.seq;
-            if socket
-                .send(Message::Binary(frame.ws_message()))
-                .await
-                .is_err()
-            {
-                return;
+            let send = socket.send(Message::Binary(frame.ws_message()));
+            match tokio::time::timeout(VIEWER_STALL, send).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    tracing::info!(
+                        camera = camera.name(),
+                        "dropping a WebSocket viewer stalled for 30 s"
+                    );
+                    return;
+                }
             }
         }
         tokio::select! {
