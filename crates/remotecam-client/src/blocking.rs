@@ -37,10 +37,6 @@ impl Receiver {
         self.inner.next_frame_blocking(timeout)
     }
 
-    pub fn last_size(&self) -> Option<(u16, u16)> {
-        self.inner.last_size()
-    }
-
     pub fn camera(&self) -> &str {
         self.inner.camera()
     }

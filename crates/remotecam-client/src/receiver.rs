@@ -214,15 +214,6 @@ impl Receiver {
         }
     }
 
-    /// Size of the newest frame received, if any.
-    pub fn last_size(&self) -> Option<(u16, u16)> {
-        self.shared
-            .lock()
-            .latest
-            .as_ref()
-            .map(|s| (s.meta.width, s.meta.height))
-    }
-
     /// Stops the background receiver; waiting calls return [`Error::Closed`].
     pub fn close(&self) {
         self.task.abort();

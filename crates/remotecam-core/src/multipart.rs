@@ -79,11 +79,6 @@ impl MultipartParser {
         self.buf.extend_from_slice(data);
     }
 
-    /// The boundary in use (learnt from the stream when none was given or it was wrong).
-    pub fn boundary(&self) -> Option<&[u8]> {
-        self.delimiter.as_deref().map(|d| &d[2..])
-    }
-
     /// The next complete part's body, `Ok(None)` when more bytes are needed.
     pub fn next_part(&mut self) -> Result<Option<Bytes>, MultipartError> {
         loop {

@@ -74,10 +74,6 @@ impl ClipTracker {
         }
     }
 
-    pub fn rules(&self) -> &ClipRules {
-        &self.rules
-    }
-
     /// Changes the rules (a threshold set from the camera page applies at once).
     pub fn set_rules(&mut self, rules: ClipRules) {
         self.rules = rules;

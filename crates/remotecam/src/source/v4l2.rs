@@ -512,7 +512,7 @@ mod tests {
             state: Default::default(),
         });
         let camera = Arc::new(Camera::new("cam".into(), SourceKind::V4l2));
-        let spec = SourceSpecForTest::v4l2(want(64, 48, 30.0, None));
+        let spec = super::super::SourceSpec::V4l2(want(64, 48, 30.0, None));
         let mut ctx = super::super::SourceContext::new(1 << 20);
         ctx.v4l2 = devices.clone();
         ctx.first_retry = Duration::from_millis(10);
@@ -536,12 +536,5 @@ mod tests {
         assert!(opened >= 3, "opened {opened} times");
         let frame = camera.latest().frame.unwrap();
         assert_eq!((frame.width, frame.height), (64, 48));
-    }
-
-    struct SourceSpecForTest;
-    impl SourceSpecForTest {
-        fn v4l2(spec: V4l2Spec) -> super::super::SourceSpec {
-            super::super::SourceSpec::V4l2(spec)
-        }
     }
 }
