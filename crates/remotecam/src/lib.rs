@@ -12,6 +12,7 @@ pub mod hub;
 pub use remotecam_core::jpeg;
 pub mod motion;
 pub mod placeholder;
+pub mod record;
 pub mod server;
 pub mod source;
 pub mod tls;

@@ -1,0 +1,238 @@
+//! JPEG frames to H.264: decode to YUV 4:2:0, encode with OpenH264.
+//!
+//! Runs on a recorder thread, never on the async threads: a 720p frame costs a few
+//! milliseconds to decode and as many to encode.
+
+use openh264::OpenH264API;
+use openh264::encoder::{
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod,
+    RateControlMode, SpsPpsStrategy, UsageType, VuiConfig,
+};
+use openh264::formats::YUVSource;
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
+
+/// A picture in planar YUV 4:2:0 (I420), full range as JPEG has it. Width and height are
+/// even: a JPEG with an odd size loses its last column or row.
+#[derive(Debug, Clone, Default)]
+pub struct I420 {
+    pub width: usize,
+    pub height: usize,
+    pub y: Vec<u8>,
+    pub u: Vec<u8>,
+    pub v: Vec<u8>,
+}
+
+impl YUVSource for I420 {
+    fn dimensions(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+
+    fn strides(&self) -> (usize, usize, usize) {
+        (self.width, self.width / 2, self.width / 2)
+    }
+
+    fn y(&self) -> &[u8] {
+        &self.y
+    }
+
+    fn u(&self) -> &[u8] {
+        &self.u
+    }
+
+    fn v(&self) -> &[u8] {
+        &self.v
+    }
+}
+
+impl I420 {
+    /// Decodes a JPEG into `self`, reusing its buffers.
+    pub fn decode_jpeg(&mut self, jpeg: &[u8]) -> Result<(), String> {
+        let options = DecoderOptions::default()
+            .set_max_width(16_384)
+            .set_max_height(16_384);
+        let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
+        decoder
+            .decode_headers()
+            .map_err(|e| format!("cannot decode the frame: {e}"))?;
+        let input = decoder.input_colorspace().ok_or("no colour space")?;
+        let (w, h) = decoder.dimensions().ok_or("no picture size")?;
+        if w < 2 || h < 2 {
+            return Err(format!("picture too small to record ({w}x{h})"));
+        }
+        let (ew, eh) = (w & !1, h & !1);
+        self.width = ew;
+        self.height = eh;
+        self.y.resize(ew * eh, 0);
+        self.u.resize(ew * eh / 4, 128);
+        self.v.resize(ew * eh / 4, 128);
+        match input {
+            ColorSpace::Luma => {
+                decoder.set_options(options.jpeg_set_out_colorspace(ColorSpace::Luma));
+                let luma = decoder
+                    .decode()
+                    .map_err(|e| format!("cannot decode the frame: {e}"))?;
+                for row in 0..eh {
+                    self.y[row * ew..][..ew].copy_from_slice(&luma[row * w..][..ew]);
+                }
+                self.u.fill(128);
+                self.v.fill(128);
+            }
+            other => {
+                // YCbCr straight from the JPEG (no colour conversion); anything else
+                // (CMYK, RGB JPEGs) by way of RGB.
+                let out = if other == ColorSpace::YCbCr {
+                    ColorSpace::YCbCr
+                } else {
+                    ColorSpace::RGB
+                };
+                decoder.set_options(options.jpeg_set_out_colorspace(out));
+                let mut px = decoder
+                    .decode()
+                    .map_err(|e| format!("cannot decode the frame: {e}"))?;
+                if px.len() < w * h * 3 {
+                    return Err("short decode".into());
+                }
+                if out == ColorSpace::RGB {
+                    rgb_to_ycbcr(&mut px);
+                }
+                self.fill_from_ycbcr(&px, w);
+            }
+        }
+        Ok(())
+    }
+
+    /// Interleaved full-resolution YCbCr (`stride` pixels a row) to I420: luma copied,
+    /// chroma averaged over 2x2 blocks.
+    fn fill_from_ycbcr(&mut self, px: &[u8], stride: usize) {
+        let (w, h) = (self.width, self.height);
+        for row in 0..h {
+            let src = &px[row * stride * 3..][..w * 3];
+            let dst = &mut self.y[row * w..][..w];
+            for (d, s) in dst.iter_mut().zip(src.chunks_exact(3)) {
+                *d = s[0];
+            }
+        }
+        let cw = w / 2;
+        for crow in 0..h / 2 {
+            let a = &px[2 * crow * stride * 3..][..w * 3];
+            let b = &px[(2 * crow + 1) * stride * 3..][..w * 3];
+            for c in 0..cw {
+                let i = c * 6;
+                let cb = u16::from(a[i + 1]) + u16::from(a[i + 4]) + u16::from(b[i + 1]);
+                let cr = u16::from(a[i + 2]) + u16::from(a[i + 5]) + u16::from(b[i + 2]);
+                self.u[crow * cw + c] = ((cb + u16::from(b[i + 4]) + 2) / 4) as u8;
+                self.v[crow * cw + c] = ((cr + u16::from(b[i + 5]) + 2) / 4) as u8;
+            }
+        }
+    }
+
+    /// A JPEG of this picture scaled down to at most `max_width` pixels wide (for
+    /// thumbnails).
+    pub fn thumbnail_jpeg(&self, max_width: usize) -> Result<Vec<u8>, String> {
+        let f = self.width.div_ceil(max_width).max(1);
+        let (tw, th) = (self.width / f, self.height / f);
+        let mut px = Vec::with_capacity(tw * th * 3);
+        let cw = self.width / 2;
+        for ty in 0..th {
+            for tx in 0..tw {
+                let mut sum = 0u32;
+                for dy in 0..f {
+                    let row = &self.y[(ty * f + dy) * self.width + tx * f..][..f];
+                    sum += row.iter().map(|&p| u32::from(p)).sum::<u32>();
+                }
+                let c = (ty * f / 2) * cw + tx * f / 2;
+                px.extend_from_slice(&[(sum / (f * f) as u32) as u8, self.u[c], self.v[c]]);
+            }
+        }
+        let mut out = Vec::new();
+        let encoder = jpeg_encoder::Encoder::new(&mut out, 80);
+        encoder
+            .encode(&px, tw as u16, th as u16, jpeg_encoder::ColorType::Ycbcr)
+            .map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+}
+
+/// RGB to full-range BT.601 YCbCr (as JPEG defines it), in place.
+fn rgb_to_ycbcr(px: &mut [u8]) {
+    for p in px.chunks_exact_mut(3) {
+        let (r, g, b) = (f32::from(p[0]), f32::from(p[1]), f32::from(p[2]));
+        let y = 0.299 * r + 0.587 * g + 0.114 * b;
+        let cb = 128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b;
+        let cr = 128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b;
+        p[0] = y.round().clamp(0.0, 255.0) as u8;
+        p[1] = cb.round().clamp(0.0, 255.0) as u8;
+        p[2] = cr.round().clamp(0.0, 255.0) as u8;
+    }
+}
+
+/// One encoded picture: Annex B NAL units.
+#[derive(Debug)]
+pub struct Encoded {
+    pub annexb: Vec<u8>,
+    pub keyframe: bool,
+}
+
+/// An H.264 encoder for one clip (a new clip starts with a fresh encoder, so every file
+/// begins with its own SPS, PPS and IDR picture).
+pub struct VideoEncoder {
+    encoder: Encoder,
+}
+
+impl std::fmt::Debug for VideoEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VideoEncoder")
+    }
+}
+
+impl VideoEncoder {
+    /// `pixels` (width x height) sets the bit rate: about 0.08 bits per pixel at 30 fps,
+    /// 2.2 Mbit/s for 720p, which keeps faces and plates readable.
+    pub fn new(pixels: usize) -> Result<VideoEncoder, String> {
+        let bps = (pixels as f64 * 30.0 * 0.08).clamp(200_000.0, 12_000_000.0) as u32;
+        let config = EncoderConfig::new()
+            .usage_type(UsageType::CameraVideoRealTime)
+            .bitrate(BitRate::from_bps(bps))
+            .max_frame_rate(FrameRate::from_hz(30.0))
+            .rate_control_mode(RateControlMode::Quality)
+            // Every frame fed must come out: the file's frame count and timestamps are
+            // those of the frames the camera sent.
+            .skip_frames(false)
+            .complexity(Complexity::Low)
+            .num_threads(1)
+            .sps_pps_strategy(SpsPpsStrategy::ConstantId)
+            // Keyframes come when the writer asks, at the start of each fragment.
+            .intra_frame_period(IntraFramePeriod::from_num_frames(0))
+            .vui(VuiConfig::bt601().full_range(true));
+        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
+            .map_err(|e| format!("cannot start the H.264 encoder: {e}"))?;
+        Ok(VideoEncoder { encoder })
+    }
+
+    /// Encodes one picture at `ms` milliseconds into the clip; `keyframe` asks for an IDR
+    /// picture. `None` when the encoder produced nothing for it.
+    pub fn encode(
+        &mut self,
+        picture: &I420,
+        ms: u64,
+        keyframe: bool,
+    ) -> Result<Option<Encoded>, String> {
+        if keyframe {
+            self.encoder.force_intra_frame();
+        }
+        let bits = self
+            .encoder
+            .encode_at(picture, openh264::Timestamp::from_millis(ms))
+            .map_err(|e| format!("H.264 encoding failed: {e}"))?;
+        let frame_type = bits.frame_type();
+        if matches!(frame_type, FrameType::Skip | FrameType::Invalid) {
+            return Ok(None);
+        }
+        Ok(Some(Encoded {
+            annexb: bits.to_vec(),
+            keyframe: frame_type == FrameType::IDR,
+        }))
+    }
+}

@@ -1,0 +1,125 @@
+//! The clip file on its own: JPEG frames in, an MP4 out that `ffprobe` reads as H.264
+//! with the frames and duration that were fed (variable frame rate included), and a
+//! file cut short (as a crash leaves it) brought back to its last whole fragment.
+
+use std::path::Path;
+use std::process::Command;
+
+use remotecam::placeholder::Canvas;
+use remotecam::record::encode::{I420, VideoEncoder};
+use remotecam::record::fmp4::{ClipFile, TIMESCALE, recover};
+
+/// A 320x240 picture with a white square at `x`.
+fn picture(x: usize) -> Vec<u8> {
+    let mut c = Canvas::new(320, 240, [30, 80, 150]);
+    for y in 100..140 {
+        for px in x..x + 40 {
+            let i = (y * 320 + px.min(319)) * 3;
+            c.rgb[i..i + 3].copy_from_slice(&[250, 250, 250]);
+        }
+    }
+    c.to_jpeg(85).to_vec()
+}
+
+/// Encodes frames at the given times (seconds) into `path`; returns the end time.
+fn record(path: &Path, times: &[f64]) -> remotecam::record::fmp4::Written {
+    let mut file = ClipFile::create(path).expect("create");
+    let mut encoder = VideoEncoder::new(320 * 240).expect("encoder");
+    let mut yuv = I420::default();
+    let ticks = |t: f64| (t * f64::from(TIMESCALE)).round() as u64;
+    for (i, &t) in times.iter().enumerate() {
+        yuv.decode_jpeg(&picture(i * 3 % 280)).expect("decode");
+        let dts = ticks(t - times[0]);
+        let key = file.wants_keyframe(dts);
+        let enc = encoder
+            .encode(&yuv, (dts / 90) as u64, key)
+            .expect("encode")
+            .expect("a picture for every frame");
+        assert_eq!(enc.keyframe, key, "keyframe where asked, only there");
+        file.push(dts, enc).expect("push");
+    }
+    let last = times[times.len() - 1] - times[0];
+    let (written, error) = file.finish(ticks(last + 1.0 / 30.0));
+    assert!(error.is_none(), "{error:?}");
+    written
+}
+
+struct Probe {
+    codec: String,
+    frames: u64,
+    duration: f64,
+}
+
+fn ffprobe(path: &Path) -> Probe {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,nb_read_frames:format=duration",
+            "-of",
+            "default=noprint_wrappers=1",
+        ])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffprobe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("no {k} in {text}"))
+            .to_owned()
+    };
+    Probe {
+        codec: field("codec_name"),
+        frames: field("nb_read_frames").parse().expect("frames"),
+        duration: field("duration").parse().expect("duration"),
+    }
+}
+
+#[test]
+fn a_clip_is_h264_with_the_frames_and_duration_fed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.mp4");
+    // 3 s at 30 fps, then 2 s at 10 fps: variable frame rate.
+    let mut times: Vec<f64> = (0..90).map(|i| i as f64 / 30.0).collect();
+    times.extend((0..20).map(|i| 3.0 + i as f64 / 10.0));
+    let written = record(&path, &times);
+    assert_eq!(written.frames, 110);
+    let probe = ffprobe(&path);
+    assert_eq!(probe.codec, "h264");
+    assert_eq!(probe.frames, 110);
+    let fed = 4.9 + 1.0 / 30.0;
+    assert!(
+        (probe.duration - fed).abs() <= 1.0 / 30.0,
+        "duration {} vs {fed}",
+        probe.duration
+    );
+    assert_eq!(written.bytes, std::fs::metadata(&path).unwrap().len());
+}
+
+#[test]
+fn a_file_cut_short_is_recovered_to_its_last_whole_fragment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.mp4");
+    let times: Vec<f64> = (0..150).map(|i| i as f64 / 30.0).collect();
+    record(&path, &times);
+    let full = std::fs::read(&path).unwrap();
+    // Cut in the middle of the fourth second's fragment, as a crash would.
+    let cut = dir.path().join("cut.mp4");
+    std::fs::write(&cut, &full[..full.len() * 7 / 10]).unwrap();
+    let written = recover(&cut).unwrap().expect("whole fragments left");
+    let probe = ffprobe(&cut);
+    assert_eq!(probe.frames, written.frames);
+    assert_eq!(written.frames % 30, 0, "whole one-second fragments");
+    assert!((2..=4).contains(&(written.frames / 30)), "{written:?}");
+    assert!((probe.duration - written.seconds()).abs() < 0.05);
+    // Nothing whole: nothing to keep.
+    let tiny = dir.path().join("tiny.mp4");
+    std::fs::write(&tiny, &full[..600]).unwrap();
+    assert_eq!(recover(&tiny).unwrap(), None);
+}
