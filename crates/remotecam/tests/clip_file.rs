@@ -32,7 +32,7 @@ fn record(path: &Path, times: &[f64]) -> remotecam::record::fmp4::Written {
         let dts = ticks(t - times[0]);
         let key = file.wants_keyframe(dts);
         let enc = encoder
-            .encode(&yuv, (dts / 90) as u64, key)
+            .encode(&yuv, dts / 90, key)
             .expect("encode")
             .expect("a picture for every frame");
         assert_eq!(enc.keyframe, key, "keyframe where asked, only there");
