@@ -363,32 +363,32 @@ async fn read_mjpeg(
                 }
             }
         }
-        if in_body == 0 {
-            if let Some(end) = find(&buf, b"\r\n\r\n") {
-                let head = std::str::from_utf8(&buf[..end]).unwrap_or("");
-                if !headers_done {
-                    // The HTTP response head.
-                    if !head.starts_with("HTTP/1.") || !head[9..].starts_with("200") {
-                        anyhow::bail!("server answered: {}", head.lines().next().unwrap_or(""));
-                    }
-                    headers_done = true;
-                } else {
-                    let mut len = None;
-                    seq = None;
-                    for line in head.split("\r\n") {
-                        if let Some((k, v)) = line.split_once(':') {
-                            if k.eq_ignore_ascii_case("content-length") {
-                                len = v.trim().parse().ok();
-                            } else if k.eq_ignore_ascii_case("x-frame-seq") {
-                                seq = v.trim().parse().ok();
-                            }
+        if in_body == 0
+            && let Some(end) = find(&buf, b"\r\n\r\n")
+        {
+            let head = std::str::from_utf8(&buf[..end]).unwrap_or("");
+            if !headers_done {
+                // The HTTP response head.
+                if !head.starts_with("HTTP/1.") || !head[9..].starts_with("200") {
+                    anyhow::bail!("server answered: {}", head.lines().next().unwrap_or(""));
+                }
+                headers_done = true;
+            } else {
+                let mut len = None;
+                seq = None;
+                for line in head.split("\r\n") {
+                    if let Some((k, v)) = line.split_once(':') {
+                        if k.eq_ignore_ascii_case("content-length") {
+                            len = v.trim().parse().ok();
+                        } else if k.eq_ignore_ascii_case("x-frame-seq") {
+                            seq = v.trim().parse().ok();
                         }
                     }
-                    in_body = len.context("an MJPEG part without Content-Length")?;
                 }
-                buf.advance(end + 4);
-                continue;
+                in_body = len.context("an MJPEG part without Content-Length")?;
             }
+            buf.advance(end + 4);
+            continue;
         }
         if buf.capacity() - buf.len() < 64 * 1024 {
             buf.reserve(256 * 1024);

@@ -30,7 +30,13 @@ impl Noise {
 
 /// A still scene: gradients and texture, with sensor noise on every frame.
 fn background(x: usize, y: usize) -> f32 {
-    60.0 + x as f32 * 0.6 + y as f32 * 0.3 + if (x / 8 + y / 8) % 2 == 0 { 12.0 } else { 0.0 }
+    60.0 + x as f32 * 0.6
+        + y as f32 * 0.3
+        + if (x / 8 + y / 8).is_multiple_of(2) {
+            12.0
+        } else {
+            0.0
+        }
 }
 
 /// Per frame: a bright square (x, y, size) when one is in the picture.
