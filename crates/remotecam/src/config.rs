@@ -27,6 +27,10 @@ pub struct ConfigFile {
     pub max_frame_bytes: Option<usize>,
     pub max_cameras: Option<usize>,
     pub demo: Option<bool>,
+    pub record_max_age_days: Option<f64>,
+    pub record_max_total_mb: Option<f64>,
+    pub record_min_free_mb: Option<u64>,
+    pub webhook: Option<String>,
     #[serde(default)]
     pub cameras: BTreeMap<String, CameraTable>,
 }

@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 use crate::camera::{Camera, SourceKind};
 use crate::events::HubEvent;
 use crate::motion::live::SettingsStore;
+use crate::record::store::Recordings;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum NameError {
@@ -49,6 +50,8 @@ pub struct Hub {
     events: broadcast::Sender<HubEvent>,
     /// Motion settings kept across restarts.
     pub motion_store: SettingsStore,
+    /// Where motion clips go; unset, nothing is recorded.
+    recordings: std::sync::OnceLock<Arc<Recordings>>,
 }
 
 impl Hub {
@@ -64,7 +67,23 @@ impl Hub {
             max_cameras,
             events: broadcast::Sender::new(256),
             motion_store: SettingsStore::open(data_dir),
+            recordings: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Gives the hub its recordings (once, before cameras are made: cameras made before
+    /// do not record).
+    pub fn set_recordings(&self, recordings: Arc<Recordings>) {
+        let _ = self.recordings.set(recordings);
+    }
+
+    pub fn recordings(&self) -> Option<&Arc<Recordings>> {
+        self.recordings.get()
+    }
+
+    /// A sender for hub events (the recorder's, the webhook's).
+    pub fn event_sender(&self) -> broadcast::Sender<HubEvent> {
+        self.events.clone()
     }
 
     /// Listens to the hub's events (camera online/offline, motion).
@@ -120,6 +139,7 @@ impl Hub {
             runtime.spawn(crate::motion::live::run(
                 Arc::downgrade(&cam),
                 self.events.clone(),
+                self.recordings.get().cloned(),
             ));
         }
         Ok(cam)

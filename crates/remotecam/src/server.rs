@@ -3,6 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum_server::tls_rustls::RustlsConfig;
@@ -11,6 +12,7 @@ use clap::Args;
 use crate::auth::{self, Auth};
 use crate::config::{Config, ConfiguredCamera};
 use crate::hub::Hub;
+use crate::record::store::{Recordings, Retention};
 use crate::source::SourceContext;
 use crate::tls;
 use crate::web::{self, AppState, Limits, Tls};
@@ -53,6 +55,20 @@ pub struct Options {
     /// Start with a test-pattern camera named "demo", so there is something to watch.
     #[arg(long)]
     pub demo: bool,
+    /// Remove recordings older than this many days, 0 to keep them whatever their age
+    /// [default: 30].
+    #[arg(long)]
+    pub record_max_age_days: Option<f64>,
+    /// Keep at most this many megabytes of recordings, 0 for no limit [default: 0].
+    #[arg(long)]
+    pub record_max_total_mb: Option<f64>,
+    /// Keep this many megabytes free on the recordings' disk: old clips are removed, and
+    /// recording stops when none is left to remove [default: 256].
+    #[arg(long)]
+    pub record_min_free_mb: Option<u64>,
+    /// POST every hub event (JSON) to this http:// or https:// URL.
+    #[arg(long)]
+    pub webhook: Option<String>,
 }
 
 /// The settings in force: flags, else the config file, else the defaults.
@@ -67,6 +83,8 @@ pub struct Settings {
     pub trust_loopback: bool,
     pub max_frame_bytes: usize,
     pub max_cameras: usize,
+    pub retention: Retention,
+    pub webhook: Option<String>,
     pub cameras: Vec<ConfiguredCamera>,
 }
 
@@ -145,6 +163,41 @@ impl Settings {
                 .max_cameras
                 .or(file.and_then(|f| f.max_cameras))
                 .unwrap_or(64),
+            retention: {
+                let days = options
+                    .record_max_age_days
+                    .or(file.and_then(|f| f.record_max_age_days))
+                    .unwrap_or(30.0);
+                if !(days.is_finite() && days >= 0.0) {
+                    anyhow::bail!("record_max_age_days must be 0 or more (got {days})");
+                }
+                let total = options
+                    .record_max_total_mb
+                    .or(file.and_then(|f| f.record_max_total_mb))
+                    .unwrap_or(0.0);
+                if !(total.is_finite() && total >= 0.0) {
+                    anyhow::bail!("record_max_total_mb must be 0 or more (got {total})");
+                }
+                Retention {
+                    max_age: (days > 0.0).then(|| Duration::from_secs_f64(days * 86_400.0)),
+                    max_bytes: (total > 0.0).then_some((total * 1_048_576.0) as u64),
+                    min_free_bytes: options
+                        .record_min_free_mb
+                        .or(file.and_then(|f| f.record_min_free_mb))
+                        .unwrap_or(256)
+                        << 20,
+                }
+            },
+            webhook: match options
+                .webhook
+                .clone()
+                .or_else(|| file.and_then(|f| f.webhook.clone()))
+            {
+                Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                    anyhow::bail!("webhook must be an http:// or https:// URL (got {url})")
+                }
+                other => other,
+            },
             cameras,
         })
     }
@@ -182,6 +235,21 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
         })?;
 
     let hub = Arc::new(Hub::with_data_dir(options.max_cameras, Some(&data_dir)));
+    // Recordings (and recovery of clips a crash left) before any camera exists. A hub
+    // whose recordings cannot open still streams.
+    let root = data_dir.join("recordings");
+    let retention = options.retention.clone();
+    match tokio::task::spawn_blocking(move || Recordings::open(&root, retention)).await? {
+        Ok(recordings) => {
+            let recordings = Arc::new(recordings);
+            hub.set_recordings(Arc::clone(&recordings));
+            tokio::spawn(crate::record::retention_task(recordings));
+        }
+        Err(e) => tracing::error!(error = %e, "recordings unavailable; nothing will be recorded"),
+    }
+    if let Some(url) = &options.webhook {
+        tokio::spawn(crate::events::webhook(hub.events(), url.clone()));
+    }
     let sources = SourceContext::new(options.max_frame_bytes);
     for camera in &options.cameras {
         let cam = hub

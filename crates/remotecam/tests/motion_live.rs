@@ -3,91 +3,7 @@
 
 mod common;
 
-use bytes::Bytes;
 use common::*;
-use futures_util::StreamExt;
-use remotecam::placeholder::Canvas;
-
-/// A 640x480 scene: gradient and checks, with a white square at `square` if any.
-fn scene(square: Option<(usize, usize)>) -> Bytes {
-    let mut c = Canvas::new(640, 480, [0, 0, 0]);
-    for y in 0..480 {
-        for x in 0..640 {
-            let v = (40 + x / 5 + if (x / 32 + y / 32) % 2 == 0 { 30 } else { 0 }) as u8;
-            c.rgb[(y * 640 + x) * 3..][..3].copy_from_slice(&[v, v, v]);
-        }
-    }
-    if let Some((sx, sy)) = square {
-        for y in sy..sy + 96 {
-            for x in sx..sx + 96 {
-                c.rgb[(y * 640 + x) * 3..][..3].copy_from_slice(&[255, 255, 255]);
-            }
-        }
-    }
-    c.to_jpeg(85)
-}
-
-struct Events {
-    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>,
-    buf: String,
-}
-
-impl Events {
-    async fn open(hub: &Hub) -> Events {
-        let res = reqwest::get(hub.url("/api/events")).await.unwrap();
-        assert_eq!(res.status(), 200);
-        assert!(
-            res.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/event-stream")
-        );
-        Events {
-            body: Box::pin(res.bytes_stream()),
-            buf: String::new(),
-        }
-    }
-
-    /// The next event as (name, data), skipping keep-alive comments.
-    async fn next(&mut self) -> (String, serde_json::Value) {
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let mut name = String::new();
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        name = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim());
-                    }
-                }
-                if !name.is_empty() {
-                    return (
-                        name,
-                        serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
-                    );
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(WAIT, self.body.next())
-                .await
-                .expect("an event in time")
-                .expect("stream open")
-                .unwrap();
-            self.buf.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-}
-
-async fn put_motion(hub: &Hub, camera: &str, body: serde_json::Value) -> reqwest::Response {
-    reqwest::Client::new()
-        .put(hub.url(&format!("/api/cameras/{camera}/motion")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn a_moving_object_makes_motion_events() {
@@ -149,6 +65,9 @@ async fn a_moving_object_makes_motion_events() {
     assert_eq!(name, "motion_end", "{end}");
     assert_eq!(end["kept"], true);
     assert!(end["motion_frames"].as_u64() >= Some(3), "{end}");
+    // The clip is written out (tests/recording.rs looks at it).
+    let (name, saved) = events.next().await;
+    assert_eq!(name, "clip_saved", "{saved}");
 
     // The publisher leaves: the camera goes offline, and listeners hear it.
     drop(publisher);

@@ -233,3 +233,18 @@ fn motion_inside_a_mask_zone_is_ignored() {
     };
     assert_eq!(below.clips_with(masked).len(), 1);
 }
+
+#[test]
+fn an_object_in_the_first_picture_leaves_no_lasting_ghost() {
+    // Detection starts while a box stands in the picture; it leaves after 0.5 s. Where
+    // it stood, the background is wrong at first: that ghost must fade, not keep a clip
+    // open for minutes.
+    let scene = Scene {
+        frames: 600,
+        light: still(),
+        object: Box::new(|i| (i < 5).then_some((60, 40, 40))),
+    };
+    for (start, end) in scene.clips() {
+        assert!(end - start < 6.0, "a clip from {start} s to {end} s");
+    }
+}

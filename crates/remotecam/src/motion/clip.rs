@@ -141,6 +141,14 @@ impl ClipTracker {
         events
     }
 
+    /// Ends the open clip, if any, at `t` (detection turned off mid-event).
+    pub fn stop(&mut self, t: Duration) -> Option<ClipEvent> {
+        match self.state {
+            State::Recording { motion_frames, .. } => Some(self.end(t, motion_frames)),
+            State::Idle => None,
+        }
+    }
+
     fn end(&mut self, t: Duration, motion_frames: u32) -> ClipEvent {
         self.state = State::Idle;
         self.last_end = Some(t);

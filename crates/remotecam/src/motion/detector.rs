@@ -15,7 +15,11 @@
 //!    exposure jumping), not motion: the score is reported as zero and the background is
 //!    learnt again from the new picture.
 //! 5. The background follows the scene slowly, and more slowly still where it changed,
-//!    so that a moving object does not melt into it.
+//!    so that a moving object does not melt into it. A pixel that stays changed for
+//!    [`STUCK_FRAMES`] frames running is no moving object but a ghost (what the first
+//!    picture held, an object that stopped): there the background catches up fast, so
+//!    the ghost fades within a few seconds instead of keeping a clip open for minutes.
+//!    While learning (the first frames), the background follows every pixel fast.
 //!
 //! Mask zones (polygons) are left out of everything: a change there never counts and the
 //! share is of the watched part of the picture.
@@ -86,6 +90,8 @@ pub struct Score {
 const MIN_NOISE: f32 = 4.0;
 /// A learnt noise level starts here and needs this many quiet frames to settle.
 const WARMUP_FRAMES: u32 = 10;
+/// Frames a pixel may stay changed before it counts as a ghost and is learnt fast.
+const STUCK_FRAMES: u16 = 25;
 
 #[derive(Debug, Clone)]
 pub struct Detector {
@@ -97,6 +103,8 @@ pub struct Detector {
     noise: f32,
     frames: u32,
     changed: Vec<bool>,
+    /// Per pixel: frames it has been changed, running.
+    stuck: Vec<u16>,
     /// Per pixel of the working picture: inside a mask polygon.
     masked: Vec<bool>,
     /// Pixels outside the mask.
@@ -113,6 +121,7 @@ impl Detector {
             noise: MIN_NOISE / 3.0,
             frames: 0,
             changed: Vec::new(),
+            stuck: Vec::new(),
             masked: Vec::new(),
             watched: 0,
         }
@@ -123,6 +132,7 @@ impl Detector {
         self.height = frame.height;
         self.background = frame.pixels.iter().map(|&p| f32::from(p)).collect();
         self.changed = vec![false; frame.pixels.len()];
+        self.stuck = vec![0; frame.pixels.len()];
         let (w, h) = (frame.width, frame.height);
         self.masked = (0..w * h)
             .map(|i| {
@@ -206,7 +216,21 @@ impl Detector {
             .zip(self.background.iter_mut())
             .enumerate()
         {
-            let r = if self.changed[i] { rate * 0.1 } else { rate };
+            let stuck = &mut self.stuck[i];
+            *stuck = if self.changed[i] {
+                stuck.saturating_add(1)
+            } else {
+                0
+            };
+            let r = if learning {
+                0.3
+            } else if *stuck > STUCK_FRAMES {
+                (rate * 4.0).min(1.0)
+            } else if *stuck > 0 {
+                rate * 0.1
+            } else {
+                rate
+            };
             *b += (f32::from(p) - *b) * r;
         }
         Score {

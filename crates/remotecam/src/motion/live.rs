@@ -7,8 +7,9 @@
 //! off the async threads, scores it and feeds the clip rules. Nothing is recorded yet:
 //! the events say when a clip would start and end, and whether it would be kept.
 
-use std::sync::Weak;
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
@@ -16,9 +17,13 @@ use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 
+use super::detector::Score;
 use super::{ClipEvent, ClipRules, ClipTracker, Detector, DetectorSettings, Gray};
 use crate::camera::Camera;
 use crate::events::HubEvent;
+use crate::frame::Frame;
+use crate::record::recorder::{Recorder, RecordingStatus};
+use crate::record::store::Recordings;
 
 /// Width of the detector's working picture, at most.
 const WORK_WIDTH: usize = 160;
@@ -29,6 +34,8 @@ const WORK_WIDTH: usize = 160;
 #[serde(default)]
 pub struct MotionSettings {
     pub enabled: bool,
+    /// Motion events are recorded as clips (when the hub keeps recordings).
+    pub record: bool,
     /// Changed share of the picture (percent) that makes a frame a motion frame.
     pub threshold: f32,
     pub calm_frames: u32,
@@ -47,6 +54,7 @@ impl Default for MotionSettings {
         let rules = ClipRules::default();
         MotionSettings {
             enabled: false,
+            record: true,
             threshold: rules.threshold,
             calm_frames: rules.calm_frames,
             min_motion_frames: rules.min_motion_frames,
@@ -64,6 +72,7 @@ impl Default for MotionSettings {
 #[serde(deny_unknown_fields)]
 pub struct MotionUpdate {
     pub enabled: Option<bool>,
+    pub record: Option<bool>,
     pub threshold: Option<f32>,
     pub calm_frames: Option<u32>,
     pub min_motion_frames: Option<u32>,
@@ -92,6 +101,9 @@ impl MotionSettings {
         let mut s = self.clone();
         if let Some(v) = update.enabled {
             s.enabled = v;
+        }
+        if let Some(v) = update.record {
+            s.record = v;
         }
         if let Some(v) = update.threshold {
             if !(0.01..=100.0).contains(&v) {
@@ -210,6 +222,8 @@ pub struct MotionStatus {
 pub struct Motion {
     pub settings: watch::Sender<MotionSettings>,
     pub status: watch::Sender<MotionStatus>,
+    /// What the camera's recorder is doing.
+    pub recording: watch::Sender<RecordingStatus>,
 }
 
 impl Default for Motion {
@@ -217,6 +231,7 @@ impl Default for Motion {
         Motion {
             settings: watch::Sender::new(MotionSettings::default()),
             status: watch::Sender::new(MotionStatus::default()),
+            recording: watch::Sender::new(RecordingStatus::default()),
         }
     }
 }
@@ -256,9 +271,36 @@ pub fn small_gray(jpeg: &[u8]) -> Result<Gray, String> {
     })
 }
 
-/// Scores `camera`'s frames while its motion detection is enabled; ends when the camera
-/// is gone.
-pub async fn run(camera: Weak<Camera>, events: broadcast::Sender<HubEvent>) {
+/// A frame waiting in the motion task: for scoring, for the pre-roll, for the recorder.
+struct Buffered {
+    frame: Arc<Frame>,
+    /// Since the task started, by the frame's arrival.
+    t: Duration,
+    score: Option<f32>,
+}
+
+/// Frames kept beyond the pre-roll (seconds), so that frames not yet scored are there.
+const RING_SLACK: Duration = Duration::from_secs(1);
+/// The most the pre-roll buffer holds, whatever the settings (a fast camera with big
+/// frames): bytes and frames.
+const RING_MAX_BYTES: usize = 96 << 20;
+const RING_MAX_FRAMES: usize = 2_000;
+
+type Scored = (u64, Result<(Score, Detector), (String, Detector)>);
+
+/// Scores `camera`'s frames while its motion detection is enabled, and records clips
+/// into `recordings` (when there are recordings and the camera's settings say so); ends
+/// when the camera is gone.
+///
+/// Every frame goes into a buffer (the pre-roll); the newest one is scored off the async
+/// threads, and frames that arrive meanwhile wait unscored (a slow detector skips frames,
+/// it never holds up the camera). Frames go to the recorder once a frame at least as new
+/// is scored, so a clip holds exactly the frames from its pre-roll to its end.
+pub async fn run(
+    camera: Weak<Camera>,
+    events: broadcast::Sender<HubEvent>,
+    recordings: Option<Arc<Recordings>>,
+) {
     let (mut settings_rx, mut frames, name) = match camera.upgrade() {
         Some(c) => (
             c.motion.settings.subscribe(),
@@ -268,35 +310,58 @@ pub async fn run(camera: Weak<Camera>, events: broadcast::Sender<HubEvent>) {
         None => return,
     };
     let start = Instant::now();
+    let mut recorder: Option<Recorder> = None;
     loop {
         if settings_rx.wait_for(|s| s.enabled).await.is_err() {
             return;
         }
-        let settings = settings_rx.borrow_and_update().clone();
-        let mut detector = Detector::new(settings.detector());
-        let mut tracker = ClipTracker::new(settings.rules());
-        let mut last_seq = frames.borrow().frame.as_ref().map_or(0, |f| f.seq);
+        let mut settings = settings_rx.borrow_and_update().clone();
         let mut detector_settings = settings.detector();
+        let mut detector = Some(Detector::new(detector_settings.clone()));
+        let mut reset_detector = false;
+        let mut tracker = ClipTracker::new(settings.rules());
+        let mut ring: VecDeque<Buffered> = VecDeque::new();
+        let mut ring_bytes = 0usize;
+        let mut scoring: Option<tokio::task::JoinHandle<Scored>> = None;
+        let mut last_seq = frames.borrow().frame.as_ref().map_or(0, |f| f.seq);
+        // The newest frame handed to the recorder, and whether a clip is open.
+        let mut sent_seq = 0u64;
+        let mut clip_open = false;
         loop {
             tokio::select! {
                 changed = settings_rx.changed() => {
                     if changed.is_err() {
                         return;
                     }
-                    let s = settings_rx.borrow_and_update().clone();
-                    if !s.enabled {
-                        if tracker.recording() {
-                            let _ = events.send(HubEvent::motion_end(&name, 0, false));
+                    settings = settings_rx.borrow_and_update().clone();
+                    if !settings.enabled {
+                        if let Some(ClipEvent::End { motion_frames, keep, .. }) = tracker.stop(start.elapsed()) {
+                            let _ = events.send(HubEvent::motion_end(&name, motion_frames, keep));
+                        }
+                        if clip_open && let Some(r) = &recorder {
+                            r.end(true);
                         }
                         if let Some(c) = camera.upgrade() {
                             c.motion.status.send_replace(MotionStatus::default());
                         }
+                        if let Some(job) = scoring.take() {
+                            job.abort();
+                        }
                         break;
                     }
-                    tracker.set_rules(s.rules());
-                    if s.detector() != detector_settings {
-                        detector_settings = s.detector();
-                        detector = Detector::new(detector_settings.clone());
+                    tracker.set_rules(settings.rules());
+                    if settings.detector() != detector_settings {
+                        detector_settings = settings.detector();
+                        match &mut detector {
+                            Some(d) => *d = Detector::new(detector_settings.clone()),
+                            None => reset_detector = true,
+                        }
+                    }
+                    if !settings.record && clip_open {
+                        if let Some(r) = &recorder {
+                            r.end(true);
+                        }
+                        clip_open = false;
                     }
                 }
                 changed = frames.changed() => {
@@ -308,44 +373,203 @@ pub async fn run(camera: Weak<Camera>, events: broadcast::Sender<HubEvent>) {
                         continue;
                     }
                     last_seq = frame.seq;
-                    let jpeg = frame.jpeg.clone();
-                    let scored = tokio::task::spawn_blocking(move || {
-                        small_gray(&jpeg).map(|gray| (detector.score(&gray), detector))
-                    })
-                    .await;
-                    let Some(camera) = camera.upgrade() else { return };
-                    let (score, back) = match scored {
-                        Ok(Ok(pair)) => pair,
-                        Ok(Err(e)) => {
-                            camera.motion.status.send_modify(|s| {
-                                s.error = Some(e);
-                                s.scored_seq = frame.seq;
-                            });
-                            detector = Detector::new(detector_settings.clone());
-                            continue;
-                        }
+                    ring_bytes += frame.jpeg.len();
+                    ring.push_back(Buffered {
+                        t: frame.received.saturating_duration_since(start),
+                        frame,
+                        score: None,
+                    });
+                    trim(&mut ring, &mut ring_bytes, &settings);
+                    if scoring.is_none() && let Some(d) = detector.take() {
+                        scoring = Some(score_newest(&ring, d));
+                    }
+                }
+                done = async { scoring.as_mut().expect("scoring").await }, if scoring.is_some() => {
+                    scoring = None;
+                    let Some(cam) = camera.upgrade() else { return };
+                    let (seq, result) = match done {
+                        Ok(r) => r,
                         Err(e) => {
                             tracing::error!(camera = %name, error = %e, "motion scoring failed");
                             return;
                         }
                     };
-                    detector = back;
-                    let t = frame.received.duration_since(start);
-                    for event in tracker.frame(t, score.changed_percent) {
-                        let _ = events.send(match event {
-                            ClipEvent::Start { .. } => HubEvent::motion_start(&name),
-                            ClipEvent::End { motion_frames, keep, .. } => HubEvent::motion_end(&name, motion_frames, keep),
+                    let (score, back) = match result {
+                        Ok((score, back)) => (Some(score), back),
+                        Err((e, back)) => {
+                            cam.motion.status.send_modify(|s| {
+                                s.error = Some(e);
+                                s.scored_seq = seq;
+                            });
+                            (None, back)
+                        }
+                    };
+                    detector = Some(if reset_detector || score.is_none() {
+                        reset_detector = false;
+                        Detector::new(detector_settings.clone())
+                    } else {
+                        back
+                    });
+                    if let Some(score) = score {
+                        on_score(&mut Ctx {
+                            camera: &camera,
+                            name: &name,
+                            events: &events,
+                            recordings: recordings.as_ref(),
+                            settings: &settings,
+                            recorder: &mut recorder,
+                            tracker: &mut tracker,
+                            ring: &mut ring,
+                            sent_seq: &mut sent_seq,
+                            clip_open: &mut clip_open,
+                        }, seq, score);
+                        cam.motion.status.send_replace(MotionStatus {
+                            level: score.changed_percent,
+                            in_event: tracker.recording(),
+                            scored_seq: seq,
+                            noise: score.noise_level,
+                            error: None,
                         });
                     }
-                    camera.motion.status.send_replace(MotionStatus {
-                        level: score.changed_percent,
-                        in_event: tracker.recording(),
-                        scored_seq: frame.seq,
-                        noise: score.noise_level,
-                        error: None,
-                    });
+                    // Frames came while scoring: score the newest of them next.
+                    if ring.back().is_some_and(|b| b.frame.seq > seq && b.score.is_none())
+                        && let Some(d) = detector.take()
+                    {
+                        scoring = Some(score_newest(&ring, d));
+                    }
                 }
             }
+        }
+    }
+}
+
+/// What handling a score touches in the motion task.
+struct Ctx<'a> {
+    camera: &'a Weak<Camera>,
+    name: &'a str,
+    events: &'a broadcast::Sender<HubEvent>,
+    recordings: Option<&'a Arc<Recordings>>,
+    settings: &'a MotionSettings,
+    recorder: &'a mut Option<Recorder>,
+    tracker: &'a mut ClipTracker,
+    ring: &'a mut VecDeque<Buffered>,
+    /// The newest frame handed to the recorder.
+    sent_seq: &'a mut u64,
+    clip_open: &'a mut bool,
+}
+
+/// A frame was scored: the clip rules decide, events go out, the recorder gets its
+/// frames.
+fn on_score(cx: &mut Ctx<'_>, seq: u64, score: Score) {
+    let Some(b) = cx.ring.iter_mut().find(|b| b.frame.seq == seq) else {
+        return;
+    };
+    b.score = Some(score.changed_percent);
+    let t = b.t;
+    let record = cx.settings.record && cx.recordings.is_some();
+    for event in cx.tracker.frame(t, score.changed_percent) {
+        match event {
+            ClipEvent::Start { from, .. } => {
+                let _ = cx.events.send(HubEvent::motion_start(cx.name));
+                if !record {
+                    continue;
+                }
+                if cx.recorder.is_none() {
+                    *cx.recorder = spawn_recorder(cx.camera, cx.name, cx.recordings, cx.events);
+                }
+                if let Some(r) = cx.recorder.as_ref() {
+                    r.start();
+                    *cx.clip_open = true;
+                    *cx.sent_seq = cx
+                        .ring
+                        .iter()
+                        .take_while(|b| b.t < from)
+                        .last()
+                        .map_or(0, |b| b.frame.seq);
+                }
+            }
+            ClipEvent::End {
+                motion_frames,
+                keep,
+                ..
+            } => {
+                let _ = cx
+                    .events
+                    .send(HubEvent::motion_end(cx.name, motion_frames, keep));
+                if *cx.clip_open
+                    && let Some(r) = cx.recorder.as_ref()
+                {
+                    feed(r, cx.ring, cx.sent_seq, seq, cx.settings.threshold);
+                    r.end(keep);
+                    *cx.clip_open = false;
+                }
+            }
+        }
+    }
+    if *cx.clip_open
+        && let Some(r) = cx.recorder.as_ref()
+    {
+        feed(r, cx.ring, cx.sent_seq, seq, cx.settings.threshold);
+    }
+}
+
+fn spawn_recorder(
+    camera: &Weak<Camera>,
+    name: &str,
+    recordings: Option<&Arc<Recordings>>,
+    events: &broadcast::Sender<HubEvent>,
+) -> Option<Recorder> {
+    let recordings = Arc::clone(recordings?);
+    match Recorder::spawn(camera.clone(), name.to_owned(), recordings, events.clone()) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!(camera = %name, error = %e, "cannot start the recorder");
+            None
+        }
+    }
+}
+
+/// Scores the newest buffered frame on a blocking thread.
+fn score_newest(
+    ring: &VecDeque<Buffered>,
+    mut detector: Detector,
+) -> tokio::task::JoinHandle<Scored> {
+    let frame = Arc::clone(&ring.back().expect("a frame to score").frame);
+    tokio::task::spawn_blocking(move || {
+        let result = match small_gray(&frame.jpeg) {
+            Ok(gray) => Ok((detector.score(&gray), detector)),
+            Err(e) => Err((e, detector)),
+        };
+        (frame.seq, result)
+    })
+}
+
+/// Hands the recorder the buffered frames after `sent` up to `upto` (sequence numbers).
+fn feed(recorder: &Recorder, ring: &VecDeque<Buffered>, sent: &mut u64, upto: u64, threshold: f32) {
+    let after = *sent;
+    for b in ring
+        .iter()
+        .filter(|b| b.frame.seq > after && b.frame.seq <= upto)
+    {
+        let score = b.score.unwrap_or(0.0);
+        recorder.frame(Arc::clone(&b.frame), score, score >= threshold);
+        *sent = b.frame.seq;
+    }
+}
+
+/// Keeps the pre-roll (plus slack for frames waiting to be scored), within the caps.
+fn trim(ring: &mut VecDeque<Buffered>, bytes: &mut usize, settings: &MotionSettings) {
+    let Some(newest) = ring.back().map(|b| b.t) else {
+        return;
+    };
+    let keep = Duration::from_secs_f64(settings.pre_roll_s) + RING_SLACK;
+    while let Some(old) = ring.front() {
+        let too_old = newest.saturating_sub(old.t) > keep && old.score.is_some();
+        if too_old || *bytes > RING_MAX_BYTES || ring.len() > RING_MAX_FRAMES {
+            *bytes -= old.frame.jpeg.len();
+            ring.pop_front();
+        } else {
+            break;
         }
     }
 }

@@ -5,8 +5,8 @@
 
 use openh264::OpenH264API;
 use openh264::encoder::{
-    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod,
-    RateControlMode, SpsPpsStrategy, UsageType, VuiConfig,
+    Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
+    SpsPpsStrategy, UsageType, VuiConfig,
 };
 use openh264::formats::YUVSource;
 use zune_core::bytestream::ZCursor;
@@ -188,15 +188,14 @@ impl std::fmt::Debug for VideoEncoder {
 }
 
 impl VideoEncoder {
-    /// `pixels` (width x height) sets the bit rate: about 0.08 bits per pixel at 30 fps,
-    /// 2.2 Mbit/s for 720p, which keeps faces and plates readable.
-    pub fn new(pixels: usize) -> Result<VideoEncoder, String> {
-        let bps = (pixels as f64 * 30.0 * 0.08).clamp(200_000.0, 12_000_000.0) as u32;
+    /// Constant quality (OpenH264's base QP, 26) rather than a bit rate: no rate control
+    /// means no frame is ever skipped, and a still scene costs little while a busy one
+    /// stays readable.
+    pub fn new() -> Result<VideoEncoder, String> {
         let config = EncoderConfig::new()
             .usage_type(UsageType::CameraVideoRealTime)
-            .bitrate(BitRate::from_bps(bps))
             .max_frame_rate(FrameRate::from_hz(30.0))
-            .rate_control_mode(RateControlMode::Quality)
+            .rate_control_mode(RateControlMode::Off)
             // Every frame fed must come out: the file's frame count and timestamps are
             // those of the frames the camera sent.
             .skip_frames(false)

@@ -7,6 +7,7 @@ mod api;
 mod mjpeg;
 mod motion;
 mod pages;
+mod recordings;
 mod ws;
 
 use std::net::SocketAddr;
@@ -67,12 +68,18 @@ pub fn app(state: AppState) -> Router {
         .route("/cameras/{name}/publish", get(ws::publish))
         .route("/cameras/{name}/motion", get(motion::get).put(motion::put))
         .route("/events", get(motion::events))
+        .route("/recordings", get(recordings::list))
+        .route(
+            "/recordings/{file}",
+            get(recordings::get).delete(recordings::delete),
+        )
         .fallback(api::not_found);
     Router::new()
         .nest("/api", api)
         .route("/", get(pages::dashboard))
         .route("/publish", get(pages::publish))
         .route("/cameras/{name}", get(pages::camera))
+        .route("/recordings", get(pages::recordings))
         .route("/assets/{*path}", get(pages::asset))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard))

@@ -14,6 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::AppState;
 use crate::error::{AppError, ErrorKind};
 use crate::motion::live::{MotionSettings, MotionStatus, MotionUpdate};
+use crate::record::recorder::{RecordingState, RecordingStatus};
 
 #[derive(Serialize)]
 pub(super) struct MotionView {
@@ -21,12 +22,24 @@ pub(super) struct MotionView {
     settings: MotionSettings,
     #[serde(flatten)]
     status: MotionStatus,
+    /// What the recorder is doing (`state` is `off` while detection or recording is
+    /// off, or when the hub keeps no recordings).
+    recording: RecordingStatus,
 }
 
-fn view(camera: &crate::camera::Camera) -> MotionView {
+fn view(state: &AppState, camera: &crate::camera::Camera) -> MotionView {
+    let settings = camera.motion.settings.borrow().clone();
+    let mut recording = camera.motion.recording.borrow().clone();
+    if !settings.enabled || !settings.record || state.hub.recordings().is_none() {
+        recording.state = RecordingState::Off;
+        recording.clip = None;
+    } else if recording.state == RecordingState::Off {
+        recording.state = RecordingState::Idle;
+    }
     MotionView {
-        settings: camera.motion.settings.borrow().clone(),
+        settings,
         status: camera.motion.status.borrow().clone(),
+        recording,
     }
 }
 
@@ -35,7 +48,7 @@ pub(super) async fn get(
     Path(name): Path<String>,
 ) -> Result<Json<MotionView>, AppError> {
     let camera = state.camera(&name)?;
-    Ok(Json(view(&camera)))
+    Ok(Json(view(&state, &camera)))
 }
 
 pub(super) async fn put(
@@ -57,7 +70,7 @@ pub(super) async fn put(
         )
     })?;
     camera.motion.settings.send_replace(next);
-    Ok(Json(view(&camera)))
+    Ok(Json(view(&state, &camera)))
 }
 
 /// Server-sent events: `camera_online`, `camera_offline`, `motion_start`, `motion_end`,

@@ -36,6 +36,10 @@ pub(super) async fn dashboard() -> Response {
     serve("index.html")
 }
 
+pub(super) async fn recordings() -> Response {
+    serve("recordings.html")
+}
+
 pub(super) async fn publish() -> Response {
     serve("publish.html")
 }

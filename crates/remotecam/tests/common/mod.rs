@@ -49,9 +49,30 @@ impl Hub {
     }
 
     fn start_on(dir: tempfile::TempDir, port: u16, https_port: u16, extra: &[&str]) -> Hub {
+        Hub::start_wrapped(dir, port, https_port, extra, &[])
+    }
+
+    /// Starts the hub under `wrapper` (a command that ends by running the rest of its
+    /// arguments), e.g. to give it a filesystem of its own.
+    pub fn start_wrapped(
+        dir: tempfile::TempDir,
+        port: u16,
+        https_port: u16,
+        extra: &[&str],
+        wrapper: &[&str],
+    ) -> Hub {
         // reqwest is built without a default crypto provider; use the hub's (ring).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_remotecam"))
+        let bin = env!("CARGO_BIN_EXE_remotecam");
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = command
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--https-port", &https_port.to_string(), "--data-dir"])
             .arg(dir.path())
@@ -382,4 +403,86 @@ impl MjpegReader {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A 640x480 scene: gradient and checks, with a white square at `square` if any.
+pub fn scene(square: Option<(usize, usize)>) -> Bytes {
+    let mut c = Canvas::new(640, 480, [0, 0, 0]);
+    for y in 0..480 {
+        for x in 0..640 {
+            let v = (40 + x / 5 + if (x / 32 + y / 32) % 2 == 0 { 30 } else { 0 }) as u8;
+            c.rgb[(y * 640 + x) * 3..][..3].copy_from_slice(&[v, v, v]);
+        }
+    }
+    if let Some((sx, sy)) = square {
+        for y in sy..sy + 96 {
+            for x in sx..sx + 96 {
+                c.rgb[(y * 640 + x) * 3..][..3].copy_from_slice(&[255, 255, 255]);
+            }
+        }
+    }
+    c.to_jpeg(85)
+}
+
+pub struct Events {
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    buf: String,
+}
+
+impl Events {
+    pub async fn open(hub: &Hub) -> Events {
+        let res = reqwest::get(hub.url("/api/events")).await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        Events {
+            body: Box::pin(res.bytes_stream()),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event as (name, data), skipping keep-alive comments.
+    pub async fn next(&mut self) -> (String, serde_json::Value) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut name = String::new();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim());
+                    }
+                }
+                if !name.is_empty() {
+                    return (
+                        name,
+                        serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+                    );
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .expect("an event in time")
+                .expect("stream open")
+                .unwrap();
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+pub async fn put_motion(hub: &Hub, camera: &str, body: serde_json::Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .put(hub.url(&format!("/api/cameras/{camera}/motion")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }

@@ -1,0 +1,472 @@
+//! The recorder: one thread per camera that turns the frames of motion clips into MP4
+//! files, off the async threads.
+//!
+//! The motion task sends it `Start`, the clip's frames (pre-roll first) and `End`. Frames
+//! queue without blocking the sender; when the recorder falls more than
+//! [`MAX_QUEUED`] frames behind, further frames are dropped (the clip keeps its real
+//! timestamps, so it plays at the right speed with fewer frames) rather than the hub's
+//! memory growing.
+//!
+//! A write error stops the clip cleanly: the file is cut back to its last whole
+//! fragment and kept, the camera's recording state says why, a `recording_stopped` event
+//! goes out, and nothing more is recorded until the next clip finds room.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use super::encode::{I420, VideoEncoder};
+use super::fmp4::{ClipFile, TIMESCALE, Written};
+use super::index::ClipRow;
+use super::store::Recordings;
+use crate::camera::Camera;
+use crate::events::HubEvent;
+use crate::frame::{Frame, epoch_ms};
+
+/// Frames the recorder may be behind before new ones are dropped (about 8 s at 30 fps).
+pub const MAX_QUEUED: usize = 240;
+/// Thumbnails are at most this wide.
+const THUMB_WIDTH: usize = 320;
+
+/// What a camera's recorder is doing, for the API and the camera page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingState {
+    /// Recording is not possible (no recordings directory) or not asked for.
+    #[default]
+    Off,
+    /// Waiting for motion.
+    Idle,
+    /// Writing a clip.
+    Recording,
+    /// Stopped: the disk is full. Live view goes on; recording resumes when a new clip
+    /// finds room.
+    DiskFull,
+    /// Stopped by another write error (the message says which).
+    Error,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RecordingStatus {
+    pub state: RecordingState,
+    /// The clip being written.
+    pub clip: Option<i64>,
+    pub error: Option<String>,
+    /// Frames dropped because the recorder fell behind, since the hub started.
+    pub dropped_frames: u64,
+}
+
+enum Msg {
+    Start,
+    Frame {
+        frame: Arc<Frame>,
+        score: f32,
+        motion: bool,
+    },
+    End {
+        keep: bool,
+    },
+}
+
+/// The motion task's end of a camera's recorder. Dropping it finishes any open clip and
+/// ends the thread.
+#[derive(Debug)]
+pub struct Recorder {
+    tx: mpsc::Sender<Msg>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Recorder {
+    pub fn spawn(
+        camera: Weak<Camera>,
+        name: String,
+        recordings: Arc<Recordings>,
+        events: broadcast::Sender<HubEvent>,
+    ) -> std::io::Result<Recorder> {
+        let (tx, rx) = mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let worker = Worker {
+            camera,
+            name: name.clone(),
+            recordings,
+            events,
+            queued: Arc::clone(&queued),
+            clip: None,
+            stopped: None,
+            dropped: 0,
+        };
+        std::thread::Builder::new()
+            .name(format!("rec-{name}"))
+            .spawn(move || worker.run(rx))?;
+        Ok(Recorder { tx, queued })
+    }
+
+    pub fn start(&self) {
+        let _ = self.tx.send(Msg::Start);
+    }
+
+    /// Queues a frame of the open clip; false when it was dropped (recorder behind).
+    pub fn frame(&self, frame: Arc<Frame>, score: f32, motion: bool) -> bool {
+        if self.queued.load(Ordering::Relaxed) >= MAX_QUEUED {
+            return false;
+        }
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if self
+            .tx
+            .send(Msg::Frame {
+                frame,
+                score,
+                motion,
+            })
+            .is_err()
+        {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Ends the open clip: kept, or discarded (too few motion frames).
+    pub fn end(&self, keep: bool) {
+        let _ = self.tx.send(Msg::End { keep });
+    }
+}
+
+/// A clip being written.
+struct Clip {
+    row: ClipRow,
+    file: ClipFile,
+    encoder: VideoEncoder,
+    picture: I420,
+    first: Instant,
+    size: (usize, usize),
+    last_dts: Option<u64>,
+    motion_frames: u64,
+    /// The frame with the most motion, and whether its thumbnail is written yet.
+    peak: Option<(f32, Arc<Frame>)>,
+    thumb_written: bool,
+    flushed: Written,
+}
+
+struct Worker {
+    camera: Weak<Camera>,
+    name: String,
+    recordings: Arc<Recordings>,
+    events: broadcast::Sender<HubEvent>,
+    queued: Arc<AtomicUsize>,
+    clip: Option<Clip>,
+    /// Why recording stopped, until a new clip finds room.
+    stopped: Option<(RecordingState, String)>,
+    dropped: u64,
+}
+
+fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+impl Worker {
+    fn run(mut self, rx: mpsc::Receiver<Msg>) {
+        self.status();
+        while let Ok(msg) = rx.recv() {
+            match msg {
+                Msg::Start => self.start(),
+                Msg::Frame {
+                    frame,
+                    score,
+                    motion,
+                } => {
+                    self.queued.fetch_sub(1, Ordering::Relaxed);
+                    self.frame(frame, score, motion);
+                }
+                Msg::End { keep } => self.end(keep),
+            }
+        }
+        // The camera is gone or the hub is stopping: keep what was recorded.
+        self.end(true);
+    }
+
+    fn status(&self) {
+        let Some(camera) = self.camera.upgrade() else {
+            return;
+        };
+        let (state, error) = match (&self.clip, &self.stopped) {
+            (Some(_), _) => (RecordingState::Recording, None),
+            (None, Some((state, e))) => (*state, Some(e.clone())),
+            (None, None) => (RecordingState::Idle, None),
+        };
+        camera.motion.recording.send_replace(RecordingStatus {
+            state,
+            clip: self.clip.as_ref().map(|c| c.row.id),
+            error,
+            dropped_frames: self.dropped,
+        });
+    }
+
+    fn start(&mut self) {
+        if self.clip.is_some() {
+            self.end(true);
+        }
+        if let Err(e) = self.recordings.room_to_record() {
+            if self.stopped.is_none() {
+                tracing::warn!(camera = %self.name, error = %e, "recording stopped");
+                let _ = self.events.send(HubEvent::recording_stopped(
+                    &self.name,
+                    "disk_full",
+                    e.clone(),
+                ));
+            }
+            self.stopped = Some((RecordingState::DiskFull, e));
+            self.status();
+            return;
+        }
+        if self.stopped.take().is_some() {
+            tracing::info!(camera = %self.name, "recording resumed");
+            let _ = self.events.send(HubEvent::recording_resumed(&self.name));
+        }
+        // The clip itself begins with its first frame (its size and time).
+        self.status();
+    }
+
+    fn open(&mut self, frame: &Frame, picture: I420) -> Result<Clip, (RecordingState, String)> {
+        let start_ms = epoch_ms(frame.received_at) as i64;
+        let row = self
+            .recordings
+            .index
+            .begin(&self.name, start_ms, |id| {
+                Recordings::stem(&self.name, start_ms, id)
+            })
+            .map_err(|e| (RecordingState::Error, format!("recordings index: {e}")))?;
+        let path = self.recordings.mp4_path(&row);
+        let created = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| ClipFile::create(&path));
+        let file = match created {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = self.recordings.index.remove(row.id);
+                let state = if is_disk_full(&e) {
+                    RecordingState::DiskFull
+                } else {
+                    RecordingState::Error
+                };
+                return Err((state, format!("cannot create {}: {e}", path.display())));
+            }
+        };
+        let encoder = VideoEncoder::new().map_err(|e| (RecordingState::Error, e))?;
+        Ok(Clip {
+            row,
+            file,
+            encoder,
+            size: (picture.width, picture.height),
+            picture,
+            first: frame.received,
+            last_dts: None,
+            motion_frames: 0,
+            peak: None,
+            thumb_written: false,
+            flushed: Written::default(),
+        })
+    }
+
+    fn frame(&mut self, frame: Arc<Frame>, score: f32, motion: bool) {
+        if self.stopped.is_some() {
+            return;
+        }
+        let mut picture = self
+            .clip
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.picture))
+            .unwrap_or_default();
+        if let Err(e) = picture.decode_jpeg(&frame.jpeg) {
+            tracing::debug!(camera = %self.name, error = %e, "frame not recorded");
+            if let Some(c) = &mut self.clip {
+                c.picture = picture;
+            }
+            return;
+        }
+        // A new picture size (a phone turned) needs a new encoder and file: the clip goes
+        // on in a new file.
+        if let Some(c) = &self.clip
+            && c.size != (picture.width, picture.height)
+        {
+            self.end(true);
+            self.start();
+            if self.stopped.is_some() {
+                return;
+            }
+        }
+        if self.clip.is_none() {
+            match self.open(&frame, picture.clone()) {
+                Ok(c) => self.clip = Some(c),
+                Err((state, e)) => return self.stop(state, e),
+            }
+            self.status();
+        }
+        let clip = self.clip.as_mut().expect("open clip");
+        clip.picture = picture;
+        let dts = ticks(frame.received.saturating_duration_since(clip.first));
+        if clip.last_dts.is_some_and(|last| dts <= last) {
+            return;
+        }
+        let key = clip.file.wants_keyframe(dts);
+        let encoded = match clip.encoder.encode(&clip.picture, dts / 90, key) {
+            Ok(Some(e)) => e,
+            Ok(None) => return,
+            Err(e) => return self.stop(RecordingState::Error, e),
+        };
+        if let Err(e) = clip.file.push(dts, encoded) {
+            let state = if is_disk_full(&e) {
+                RecordingState::DiskFull
+            } else {
+                RecordingState::Error
+            };
+            return self.stop(state, format!("writing the clip: {e}"));
+        }
+        clip.last_dts = Some(dts);
+        if motion {
+            clip.motion_frames += 1;
+        }
+        if clip.peak.as_ref().is_none_or(|(best, _)| score > *best) {
+            clip.peak = Some((score, frame));
+            clip.thumb_written = false;
+        }
+        if clip.file.written() != clip.flushed {
+            self.progress();
+        }
+    }
+
+    /// After each whole fragment: the index learns how far the clip got (what a crash
+    /// would leave), and the thumbnail follows the peak.
+    fn progress(&mut self) {
+        let Some(clip) = &mut self.clip else { return };
+        clip.flushed = clip.file.written();
+        fill_row(&mut clip.row, clip.flushed, clip.motion_frames, &clip.peak);
+        if let Err(e) = self.recordings.index.update(&clip.row) {
+            tracing::warn!(camera = %self.name, error = %e, "recordings index not updated");
+        }
+        if !clip.thumb_written {
+            clip.thumb_written = write_thumbnail(&self.recordings, &clip.row, &clip.peak);
+        }
+    }
+
+    /// Stops recording after an error: the open clip keeps what is whole.
+    fn stop(&mut self, state: RecordingState, error: String) {
+        tracing::warn!(camera = %self.name, error = %error, "recording stopped");
+        let reason = if state == RecordingState::DiskFull {
+            "disk_full"
+        } else {
+            "error"
+        };
+        let _ = self.events.send(HubEvent::recording_stopped(
+            &self.name,
+            reason,
+            error.clone(),
+        ));
+        self.end(true);
+        self.stopped = Some((state, error));
+        self.status();
+    }
+
+    fn end(&mut self, keep: bool) {
+        let Some(mut clip) = self.clip.take() else {
+            self.status();
+            return;
+        };
+        let end = clip.last_dts.map_or(0, |d| d + TIMESCALE as u64 / 30);
+        // The last frame shows for as long as the one before it did, at most 1/30 s:
+        // the camera sent nothing after it.
+        let (written, error) = clip.file.finish(end);
+        if let Some(e) = &error {
+            tracing::warn!(camera = %self.name, error = %e, "clip cut short");
+        }
+        let keep = keep && written.frames > 0;
+        if keep {
+            fill_row(&mut clip.row, written, clip.motion_frames, &clip.peak);
+            if !clip.thumb_written {
+                write_thumbnail(&self.recordings, &clip.row, &clip.peak);
+            }
+            clip.row.in_progress = false;
+            match self.recordings.index.update(&clip.row) {
+                Ok(()) => {
+                    // Retention before the event: a listener that looks at the list on
+                    // `clip_saved` sees it applied.
+                    if let Err(e) = self.recordings.enforce_retention() {
+                        tracing::warn!(error = %e, "retention failed");
+                    }
+                    let _ = self.events.send(HubEvent::clip_saved(
+                        &self.name,
+                        Recordings::clip_json(&clip.row),
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(camera = %self.name, error = %e, "clip not marked finished; it will be at the next start");
+                }
+            }
+        } else {
+            if let Err(e) = self.recordings.remove_files_and_row(&clip.row) {
+                tracing::warn!(camera = %self.name, error = %e, "discarded clip not removed");
+            }
+            let _ = self.events.send(HubEvent::clip_discarded(
+                &self.name,
+                clip.motion_frames as u32,
+            ));
+        }
+        if let Err(e) = self.recordings.enforce_retention() {
+            tracing::warn!(error = %e, "retention failed");
+        }
+        self.status();
+    }
+}
+
+fn ticks(d: std::time::Duration) -> u64 {
+    (d.as_secs_f64() * f64::from(TIMESCALE)).round() as u64
+}
+
+fn fill_row(
+    row: &mut ClipRow,
+    written: Written,
+    motion_frames: u64,
+    peak: &Option<(f32, Arc<Frame>)>,
+) {
+    row.frames = written.frames as i64;
+    row.bytes = written.bytes as i64;
+    row.end_ms = row.start_ms + (written.seconds() * 1000.0).round() as i64;
+    row.motion_frames = motion_frames as i64;
+    row.peak = peak.as_ref().map_or(0.0, |(s, _)| f64::from(*s));
+}
+
+/// The thumbnail: the frame with the most motion, scaled down, written whole (temporary
+/// file, then renamed).
+fn write_thumbnail(
+    recordings: &Recordings,
+    row: &ClipRow,
+    peak: &Option<(f32, Arc<Frame>)>,
+) -> bool {
+    let Some((_, frame)) = peak else { return false };
+    let mut picture = I420::default();
+    let jpeg = picture
+        .decode_jpeg(&frame.jpeg)
+        .and_then(|()| picture.thumbnail_jpeg(THUMB_WIDTH));
+    let path = recordings.jpg_path(row);
+    let tmp = path.with_extension("jpg.tmp");
+    let written = jpeg.map_err(std::io::Error::other).and_then(|bytes| {
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, &path)
+    });
+    match written {
+        Ok(()) => true,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::debug!(error = %e, "thumbnail not written");
+            false
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! Recording on a live hub: a motion clip is saved, listed, served and played by
+//! `ffprobe`; a hub killed mid-clip recovers the clip at restart; retention removes the
+//! oldest clips and never the open one; a full disk stops recording cleanly while live
+//! view goes on.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Publishes frames with the square moving (or not) until `done` returns true for the
+/// latest scored motion status, waiting for each frame to be scored so the clip rules see
+/// every frame. Returns the number of frames sent.
+async fn publish_until(
+    hub: &Hub,
+    publisher: &mut Publisher,
+    camera: &str,
+    moving: impl Fn(usize) -> Option<(usize, usize)>,
+    mut done: impl FnMut(usize, &serde_json::Value) -> bool,
+) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut i = 0;
+    loop {
+        let seq = publisher.send(scene(moving(i))).await;
+        let status = wait_scored(hub, camera, seq).await;
+        i += 1;
+        if done(i, &status) {
+            return i;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up after {i} frames: {status}"
+        );
+    }
+}
+
+/// Waits until the frame `seq` is scored; returns the motion status.
+async fn wait_scored(hub: &Hub, camera: &str, seq: u64) -> serde_json::Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let m: serde_json::Value = reqwest::get(hub.url(&format!("/api/cameras/{camera}/motion")))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if m["scored_seq"].as_u64() >= Some(seq) {
+            return m;
+        }
+        assert!(Instant::now() < deadline, "frame {seq} never scored: {m}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A square crossing the picture, frame by frame.
+fn crossing(i: usize) -> Option<(usize, usize)> {
+    Some((20 + (i * 37) % 500, 60 + (i * 23) % 300))
+}
+
+async fn recordings(hub: &Hub, query: &str) -> Vec<serde_json::Value> {
+    let res = reqwest::get(hub.url(&format!("/api/recordings{query}")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn next_event(events: &mut Events, name: &str) -> serde_json::Value {
+    loop {
+        let (n, data) = events.next().await;
+        if n == name {
+            return data;
+        }
+    }
+}
+
+struct Probe {
+    codec: String,
+    frames: u64,
+    duration: f64,
+}
+
+fn ffprobe(path: &Path) -> Probe {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,nb_read_frames:format=duration",
+            "-of",
+            "default=noprint_wrappers=1",
+        ])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffprobe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("no {k} in {text}"))
+            .to_owned()
+    };
+    Probe {
+        codec: field("codec_name"),
+        frames: field("nb_read_frames").parse().expect("frames"),
+        duration: field("duration").parse().expect("duration"),
+    }
+}
+
+async fn download(hub: &Hub, url: &str, to: &Path) -> reqwest::header::HeaderMap {
+    let res = reqwest::get(hub.url(url)).await.unwrap();
+    assert_eq!(res.status(), 200, "{url}");
+    let headers = res.headers().clone();
+    std::fs::write(to, res.bytes().await.unwrap()).unwrap();
+    headers
+}
+
+fn seconds(rfc3339: &serde_json::Value) -> f64 {
+    let t: jiff::Timestamp = rfc3339.as_str().expect("a time").parse().expect("RFC 3339");
+    t.as_millisecond() as f64 / 1000.0
+}
+
+fn check_clip(clip: &serde_json::Value, file: &Path) -> Probe {
+    let probe = ffprobe(file);
+    assert_eq!(probe.codec, "h264");
+    let frames = clip["frames"].as_u64().unwrap();
+    assert_eq!(
+        probe.frames, frames,
+        "frames in the file vs the index: {clip}"
+    );
+    let listed = seconds(&clip["end"]) - seconds(&clip["start"]);
+    assert!(
+        (probe.duration - listed).abs() <= 0.05,
+        "file lasts {} s, index says {listed} s",
+        probe.duration
+    );
+    probe
+}
+
+#[tokio::test]
+async fn a_motion_clip_is_saved_listed_served_and_deleted() {
+    let hub = Hub::start(&[]);
+    let mut events = Events::open(&hub).await;
+    let mut publisher = Publisher::connect(&hub, "yard").await;
+    let res = put_motion(
+        &hub,
+        "yard",
+        serde_json::json!({"enabled": true, "calm_frames": 6, "min_motion_frames": 3, "pre_roll_s": 1.0}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+
+    // 20 still frames (the pre-roll has them), 12 moving, then still until the clip ends.
+    let mut saw_recording = false;
+    publish_until(
+        &hub,
+        &mut publisher,
+        "yard",
+        |i| {
+            if (20..32).contains(&i) {
+                crossing(i)
+            } else {
+                None
+            }
+        },
+        |i, status| {
+            saw_recording |= status["recording"]["state"] == "recording";
+            i > 32 && status["in_event"] == false
+        },
+    )
+    .await;
+    assert!(saw_recording, "the camera showed it was recording");
+    let saved = next_event(&mut events, "clip_saved").await;
+    let clip = &saved["clip"];
+    assert_eq!(clip["camera"], "yard");
+    assert_eq!(clip["in_progress"], false);
+
+    let list = recordings(&hub, "?camera=yard").await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(&list[0], clip);
+    for key in [
+        "id",
+        "camera",
+        "start",
+        "end",
+        "frames",
+        "motion_frames",
+        "bytes",
+        "video_url",
+        "thumbnail_url",
+        "in_progress",
+    ] {
+        assert!(clip.get(key).is_some(), "{key} in {clip}");
+    }
+    assert!(
+        clip["start"].as_str().unwrap().ends_with('Z'),
+        "UTC: {clip}"
+    );
+    // Pre-roll (about a second of still frames) + 12 moving + the calm frames.
+    let frames = clip["frames"].as_u64().unwrap();
+    assert!((12 + 6..=32 + 6 + 2).contains(&frames), "{clip}");
+    assert!(clip["motion_frames"].as_u64().unwrap() >= 10, "{clip}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("clip.mp4");
+    let headers = download(&hub, clip["video_url"].as_str().unwrap(), &mp4).await;
+    assert_eq!(headers["content-type"], "video/mp4");
+    assert_eq!(
+        std::fs::metadata(&mp4).unwrap().len(),
+        clip["bytes"].as_u64().unwrap()
+    );
+    check_clip(clip, &mp4);
+
+    // Browsers seek with byte ranges.
+    let res = reqwest::Client::new()
+        .get(hub.url(clip["video_url"].as_str().unwrap()))
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 206);
+    assert_eq!(res.bytes().await.unwrap().len(), 100);
+
+    // The thumbnail: a JPEG of the frame with the most motion, 320 px wide.
+    let jpg = dir.path().join("thumb.jpg");
+    download(&hub, clip["thumbnail_url"].as_str().unwrap(), &jpg).await;
+    let mut decoder = zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(
+        std::fs::read(&jpg).unwrap(),
+    ));
+    decoder.decode_headers().unwrap();
+    assert_eq!(decoder.dimensions(), Some((320, 240)));
+
+    // Time filters: nothing before the clip, the clip from its start.
+    let since = |t: &str| format!("?since={t}");
+    assert!(
+        recordings(&hub, &since("2999-01-01T00:00:00Z"))
+            .await
+            .is_empty()
+    );
+    let until = format!("?until={}", clip["start"].as_str().unwrap());
+    assert_eq!(recordings(&hub, &until).await.len(), 1);
+    let bad = reqwest::get(hub.url("/api/recordings?since=yesterday"))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+
+    let id = clip["id"].as_i64().unwrap();
+    let res = reqwest::Client::new()
+        .delete(hub.url(&format!("/api/recordings/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(recordings(&hub, "").await.is_empty());
+    let gone = reqwest::get(hub.url(clip["video_url"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+}
+
+#[tokio::test]
+async fn a_clip_cut_by_kill_9_is_recovered_at_restart() {
+    let hub = Hub::start(&[]);
+    let mut publisher = Publisher::connect(&hub, "door").await;
+    put_motion(
+        &hub,
+        "door",
+        serde_json::json!({"enabled": true, "calm_frames": 1000, "pre_roll_s": 0.5}),
+    )
+    .await;
+    // Motion all along, for about four seconds of clip.
+    let mut clip_started = None;
+    publish_until(&hub, &mut publisher, "door", crossing, |_, status| {
+        if status["recording"]["state"] == "recording" {
+            clip_started.get_or_insert_with(Instant::now);
+        }
+        clip_started.is_some_and(|t| t.elapsed() > Duration::from_secs(4))
+    })
+    .await;
+    let listed = recordings(&hub, "").await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["in_progress"], true, "{listed:?}");
+    let killed_at = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+    // SIGKILL: no chance to finish anything.
+    let status = std::process::Command::new("kill")
+        .args(["-9", &hub.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let hub = hub.restart(&[]);
+
+    let list = recordings(&hub, "").await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    let clip = &list[0];
+    assert_eq!(clip["in_progress"], false, "{clip}");
+    let end = seconds(&clip["end"]);
+    assert!(
+        end >= killed_at - 1.5,
+        "the clip plays to {:.2} s before the kill",
+        killed_at - end
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("clip.mp4");
+    download(&hub, clip["video_url"].as_str().unwrap(), &mp4).await;
+    let probe = check_clip(clip, &mp4);
+    assert!(probe.duration >= 2.5, "{clip}");
+    let thumb = reqwest::get(hub.url(clip["thumbnail_url"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        thumb.status(),
+        200,
+        "the thumbnail was written while recording"
+    );
+}
+
+#[tokio::test]
+async fn retention_removes_the_oldest_clips_and_never_the_open_one() {
+    let motion = serde_json::json!({"enabled": true, "calm_frames": 3, "min_motion_frames": 2, "pre_roll_s": 0.0});
+    // One clip first, to learn how big such a clip is; then a limit of two and a half.
+    let hub = Hub::start(&[]);
+    let mut events = Events::open(&hub).await;
+    let mut publisher = Publisher::connect(&hub, "gate").await;
+    put_motion(&hub, "gate", motion.clone()).await;
+    let short_clip = |i: usize| if i < 40 { crossing(i) } else { None };
+    let clip_ended = |i: usize, status: &serde_json::Value| i > 40 && status["in_event"] == false;
+    publish_until(&hub, &mut publisher, "gate", short_clip, clip_ended).await;
+    let first = next_event(&mut events, "clip_saved").await["clip"].clone();
+    let size = first["bytes"].as_u64().unwrap();
+    let limit = size * 5 / 2;
+    drop((events, publisher));
+    let mb = format!("{}", limit as f64 / 1_048_576.0);
+    let hub = hub.restart(&["--record-max-total-mb", &mb]);
+    let mut events = Events::open(&hub).await;
+    let mut publisher = Publisher::connect(&hub, "gate").await;
+
+    let mut saved = vec![first["id"].as_i64().unwrap()];
+    while saved.len() < 5 {
+        publish_until(&hub, &mut publisher, "gate", short_clip, clip_ended).await;
+        let clip = next_event(&mut events, "clip_saved").await["clip"].clone();
+        saved.push(clip["id"].as_i64().unwrap());
+        let list = recordings(&hub, "").await;
+        let ids: Vec<i64> = list.iter().map(|c| c["id"].as_i64().unwrap()).collect();
+        let total: u64 = list.iter().map(|c| c["bytes"].as_u64().unwrap()).sum();
+        assert!(total <= limit, "within the limit: {total} of {limit} bytes");
+        // What is kept is the newest clips, none skipped.
+        let newest: Vec<i64> = saved.iter().rev().take(ids.len()).copied().collect();
+        assert_eq!(ids, newest, "oldest removed first");
+    }
+    let left = recordings(&hub, "").await;
+    assert!(
+        (1..5).contains(&left.len()),
+        "some clips were removed: {left:?}"
+    );
+
+    // A clip bigger than the whole limit stays while it is written: another camera's
+    // clip ends meanwhile, and retention removes every finished clip but not the open one.
+    put_motion(&hub, "gate", serde_json::json!({"calm_frames": 1000})).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut i = 0;
+    let open = loop {
+        let seq = publisher.send(scene(crossing(i))).await;
+        wait_scored(&hub, "gate", seq).await;
+        i += 1;
+        let list = recordings(&hub, "?camera=gate").await;
+        if let Some(open) = list.iter().find(|c| c["in_progress"] == true)
+            && open["bytes"].as_u64().unwrap() > limit
+        {
+            break open.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the open clip never grew: {list:?}"
+        );
+    };
+    let mut other = Publisher::connect(&hub, "porch").await;
+    put_motion(
+        &hub,
+        "porch",
+        serde_json::json!({"enabled": true, "calm_frames": 3, "min_motion_frames": 2, "pre_roll_s": 0.0}),
+    )
+    .await;
+    publish_until(
+        &hub,
+        &mut other,
+        "porch",
+        // Past the detector's first (learning) frames, then a short crossing.
+        |i| {
+            if (12..24).contains(&i) {
+                crossing(i)
+            } else {
+                None
+            }
+        },
+        |i, status| i > 24 && status["in_event"] == false,
+    )
+    .await;
+    let porch = next_event(&mut events, "clip_saved").await;
+    assert_eq!(porch["camera"], "porch");
+    let list = recordings(&hub, "").await;
+    let ids: Vec<i64> = list.iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [open["id"].as_i64().unwrap()],
+        "only the open clip is left: {list:?}"
+    );
+    assert_eq!(list[0]["in_progress"], true);
+}
