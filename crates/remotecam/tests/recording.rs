@@ -412,3 +412,144 @@ async fn retention_removes_the_oldest_clips_and_never_the_open_one() {
     );
     assert_eq!(list[0]["in_progress"], true);
 }
+
+/// A 1280x720 picture of fixed noise (it compresses badly: the disk fills fast) with
+/// a white square at `square`.
+fn noisy_scene(square: Option<(usize, usize)>) -> bytes::Bytes {
+    let mut c = remotecam::placeholder::Canvas::new(1280, 720, [0, 0, 0]);
+    let mut x: u32 = 0x2545_F491;
+    for b in c.rgb.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = 60 + (x % 120) as u8;
+    }
+    if let Some((sx, sy)) = square {
+        for y in sy * 3 / 2..sy * 3 / 2 + 160 {
+            for px in sx * 2..sx * 2 + 160 {
+                c.rgb[(y * 1280 + px) * 3..][..3].copy_from_slice(&[255, 255, 255]);
+            }
+        }
+    }
+    c.to_jpeg(90)
+}
+
+#[tokio::test]
+async fn a_full_disk_stops_recording_cleanly_and_live_view_goes_on() {
+    // The hub's data directory is a 4 MB filesystem of its own (a tmpfs in a mount
+    // namespace that ends with the hub).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap().to_owned();
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let mount = "mount -t tmpfs -o size=4m remotecam-test \"$0\" && exec \"$@\"";
+    let mut wrapper = vec!["unshare"];
+    if !root {
+        wrapper.push("--map-root-user");
+    }
+    wrapper.extend([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        mount,
+        &path,
+    ]);
+    let hub = Hub::start_wrapped(dir, 0, 0, &["--record-min-free-mb", "0"], &wrapper);
+    let mut events = Events::open(&hub).await;
+    let mut publisher = Publisher::connect(&hub, "shed").await;
+    put_motion(
+        &hub,
+        "shed",
+        serde_json::json!({"enabled": true, "calm_frames": 5, "min_motion_frames": 2, "pre_roll_s": 0.0}),
+    )
+    .await;
+
+    // Motion until the disk is full.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut i = 0;
+    let status = loop {
+        let square = (i >= 12).then(|| crossing(i).unwrap());
+        let seq = publisher.send(noisy_scene(square)).await;
+        let status = wait_scored(&hub, "shed", seq).await;
+        i += 1;
+        if status["recording"]["state"] == "disk_full" {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the disk never filled: {status}");
+    };
+    assert!(
+        status["recording"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("No space"),
+        "{status}"
+    );
+    let stopped = next_event(&mut events, "recording_stopped").await;
+    assert_eq!(stopped["reason"], "disk_full", "{stopped}");
+
+    // The index is intact: the clip cut short is listed, finished, and plays.
+    let list = recordings(&hub, "").await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["in_progress"], false, "{list:?}");
+    let out = tempfile::tempdir().unwrap();
+    let mp4 = out.path().join("cut.mp4");
+    download(&hub, list[0]["video_url"].as_str().unwrap(), &mp4).await;
+    let probe = check_clip(&list[0], &mp4);
+    assert!(probe.frames > 0);
+
+    // Live view goes on: new frames are served while recording is stopped.
+    for n in 0..5 {
+        let seq = publisher.send(noisy_scene(crossing(i + n))).await;
+        let snap = reqwest::get(hub.url("/api/cameras/shed/snapshot.jpg"))
+            .await
+            .unwrap();
+        assert_eq!(snap.status(), 200);
+        let served: u64 = snap.headers()["x-frame-seq"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(served >= seq, "snapshot {served} after frame {seq}");
+    }
+    let m: serde_json::Value = reqwest::get(hub.url("/api/cameras/shed/motion"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["recording"]["state"], "disk_full", "{m}");
+
+    // Room again (the clip deleted): the next motion is recorded.
+    let id = list[0]["id"].as_i64().unwrap();
+    let res = reqwest::Client::new()
+        .delete(hub.url(&format!("/api/recordings/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Still until the motion event is over, then motion again.
+    for n in 0.. {
+        let seq = publisher.send(noisy_scene(None)).await;
+        if wait_scored(&hub, "shed", seq).await["in_event"] == false {
+            break;
+        }
+        assert!(n < 100, "the motion event never ended");
+    }
+    let mut n = 0;
+    loop {
+        let square = (n >= 3).then(|| crossing(n).unwrap());
+        let seq = publisher.send(noisy_scene(square)).await;
+        let status = wait_scored(&hub, "shed", seq).await;
+        n += 1;
+        if status["recording"]["state"] == "recording" {
+            break;
+        }
+        assert!(n < 100, "recording never resumed: {status}");
+    }
+    let resumed = next_event(&mut events, "recording_resumed").await;
+    assert_eq!(resumed["camera"], "shed");
+}

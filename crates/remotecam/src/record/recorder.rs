@@ -242,7 +242,14 @@ impl Worker {
             .begin(&self.name, start_ms, |id| {
                 Recordings::stem(&self.name, start_ms, id)
             })
-            .map_err(|e| (RecordingState::Error, format!("recordings index: {e}")))?;
+            .map_err(|e| {
+                let state = if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+                    RecordingState::DiskFull
+                } else {
+                    RecordingState::Error
+                };
+                (state, format!("recordings index: {e}"))
+            })?;
         let path = self.recordings.mp4_path(&row);
         let created = path
             .parent()
