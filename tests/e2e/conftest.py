@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("REMOTECAM_BIN", ROOT / "target" / "debug" / "remotecam"))
@@ -105,3 +106,37 @@ def mjpeg_frames(url, count, timeout=WAIT):
                 continue  # the "no signal" picture
             frames.append(cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR))
     return frames
+
+
+CHROMIUM = "/usr/bin/chromium"
+BASE_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+]
+
+
+@pytest.fixture
+def browser_with():
+    """Launches Chromium with extra flags; closes everything at the end."""
+    with sync_playwright() as p:
+        browsers = []
+
+        def launch(*extra):
+            b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BASE_ARGS + list(extra))
+            browsers.append(b)
+            return b.new_context(ignore_https_errors=True)
+
+        yield launch
+        for b in browsers:
+            b.close()
+
+
+def start_publishing(page, hub, name, resolution="640x480"):
+    # The address the hub prints for phones: HTTPS with the token.
+    page.goto(hub.https_url(f"/publish?token={hub.token}"))
+    assert page.url == hub.https_url("/publish"), "token moved into a cookie"
+    page.fill("#name", name)
+    page.select_option("#resolution", resolution)
+    page.click("#start")
+    page.wait_for_selector("#status.ok", timeout=WAIT * 1000)

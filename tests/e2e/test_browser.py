@@ -6,43 +6,8 @@ import time
 
 import numpy as np
 import pytest
-from playwright.sync_api import sync_playwright
 
-from conftest import WAIT, mjpeg_frames
-
-CHROMIUM = "/usr/bin/chromium"
-BASE_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-]
-
-
-@pytest.fixture
-def browser_with():
-    """Launches Chromium with extra flags; closes everything at the end."""
-    with sync_playwright() as p:
-        browsers = []
-
-        def launch(*extra):
-            b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BASE_ARGS + list(extra))
-            browsers.append(b)
-            return b.new_context(ignore_https_errors=True)
-
-        yield launch
-        for b in browsers:
-            b.close()
-
-
-def start_publishing(page, hub, name, resolution="640x480"):
-    # The address the hub prints for phones: HTTPS with the token.
-    page.goto(hub.https_url(f"/publish?token={hub.token}"))
-    assert page.url == hub.https_url("/publish"), "token moved into a cookie"
-    page.fill("#name", name)
-    page.select_option("#resolution", resolution)
-    page.click("#start")
-    page.wait_for_selector("#status.ok", timeout=WAIT * 1000)
-
+from conftest import WAIT, mjpeg_frames, start_publishing
 
 def stream_url(hub, name):
     return hub.url(f"/api/cameras/{name}/stream.mjpg?token={hub.token}")

@@ -1,0 +1,54 @@
+"""Recordings in a real browser: a phone-like publisher (Chromium's fake camera, whose
+picture moves) triggers motion; the clip is saved, listed in the gallery page, and its
+`<video>` plays in Chromium to the end."""
+
+import json
+import time
+import urllib.request
+
+from conftest import WAIT, start_publishing
+
+
+def api(hub, path, method="GET", body=None):
+    req = urllib.request.Request(
+        hub.url(path), method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {hub.token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=WAIT) as res:
+        return json.load(res)
+
+
+def test_a_recorded_clip_plays_to_its_end_in_the_gallery(make_hub, browser_with):
+    hub = make_hub()
+    context = browser_with()
+    page = context.new_page()
+    start_publishing(page, hub, "phone")
+    # The fake camera's picture never stops moving: clips are cut every 3 s.
+    api(hub, "/api/cameras/phone/motion", "PUT",
+        {"enabled": True, "threshold": 0.05, "max_clip_s": 3, "pre_roll_s": 0})
+
+    deadline = time.monotonic() + 60
+    while True:
+        done = [c for c in api(hub, "/api/recordings?camera=phone") if not c["in_progress"]]
+        if done:
+            clip = done[-1]
+            break
+        assert time.monotonic() < deadline, "no clip was saved"
+        time.sleep(0.2)
+    assert clip["frames"] > 10, clip
+
+    gallery = context.new_page()
+    gallery.goto(hub.https_url(f"/recordings?token={hub.token}"))
+    card = gallery.wait_for_selector(f".clip[data-id='{clip['id']}']", timeout=WAIT * 1000)
+    gallery.wait_for_function(
+        f"() => document.querySelector(\".clip[data-id='{clip['id']}'] img\").naturalWidth > 0",
+        timeout=WAIT * 1000,
+    )
+    card.query_selector("a.view").click()
+    gallery.wait_for_function("() => document.getElementById('video').ended", timeout=WAIT * 1000)
+    played = gallery.evaluate(
+        "() => { const v = document.getElementById('video');"
+        " return { duration: v.duration, width: v.videoWidth, height: v.videoHeight }; }")
+    assert (played["width"], played["height"]) == (640, 480), played
+    assert abs(played["duration"] - clip["duration_s"]) < 0.2, (played, clip)
