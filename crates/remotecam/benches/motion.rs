@@ -1,8 +1,16 @@
-//! The motion detector's cost per frame on its working picture (160x90: a 720p frame
-//! decoded at 1/8 scale). Decoding is not included.
+//! Motion detection and recording, per 720p frame:
+//! - `motion score 160x90`: the detector on its working picture (a 720p frame reduced to
+//!   160x90), decoding excluded;
+//! - `motion decode+score 720p`: what the hub spends per frame with detection on
+//!   (luma decode of the JPEG, reduction, score);
+//! - `record 720p frame`: what the recorder spends per frame (JPEG to I420, H.264 encode
+//!   at the hub's settings; a keyframe a second at 30 fps), file writing excluded.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use remotecam::motion::live::small_gray;
 use remotecam::motion::{Detector, DetectorSettings, Gray};
+use remotecam::placeholder::Canvas;
+use remotecam::record::encode::{I420, VideoEncoder};
 
 fn frames() -> Vec<Gray> {
     let mut x: u32 = 0x9E37_79B9;
@@ -30,6 +38,32 @@ fn frames() -> Vec<Gray> {
         .collect()
 }
 
+/// 1280x720 camera-like JPEGs (texture, sensor noise) with a moving square, ~100 kB.
+fn jpegs() -> Vec<bytes::Bytes> {
+    let mut x: u32 = 0x2545_F491;
+    (0..30)
+        .map(|f| {
+            let mut c = Canvas::new(1280, 720, [0, 0, 0]);
+            for y in 0..720 {
+                for px in 0..1280 {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    let base = 60 + (px / 10 + y / 12) % 90 + (x % 12) as usize;
+                    let inside = (f * 30..f * 30 + 160).contains(&px) && (200..360).contains(&y);
+                    let v = if inside { 235 } else { base as u8 as usize };
+                    c.rgb[(y * 1280 + px) * 3..][..3].copy_from_slice(&[
+                        v as u8,
+                        (v as u8).saturating_add(10),
+                        v as u8,
+                    ]);
+                }
+            }
+            c.to_jpeg(85)
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
     let frames = frames();
     let mut detector = Detector::new(DetectorSettings::default());
@@ -41,6 +75,32 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % frames.len();
             detector.score(std::hint::black_box(&frames[i]))
+        })
+    });
+
+    let jpegs = jpegs();
+    let mut detector = Detector::new(DetectorSettings::default());
+    let mut i = 0;
+    c.bench_function("motion decode+score 720p", |b| {
+        b.iter(|| {
+            i = (i + 1) % jpegs.len();
+            let gray = small_gray(&jpegs[i]).expect("decodes");
+            detector.score(&gray)
+        })
+    });
+
+    let mut encoder = VideoEncoder::new().expect("encoder");
+    let mut picture = I420::default();
+    let mut n = 0u64;
+    c.bench_function("record 720p frame", |b| {
+        b.iter(|| {
+            let jpeg = &jpegs[(n % jpegs.len() as u64) as usize];
+            picture.decode_jpeg(jpeg).expect("decodes");
+            let out = encoder
+                .encode(&picture, n * 33, n % 30 == 0)
+                .expect("encodes");
+            n += 1;
+            out
         })
     });
 }
