@@ -97,7 +97,7 @@ fn bench(c: &mut Criterion) {
             let jpeg = &jpegs[(n % jpegs.len() as u64) as usize];
             picture.decode_jpeg(jpeg).expect("decodes");
             let out = encoder
-                .encode(&picture, n * 33, n % 30 == 0)
+                .encode(&picture, n * 33, n.is_multiple_of(30))
                 .expect("encodes");
             n += 1;
             out
