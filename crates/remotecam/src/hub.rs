@@ -81,11 +81,6 @@ impl Hub {
         self.recordings.get()
     }
 
-    /// A sender for hub events (the recorder's, the webhook's).
-    pub fn event_sender(&self) -> broadcast::Sender<HubEvent> {
-        self.events.clone()
-    }
-
     /// Listens to the hub's events (camera online/offline, motion).
     pub fn events(&self) -> broadcast::Receiver<HubEvent> {
         self.events.subscribe()

@@ -2,8 +2,11 @@
 //! with the frames and duration that were fed (variable frame rate included), and a
 //! file cut short (as a crash leaves it) brought back to its last whole fragment.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
+
+use common::ffprobe;
 
 use remotecam::placeholder::Canvas;
 use remotecam::record::encode::{I420, VideoEncoder};
@@ -42,43 +45,6 @@ fn record(path: &Path, times: &[f64]) -> remotecam::record::fmp4::Written {
     let (written, error) = file.finish(ticks(last + 1.0 / 30.0));
     assert!(error.is_none(), "{error:?}");
     written
-}
-
-struct Probe {
-    codec: String,
-    frames: u64,
-    duration: f64,
-}
-
-fn ffprobe(path: &Path) -> Probe {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-        .args([
-            "-show_entries",
-            "stream=codec_name,nb_read_frames:format=duration",
-            "-of",
-            "default=noprint_wrappers=1",
-        ])
-        .arg(path)
-        .output()
-        .expect("run ffprobe");
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "ffprobe: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let field = |k: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .unwrap_or_else(|| panic!("no {k} in {text}"))
-            .to_owned()
-    };
-    Probe {
-        codec: field("codec_name"),
-        frames: field("nb_read_frames").parse().expect("frames"),
-        duration: field("duration").parse().expect("duration"),
-    }
 }
 
 #[test]

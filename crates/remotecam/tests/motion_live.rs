@@ -38,24 +38,8 @@ async fn a_moving_object_makes_motion_events() {
     let mut peak = 0.0f64;
     for square in frames {
         let seq = publisher.send(scene(square)).await;
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let m: serde_json::Value = reqwest::get(hub.url("/api/cameras/yard/motion"))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if m["scored_seq"].as_u64() >= Some(seq) {
-                peak = peak.max(m["level"].as_f64().unwrap());
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "frame {seq} never scored: {m}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        let m = wait_scored(&hub, "yard", seq).await;
+        peak = peak.max(m["level"].as_f64().unwrap());
     }
     assert!(peak > 3.0, "the square is seen (peak level {peak}%)");
     let (name, start) = events.next().await;

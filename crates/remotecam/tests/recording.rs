@@ -36,27 +36,20 @@ async fn publish_until(
     }
 }
 
-/// Waits until the frame `seq` is scored; returns the motion status.
-async fn wait_scored(hub: &Hub, camera: &str, seq: u64) -> serde_json::Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let m: serde_json::Value = reqwest::get(hub.url(&format!("/api/cameras/{camera}/motion")))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if m["scored_seq"].as_u64() >= Some(seq) {
-            return m;
-        }
-        assert!(Instant::now() < deadline, "frame {seq} never scored: {m}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 /// A square crossing the picture, frame by frame.
 fn crossing(i: usize) -> Option<(usize, usize)> {
     Some((20 + (i * 37) % 500, 60 + (i * 23) % 300))
+}
+
+/// The square crossing only during `frames` (still before and after).
+fn crossing_during(frames: std::ops::Range<usize>) -> impl Fn(usize) -> Option<(usize, usize)> {
+    move |i| {
+        if frames.contains(&i) {
+            crossing(i)
+        } else {
+            None
+        }
+    }
 }
 
 async fn recordings(hub: &Hub, query: &str) -> Vec<serde_json::Value> {
@@ -73,43 +66,6 @@ async fn next_event(events: &mut Events, name: &str) -> serde_json::Value {
         if n == name {
             return data;
         }
-    }
-}
-
-struct Probe {
-    codec: String,
-    frames: u64,
-    duration: f64,
-}
-
-fn ffprobe(path: &Path) -> Probe {
-    let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-        .args([
-            "-show_entries",
-            "stream=codec_name,nb_read_frames:format=duration",
-            "-of",
-            "default=noprint_wrappers=1",
-        ])
-        .arg(path)
-        .output()
-        .expect("run ffprobe");
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "ffprobe: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let field = |k: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .unwrap_or_else(|| panic!("no {k} in {text}"))
-            .to_owned()
-    };
-    Probe {
-        codec: field("codec_name"),
-        frames: field("nb_read_frames").parse().expect("frames"),
-        duration: field("duration").parse().expect("duration"),
     }
 }
 
@@ -162,13 +118,7 @@ async fn a_motion_clip_is_saved_listed_served_and_deleted() {
         &hub,
         &mut publisher,
         "yard",
-        |i| {
-            if (20..32).contains(&i) {
-                crossing(i)
-            } else {
-                None
-            }
-        },
+        crossing_during(20..32),
         |i, status| {
             saw_recording |= status["recording"]["state"] == "recording";
             i > 32 && status["in_event"] == false
@@ -328,9 +278,9 @@ async fn retention_removes_the_oldest_clips_and_never_the_open_one() {
     let mut events = Events::open(&hub).await;
     let mut publisher = Publisher::connect(&hub, "gate").await;
     put_motion(&hub, "gate", motion.clone()).await;
-    let short_clip = |i: usize| if i < 40 { crossing(i) } else { None };
+    let short_clip = crossing_during(0..40);
     let clip_ended = |i: usize, status: &serde_json::Value| i > 40 && status["in_event"] == false;
-    publish_until(&hub, &mut publisher, "gate", short_clip, clip_ended).await;
+    publish_until(&hub, &mut publisher, "gate", &short_clip, clip_ended).await;
     let first = next_event(&mut events, "clip_saved").await["clip"].clone();
     let size = first["bytes"].as_u64().unwrap();
     let limit = size * 5 / 2;
@@ -342,7 +292,7 @@ async fn retention_removes_the_oldest_clips_and_never_the_open_one() {
 
     let mut saved = vec![first["id"].as_i64().unwrap()];
     while saved.len() < 5 {
-        publish_until(&hub, &mut publisher, "gate", short_clip, clip_ended).await;
+        publish_until(&hub, &mut publisher, "gate", &short_clip, clip_ended).await;
         let clip = next_event(&mut events, "clip_saved").await["clip"].clone();
         saved.push(clip["id"].as_i64().unwrap());
         let list = recordings(&hub, "").await;
@@ -391,13 +341,7 @@ async fn retention_removes_the_oldest_clips_and_never_the_open_one() {
         &mut other,
         "porch",
         // Past the detector's first (learning) frames, then a short crossing.
-        |i| {
-            if (12..24).contains(&i) {
-                crossing(i)
-            } else {
-                None
-            }
-        },
+        crossing_during(12..24),
         |i, status| i > 24 && status["in_event"] == false,
     )
     .await;

@@ -10,7 +10,7 @@
 //! second and 30 the next plays back at the speed it happened.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::num::NonZeroU32;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -50,6 +50,11 @@ pub struct Written {
 impl Written {
     pub fn seconds(&self) -> f64 {
         self.ticks as f64 / f64::from(TIMESCALE)
+    }
+
+    /// The duration in whole milliseconds (the index's unit).
+    pub fn millis(&self) -> i64 {
+        (self.seconds() * 1000.0).round() as i64
     }
 }
 
@@ -319,6 +324,5 @@ pub fn recover(path: &Path) -> std::io::Result<Option<Written>> {
     }
     set_duration(&file, init_len, written.ticks)?;
     file.sync_all()?;
-    let _ = file.flush();
     Ok(Some(written))
 }

@@ -73,6 +73,7 @@ impl Index {
     }
 
     /// An index in memory (for tests).
+    #[cfg(test)]
     pub fn in_memory() -> rusqlite::Result<Index> {
         Index::init(Connection::open_in_memory()?)
     }

@@ -445,7 +445,7 @@ fn fill_row(
 ) {
     row.frames = written.frames as i64;
     row.bytes = written.bytes as i64;
-    row.end_ms = row.start_ms + (written.seconds() * 1000.0).round() as i64;
+    row.end_ms = row.start_ms + written.millis();
     row.motion_frames = motion_frames as i64;
     row.peak = peak.as_ref().map_or(0.0, |(s, _)| f64::from(*s));
 }

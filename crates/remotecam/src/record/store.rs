@@ -88,14 +88,6 @@ impl Recordings {
         Ok(recordings)
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    pub fn retention(&self) -> &Retention {
-        &self.retention
-    }
-
     fn recover(&self) -> Result<(), String> {
         for mut clip in self.index.in_progress().map_err(db_err)? {
             let mp4 = self.mp4_path(&clip);
@@ -103,7 +95,7 @@ impl Recordings {
                 Ok(Some(written)) => {
                     clip.frames = written.frames as i64;
                     clip.bytes = written.bytes as i64;
-                    clip.end_ms = clip.start_ms + (written.seconds() * 1000.0).round() as i64;
+                    clip.end_ms = clip.start_ms + written.millis();
                     clip.in_progress = false;
                     self.index.update(&clip).map_err(db_err)?;
                     tracing::info!(

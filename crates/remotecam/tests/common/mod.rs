@@ -4,9 +4,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
@@ -485,4 +486,60 @@ pub async fn put_motion(hub: &Hub, camera: &str, body: serde_json::Value) -> req
         .send()
         .await
         .unwrap()
+}
+
+pub struct Probe {
+    pub codec: String,
+    pub frames: u64,
+    pub duration: f64,
+}
+
+/// What ffprobe says of a video file: codec, decoded frame count, duration.
+pub fn ffprobe(path: &Path) -> Probe {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,nb_read_frames:format=duration",
+            "-of",
+            "default=noprint_wrappers=1",
+        ])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffprobe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("no {k} in {text}"))
+            .to_owned()
+    };
+    Probe {
+        codec: field("codec_name"),
+        frames: field("nb_read_frames").parse().expect("frames"),
+        duration: field("duration").parse().expect("duration"),
+    }
+}
+
+/// Waits until the frame `seq` is scored; returns the motion status.
+pub async fn wait_scored(hub: &Hub, camera: &str, seq: u64) -> serde_json::Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let m: serde_json::Value = reqwest::get(hub.url(&format!("/api/cameras/{camera}/motion")))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if m["scored_seq"].as_u64() >= Some(seq) {
+            return m;
+        }
+        assert!(Instant::now() < deadline, "frame {seq} never scored: {m}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
