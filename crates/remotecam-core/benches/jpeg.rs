@@ -1,8 +1,11 @@
-//! The per-frame cost of ingest checks and of building the viewers' frame message.
+//! The per-frame cost of ingest checks, of building the viewers' frame message, and of
+//! the hub's own decoding (luma at 1/8 for the motion detector, planes for the recorder)
+//! beside a general decoder's (zune-jpeg) on the same frame.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use remotecam_core::canvas::Canvas;
 use remotecam_core::jpeg::inspect;
+use remotecam_core::planar::{Decoder, luma_eighth};
 use remotecam_core::wire::{FrameMeta, encode_frame};
 
 /// A 1280x720 JPEG with sensor-like noise, about the size a webcam sends.
@@ -34,6 +37,35 @@ fn bench(c: &mut Criterion) {
     c.bench_function("viewer frame message 720p", |b| {
         b.iter(|| encode_frame(std::hint::black_box(&meta), &jpeg))
     });
+    let mut small = Vec::new();
+    c.bench_function("luma at 1/8 (DC only) 720p", |b| {
+        b.iter(|| luma_eighth(std::hint::black_box(&jpeg), &mut small).expect("decodes"))
+    });
+    let mut decoder = Decoder::new();
+    c.bench_function("planes (YCbCr as coded) 720p", |b| {
+        b.iter(|| {
+            decoder
+                .decode(std::hint::black_box(&jpeg))
+                .expect("decodes")
+                .width
+        })
+    });
+    use zune_jpeg::zune_core::{
+        bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,
+    };
+    for (name, space) in [
+        ("zune-jpeg luma 720p", ColorSpace::Luma),
+        ("zune-jpeg YCbCr 720p", ColorSpace::YCbCr),
+    ] {
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                let options = DecoderOptions::default().jpeg_set_out_colorspace(space);
+                zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(&jpeg[..]), options)
+                    .decode()
+                    .expect("decodes")
+            })
+        });
+    }
 }
 
 criterion_group!(benches, bench);

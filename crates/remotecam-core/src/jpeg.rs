@@ -134,7 +134,7 @@ fn header_segments(data: &[u8]) -> Vec<(u8, usize, usize)> {
 
 /// The JPEG standard's Huffman tables (Annex K.3) as one DHT segment, as our encoder
 /// writes them (it uses exactly these unless asked to optimise), taken once.
-fn standard_dht() -> &'static [u8] {
+pub(crate) fn standard_dht() -> &'static [u8] {
     static DHT: OnceLock<Vec<u8>> = OnceLock::new();
     DHT.get_or_init(|| {
         let mut jpeg = Vec::new();

@@ -6,4 +6,5 @@
 pub mod canvas;
 pub mod jpeg;
 pub mod multipart;
+pub mod planar;
 pub mod wire;

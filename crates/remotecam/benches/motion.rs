@@ -89,6 +89,15 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    let mut picture = I420::default();
+    let mut n = 0usize;
+    c.bench_function("record decode 720p", |b| {
+        b.iter(|| {
+            n = (n + 1) % jpegs.len();
+            picture.decode_jpeg(&jpegs[n]).expect("decodes");
+        })
+    });
+
     let mut encoder = VideoEncoder::new().expect("encoder");
     let mut picture = I420::default();
     let mut n = 0u64;

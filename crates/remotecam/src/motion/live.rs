@@ -24,6 +24,7 @@ use crate::events::HubEvent;
 use crate::frame::Frame;
 use crate::record::recorder::{Recorder, RecordingStatus};
 use crate::record::store::Recordings;
+use remotecam_core::planar::DecodeError;
 
 /// Width of the detector's working picture, at most.
 const WORK_WIDTH: usize = 160;
@@ -236,9 +237,24 @@ impl Default for Motion {
     }
 }
 
-/// A JPEG as the detector's small grayscale picture: luma only, box-averaged down to at
-/// most [`WORK_WIDTH`] pixels wide.
+/// A JPEG as the detector's small grayscale picture: luma only, box-averaged down to
+/// about [`WORK_WIDTH`] pixels wide.
+///
+/// A picture at least 8 times as wide is read at 1/8 scale straight from the JPEG's DC
+/// coefficients (the mean of each 8x8 block, no inverse DCT: a 720p frame gives
+/// exactly the 160x90 working picture), then averaged down by a whole factor if still
+/// twice as wide or more. Smaller pictures, and JPEGs the hub's decoder leaves to a
+/// general one, are decoded in full and box-averaged.
 pub fn small_gray(jpeg: &[u8]) -> Result<Gray, String> {
+    let mut eighth = Vec::new();
+    match remotecam_core::planar::luma_eighth(jpeg, &mut eighth) {
+        Ok((w, h)) if w >= WORK_WIDTH => {
+            let f = (w / WORK_WIDTH).max(1);
+            return Ok(box_average(&eighth, w, h, f));
+        }
+        Ok(_) | Err(DecodeError::Unsupported(_)) => {}
+        Err(e) => return Err(format!("cannot decode the frame: {e}")),
+    }
     let options = DecoderOptions::default()
         .jpeg_set_out_colorspace(ColorSpace::Luma)
         .set_max_width(16_384)
@@ -251,24 +267,30 @@ pub fn small_gray(jpeg: &[u8]) -> Result<Gray, String> {
     if luma.len() < w * h {
         return Err("short decode".into());
     }
-    let f = w.div_ceil(WORK_WIDTH).max(1);
-    let (sw, sh) = (w / f, h / f);
-    let mut pixels = Vec::with_capacity(sw * sh);
+    Ok(box_average(&luma, w, h, w.div_ceil(WORK_WIDTH).max(1)))
+}
+
+/// `pixels` (`w x h`) reduced `f` times each way, each output pixel the mean of an
+/// `f x f` square (a partial square at the edges is left out).
+fn box_average(pixels: &[u8], w: usize, h: usize, f: usize) -> Gray {
+    let (sw, sh) = ((w / f).max(1), (h / f).max(1));
+    let (fw, fh) = (f.min(w), f.min(h));
+    let mut out = Vec::with_capacity(sw * sh);
     for y in 0..sh {
         for x in 0..sw {
             let mut sum = 0u32;
-            for dy in 0..f {
-                let row = &luma[(y * f + dy) * w + x * f..][..f];
+            for dy in 0..fh {
+                let row = &pixels[(y * fh + dy) * w + x * fw..][..fw];
                 sum += row.iter().map(|&p| u32::from(p)).sum::<u32>();
             }
-            pixels.push((sum / (f * f) as u32) as u8);
+            out.push((sum / (fw * fh) as u32) as u8);
         }
     }
-    Ok(Gray {
+    Gray {
         width: sw,
         height: sh,
-        pixels,
-    })
+        pixels: out,
+    }
 }
 
 /// A frame waiting in the motion task: for scoring, for the pre-roll, for the recorder.

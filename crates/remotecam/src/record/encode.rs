@@ -9,6 +9,7 @@ use openh264::encoder::{
     SpsPpsStrategy, UsageType, VuiConfig,
 };
 use openh264::formats::YUVSource;
+use remotecam_core::planar::{DecodeError, Decoder, Picture, Plane};
 use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
@@ -22,6 +23,8 @@ pub struct I420 {
     pub y: Vec<u8>,
     pub u: Vec<u8>,
     pub v: Vec<u8>,
+    /// The JPEG decoder's buffers, kept from one frame to the next.
+    decoder: Decoder,
 }
 
 impl YUVSource for I420 {
@@ -48,16 +51,25 @@ impl YUVSource for I420 {
 
 impl I420 {
     /// Decodes a JPEG into `self`, reusing its buffers.
+    ///
+    /// The hub's own decoder gives the JPEG's planes as coded (for the usual 4:2:0 JPEG,
+    /// exactly I420: no chroma upsampling, no colour conversion); JPEGs it leaves to a
+    /// general decoder (progressive, CMYK, ...) go through zune-jpeg.
     pub fn decode_jpeg(&mut self, jpeg: &[u8]) -> Result<(), String> {
-        let options = DecoderOptions::default()
-            .set_max_width(16_384)
-            .set_max_height(16_384);
-        let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
-        decoder
-            .decode_headers()
-            .map_err(|e| format!("cannot decode the frame: {e}"))?;
-        let input = decoder.input_colorspace().ok_or("no colour space")?;
-        let (w, h) = decoder.dimensions().ok_or("no picture size")?;
+        let mut decoder = std::mem::take(&mut self.decoder);
+        let result = match decoder.decode(jpeg) {
+            // Luma at full size, as every camera codes it.
+            Ok(picture) if (picture.planes[0].x_step, picture.planes[0].y_step) == (1, 1) => {
+                self.fill_from_planes(&picture)
+            }
+            Ok(_) | Err(DecodeError::Unsupported(_)) => self.decode_general(jpeg),
+            Err(e) => Err(format!("cannot decode the frame: {e}")),
+        };
+        self.decoder = decoder;
+        result
+    }
+
+    fn size_for(&mut self, w: usize, h: usize) -> Result<(), String> {
         if w < 2 || h < 2 {
             return Err(format!("picture too small to record ({w}x{h})"));
         }
@@ -67,6 +79,41 @@ impl I420 {
         self.y.resize(ew * eh, 0);
         self.u.resize(ew * eh / 4, 128);
         self.v.resize(ew * eh / 4, 128);
+        Ok(())
+    }
+
+    /// From planes at any sampling: luma copied, chroma copied when it is 4:2:0 and
+    /// averaged (or repeated) onto the 4:2:0 grid otherwise; gray gets neutral chroma.
+    fn fill_from_planes(&mut self, picture: &Picture<'_>) -> Result<(), String> {
+        self.size_for(picture.width, picture.height)?;
+        let (w, h) = (self.width, self.height);
+        let luma = &picture.planes[0];
+        for row in 0..h {
+            self.y[row * w..][..w].copy_from_slice(&luma.data[row * luma.stride..][..w]);
+        }
+        let [_, cb, cr] = picture.planes[..] else {
+            self.u.fill(128);
+            self.v.fill(128);
+            return Ok(());
+        };
+        to_420(&cb, &mut self.u, w / 2, h / 2);
+        to_420(&cr, &mut self.v, w / 2, h / 2);
+        Ok(())
+    }
+
+    /// Any JPEG, by way of zune-jpeg's full-size output.
+    fn decode_general(&mut self, jpeg: &[u8]) -> Result<(), String> {
+        let options = DecoderOptions::default()
+            .set_max_width(16_384)
+            .set_max_height(16_384);
+        let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
+        decoder
+            .decode_headers()
+            .map_err(|e| format!("cannot decode the frame: {e}"))?;
+        let input = decoder.input_colorspace().ok_or("no colour space")?;
+        let (w, h) = decoder.dimensions().ok_or("no picture size")?;
+        self.size_for(w, h)?;
+        let (ew, eh) = (self.width, self.height);
         match input {
             ColorSpace::Luma => {
                 decoder.set_options(options.jpeg_set_out_colorspace(ColorSpace::Luma));
@@ -152,6 +199,40 @@ impl I420 {
             .encode(&px, tw as u16, th as u16, jpeg_encoder::ColorType::Ycbcr)
             .map_err(|e| e.to_string())?;
         Ok(out)
+    }
+}
+
+/// A chroma plane onto the 4:2:0 grid (`cw x ch`, a sample per 2x2 picture pixels):
+/// each sample is the mean of the plane's samples covering those pixels.
+fn to_420(plane: &Plane<'_>, out: &mut [u8], cw: usize, ch: usize) {
+    let (xs, ys) = (plane.x_step, plane.y_step);
+    if (xs, ys) == (2, 2) {
+        for row in 0..ch {
+            out[row * cw..][..cw].copy_from_slice(&plane.data[row * plane.stride..][..cw]);
+        }
+        return;
+    }
+    // The plane's samples under picture pixels [2x, 2x + 2) (at least one).
+    let span = |i: usize, step: usize, len: usize| {
+        let a = (2 * i / step).min(len - 1);
+        let b = (2 * i + 2).div_ceil(step).clamp(a + 1, len);
+        a..b
+    };
+    for y in 0..ch {
+        let rows = span(y, ys, plane.height);
+        for x in 0..cw {
+            let cols = span(x, xs, plane.width);
+            let mut sum = 0u32;
+            for r in rows.clone() {
+                let line = &plane.data[r * plane.stride..];
+                sum += line[cols.clone()]
+                    .iter()
+                    .map(|&p| u32::from(p))
+                    .sum::<u32>();
+            }
+            let n = (rows.len() * cols.len()) as u32;
+            out[y * cw + x] = ((sum + n / 2) / n) as u8;
+        }
     }
 }
 

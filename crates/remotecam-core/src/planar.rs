@@ -1,0 +1,1182 @@
+//! Baseline JPEG decoding for the hub's own uses, where a general decoder does work that
+//! is thrown away:
+//! - [`luma_eighth`]: the picture's luma at 1/8 scale, straight from the DC coefficients
+//!   (each is the mean of an 8x8 block): no inverse DCT, the colour components' data only
+//!   skipped over. The motion detector works on a small grayscale picture; this gives it
+//!   one for the cost of the entropy decoding alone.
+//! - [`Decoder::decode`]: the picture as planes at the sampling the JPEG was coded with.
+//!   Cameras and browsers send YCbCr 4:2:0, which is what an H.264 encoder takes; a
+//!   general decoder would upsample the chroma to full size and convert to RGB, only for
+//!   the recorder to convert and subsample it back.
+//!
+//! Only what cameras and browsers send is decoded here: sequential Huffman-coded JPEG
+//! (baseline or extended), 8 bits, one scan holding every component, 1 (gray) or 3
+//! (YCbCr) components. Anything else (progressive, arithmetic coding, several scans,
+//! CMYK, RGB-coded) is [`DecodeError::Unsupported`], and the caller falls back to a
+//! general decoder. Frames without Huffman tables (the MJPEG convention) use the
+//! standard ones.
+//!
+//! Corrupt data never panics: integer arithmetic on coefficients wraps (the inverse DCT
+//! is in floating point), every table index is checked, and entropy data that runs out before the last block is an error.
+
+use thiserror::Error;
+
+/// Why [`Decoder::decode`] or [`luma_eighth`] gave no picture.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum DecodeError {
+    /// A valid JPEG of a kind this decoder leaves to a general one.
+    #[error("JPEG not decodable here: {0}")]
+    Unsupported(&'static str),
+    #[error("corrupt JPEG: {0}")]
+    Corrupt(&'static str),
+}
+
+type Result<T> = std::result::Result<T, DecodeError>;
+
+/// Largest picture decoded (pixels): 8K x 8K. A header may claim anything; the planes
+/// are allocated from it.
+const MAX_PIXELS: usize = 8192 * 8192;
+
+/// Natural (row-major) index of the k-th coefficient in zigzag order.
+const ZIGZAG: [usize; 64] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+];
+
+/// Where the k-th coefficient in zigzag order goes in a block stored transposed (column
+/// by column), the layout [`idct`] takes.
+const TRANSPOSED: [usize; 64] = {
+    let mut t = [0; 64];
+    let mut k = 0;
+    while k < 64 {
+        let n = ZIGZAG[k];
+        t[k] = (n % 8) * 8 + n / 8;
+        k += 1;
+    }
+    t
+};
+
+/// Bits looked up at once when decoding a Huffman code; longer codes take the slow path.
+const LUT_BITS: u32 = 9;
+/// Bits looked up at once when skipping an AC coefficient (its code and its extra bits).
+const SKIP_BITS: u32 = 12;
+/// Bits looked up at once when decoding an AC coefficient (its code and its extra bits).
+const FAST_BITS: u32 = 10;
+
+/// One Huffman table, canonical form (JPEG Annex C), with lookup tables for short codes.
+#[derive(Clone)]
+struct Huffman {
+    /// By the next `LUT_BITS` bits: `(code length << 8) | value`, 0 for a longer code.
+    lut: [u16; 1 << LUT_BITS],
+    /// By the next `SKIP_BITS` bits, for an AC table whose coefficients are skipped over
+    /// (luma at 1/8): the bits taken by the code and its extra bits, and how far it moves
+    /// along the block (`run + 1`, 16 for a run of 16 zeros, 64 for end of block); 0 when
+    /// longer than the lookup. Packed as `bits | advance << 5`.
+    skip: Box<[u16; 1 << SKIP_BITS]>,
+    /// By the next `FAST_BITS` bits, for an AC coefficient whose code and extra bits fit:
+    /// `value << 16 | run << 8 | bits`; 0 otherwise (and for end of block and runs of 16
+    /// zeros).
+    fast: Box<[i32; 1 << FAST_BITS]>,
+    /// Largest code of each length (index 1..=16), -1 where there is none.
+    maxcode: [i32; 17],
+    /// Index into `values` of a code of each length, minus that length's first code.
+    offset: [i32; 17],
+    values: [u8; 256],
+}
+
+impl Huffman {
+    /// From a DHT table's 16 counts and its values.
+    fn new(counts: &[u8; 16], values: &[u8]) -> Result<Huffman> {
+        let mut h = Huffman {
+            lut: [0; 1 << LUT_BITS],
+            skip: Box::new([0; 1 << SKIP_BITS]),
+            fast: Box::new([0; 1 << FAST_BITS]),
+            maxcode: [-1; 17],
+            offset: [0; 17],
+            values: [0; 256],
+        };
+        if values.len() > 256 {
+            return Err(DecodeError::Corrupt("Huffman table with over 256 codes"));
+        }
+        h.values[..values.len()].copy_from_slice(values);
+        let mut code: i32 = 0;
+        let mut k: usize = 0;
+        for len in 1..=16u32 {
+            let n = usize::from(counts[len as usize - 1]);
+            h.offset[len as usize] = k as i32 - code;
+            for _ in 0..n {
+                let value = values[k];
+                if len <= LUT_BITS {
+                    let first = (code as usize) << (LUT_BITS - len);
+                    h.lut[first..first + (1 << (LUT_BITS - len))]
+                        .fill((len as u16) << 8 | u16::from(value));
+                }
+                // For skipping: the code, its extra bits, and how far it moves.
+                let (run, size) = (u32::from(value >> 4), u32::from(value & 15));
+                let advance = match (run, size) {
+                    (15, 0) => 16,
+                    (_, 0) => 64, // end of block (any other zero-size symbol ends it too)
+                    (r, _) => r + 1,
+                };
+                let total = len + size;
+                if total <= SKIP_BITS {
+                    let first = (code as usize) << (SKIP_BITS - len);
+                    h.skip[first..first + (1 << (SKIP_BITS - len))]
+                        .fill((total | advance << 5) as u16);
+                }
+                if size > 0 && total <= FAST_BITS {
+                    for extra in 0..1i32 << size {
+                        let value = if extra < 1 << (size - 1) {
+                            extra - (1 << size) + 1
+                        } else {
+                            extra
+                        };
+                        let prefix =
+                            ((code as usize) << size | extra as usize) << (FAST_BITS - total);
+                        h.fast[prefix..prefix + (1 << (FAST_BITS - total))]
+                            .fill(value << 16 | (run as i32) << 8 | total as i32);
+                    }
+                }
+                code += 1;
+                k += 1;
+            }
+            if n > 0 {
+                h.maxcode[len as usize] = code - 1;
+            }
+            if code > 1 << len {
+                return Err(DecodeError::Corrupt("Huffman table with too many codes"));
+            }
+            code <<= 1;
+        }
+        Ok(h)
+    }
+}
+
+/// The entropy-coded data of a scan, read bit by bit, with stuffed zero bytes removed.
+/// Past a marker or the end of the data it reads zeros, and counts them, so that running
+/// out of data is found out.
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+    /// The next bits, most significant first.
+    acc: u64,
+    n: u32,
+    /// Zero bytes put in past the real data.
+    padded: u32,
+}
+
+impl<'a> Bits<'a> {
+    fn new(data: &'a [u8], pos: usize) -> Bits<'a> {
+        Bits {
+            data,
+            pos,
+            acc: 0,
+            n: 0,
+            padded: 0,
+        }
+    }
+
+    /// Fills the accumulator to at least 57 bits.
+    #[inline]
+    fn refill(&mut self) {
+        // Fast path: the next 8 bytes hold no 0xFF (no stuffing, no marker), so as many
+        // whole bytes as fit go in at once.
+        if let Some(chunk) = self.data.get(self.pos..self.pos + 8) {
+            let word = u64::from_be_bytes(chunk.try_into().expect("8 bytes"));
+            let inv = !word;
+            let has_ff = inv.wrapping_sub(0x0101_0101_0101_0101) & !inv & 0x8080_8080_8080_8080;
+            if has_ff == 0 {
+                let bytes = (63 - self.n) / 8;
+                let keep = word & !(u64::MAX >> (bytes * 8));
+                self.acc |= keep >> self.n;
+                self.n += bytes * 8;
+                self.pos += bytes as usize;
+                return;
+            }
+        }
+        self.refill_slow();
+    }
+
+    #[cold]
+    fn refill_slow(&mut self) {
+        while self.n <= 56 {
+            let mut byte = 0;
+            match self.data.get(self.pos) {
+                Some(&0xFF) => {
+                    if self.data.get(self.pos + 1) == Some(&0) {
+                        byte = 0xFF;
+                        self.pos += 2;
+                    } else {
+                        // A marker: the scan (or its restart interval) ends here.
+                        self.padded += 1;
+                    }
+                }
+                Some(&b) => {
+                    byte = b;
+                    self.pos += 1;
+                }
+                None => self.padded += 1,
+            }
+            self.acc |= u64::from(byte) << (56 - self.n);
+            self.n += 8;
+        }
+    }
+
+    #[inline]
+    fn peek(&self, bits: u32) -> u32 {
+        (self.acc >> (64 - bits)) as u32
+    }
+
+    #[inline]
+    fn consume(&mut self, bits: u32) {
+        self.acc <<= bits;
+        self.n -= bits;
+    }
+
+    /// `bits` (at most 16) as an unsigned number.
+    #[inline]
+    fn take(&mut self, bits: u32) -> u32 {
+        if bits == 0 {
+            return 0;
+        }
+        let v = self.peek(bits);
+        self.consume(bits);
+        v
+    }
+
+    /// `size` bits as a signed coefficient (JPEG's EXTEND, F.12).
+    #[inline]
+    fn extend(&mut self, size: u32) -> i32 {
+        if size == 0 {
+            return 0;
+        }
+        let v = self.take(size) as i32;
+        if v < 1 << (size - 1) {
+            v - (1 << size) + 1
+        } else {
+            v
+        }
+    }
+
+    /// The next Huffman-coded value. Needs at least 16 bits in the accumulator.
+    #[inline]
+    fn decode(&mut self, h: &Huffman) -> Result<u8> {
+        let e = h.lut[self.peek(LUT_BITS) as usize];
+        if e != 0 {
+            self.consume(u32::from(e >> 8));
+            return Ok(e as u8);
+        }
+        self.decode_slow(h)
+    }
+
+    #[cold]
+    fn decode_slow(&mut self, h: &Huffman) -> Result<u8> {
+        let word = self.peek(16) as i32;
+        for len in LUT_BITS + 1..=16 {
+            let code = word >> (16 - len);
+            if code <= h.maxcode[len as usize] {
+                self.consume(len);
+                let i = h.offset[len as usize] + code;
+                return usize::try_from(i)
+                    .ok()
+                    .and_then(|i| h.values.get(i).copied())
+                    .ok_or(DecodeError::Corrupt("bad Huffman code"));
+            }
+        }
+        Err(DecodeError::Corrupt("bad Huffman code"))
+    }
+
+    /// Whether the bits taken so far went past the real data.
+    fn overran(&self) -> bool {
+        self.n < self.padded * 8
+    }
+
+    /// At a restart interval's end: drops the buffered bits and steps over the RSTn
+    /// marker, which must be next.
+    fn restart(&mut self) -> Result<()> {
+        if self.overran() {
+            return Err(DecodeError::Corrupt("entropy data ends early"));
+        }
+        self.acc = 0;
+        self.n = 0;
+        self.padded = 0;
+        // Fill bytes (0xFF) may come before the marker.
+        while self.data.get(self.pos) == Some(&0xFF) && self.data.get(self.pos + 1) == Some(&0xFF) {
+            self.pos += 1;
+        }
+        match self.data.get(self.pos..self.pos + 2) {
+            Some(&[0xFF, 0xD0..=0xD7]) => {
+                self.pos += 2;
+                Ok(())
+            }
+            _ => Err(DecodeError::Corrupt("restart marker missing")),
+        }
+    }
+}
+
+/// A component of the frame, as its frame header and the scan describe it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Component {
+    id: u8,
+    h: usize,
+    v: usize,
+    quant: usize,
+    dc_table: usize,
+    ac_table: usize,
+}
+
+/// What the header says, up to the start of the scan.
+struct Header {
+    width: usize,
+    height: usize,
+    components: Vec<Component>,
+    quant: [Option<[u16; 64]>; 4],
+    dc: [Option<Box<Huffman>>; 4],
+    ac: [Option<Box<Huffman>>; 4],
+    restart_interval: usize,
+    /// Where the entropy-coded data starts.
+    scan_start: usize,
+    adobe_transform: Option<u8>,
+}
+
+fn be16(data: &[u8], at: usize) -> Result<usize> {
+    data.get(at..at + 2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        .ok_or(DecodeError::Corrupt("truncated header"))
+}
+
+impl Header {
+    fn empty() -> Header {
+        Header {
+            width: 0,
+            height: 0,
+            components: Vec::new(),
+            quant: [None; 4],
+            dc: [None, None, None, None],
+            ac: [None, None, None, None],
+            restart_interval: 0,
+            scan_start: 0,
+            adobe_transform: None,
+        }
+    }
+
+    fn parse(data: &[u8]) -> Result<Header> {
+        if data.get(..2) != Some(&[0xFF, 0xD8]) {
+            return Err(DecodeError::Corrupt("no start of image"));
+        }
+        let mut hd = Header::empty();
+        let mut pos = 2;
+        loop {
+            if data.get(pos) != Some(&0xFF) {
+                return Err(DecodeError::Corrupt("expected a marker"));
+            }
+            while data.get(pos) == Some(&0xFF) {
+                pos += 1;
+            }
+            let marker = *data
+                .get(pos)
+                .ok_or(DecodeError::Corrupt("truncated header"))?;
+            pos += 1;
+            if matches!(marker, 0x01 | 0xD0..=0xD7) {
+                continue;
+            }
+            if marker == 0xD9 {
+                return Err(DecodeError::Corrupt("no scan"));
+            }
+            let len = be16(data, pos)?;
+            let seg = data
+                .get(pos + 2..pos + len.max(2))
+                .ok_or(DecodeError::Corrupt("truncated header"))?;
+            match marker {
+                0xC0 | 0xC1 => hd.frame(seg)?,
+                0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
+                    return Err(DecodeError::Unsupported(
+                        "not sequential Huffman-coded (progressive, lossless or arithmetic)",
+                    ));
+                }
+                0xC4 => hd.huffman(seg)?,
+                0xDB => hd.quantization(seg)?,
+                0xDD => hd.restart_interval = be16(seg, 0)?,
+                0xEE if seg.starts_with(b"Adobe") && seg.len() >= 12 => {
+                    hd.adobe_transform = Some(seg[11]);
+                }
+                0xDA => {
+                    hd.scan(seg)?;
+                    hd.scan_start = pos + len;
+                    return Ok(hd);
+                }
+                _ => {}
+            }
+            pos += len;
+        }
+    }
+
+    fn frame(&mut self, seg: &[u8]) -> Result<()> {
+        if seg.len() < 6 {
+            return Err(DecodeError::Corrupt("short frame header"));
+        }
+        if seg[0] != 8 {
+            return Err(DecodeError::Unsupported("not 8 bits per sample"));
+        }
+        self.height = be16(seg, 1)?;
+        self.width = be16(seg, 3)?;
+        if self.width == 0 || self.height == 0 {
+            return Err(DecodeError::Unsupported("zero width or height"));
+        }
+        if self.width * self.height > MAX_PIXELS {
+            return Err(DecodeError::Unsupported("picture too large"));
+        }
+        let n = usize::from(seg[5]);
+        if n != 1 && n != 3 {
+            return Err(DecodeError::Unsupported(
+                "neither gray nor three components",
+            ));
+        }
+        let spec = seg
+            .get(6..6 + 3 * n)
+            .ok_or(DecodeError::Corrupt("short frame header"))?;
+        self.components = spec
+            .chunks_exact(3)
+            .map(|c| Component {
+                id: c[0],
+                h: usize::from(c[1] >> 4),
+                v: usize::from(c[1] & 15),
+                quant: usize::from(c[2]),
+                ..Component::default()
+            })
+            .collect();
+        for c in &self.components {
+            if !(1..=4).contains(&c.h) || !(1..=4).contains(&c.v) || c.quant > 3 {
+                return Err(DecodeError::Corrupt("bad component in frame header"));
+            }
+        }
+        if n == 1 {
+            // A lone component's sampling factors mean nothing (A.2.2).
+            self.components[0].h = 1;
+            self.components[0].v = 1;
+        }
+        let (hmax, vmax) = self.max_sampling();
+        if self
+            .components
+            .iter()
+            .any(|c| hmax % c.h != 0 || vmax % c.v != 0)
+        {
+            return Err(DecodeError::Unsupported("non-integer chroma subsampling"));
+        }
+        Ok(())
+    }
+
+    fn max_sampling(&self) -> (usize, usize) {
+        let h = self.components.iter().map(|c| c.h).max().unwrap_or(1);
+        let v = self.components.iter().map(|c| c.v).max().unwrap_or(1);
+        (h, v)
+    }
+
+    fn huffman(&mut self, mut seg: &[u8]) -> Result<()> {
+        while !seg.is_empty() {
+            if seg.len() < 17 {
+                return Err(DecodeError::Corrupt("short Huffman table"));
+            }
+            let (class, slot) = (seg[0] >> 4, usize::from(seg[0] & 15));
+            if class > 1 || slot > 3 {
+                return Err(DecodeError::Corrupt("bad Huffman table number"));
+            }
+            let counts: [u8; 16] = seg[1..17].try_into().expect("16 bytes");
+            let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
+            let values = seg
+                .get(17..17 + total)
+                .ok_or(DecodeError::Corrupt("short Huffman table"))?;
+            let table = Some(Box::new(Huffman::new(&counts, values)?));
+            if class == 0 {
+                self.dc[slot] = table;
+            } else {
+                self.ac[slot] = table;
+            }
+            seg = &seg[17 + total..];
+        }
+        Ok(())
+    }
+
+    fn quantization(&mut self, mut seg: &[u8]) -> Result<()> {
+        while !seg.is_empty() {
+            let (precision, slot) = (seg[0] >> 4, usize::from(seg[0] & 15));
+            if slot > 3 || precision > 1 {
+                return Err(DecodeError::Corrupt("bad quantization table number"));
+            }
+            let size = if precision == 0 { 64 } else { 128 };
+            let body = seg
+                .get(1..1 + size)
+                .ok_or(DecodeError::Corrupt("short quantization table"))?;
+            let mut q = [0u16; 64];
+            for (k, q) in q.iter_mut().enumerate() {
+                *q = if precision == 0 {
+                    u16::from(body[k])
+                } else {
+                    u16::from_be_bytes([body[2 * k], body[2 * k + 1]])
+                };
+            }
+            self.quant[slot] = Some(q);
+            seg = &seg[1 + size..];
+        }
+        Ok(())
+    }
+
+    fn scan(&mut self, seg: &[u8]) -> Result<()> {
+        if self.components.is_empty() {
+            return Err(DecodeError::Corrupt("scan before the frame header"));
+        }
+        let n = usize::from(
+            *seg.first()
+                .ok_or(DecodeError::Corrupt("short scan header"))?,
+        );
+        if n != self.components.len() {
+            return Err(DecodeError::Unsupported("components in separate scans"));
+        }
+        let spec = seg
+            .get(1..1 + 2 * n)
+            .ok_or(DecodeError::Corrupt("short scan header"))?;
+        // The scan lists components in frame order (B.2.3).
+        for (c, s) in self.components.iter_mut().zip(spec.chunks_exact(2)) {
+            if s[0] != c.id {
+                return Err(DecodeError::Corrupt(
+                    "scan components differ from the frame's",
+                ));
+            }
+            c.dc_table = usize::from(s[1] >> 4);
+            c.ac_table = usize::from(s[1] & 15);
+            if c.dc_table > 3 || c.ac_table > 3 {
+                return Err(DecodeError::Corrupt("bad Huffman table number"));
+            }
+        }
+        if self.components.len() == 3 {
+            let rgb =
+                self.adobe_transform == Some(0) || self.components.iter().map(|c| c.id).eq(*b"RGB");
+            if rgb {
+                return Err(DecodeError::Unsupported("RGB-coded JPEG"));
+            }
+        }
+        // MJPEG frames from webcams leave out the Huffman tables: the standard ones apply.
+        for c in &self.components {
+            if self.dc[c.dc_table].is_none() || self.ac[c.ac_table].is_none() {
+                let std = standard_tables();
+                self.dc[c.dc_table]
+                    .get_or_insert_with(|| std[usize::from(c.dc_table != 0)].clone());
+                self.ac[c.ac_table]
+                    .get_or_insert_with(|| std[2 + usize::from(c.ac_table != 0)].clone());
+            }
+            if self.quant[c.quant].is_none() {
+                return Err(DecodeError::Corrupt("missing quantization table"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Blocks across and down the scan: MCUs for an interleaved scan (each holding `h x
+    /// v` blocks of every component), blocks of the one component otherwise.
+    fn mcus(&self) -> (usize, usize) {
+        let (hmax, vmax) = self.max_sampling();
+        if self.components.len() == 1 {
+            (self.width.div_ceil(8), self.height.div_ceil(8))
+        } else {
+            (
+                self.width.div_ceil(8 * hmax),
+                self.height.div_ceil(8 * vmax),
+            )
+        }
+    }
+}
+
+/// Standard tables (JPEG Annex K.3): DC luma, DC chroma, AC luma, AC chroma.
+fn standard_tables() -> &'static [Box<Huffman>; 4] {
+    use std::sync::OnceLock;
+    static TABLES: OnceLock<[Box<Huffman>; 4]> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let dht = crate::jpeg::standard_dht();
+        let mut tables = Header::empty();
+        tables
+            .huffman(&dht[4..])
+            .expect("the standard tables are valid");
+        let get = |t: &Option<Box<Huffman>>| t.clone().expect("the standard tables are complete");
+        [
+            get(&tables.dc[0]),
+            get(&tables.dc[1]),
+            get(&tables.ac[0]),
+            get(&tables.ac[1]),
+        ]
+    })
+}
+
+/// One component of a decoded picture.
+#[derive(Debug, Clone, Copy)]
+pub struct Plane<'a> {
+    /// Rows of `stride` bytes; the plane's picture is the top-left `width x height`.
+    pub data: &'a [u8],
+    pub stride: usize,
+    pub width: usize,
+    pub height: usize,
+    /// Picture pixels per plane pixel across (1 for luma; 2 for 4:2:0 and 4:2:2 chroma).
+    pub x_step: usize,
+    /// Picture pixels per plane pixel down (2 for 4:2:0 chroma).
+    pub y_step: usize,
+}
+
+/// A decoded picture: one plane (gray) or three (Y, Cb, Cr), borrowed from the
+/// [`Decoder`].
+#[derive(Debug, Clone)]
+pub struct Picture<'a> {
+    pub width: usize,
+    pub height: usize,
+    pub planes: Vec<Plane<'a>>,
+}
+
+/// Decodes JPEGs to planes, keeping its buffers from one picture to the next.
+#[derive(Debug, Default, Clone)]
+pub struct Decoder {
+    planes: [Vec<u8>; 3],
+}
+
+impl Decoder {
+    pub fn new() -> Decoder {
+        Decoder::default()
+    }
+
+    /// Decodes `jpeg` into planes at its own sampling (a 4:2:0 JPEG gives a full-size Y
+    /// plane and half-size Cb and Cr planes).
+    pub fn decode(&mut self, jpeg: &[u8]) -> Result<Picture<'_>> {
+        let hd = Header::parse(jpeg)?;
+        let (hmax, vmax) = hd.max_sampling();
+        let (mx, my) = hd.mcus();
+        let single = hd.components.len() == 1;
+        let mut strides = [0usize; 3];
+        for (i, c) in hd.components.iter().enumerate() {
+            let (bw, bh) = if single {
+                (mx, my)
+            } else {
+                (mx * c.h, my * c.v)
+            };
+            strides[i] = bw * 8;
+            self.planes[i].resize(bw * 8 * bh * 8, 0);
+        }
+        let mut block = [0i32; 64];
+        let [p0, p1, p2] = &mut self.planes;
+        let mut planes: [&mut [u8]; 3] = [p0, p1, p2];
+        scan(jpeg, &hd, |ci, bx, by, bits, pred| {
+            let c = &hd.components[ci];
+            let q = hd.quant[c.quant]
+                .as_ref()
+                .expect("checked in the scan header");
+            let dc_table = hd.dc[c.dc_table].as_deref().expect("checked");
+            let ac_table = hd.ac[c.ac_table].as_deref().expect("checked");
+            let ac = decode_block(bits, dc_table, ac_table, q, pred, &mut block)?;
+            let stride = strides[ci];
+            let out = &mut planes[ci][by * 8 * stride + bx * 8..];
+            if ac {
+                idct(&block, out, stride);
+            } else {
+                let v = dc_pixel(block[0]);
+                for row in out.chunks_mut(stride).take(8) {
+                    row[..8].fill(v);
+                }
+            }
+            Ok(())
+        })?;
+        let planes = hd
+            .components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Plane {
+                data: &self.planes[i],
+                stride: strides[i],
+                width: (hd.width * c.h).div_ceil(hmax),
+                height: (hd.height * c.v).div_ceil(vmax),
+                x_step: hmax / c.h,
+                y_step: vmax / c.v,
+            })
+            .collect();
+        Ok(Picture {
+            width: hd.width,
+            height: hd.height,
+            planes,
+        })
+    }
+}
+
+/// The picture's luma at 1/8 scale into `out`, one pixel per whole 8x8 block of the
+/// luma plane (the mean of the block, from its DC coefficient); returns its width and
+/// height. Partial blocks at the right and bottom edges are left out, so every pixel is
+/// the mean of 64 real ones; a picture narrower or shorter than 8 pixels still gives one.
+pub fn luma_eighth(jpeg: &[u8], out: &mut Vec<u8>) -> Result<(usize, usize)> {
+    let hd = Header::parse(jpeg)?;
+    let (hmax, vmax) = hd.max_sampling();
+    let y = hd.components[0];
+    let w = ((hd.width * y.h).div_ceil(hmax) / 8).max(1);
+    let h = ((hd.height * y.v).div_ceil(vmax) / 8).max(1);
+    out.clear();
+    out.resize(w * h, 0);
+    let q0 = i32::from(hd.quant[y.quant].expect("checked in the scan header")[0]);
+    scan(jpeg, &hd, |ci, bx, by, bits, pred| {
+        let c = &hd.components[ci];
+        let dc_table = hd.dc[c.dc_table].as_deref().expect("checked");
+        let ac_table = hd.ac[c.ac_table].as_deref().expect("checked");
+        bits.refill();
+        let size = u32::from(bits.decode(dc_table)?);
+        if size > 11 {
+            return Err(DecodeError::Corrupt("DC difference too large"));
+        }
+        let diff = bits.extend(size);
+        *pred = pred.wrapping_add(diff);
+        skip_ac(bits, ac_table)?;
+        if ci == 0 && bx < w && by < h {
+            out[by * w + bx] = dc_pixel(pred.wrapping_mul(q0));
+        }
+        Ok(())
+    })?;
+    Ok((w, h))
+}
+
+/// The pixel value of a block whose only coefficient is `dc` (dequantized): the block's
+/// mean.
+#[inline]
+fn dc_pixel(dc: i32) -> u8 {
+    (dc.wrapping_add(4) >> 3).wrapping_add(128).clamp(0, 255) as u8
+}
+
+/// Walks the scan's blocks in coding order, calling `block(component, block x, block y,
+/// bits, DC predictor)` for each, which must take the block's data from `bits`. Handles
+/// restart intervals and checks the data did not run out.
+fn scan<F>(jpeg: &[u8], hd: &Header, mut block: F) -> Result<()>
+where
+    F: FnMut(usize, usize, usize, &mut Bits<'_>, &mut i32) -> Result<()>,
+{
+    let (mx, my) = hd.mcus();
+    let mut bits = Bits::new(jpeg, hd.scan_start);
+    let mut preds = [0i32; 3];
+    let mut left = hd.restart_interval;
+    let single = hd.components.len() == 1;
+    for y in 0..my {
+        for x in 0..mx {
+            if hd.restart_interval > 0 {
+                if left == 0 {
+                    bits.restart()?;
+                    preds = [0; 3];
+                    left = hd.restart_interval;
+                }
+                left -= 1;
+            }
+            if single {
+                block(0, x, y, &mut bits, &mut preds[0])?;
+                continue;
+            }
+            for (ci, c) in hd.components.iter().enumerate() {
+                for v in 0..c.v {
+                    for h in 0..c.h {
+                        block(ci, x * c.h + h, y * c.v + v, &mut bits, &mut preds[ci])?;
+                    }
+                }
+            }
+        }
+    }
+    if bits.overran() {
+        return Err(DecodeError::Corrupt("entropy data ends early"));
+    }
+    Ok(())
+}
+
+/// Moves past a block's AC coefficients without keeping them.
+#[inline]
+fn skip_ac(bits: &mut Bits<'_>, table: &Huffman) -> Result<()> {
+    let mut k = 1;
+    while k < 64 {
+        if bits.n < 32 {
+            bits.refill();
+        }
+        let e = table.skip[bits.peek(SKIP_BITS) as usize];
+        if e != 0 {
+            bits.consume(u32::from(e & 31));
+            k += usize::from(e >> 5);
+            continue;
+        }
+        let rs = bits.decode(table)?;
+        let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
+        if size == 0 {
+            if run != 15 {
+                break;
+            }
+            k += 16;
+        } else {
+            bits.consume(size);
+            k += run + 1;
+        }
+    }
+    Ok(())
+}
+
+/// Decodes one block into `block` (dequantized, transposed as [`idct`] takes it); returns whether it has
+/// any AC coefficient (if not, only `block[0]` is set).
+#[inline]
+fn decode_block(
+    bits: &mut Bits<'_>,
+    dc_table: &Huffman,
+    ac_table: &Huffman,
+    q: &[u16; 64],
+    pred: &mut i32,
+    block: &mut [i32; 64],
+) -> Result<bool> {
+    bits.refill();
+    let size = u32::from(bits.decode(dc_table)?);
+    if size > 11 {
+        return Err(DecodeError::Corrupt("DC difference too large"));
+    }
+    *pred = pred.wrapping_add(bits.extend(size));
+    *block = [0; 64];
+    block[0] = pred.wrapping_mul(i32::from(q[0]));
+    let mut any = false;
+    let mut k = 1;
+    while k < 64 {
+        if bits.n < 32 {
+            bits.refill();
+        }
+        let f = ac_table.fast[bits.peek(FAST_BITS) as usize];
+        let (run, size, value) = if f != 0 {
+            bits.consume((f & 31) as u32);
+            (((f >> 8) & 15) as usize, 1, f >> 16)
+        } else {
+            let rs = bits.decode(ac_table)?;
+            let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
+            (run, size, bits.extend(size))
+        };
+        if size == 0 {
+            if run != 15 {
+                break;
+            }
+            k += 16;
+            continue;
+        }
+        k += run;
+        if k > 63 {
+            return Err(DecodeError::Corrupt("coefficients past the end of a block"));
+        }
+        block[TRANSPOSED[k]] = value.wrapping_mul(i32::from(q[k]));
+        any = true;
+        k += 1;
+    }
+    Ok(any)
+}
+
+/// Four lanes (rows or columns of a block) transformed side by side: the 1-D transform
+/// is written lane-wise so that the compiler turns it into vector operations, four lanes
+/// being one SSE register (eight would not fit the registers without spilling).
+type Lanes = [f32; 4];
+
+#[inline(always)]
+fn add(a: Lanes, b: Lanes) -> Lanes {
+    std::array::from_fn(|i| a[i] + b[i])
+}
+
+#[inline(always)]
+fn sub(a: Lanes, b: Lanes) -> Lanes {
+    std::array::from_fn(|i| a[i] - b[i])
+}
+
+#[inline(always)]
+fn mul(a: Lanes, k: f32) -> Lanes {
+    std::array::from_fn(|i| a[i] * k)
+}
+
+/// Four 8-point inverse DCTs side by side (the Loeffler, Ligtenberg and Moschytz
+/// factorisation, as in the IJG's accurate IDCT, in floating point): `s[k]` holds
+/// coefficient `k` of each lane; the outputs are scaled by `sqrt(8)`, so two passes
+/// scale a block by 8.
+#[inline(always)]
+fn idct_1d(s: &[Lanes; 8]) -> [Lanes; 8] {
+    // Even part.
+    let z1 = mul(add(s[2], s[6]), 0.541_196_1);
+    let t2 = sub(z1, mul(s[6], 1.847_759_1));
+    let t3 = add(z1, mul(s[2], 0.765_366_87));
+    let t0 = add(s[0], s[4]);
+    let t1 = sub(s[0], s[4]);
+    let (e0, e3, e1, e2) = (add(t0, t3), sub(t0, t3), add(t1, t2), sub(t1, t2));
+    // Odd part.
+    let (a0, a1, a2, a3) = (s[7], s[5], s[3], s[1]);
+    let z1 = mul(add(a0, a3), -0.899_976_2);
+    let z2 = mul(add(a1, a2), -2.562_915_4);
+    let z5 = mul(add(add(a0, a2), add(a1, a3)), 1.175_875_6);
+    let z3 = add(mul(add(a0, a2), -1.961_570_6), z5);
+    let z4 = add(mul(add(a1, a3), -0.390_180_64), z5);
+    let o0 = add(mul(a0, 0.298_631_34), add(z1, z3));
+    let o1 = add(mul(a1, 2.053_12), add(z2, z4));
+    let o2 = add(mul(a2, 3.072_711), add(z2, z3));
+    let o3 = add(mul(a3, 1.501_321_1), add(z1, z4));
+    [
+        add(e0, o3),
+        add(e1, o2),
+        add(e2, o1),
+        add(e3, o0),
+        sub(e3, o0),
+        sub(e2, o1),
+        sub(e1, o2),
+        sub(e0, o3),
+    ]
+}
+
+/// Inverse DCT of a dequantized block, stored transposed (`block[x * 8 + y]` is the
+/// coefficient of horizontal frequency `x`, vertical `y`: see [`TRANSPOSED`]), into 8 rows
+/// of `out`, `stride` apart, level-shifted and clamped to 0..=255.
+fn idct(block: &[i32; 64], out: &mut [u8], stride: usize) {
+    // Along each row, four rows at a time: lane i of vector k is row (4h + i)'s
+    // coefficient k. r[x][y]: row y, pixel x.
+    let mut r = [[0f32; 8]; 8];
+    for h in 0..2 {
+        let s: [Lanes; 8] =
+            std::array::from_fn(|k| std::array::from_fn(|i| block[k * 8 + 4 * h + i] as f32));
+        for (x, v) in idct_1d(&s).iter().enumerate() {
+            r[x][4 * h..4 * h + 4].copy_from_slice(v);
+        }
+    }
+    // Down each column, four columns at a time: lane i of vector k is column (4h + i)'s
+    // coefficient k, that is r[4h + i][k]. The result is pixel (4h + i, y) times 8.
+    // Rounded by adding 1.5 * 2^23, which leaves the integer in the low bits of the
+    // mantissa (a float-to-int conversion that stays in vector registers).
+    for h in 0..2 {
+        let t: [Lanes; 8] = std::array::from_fn(|k| std::array::from_fn(|i| r[4 * h + i][k]));
+        for (y, v) in idct_1d(&t).iter().enumerate() {
+            let px: [u8; 4] = std::array::from_fn(|i| {
+                ((v[i] * 0.125 + 128.0).clamp(0.0, 255.0) + 12_582_912.0).to_bits() as u8
+            });
+            out[y * stride + 4 * h..y * stride + 4 * h + 4].copy_from_slice(&px);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+
+    /// A camera-like picture: gradients, texture and an edge.
+    fn rgb(w: usize, h: usize) -> Vec<u8> {
+        let mut px = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            for x in 0..w {
+                let t = ((x * 31 + y * 17) % 23) as u8;
+                let edge = if x > w / 2 { 90 } else { 0 };
+                px.extend_from_slice(&[
+                    (x * 255 / w) as u8 / 2 + t + edge,
+                    (y * 255 / h) as u8 / 2 + t,
+                    200 - t - edge,
+                ]);
+            }
+        }
+        px
+    }
+
+    fn encode(w: usize, h: usize, sampling: SamplingFactor, restart: u16) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut e = Encoder::new(&mut out, 85);
+        e.set_sampling_factor(sampling);
+        e.set_restart_interval(restart);
+        e.encode(&rgb(w, h), w as u16, h as u16, ColorType::Rgb)
+            .unwrap();
+        out
+    }
+
+    /// zune-jpeg's decode of the same JPEG as YCbCr at full size.
+    fn reference(jpeg: &[u8]) -> (usize, usize, Vec<u8>) {
+        use zune_jpeg::zune_core::bytestream::ZCursor;
+        use zune_jpeg::zune_core::colorspace::ColorSpace;
+        use zune_jpeg::zune_core::options::DecoderOptions;
+        let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::YCbCr);
+        let mut d = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
+        let px = d.decode().unwrap();
+        let (w, h) = d.dimensions().unwrap();
+        (w, h, px)
+    }
+
+    /// Largest difference between our luma plane and the reference's luma.
+    fn luma_error(jpeg: &[u8]) -> u8 {
+        let (w, h, px) = reference(jpeg);
+        let mut d = Decoder::new();
+        let pic = d.decode(jpeg).unwrap();
+        assert_eq!((pic.width, pic.height), (w, h));
+        let y = pic.planes[0];
+        let mut worst = 0;
+        for row in 0..h {
+            for col in 0..w {
+                let a = y.data[row * y.stride + col];
+                worst = worst.max(a.abs_diff(px[(row * w + col) * 3]));
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn luma_matches_a_general_decoder_for_every_sampling_and_size() {
+        for sampling in [
+            SamplingFactor::R_4_4_4,
+            SamplingFactor::R_4_2_2,
+            SamplingFactor::R_4_2_0,
+            SamplingFactor::R_4_4_0,
+        ] {
+            for (w, h) in [(64, 48), (333, 201), (17, 9), (8, 8), (1, 1)] {
+                let jpeg = encode(w, h, sampling, 0);
+                let err = luma_error(&jpeg);
+                assert!(err <= 2, "{sampling:?} {w}x{h}: luma off by {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn restart_intervals_decode() {
+        for restart in [1, 3, 7] {
+            let jpeg = encode(200, 120, SamplingFactor::R_4_2_0, restart);
+            assert!(luma_error(&jpeg) <= 2, "restart {restart}");
+        }
+    }
+
+    #[test]
+    fn chroma_planes_are_at_the_coded_sampling_and_match() {
+        // Smooth colours, so that the reference's chroma upsampling filter barely matters.
+        let (w, h) = (160, 96);
+        let smooth: Vec<u8> = (0..w * h)
+            .flat_map(|i| [(i % w + 40) as u8, (i / w + 60) as u8, 150])
+            .collect();
+        let mut jpeg = Vec::new();
+        let mut e = Encoder::new(&mut jpeg, 90);
+        e.set_sampling_factor(SamplingFactor::R_4_2_0);
+        e.encode(&smooth, w as u16, h as u16, ColorType::Rgb)
+            .unwrap();
+        let (w, _, px) = reference(&jpeg);
+        let mut d = Decoder::new();
+        let pic = d.decode(&jpeg).unwrap();
+        assert_eq!(pic.planes.len(), 3);
+        let cb = pic.planes[1];
+        assert_eq!((cb.width, cb.height, cb.x_step, cb.y_step), (80, 48, 2, 2));
+        // The reference upsamples chroma; away from edges, the 2x2 mean of its upsampled
+        // chroma is close to our sample.
+        for (y, x) in [(10, 10), (20, 50), (40, 70)] {
+            let ours = i32::from(cb.data[y * cb.stride + x]);
+            let theirs: i32 = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                .iter()
+                .map(|(dy, dx)| i32::from(px[((2 * y + dy) * w + 2 * x + dx) * 3 + 1]))
+                .sum::<i32>()
+                / 4;
+            assert!(
+                (ours - theirs).abs() <= 2,
+                "Cb at {x},{y}: {ours} vs {theirs}"
+            );
+        }
+    }
+
+    #[test]
+    fn grayscale_decodes_to_one_plane() {
+        let (w, h) = (100, 60);
+        let gray: Vec<u8> = (0..w * h).map(|i| ((i % w) + (i / w)) as u8).collect();
+        let mut jpeg = Vec::new();
+        Encoder::new(&mut jpeg, 90)
+            .encode(&gray, w as u16, h as u16, ColorType::Luma)
+            .unwrap();
+        let mut d = Decoder::new();
+        let pic = d.decode(&jpeg).unwrap();
+        assert_eq!(pic.planes.len(), 1);
+        let p = pic.planes[0];
+        for (i, &g) in gray.iter().enumerate() {
+            let ours = p.data[(i / w) * p.stride + i % w];
+            assert!(ours.abs_diff(g) <= 3, "pixel {i}: {ours} vs {g}");
+        }
+    }
+
+    #[test]
+    fn eighth_is_the_mean_of_each_block() {
+        let (w, h) = (333, 201);
+        for sampling in [SamplingFactor::R_4_2_0, SamplingFactor::R_4_4_4] {
+            let jpeg = encode(w, h, sampling, 5);
+            let (rw, _, px) = reference(&jpeg);
+            let mut small = Vec::new();
+            let (sw, sh) = luma_eighth(&jpeg, &mut small).unwrap();
+            assert_eq!((sw, sh), (w / 8, h / 8));
+            for by in 0..sh {
+                for bx in 0..sw {
+                    let mut sum = 0u32;
+                    for y in 0..8 {
+                        for x in 0..8 {
+                            sum += u32::from(px[((by * 8 + y) * rw + bx * 8 + x) * 3]);
+                        }
+                    }
+                    let mean = (sum / 64) as u8;
+                    let ours = small[by * sw + bx];
+                    assert!(
+                        ours.abs_diff(mean) <= 2,
+                        "block {bx},{by}: {ours} vs {mean}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn frames_without_huffman_tables_use_the_standard_ones() {
+        let jpeg = encode(64, 32, SamplingFactor::R_4_2_2, 0);
+        // Drop every DHT segment, as MJPEG webcams do.
+        let mut stripped = vec![0xFF, 0xD8];
+        let mut pos = 2;
+        loop {
+            let marker = jpeg[pos + 1];
+            let len = usize::from(u16::from_be_bytes([jpeg[pos + 2], jpeg[pos + 3]]));
+            if marker != 0xC4 {
+                stripped.extend_from_slice(&jpeg[pos..pos + 2 + len]);
+            }
+            pos += 2 + len;
+            if marker == 0xDA {
+                break;
+            }
+        }
+        stripped.extend_from_slice(&jpeg[pos..]);
+        let mut a = Decoder::new();
+        let mut b = Decoder::new();
+        let pa = a.decode(&jpeg).unwrap();
+        let pb = b.decode(&stripped).unwrap();
+        assert_eq!(pa.planes[0].data, pb.planes[0].data);
+    }
+
+    #[test]
+    fn progressive_and_multi_scan_are_left_to_a_general_decoder() {
+        let mut progressive = Vec::new();
+        let mut e = Encoder::new(&mut progressive, 80);
+        e.set_progressive(true);
+        e.encode(&rgb(32, 32), 32, 32, ColorType::Rgb).unwrap();
+        // This encoder writes 4:1:1 as one scan per component.
+        let separate = encode(64, 48, SamplingFactor::R_4_1_1, 0);
+        for jpeg in [progressive, separate] {
+            assert!(matches!(
+                Decoder::new().decode(&jpeg),
+                Err(DecodeError::Unsupported(_))
+            ));
+            assert!(matches!(
+                luma_eighth(&jpeg, &mut Vec::new()),
+                Err(DecodeError::Unsupported(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn cut_or_damaged_data_is_an_error_not_a_panic() {
+        let jpeg = encode(120, 80, SamplingFactor::R_4_2_0, 0);
+        let mut d = Decoder::new();
+        // Cut in the middle of the entropy data, EOI kept.
+        let mut cut = jpeg[..jpeg.len() / 2].to_vec();
+        cut.extend_from_slice(&[0xFF, 0xD9]);
+        assert!(matches!(d.decode(&cut), Err(DecodeError::Corrupt(_))));
+        assert!(matches!(
+            luma_eighth(&cut, &mut Vec::new()),
+            Err(DecodeError::Corrupt(_))
+        ));
+        // Every byte flipped in turn: any result but a panic.
+        for i in 2..jpeg.len() - 2 {
+            let mut bad = jpeg.clone();
+            bad[i] ^= 0x5A;
+            let _ = d.decode(&bad);
+            let _ = luma_eighth(&bad, &mut Vec::new());
+        }
+    }
+}
