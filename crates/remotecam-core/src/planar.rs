@@ -78,6 +78,12 @@ struct Huffman {
     /// `value << 16 | run << 8 | bits`; 0 otherwise (and for end of block and runs of 16
     /// zeros).
     fast: Box<[i32; 1 << FAST_BITS]>,
+    /// By the next `SKIP_BITS` bits, for an AC table skipped over: every whole code (with
+    /// its extra bits) that fits in them, up to an end of block, taken at once. Packed as
+    /// `bits | advance << 4 | ends << 11`, where `advance` is how far the codes before
+    /// any end of block move along the block; `bits` 0 when not even one code fits.
+    /// Short codes come several to a lookup this way.
+    skip_many: Box<[u16; 1 << SKIP_BITS]>,
     /// Largest code of each length (index 1..=16), -1 where there is none.
     maxcode: [i32; 17],
     /// Index into `values` of a code of each length, minus that length's first code.
@@ -92,6 +98,7 @@ impl Huffman {
             lut: [0; 1 << LUT_BITS],
             skip: Box::new([0; 1 << SKIP_BITS]),
             fast: Box::new([0; 1 << FAST_BITS]),
+            skip_many: Box::new([0; 1 << SKIP_BITS]),
             maxcode: [-1; 17],
             offset: [0; 17],
             values: [0; 256],
@@ -149,7 +156,31 @@ impl Huffman {
             }
             code <<= 1;
         }
+        h.fill_skip_many();
         Ok(h)
+    }
+
+    /// Builds `skip_many` from `skip`: for each window of bits, the codes read one after
+    /// the other while each fits whole.
+    fn fill_skip_many(&mut self) {
+        let mask = (1u32 << SKIP_BITS) - 1;
+        for window in 0..1u32 << SKIP_BITS {
+            let (mut pos, mut advance, mut ends) = (0u32, 0u32, 0u32);
+            while pos < SKIP_BITS {
+                let e = u32::from(self.skip[((window << pos) & mask) as usize]);
+                let (taken, a) = (e & 31, e >> 5);
+                if e == 0 || taken > SKIP_BITS - pos || advance + a > 127 {
+                    break;
+                }
+                pos += taken;
+                if a == 64 {
+                    ends = 1;
+                    break;
+                }
+                advance += a;
+            }
+            self.skip_many[window as usize] = (pos | advance << 4 | ends << 11) as u16;
+        }
     }
 }
 
@@ -784,31 +815,52 @@ where
 }
 
 /// Moves past a block's AC coefficients without keeping them.
+///
+/// The hot loop of [`luma_eighth`]: the bit buffer is held in locals so that it stays in
+/// registers (through `&mut Bits` every step would go through memory).
 #[inline]
 fn skip_ac(bits: &mut Bits<'_>, table: &Huffman) -> Result<()> {
+    let (mut acc, mut n) = (bits.acc, bits.n);
     let mut k = 1;
     while k < 64 {
-        if bits.n < 32 {
+        if n < 32 {
+            (bits.acc, bits.n) = (acc, n);
             bits.refill();
+            (acc, n) = (bits.acc, bits.n);
         }
-        let e = table.skip[bits.peek(SKIP_BITS) as usize];
+        let window = (acc >> (64 - SKIP_BITS)) as usize;
+        // Several codes at once, if they stay inside this block: an end of block must
+        // come before coefficient 64, and without one the codes may reach it exactly.
+        let m = usize::from(table.skip_many[window]);
+        let (taken, advance, ends) = ((m & 15) as u32, (m >> 4) & 127, m >> 11 != 0);
+        if taken != 0 && (if ends { k + advance < 64 } else { k + advance <= 64 }) {
+            acc <<= taken;
+            n -= taken;
+            if ends {
+                break;
+            }
+            k += advance;
+            continue;
+        }
+        let e = table.skip[window];
         if e != 0 {
-            bits.consume(u32::from(e & 31));
+            let taken = u32::from(e & 31);
+            acc <<= taken;
+            n -= taken;
             k += usize::from(e >> 5);
             continue;
         }
+        (bits.acc, bits.n) = (acc, n);
         let rs = bits.decode(table)?;
         let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
-        if size == 0 {
-            if run != 15 {
-                break;
-            }
-            k += 16;
-        } else {
-            bits.consume(size);
-            k += run + 1;
+        if size == 0 && run != 15 {
+            return Ok(());
         }
+        bits.consume(size);
+        (acc, n) = (bits.acc, bits.n);
+        k += if size == 0 { 16 } else { run + 1 };
     }
+    (bits.acc, bits.n) = (acc, n);
     Ok(())
 }
 
