@@ -92,8 +92,10 @@ struct Huffman {
 }
 
 impl Huffman {
-    /// From a DHT table's 16 counts and its values.
-    fn new(counts: &[u8; 16], values: &[u8]) -> Result<Huffman> {
+    /// From a DHT table's 16 counts and its values. The lookups only AC coefficients
+    /// use (`fast`, `skip_many`) are filled for AC tables only; `skip` serves both (for a
+    /// DC table, it gives the bits of a code and its difference).
+    fn new(counts: &[u8; 16], values: &[u8], ac: bool) -> Result<Huffman> {
         let mut h = Huffman {
             lut: [0; 1 << LUT_BITS],
             skip: Box::new([0; 1 << SKIP_BITS]),
@@ -132,7 +134,7 @@ impl Huffman {
                     h.skip[first..first + (1 << (SKIP_BITS - len))]
                         .fill((total | advance << 5) as u16);
                 }
-                if size > 0 && total <= FAST_BITS {
+                if ac && size > 0 && total <= FAST_BITS {
                     for extra in 0..1i32 << size {
                         let value = if extra < 1 << (size - 1) {
                             extra - (1 << size) + 1
@@ -156,7 +158,9 @@ impl Huffman {
             }
             code <<= 1;
         }
-        h.fill_skip_many();
+        if ac {
+            h.fill_skip_many();
+        }
         Ok(h)
     }
 
@@ -518,7 +522,7 @@ impl Header {
             let values = seg
                 .get(17..17 + total)
                 .ok_or(DecodeError::Corrupt("short Huffman table"))?;
-            let table = Some(Box::new(Huffman::new(&counts, values)?));
+            let table = Some(Box::new(Huffman::new(&counts, values, class == 1)?));
             if class == 0 {
                 self.dc[slot] = table;
             } else {
@@ -699,16 +703,16 @@ impl Decoder {
                 .expect("checked in the scan header");
             let dc_table = hd.dc[c.dc_table].as_deref().expect("checked");
             let ac_table = hd.ac[c.ac_table].as_deref().expect("checked");
-            let ac = decode_block(bits, dc_table, ac_table, q, pred, &mut block)?;
+            let shape = decode_block(bits, dc_table, ac_table, q, pred, &mut block)?;
             let stride = strides[ci];
             let out = &mut planes[ci][by * 8 * stride + bx * 8..];
-            if ac {
-                idct(&block, out, stride);
-            } else {
+            if shape == Shape::DcOnly {
                 let v = dc_pixel(block[0]);
                 for row in out.chunks_mut(stride).take(8) {
                     row[..8].fill(v);
                 }
+            } else {
+                idct(&block, out, stride, shape);
             }
             Ok(())
         })?;
@@ -746,11 +750,33 @@ pub fn luma_eighth(jpeg: &[u8], out: &mut Vec<u8>) -> Result<(usize, usize)> {
     out.clear();
     out.resize(w * h, 0);
     let q0 = i32::from(hd.quant[y.quant].expect("checked in the scan header")[0]);
+    let tables: Vec<(&Huffman, &Huffman)> = hd
+        .components
+        .iter()
+        .map(|c| {
+            let dc = hd.dc[c.dc_table]
+                .as_deref()
+                .expect("checked in the scan header");
+            let ac = hd.ac[c.ac_table]
+                .as_deref()
+                .expect("checked in the scan header");
+            (dc, ac)
+        })
+        .collect();
     scan(jpeg, &hd, |ci, bx, by, bits, pred| {
-        let c = &hd.components[ci];
-        let dc_table = hd.dc[c.dc_table].as_deref().expect("checked");
-        let ac_table = hd.ac[c.ac_table].as_deref().expect("checked");
+        let (dc_table, ac_table) = tables[ci];
         bits.refill();
+        if ci != 0 {
+            // Chroma: its DC difference is skipped too.
+            let e = dc_table.skip[bits.peek(SKIP_BITS) as usize];
+            if e != 0 {
+                bits.consume(u32::from(e & 31));
+            } else {
+                let size = u32::from(bits.decode(dc_table)?);
+                bits.consume(size.min(16));
+            }
+            return skip_ac(bits, ac_table);
+        }
         let size = u32::from(bits.decode(dc_table)?);
         if size > 11 {
             return Err(DecodeError::Corrupt("DC difference too large"));
@@ -758,7 +784,7 @@ pub fn luma_eighth(jpeg: &[u8], out: &mut Vec<u8>) -> Result<(usize, usize)> {
         let diff = bits.extend(size);
         *pred = pred.wrapping_add(diff);
         skip_ac(bits, ac_table)?;
-        if ci == 0 && bx < w && by < h {
+        if bx < w && by < h {
             out[by * w + bx] = dc_pixel(pred.wrapping_mul(q0));
         }
         Ok(())
@@ -833,7 +859,13 @@ fn skip_ac(bits: &mut Bits<'_>, table: &Huffman) -> Result<()> {
         // come before coefficient 64, and without one the codes may reach it exactly.
         let m = usize::from(table.skip_many[window]);
         let (taken, advance, ends) = ((m & 15) as u32, (m >> 4) & 127, m >> 11 != 0);
-        if taken != 0 && (if ends { k + advance < 64 } else { k + advance <= 64 }) {
+        if taken != 0
+            && (if ends {
+                k + advance < 64
+            } else {
+                k + advance <= 64
+            })
+        {
             acc <<= taken;
             n -= taken;
             if ends {
@@ -864,8 +896,8 @@ fn skip_ac(bits: &mut Bits<'_>, table: &Huffman) -> Result<()> {
     Ok(())
 }
 
-/// Decodes one block into `block` (dequantized, transposed as [`idct`] takes it); returns whether it has
-/// any AC coefficient (if not, only `block[0]` is set).
+/// Decodes one block into `block` (dequantized, transposed as [`idct`] takes it); returns
+/// which of its coefficients may be non-zero (for `DcOnly`, only `block[0]` is set).
 #[inline]
 fn decode_block(
     bits: &mut Bits<'_>,
@@ -874,7 +906,7 @@ fn decode_block(
     q: &[u16; 64],
     pred: &mut i32,
     block: &mut [i32; 64],
-) -> Result<bool> {
+) -> Result<Shape> {
     bits.refill();
     let size = u32::from(bits.decode(dc_table)?);
     if size > 11 {
@@ -883,37 +915,58 @@ fn decode_block(
     *pred = pred.wrapping_add(bits.extend(size));
     *block = [0; 64];
     block[0] = pred.wrapping_mul(i32::from(q[0]));
-    let mut any = false;
+    // The bit buffer in locals, so that it stays in registers.
+    let (mut acc, mut n) = (bits.acc, bits.n);
+    let mut shape = Shape::DcOnly;
     let mut k = 1;
     while k < 64 {
-        if bits.n < 32 {
+        if n < 32 {
+            (bits.acc, bits.n) = (acc, n);
             bits.refill();
+            (acc, n) = (bits.acc, bits.n);
         }
-        let f = ac_table.fast[bits.peek(FAST_BITS) as usize];
-        let (run, size, value) = if f != 0 {
-            bits.consume((f & 31) as u32);
-            (((f >> 8) & 15) as usize, 1, f >> 16)
+        let f = ac_table.fast[(acc >> (64 - FAST_BITS)) as usize];
+        let (run, value) = if f != 0 {
+            let taken = (f & 31) as u32;
+            acc <<= taken;
+            n -= taken;
+            (((f >> 8) & 15) as usize, f >> 16)
         } else {
+            (bits.acc, bits.n) = (acc, n);
             let rs = bits.decode(ac_table)?;
             let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
-            (run, size, bits.extend(size))
-        };
-        if size == 0 {
-            if run != 15 {
-                break;
+            let value = bits.extend(size);
+            (acc, n) = (bits.acc, bits.n);
+            if size == 0 {
+                if run != 15 {
+                    break;
+                }
+                k += 16;
+                continue;
             }
-            k += 16;
-            continue;
-        }
+            (run, value)
+        };
         k += run;
         if k > 63 {
             return Err(DecodeError::Corrupt("coefficients past the end of a block"));
         }
-        block[TRANSPOSED[k]] = value.wrapping_mul(i32::from(q[k]));
-        any = true;
+        let at = TRANSPOSED[k];
+        block[at] = value.wrapping_mul(i32::from(q[k]));
+        // `at % 8` is the coefficient's vertical frequency.
+        shape = shape.max(if at % 8 < 4 { Shape::Top } else { Shape::Full });
         k += 1;
     }
-    Ok(any)
+    (bits.acc, bits.n) = (acc, n);
+    Ok(shape)
+}
+
+/// Which coefficients of a block may be non-zero, for [`idct`] to skip work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Shape {
+    DcOnly,
+    /// Vertical frequencies 0..4 only (most blocks of a camera picture).
+    Top,
+    Full,
 }
 
 /// Four lanes (rows or columns of a block) transformed side by side: the 1-D transform
@@ -975,11 +1028,13 @@ fn idct_1d(s: &[Lanes; 8]) -> [Lanes; 8] {
 /// Inverse DCT of a dequantized block, stored transposed (`block[x * 8 + y]` is the
 /// coefficient of horizontal frequency `x`, vertical `y`: see [`TRANSPOSED`]), into 8 rows
 /// of `out`, `stride` apart, level-shifted and clamped to 0..=255.
-fn idct(block: &[i32; 64], out: &mut [u8], stride: usize) {
+fn idct(block: &[i32; 64], out: &mut [u8], stride: usize, shape: Shape) {
     // Along each row, four rows at a time: lane i of vector k is row (4h + i)'s
-    // coefficient k. r[x][y]: row y, pixel x.
+    // coefficient k. r[x][y]: row y, pixel x. Rows 4..8 of a `Top` block are all zero,
+    // and so is their transform.
     let mut r = [[0f32; 8]; 8];
-    for h in 0..2 {
+    let halves = if shape == Shape::Top { 1 } else { 2 };
+    for h in 0..halves {
         let s: [Lanes; 8] =
             std::array::from_fn(|k| std::array::from_fn(|i| block[k * 8 + 4 * h + i] as f32));
         for (x, v) in idct_1d(&s).iter().enumerate() {
