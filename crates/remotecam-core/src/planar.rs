@@ -115,6 +115,10 @@ impl Huffman {
             let n = usize::from(counts[len as usize - 1]);
             h.offset[len as usize] = k as i32 - code;
             for _ in 0..n {
+                // Codes of `len` bits run out at 2^len: a table with more is corrupt.
+                if code >= 1 << len {
+                    return Err(DecodeError::Corrupt("Huffman table with too many codes"));
+                }
                 let value = values[k];
                 if len <= LUT_BITS {
                     let first = (code as usize) << (LUT_BITS - len);
@@ -152,9 +156,6 @@ impl Huffman {
             }
             if n > 0 {
                 h.maxcode[len as usize] = code - 1;
-            }
-            if code > 1 << len {
-                return Err(DecodeError::Corrupt("Huffman table with too many codes"));
             }
             code <<= 1;
         }

@@ -52,3 +52,24 @@ fn jpeg_inspect_corpus() {
         }
     }
 }
+
+#[test]
+fn planar_corpus() {
+    use remotecam_core::planar::{Decoder, luma_eighth};
+    let mut decoder = Decoder::new();
+    let mut small = Vec::new();
+    let mut decoded = 0;
+    for data in corpus("planar") {
+        if let Ok(picture) = decoder.decode(&data) {
+            decoded += 1;
+            for p in &picture.planes {
+                assert!(p.width <= p.stride && p.data.len() >= p.stride * p.height);
+            }
+        }
+        if let Ok((w, h)) = luma_eighth(&data, &mut small) {
+            assert_eq!(small.len(), w * h);
+        }
+    }
+    // The seeds are real JPEGs (4:2:0, 4:2:2, 4:4:4, 4:4:0, gray) and must decode.
+    assert!(decoded >= 6, "only {decoded} corpus files decode");
+}
