@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::hub::camera_name;
+use crate::motion::live::{MotionSettings, MotionUpdate};
 use crate::source::SourceSpec;
 
 /// The file as written.
@@ -50,6 +51,9 @@ pub struct CameraTable {
     pub on_demand: Option<bool>,
     /// With `on_demand`: seconds without viewers before the source stops.
     pub idle_after_s: Option<f64>,
+    /// `[cameras.<name>.motion]`: motion settings, any of the keys of
+    /// `/api/cameras/{name}/motion`.
+    pub motion: Option<toml::Spanned<MotionUpdate>>,
 }
 
 /// A camera the config file asks for.
@@ -60,6 +64,9 @@ pub struct ConfiguredCamera {
     /// When set, the source runs only while someone watches, and stops after this long
     /// without viewers.
     pub on_demand: Option<Duration>,
+    /// Motion settings the file sets (checked); they apply at every start, over those
+    /// saved from the API.
+    pub motion: Option<MotionUpdate>,
 }
 
 /// A parsed, checked config file.
@@ -192,6 +199,23 @@ impl Config {
                 }
                 _ => None,
             };
+            let motion = match &table.motion {
+                Some(update) => {
+                    MotionSettings::default()
+                        .apply(update.get_ref().clone())
+                        .map_err(|e| {
+                            // The message starts with the key at fault: point at its line.
+                            let key = e.split([' ', ':']).next().unwrap_or_default();
+                            let at = find_key(text, update.span(), key);
+                            error_at(
+                                Some(at.unwrap_or(update.span().start)),
+                                format!("cameras.{raw_name}.motion: {e}"),
+                            )
+                        })?;
+                    Some(update.get_ref().clone())
+                }
+                None => None,
+            };
             if cameras.iter().any(|c: &ConfiguredCamera| c.name == name) {
                 return Err(error_at(
                     header,
@@ -202,6 +226,7 @@ impl Config {
                 name,
                 source,
                 on_demand,
+                motion,
             });
         }
         Ok(Config {
@@ -233,6 +258,25 @@ fn find_table(text: &str, name: &str) -> Option<usize> {
     None
 }
 
+/// Offset of the line setting `key` in the table that starts at `span` (its header, or
+/// the inline table itself): up to the next table header.
+fn find_key(text: &str, span: std::ops::Range<usize>, key: &str) -> Option<usize> {
+    let mut offset = span.start;
+    for (i, line) in text.get(span.start..)?.split_inclusive('\n').enumerate() {
+        let t = line.trim_start();
+        if i > 0 && t.starts_with('[') {
+            break;
+        }
+        if let Some(at) = t.find(key).filter(|_| !key.is_empty())
+            && t[at + key.len()..].trim_start().starts_with('=')
+        {
+            return Some(offset + (line.len() - t.len()) + at);
+        }
+        offset += line.len();
+    }
+    None
+}
+
 /// The parser's words, made plainer for the types a user meets here.
 fn friendly(message: &str) -> String {
     message
@@ -256,6 +300,48 @@ mod tests {
 
     fn error(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn motion_settings_per_camera() {
+        let config = parse(
+            r#"
+[cameras.yard]
+source = "test:"
+
+[cameras.yard.motion]
+enabled = true
+threshold = 2.5
+pre_roll_s = 1
+noise_level = 12
+mask = [[[0.0, 0.0], [0.5, 0.0], [0.5, 0.5]]]
+"#,
+        )
+        .unwrap();
+        let update = config.cameras[0].motion.clone().unwrap();
+        let settings = MotionSettings::default().apply(update).unwrap();
+        assert!(settings.enabled);
+        assert_eq!(settings.threshold, 2.5);
+        assert_eq!(settings.pre_roll_s, 1.0);
+        assert_eq!(settings.noise_level, Some(12.0));
+        assert_eq!(
+            settings.mask,
+            vec![vec![[0.0, 0.0], [0.5, 0.0], [0.5, 0.5]]]
+        );
+        // Keys not set keep their defaults.
+        assert_eq!(settings.calm_frames, MotionSettings::default().calm_frames);
+
+        let e = error("[cameras.a]\nsource = \"test:\"\n[cameras.a.motion]\nthreshhold = 2\n");
+        assert!(
+            e.starts_with("remotecam.toml:4:1: unknown field `threshhold`"),
+            "{e}"
+        );
+        let e = error("[cameras.a]\nsource = \"test:\"\n[cameras.a.motion]\nthreshold = 200\n");
+        assert!(
+            e.starts_with("remotecam.toml:4:1: cameras.a.motion: threshold"),
+            "{e}"
+        );
+        assert!(e.ends_with("threshold = 200"), "{e}");
     }
 
     #[test]

@@ -131,6 +131,7 @@ impl Settings {
                 name: "demo".into(),
                 source: crate::source::SourceSpec::Test(Default::default()),
                 on_demand: None,
+                motion: None,
             });
         }
         Ok(Settings {
@@ -252,6 +253,9 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
     }
     let sources = SourceContext::new(options.max_frame_bytes);
     for camera in &options.cameras {
+        if let Some(update) = &camera.motion {
+            hub.motion_store.configure(&camera.name, update.clone());
+        }
         let cam = hub
             .get_or_create(&camera.name, camera.source.kind())
             .with_context(|| format!("adding configured camera {}", camera.name))?;

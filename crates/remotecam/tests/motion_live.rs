@@ -145,3 +145,52 @@ async fn motion_settings_survive_a_restart() {
     assert_eq!(m["enabled"], true);
     assert_eq!(m["threshold"], 2.5);
 }
+
+#[tokio::test]
+async fn motion_settings_from_the_config_file_win_at_every_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("test.toml");
+    std::fs::write(
+        &cfg,
+        "[cameras.yard]\nsource = \"test:?width=160&height=120&fps=10\"\n\n\
+         [cameras.yard.motion]\nenabled = true\nthreshold = 3.5\n\
+         mask = [[[0.0, 0.0], [0.25, 0.0], [0.25, 0.25]]]\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap().to_owned();
+    let get = |hub: &Hub| {
+        let url = hub.url("/api/cameras/yard/motion");
+        async move {
+            reqwest::get(url)
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let hub = Hub::start_in(dir, &["--config", &cfg]);
+    let m = get(&hub).await;
+    assert_eq!(m["enabled"], true);
+    assert_eq!(m["threshold"], 3.5);
+    assert_eq!(
+        m["mask"],
+        serde_json::json!([[[0.0, 0.0], [0.25, 0.0], [0.25, 0.25]]])
+    );
+
+    // Changed from the page: applies now; after a restart the file's keys come back,
+    // and the keys the file leaves alone keep what was saved.
+    let res = put_motion(
+        &hub,
+        "yard",
+        serde_json::json!({"threshold": 6.0, "calm_frames": 40}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(get(&hub).await["threshold"], 6.0);
+    let hub = hub.restart(&["--config", &cfg]);
+    let m = get(&hub).await;
+    assert_eq!(m["threshold"], 3.5);
+    assert_eq!(m["calm_frames"], 40);
+    assert_eq!(m["enabled"], true);
+}

@@ -69,7 +69,7 @@ impl Default for MotionSettings {
 }
 
 /// A change to the settings: any subset of the keys.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MotionUpdate {
     pub enabled: Option<bool>,
@@ -603,6 +603,8 @@ fn trim(ring: &mut VecDeque<Buffered>, bytes: &mut usize, settings: &MotionSetti
 pub struct SettingsStore {
     path: Option<std::path::PathBuf>,
     saved: std::sync::Mutex<std::collections::BTreeMap<String, MotionSettings>>,
+    /// From the config file: keys that win over the saved settings at every start.
+    configured: std::sync::Mutex<std::collections::BTreeMap<String, MotionUpdate>>,
 }
 
 impl SettingsStore {
@@ -623,15 +625,45 @@ impl SettingsStore {
         SettingsStore {
             path,
             saved: std::sync::Mutex::new(saved),
+            configured: std::sync::Mutex::default(),
         }
     }
 
+    /// The settings `camera` starts with: those saved (or the defaults), with the config
+    /// file's keys over them; `None` when neither has anything for it.
     pub fn get(&self, camera: &str) -> Option<MotionSettings> {
-        self.saved
+        let saved = self
+            .saved
             .lock()
             .expect("settings lock")
             .get(camera)
-            .cloned()
+            .cloned();
+        let configured = self
+            .configured
+            .lock()
+            .expect("settings lock")
+            .get(camera)
+            .cloned();
+        match (saved, configured) {
+            (saved, Some(update)) => {
+                let base = saved.unwrap_or_default();
+                // Checked when the config file was read; a failure here keeps the base.
+                Some(base.apply(update.clone()).unwrap_or_else(|e| {
+                    tracing::warn!(camera, error = %e, "motion settings from the config file not applied");
+                    base
+                }))
+            }
+            (saved, None) => saved,
+        }
+    }
+
+    /// The config file's motion keys for `camera`, applied by [`SettingsStore::get`] over
+    /// the saved settings whenever the camera is made.
+    pub fn configure(&self, camera: &str, update: MotionUpdate) {
+        self.configured
+            .lock()
+            .expect("settings lock")
+            .insert(camera.to_owned(), update);
     }
 
     /// Records `settings` for `camera` and writes the file.
