@@ -98,7 +98,7 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let mut encoder = VideoEncoder::new().expect("encoder");
+    let mut encoder = VideoEncoder::new(1280, 720).expect("encoder");
     let mut picture = I420::default();
     let mut n = 0u64;
     c.bench_function("record 720p frame", |b| {

@@ -27,7 +27,7 @@ fn picture(x: usize) -> Vec<u8> {
 /// Encodes frames at the given times (seconds) into `path`; returns the end time.
 fn record(path: &Path, times: &[f64]) -> remotecam::record::fmp4::Written {
     let mut file = ClipFile::create(path).expect("create");
-    let mut encoder = VideoEncoder::new().expect("encoder");
+    let mut encoder = VideoEncoder::new(320, 240).expect("encoder");
     let mut yuv = I420::default();
     let ticks = |t: f64| (t * f64::from(TIMESCALE)).round() as u64;
     for (i, &t) in times.iter().enumerate() {

@@ -267,7 +267,8 @@ impl Worker {
                 return Err((state, format!("cannot create {}: {e}", path.display())));
             }
         };
-        let encoder = VideoEncoder::new().map_err(|e| (RecordingState::Error, e))?;
+        let encoder = VideoEncoder::new(picture.width, picture.height)
+            .map_err(|e| (RecordingState::Error, e))?;
         Ok(Clip {
             row,
             file,
