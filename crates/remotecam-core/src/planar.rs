@@ -19,6 +19,8 @@
 //! Corrupt data never panics: integer arithmetic on coefficients wraps (the inverse DCT
 //! is in floating point), every table index is checked, and entropy data that runs out before the last block is an error.
 
+use std::sync::{Arc, Mutex};
+
 use thiserror::Error;
 
 /// Why [`Decoder::decode`] or [`luma_eighth`] gave no picture.
@@ -368,8 +370,8 @@ struct Header {
     height: usize,
     components: Vec<Component>,
     quant: [Option<[u16; 64]>; 4],
-    dc: [Option<Box<Huffman>>; 4],
-    ac: [Option<Box<Huffman>>; 4],
+    dc: [Option<Arc<Huffman>>; 4],
+    ac: [Option<Arc<Huffman>>; 4],
     restart_interval: usize,
     /// Where the entropy-coded data starts.
     scan_start: usize,
@@ -520,10 +522,10 @@ impl Header {
             }
             let counts: [u8; 16] = seg[1..17].try_into().expect("16 bytes");
             let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
-            let values = seg
-                .get(17..17 + total)
+            let spec = seg
+                .get(1..17 + total)
                 .ok_or(DecodeError::Corrupt("short Huffman table"))?;
-            let table = Some(Box::new(Huffman::new(&counts, values, class == 1)?));
+            let table = Some(cached_table(class, spec)?);
             if class == 0 {
                 self.dc[slot] = table;
             } else {
@@ -623,17 +625,43 @@ impl Header {
     }
 }
 
+/// The table a DHT entry defines: built once and shared while frames keep sending the
+/// same one (a camera's encoder nearly always does). Building the lookups costs about a
+/// tenth of decoding a 720p frame's luma at 1/8.
+fn cached_table(class: u8, spec: &[u8]) -> Result<Arc<Huffman>> {
+    /// Recently built tables by class and DHT bytes (counts and values), newest last.
+    static CACHE: Mutex<Vec<(u8, Vec<u8>, Arc<Huffman>)>> = Mutex::new(Vec::new());
+    const KEEP: usize = 16;
+    let found = CACHE
+        .lock()
+        .expect("table cache lock")
+        .iter()
+        .find(|(c, bytes, _)| *c == class && bytes[..] == *spec)
+        .map(|(_, _, table)| Arc::clone(table));
+    if let Some(table) = found {
+        return Ok(table);
+    }
+    let counts: [u8; 16] = spec[..16].try_into().expect("16 counts");
+    let table = Arc::new(Huffman::new(&counts, &spec[16..], class == 1)?);
+    let mut cache = CACHE.lock().expect("table cache lock");
+    if cache.len() == KEEP {
+        cache.remove(0);
+    }
+    cache.push((class, spec.to_vec(), Arc::clone(&table)));
+    Ok(table)
+}
+
 /// Standard tables (JPEG Annex K.3): DC luma, DC chroma, AC luma, AC chroma.
-fn standard_tables() -> &'static [Box<Huffman>; 4] {
+fn standard_tables() -> &'static [Arc<Huffman>; 4] {
     use std::sync::OnceLock;
-    static TABLES: OnceLock<[Box<Huffman>; 4]> = OnceLock::new();
+    static TABLES: OnceLock<[Arc<Huffman>; 4]> = OnceLock::new();
     TABLES.get_or_init(|| {
         let dht = crate::jpeg::standard_dht();
         let mut tables = Header::empty();
         tables
             .huffman(&dht[4..])
             .expect("the standard tables are valid");
-        let get = |t: &Option<Box<Huffman>>| t.clone().expect("the standard tables are complete");
+        let get = |t: &Option<Arc<Huffman>>| t.clone().expect("the standard tables are complete");
         [
             get(&tables.dc[0]),
             get(&tables.dc[1]),
