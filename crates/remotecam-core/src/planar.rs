@@ -629,8 +629,10 @@ impl Header {
 /// same one (a camera's encoder nearly always does). Building the lookups costs about a
 /// tenth of decoding a 720p frame's luma at 1/8.
 fn cached_table(class: u8, spec: &[u8]) -> Result<Arc<Huffman>> {
-    /// Recently built tables by class and DHT bytes (counts and values), newest last.
-    static CACHE: Mutex<Vec<(u8, Vec<u8>, Arc<Huffman>)>> = Mutex::new(Vec::new());
+    /// A built table by its class and DHT bytes (counts and values).
+    type Entry = (u8, Vec<u8>, Arc<Huffman>);
+    /// Recently built tables, newest last.
+    static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
     const KEEP: usize = 16;
     let found = CACHE
         .lock()
