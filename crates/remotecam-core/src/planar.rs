@@ -442,6 +442,21 @@ impl Header {
                 0xDA => {
                     hd.scan(seg)?;
                     hd.scan_start = pos + len;
+                    // Every block takes at least 2 bits (a DC code and an end of block):
+                    // a header claiming more blocks than the data can hold is refused
+                    // before any plane is allocated for it.
+                    let (mx, my) = hd.mcus();
+                    let per_mcu: usize = if hd.components.len() == 1 {
+                        1
+                    } else {
+                        hd.components.iter().map(|c| c.h * c.v).sum()
+                    };
+                    let bits = data.len().saturating_sub(hd.scan_start) * 8;
+                    if mx * my * per_mcu * 2 > bits {
+                        return Err(DecodeError::Corrupt(
+                            "too little data for the picture size it claims",
+                        ));
+                    }
                     return Ok(hd);
                 }
                 _ => {}
@@ -1309,6 +1324,14 @@ mod tests {
             luma_eighth(&cut, &mut Vec::new()),
             Err(DecodeError::Corrupt(_))
         ));
+        // A header claiming a picture far larger than its data: refused up front.
+        let mut big = jpeg.clone();
+        let sof = big.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        big[sof + 5..sof + 9].copy_from_slice(&[0x1F, 0x40, 0x1F, 0x40]); // 8000 x 8000
+        assert_eq!(
+            d.decode(&big).unwrap_err(),
+            DecodeError::Corrupt("too little data for the picture size it claims")
+        );
         // Every byte flipped in turn: any result but a panic.
         for i in 2..jpeg.len() - 2 {
             let mut bad = jpeg.clone();
