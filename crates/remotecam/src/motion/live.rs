@@ -249,7 +249,14 @@ pub fn small_gray(jpeg: &[u8]) -> Result<Gray, String> {
     let mut eighth = Vec::new();
     match remotecam_core::planar::luma_eighth(jpeg, &mut eighth) {
         Ok((w, h)) if w >= WORK_WIDTH => {
-            let f = (w / WORK_WIDTH).max(1);
+            let f = w / WORK_WIDTH;
+            if f == 1 {
+                return Ok(Gray {
+                    width: w,
+                    height: h,
+                    pixels: eighth,
+                });
+            }
             return Ok(box_average(&eighth, w, h, f));
         }
         Ok(_) | Err(DecodeError::Unsupported(_)) => {}
@@ -688,5 +695,58 @@ impl SettingsStore {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use remotecam_core::canvas::Canvas;
+
+    /// A camera-like picture: gradients, a checkerboard and a bright square.
+    fn jpeg(w: usize, h: usize) -> Vec<u8> {
+        let mut c = Canvas::new(w, h, [0, 0, 0]);
+        for y in 0..h {
+            for x in 0..w {
+                let check = if (x / 24 + y / 24) % 2 == 0 { 40 } else { 0 };
+                let square = if (300..420).contains(&x) && (200..300).contains(&y) {
+                    90
+                } else {
+                    0
+                };
+                let v = (30 + x * 100 / w + y * 40 / h + check + square) as u8;
+                c.rgb[(y * w + x) * 3..][..3].copy_from_slice(&[v, v / 2, 255 - v]);
+            }
+        }
+        c.to_jpeg(85).to_vec()
+    }
+
+    /// The full luma decode box-averaged, as the working picture was made before the
+    /// DC-only path.
+    fn reference(jpeg: &[u8], f: usize) -> Gray {
+        let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::Luma);
+        let mut d = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
+        let luma = d.decode().unwrap();
+        let (w, h) = d.dimensions().unwrap();
+        box_average(&luma, w, h, f)
+    }
+
+    #[test]
+    fn wide_frames_give_the_same_working_picture_from_dc_coefficients() {
+        // 720p: the DC-only path gives 160x90, as the full decode averaged 8x8 did.
+        // 1080p: 240x135 (whole blocks), compared with the full decode averaged 8x8.
+        for (w, h, size) in [(1280, 720, (160, 90)), (1920, 1080, (240, 135))] {
+            let frame = jpeg(w, h);
+            let ours = small_gray(&frame).unwrap();
+            assert_eq!((ours.width, ours.height), size, "{w}x{h}");
+            let theirs = reference(&frame, 8);
+            assert_eq!((theirs.width, theirs.height), size);
+            for (i, (a, b)) in ours.pixels.iter().zip(&theirs.pixels).enumerate() {
+                assert!(a.abs_diff(*b) <= 2, "{w}x{h} pixel {i}: {a} vs {b}");
+            }
+        }
+        // Small pictures keep the full decode: 640x480 gives 160x120.
+        let small = small_gray(&jpeg(640, 480)).unwrap();
+        assert_eq!((small.width, small.height), (160, 120));
     }
 }
