@@ -4,13 +4,8 @@
 # Usage: bench/hub-load.sh   (builds in release mode first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p remotecam -p remotecam-load
-work=$(mktemp -d)
-trap 'kill $hub 2>/dev/null || true; rm -rf "$work"' EXIT
-bench/make-frames.sh "$work/frames" >/dev/null
-./target/release/remotecam --bind 127.0.0.1 --port 0 --https-port 0 --data-dir "$work/data" >"$work/hub.out" 2>&1 &
-hub=$!
-until port=$(grep -oP '^HTTP  listening on 127.0.0.1:\K[0-9]+' "$work/hub.out"); do sleep 0.1; done
+source bench/lib.sh
+bench_setup
 load() { ./target/release/remotecam-load --hub "http://127.0.0.1:$port" --frames "$work/frames" --pid "$hub" "$@"; echo; }
 load --prefix z --mjpeg 1
 load --prefix a --mjpeg 200

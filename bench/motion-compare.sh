@@ -9,19 +9,11 @@
 # Usage: bench/motion-compare.sh [VIEWERS]   (needs: apt-get install motion ffmpeg)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 viewers=${1:-200}
 command -v motion >/dev/null || { echo "motion is not installed (apt-get install motion)"; exit 1; }
-cargo build --release -q -p remotecam -p remotecam-load
-work=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
-bench/make-frames.sh "$work/frames" >/dev/null
-./target/release/remotecam --bind 127.0.0.1 --port 0 --https-port 0 --data-dir "$work/data" >"$work/hub.out" 2>&1 &
-hub=$!; pids+=($hub)
-until port=$(grep -oP '^HTTP  listening on 127.0.0.1:\K[0-9]+' "$work/hub.out"); do sleep 0.1; done
-./target/release/remotecam-load --hub "http://127.0.0.1:$port" --frames "$work/frames" \
-  --prefix feed --warmup 0 --duration 100000 >/dev/null &
-pids+=($!)
+bench_setup
+feed_camera
 mport=$((port + 1))
 cat >"$work/motion.conf" <<CONF
 daemon off

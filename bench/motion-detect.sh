@@ -19,22 +19,13 @@
 # Usage: bench/motion-detect.sh [WINDOW_SECONDS]   (needs: apt-get install motion ffmpeg)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 window=${1:-20}
 command -v motion >/dev/null || { echo "motion is not installed (apt-get install motion)"; exit 1; }
-cargo build --release -q -p remotecam -p remotecam-load
-work=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
-bench/make-frames.sh "$work/frames" >/dev/null
+bench_setup
 echo "input: $(ls "$work"/frames/*.jpg | wc -l) frames of 1280x720, $(( $(cat "$work"/frames/*.jpg | wc -c) / $(ls "$work"/frames/*.jpg | wc -l) / 1000 )) kB each on average, cycled at 30 fps"
-./target/release/remotecam --bind 127.0.0.1 --port 0 --https-port 0 --data-dir "$work/data" >"$work/hub.out" 2>&1 &
-hub=$!; pids+=($hub)
-until port=$(grep -oP '^HTTP  listening on 127.0.0.1:\K[0-9]+' "$work/hub.out"); do sleep 0.1; done
 base="http://127.0.0.1:$port"
-./target/release/remotecam-load --hub "$base" --frames "$work/frames" \
-  --prefix feed --warmup 0 --duration 100000 >/dev/null &
-pids+=($!)
-until curl -sf -o /dev/null "$base/api/cameras/feed-0/snapshot.jpg"; do sleep 0.1; done
+feed_camera
 
 ticks=$(getconf CLK_TCK)
 cpu() { awk -v t="$ticks" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
