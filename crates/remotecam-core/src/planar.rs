@@ -715,6 +715,9 @@ pub struct Picture<'a> {
 #[derive(Debug, Default, Clone)]
 pub struct Decoder {
     planes: [Vec<u8>; 3],
+    /// The last picture's luma at 1/8, as [`luma_eighth`] gives it, and its size.
+    eighth: Vec<u8>,
+    eighth_size: Option<(usize, usize)>,
 }
 
 impl Decoder {
@@ -724,10 +727,18 @@ impl Decoder {
 
     /// Decodes `jpeg` into planes at its own sampling (a 4:2:0 JPEG gives a full-size Y
     /// plane and half-size Cb and Cr planes).
+    ///
+    /// The luma at 1/8 comes with it for nothing (the DC coefficients are at hand): see
+    /// [`Decoder::eighth`].
     pub fn decode(&mut self, jpeg: &[u8]) -> Result<Picture<'_>> {
+        self.eighth_size = None;
         let hd = Header::parse(jpeg)?;
         let (hmax, vmax) = hd.max_sampling();
         let (mx, my) = hd.mcus();
+        let (ew, eh) = eighth_size(&hd);
+        self.eighth.clear();
+        self.eighth.resize(ew * eh, 0);
+        let eighth = &mut self.eighth;
         let single = hd.components.len() == 1;
         let mut strides = [0usize; 3];
         for (i, c) in hd.components.iter().enumerate() {
@@ -750,6 +761,9 @@ impl Decoder {
             let dc_table = hd.dc[c.dc_table].as_deref().expect("checked");
             let ac_table = hd.ac[c.ac_table].as_deref().expect("checked");
             let shape = decode_block(bits, dc_table, ac_table, q, pred, &mut block)?;
+            if ci == 0 && bx < ew && by < eh {
+                eighth[by * ew + bx] = dc_pixel(block[0]);
+            }
             let stride = strides[ci];
             let out = &mut planes[ci][by * 8 * stride + bx * 8..];
             if shape == Shape::DcOnly {
@@ -762,6 +776,7 @@ impl Decoder {
             }
             Ok(())
         })?;
+        self.eighth_size = Some((ew, eh));
         let planes = hd
             .components
             .iter()
@@ -781,6 +796,21 @@ impl Decoder {
             planes,
         })
     }
+
+    /// The luma at 1/8 scale of the picture last decoded, exactly as [`luma_eighth`]
+    /// would give it, with its width and height; `None` if the last decode failed.
+    pub fn eighth(&self) -> Option<(&[u8], usize, usize)> {
+        self.eighth_size.map(|(w, h)| (&self.eighth[..w * h], w, h))
+    }
+}
+
+/// The size of [`luma_eighth`]'s picture: a pixel per whole luma block, at least one.
+fn eighth_size(hd: &Header) -> (usize, usize) {
+    let (hmax, vmax) = hd.max_sampling();
+    let y = hd.components[0];
+    let w = ((hd.width * y.h).div_ceil(hmax) / 8).max(1);
+    let h = ((hd.height * y.v).div_ceil(vmax) / 8).max(1);
+    (w, h)
 }
 
 /// The picture's luma at 1/8 scale into `out`, one pixel per whole 8x8 block of the
@@ -789,10 +819,8 @@ impl Decoder {
 /// the mean of 64 real ones; a picture narrower or shorter than 8 pixels still gives one.
 pub fn luma_eighth(jpeg: &[u8], out: &mut Vec<u8>) -> Result<(usize, usize)> {
     let hd = Header::parse(jpeg)?;
-    let (hmax, vmax) = hd.max_sampling();
     let y = hd.components[0];
-    let w = ((hd.width * y.h).div_ceil(hmax) / 8).max(1);
-    let h = ((hd.height * y.v).div_ceil(vmax) / 8).max(1);
+    let (w, h) = eighth_size(&hd);
     out.clear();
     out.resize(w * h, 0);
     let q0 = i32::from(hd.quant[y.quant].expect("checked in the scan header")[0]);
@@ -1248,6 +1276,12 @@ mod tests {
             let mut small = Vec::new();
             let (sw, sh) = luma_eighth(&jpeg, &mut small).unwrap();
             assert_eq!((sw, sh), (w / 8, h / 8));
+            // The full decode gives the same small picture on the side.
+            let mut d = Decoder::new();
+            d.decode(&jpeg).unwrap();
+            assert_eq!(d.eighth(), Some((&small[..], sw, sh)));
+            assert!(d.decode(&jpeg[..jpeg.len() / 2]).is_err());
+            assert_eq!(d.eighth(), None, "nothing left from a failed decode");
             for by in 0..sh {
                 for bx in 0..sw {
                     let mut sum = 0u32;

@@ -4,8 +4,10 @@
 //!
 //! The task takes the newest frame from the frame bus like any viewer (a slow detector
 //! skips frames, it never holds up the camera), decodes it to a small grayscale picture
-//! off the async threads, scores it and feeds the clip rules. Nothing is recorded yet:
-//! the events say when a clip would start and end, and whether it would be kept.
+//! off the async threads, scores it and feeds the clip rules, which start and end
+//! clips; the camera's recorder gets the frames of each clip. While a clip is open the
+//! scored frame is decoded in full and the picture goes to the recorder with the
+//! frame, so that it is decoded once.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
@@ -22,9 +24,10 @@ use super::{ClipEvent, ClipRules, ClipTracker, Detector, DetectorSettings, Gray}
 use crate::camera::Camera;
 use crate::events::HubEvent;
 use crate::frame::Frame;
+use crate::record::encode::I420;
 use crate::record::recorder::{Recorder, RecordingStatus};
 use crate::record::store::Recordings;
-use remotecam_core::planar::DecodeError;
+use remotecam_core::planar::{DecodeError, Decoder};
 
 /// Width of the detector's working picture, at most.
 const WORK_WIDTH: usize = 160;
@@ -248,17 +251,7 @@ impl Default for Motion {
 pub fn small_gray(jpeg: &[u8]) -> Result<Gray, String> {
     let mut eighth = Vec::new();
     match remotecam_core::planar::luma_eighth(jpeg, &mut eighth) {
-        Ok((w, h)) if w >= WORK_WIDTH => {
-            let f = w / WORK_WIDTH;
-            if f == 1 {
-                return Ok(Gray {
-                    width: w,
-                    height: h,
-                    pixels: eighth,
-                });
-            }
-            return Ok(box_average(&eighth, w, h, f));
-        }
+        Ok((w, h)) if w >= WORK_WIDTH => return Ok(from_eighth(eighth, w, h)),
         Ok(_) | Err(DecodeError::Unsupported(_)) => {}
         Err(e) => return Err(format!("cannot decode the frame: {e}")),
     }
@@ -275,6 +268,38 @@ pub fn small_gray(jpeg: &[u8]) -> Result<Gray, String> {
         return Err("short decode".into());
     }
     Ok(box_average(&luma, w, h, w.div_ceil(WORK_WIDTH).max(1)))
+}
+
+/// The working picture from the luma at 1/8 (`w x h`, at least [`WORK_WIDTH`] wide):
+/// as it is, or averaged down by a whole factor if still twice as wide or more.
+fn from_eighth(eighth: Vec<u8>, w: usize, h: usize) -> Gray {
+    let f = w / WORK_WIDTH;
+    if f == 1 {
+        return Gray {
+            width: w,
+            height: h,
+            pixels: eighth,
+        };
+    }
+    box_average(&eighth, w, h, f)
+}
+
+/// [`small_gray`] of a frame decoded in full (into `picture`, by `decoder`): the same
+/// working picture (from the decoder's luma at 1/8 when the picture is wide enough),
+/// without a second decode.
+pub fn small_gray_decoded(
+    jpeg: &[u8],
+    decoder: &mut Decoder,
+    picture: &mut I420,
+) -> Result<Gray, String> {
+    picture.decode_jpeg_with(decoder, jpeg)?;
+    if let Some((eighth, w, h)) = decoder.eighth()
+        && w >= WORK_WIDTH
+    {
+        return Ok(from_eighth(eighth.to_vec(), w, h));
+    }
+    let (w, h) = (picture.width, picture.height);
+    Ok(box_average(&picture.y, w, h, w.div_ceil(WORK_WIDTH).max(1)))
 }
 
 /// `pixels` (`w x h`) reduced `f` times each way, each output pixel the mean of an
@@ -306,6 +331,8 @@ struct Buffered {
     /// Since the task started, by the frame's arrival.
     t: Duration,
     score: Option<f32>,
+    /// The frame decoded for the recorder, from its scoring until it is fed.
+    picture: Option<Box<I420>>,
 }
 
 /// Frames kept beyond the pre-roll (seconds), so that frames not yet scored are there.
@@ -315,7 +342,20 @@ const RING_SLACK: Duration = Duration::from_secs(1);
 const RING_MAX_BYTES: usize = 96 << 20;
 const RING_MAX_FRAMES: usize = 2_000;
 
-type Scored = (u64, Result<(Score, Detector), (String, Detector)>);
+/// A scoring job's state, handed to the blocking thread and back.
+struct Scorer {
+    detector: Detector,
+    decoder: Decoder,
+}
+
+/// What a scoring job gives back.
+struct Scored {
+    seq: u64,
+    score: Result<Score, String>,
+    scorer: Scorer,
+    /// The frame decoded in full, when the job was given a picture for the recorder.
+    picture: Option<Box<I420>>,
+}
 
 /// Scores `camera`'s frames while its motion detection is enabled, and records clips
 /// into `recordings` (when there are recordings and the camera's settings say so); ends
@@ -346,7 +386,10 @@ pub async fn run(
         }
         let mut settings = settings_rx.borrow_and_update().clone();
         let mut detector_settings = settings.detector();
-        let mut detector = Some(Detector::new(detector_settings.clone()));
+        let mut scorer = Some(Scorer {
+            detector: Detector::new(detector_settings.clone()),
+            decoder: Decoder::new(),
+        });
         let mut reset_detector = false;
         let mut tracker = ClipTracker::new(settings.rules());
         let mut ring: VecDeque<Buffered> = VecDeque::new();
@@ -381,8 +424,8 @@ pub async fn run(
                     tracker.set_rules(settings.rules());
                     if settings.detector() != detector_settings {
                         detector_settings = settings.detector();
-                        match &mut detector {
-                            Some(d) => *d = Detector::new(detector_settings.clone()),
+                        match &mut scorer {
+                            Some(s) => s.detector = Detector::new(detector_settings.clone()),
                             None => reset_detector = true,
                         }
                     }
@@ -407,38 +450,38 @@ pub async fn run(
                         t: frame.received.saturating_duration_since(start),
                         frame,
                         score: None,
+                        picture: None,
                     });
                     trim(&mut ring, &mut ring_bytes, &settings);
-                    if scoring.is_none() && let Some(d) = detector.take() {
-                        scoring = Some(score_newest(&ring, d));
+                    if scoring.is_none() && let Some(s) = scorer.take() {
+                        scoring = Some(score_newest(&ring, s, share(&recorder, clip_open)));
                     }
                 }
                 done = async { scoring.as_mut().expect("scoring").await }, if scoring.is_some() => {
                     scoring = None;
                     let Some(cam) = camera.upgrade() else { return };
-                    let (seq, result) = match done {
+                    let Scored { seq, score, scorer: mut back, picture } = match done {
                         Ok(r) => r,
                         Err(e) => {
                             tracing::error!(camera = %name, error = %e, "motion scoring failed");
                             return;
                         }
                     };
-                    let (score, back) = match result {
-                        Ok((score, back)) => (Some(score), back),
-                        Err((e, back)) => {
+                    let score = match score {
+                        Ok(score) => Some(score),
+                        Err(e) => {
                             cam.motion.status.send_modify(|s| {
                                 s.error = Some(e);
                                 s.scored_seq = seq;
                             });
-                            (None, back)
+                            None
                         }
                     };
-                    detector = Some(if reset_detector || score.is_none() {
+                    if reset_detector || score.is_none() {
                         reset_detector = false;
-                        Detector::new(detector_settings.clone())
-                    } else {
-                        back
-                    });
+                        back.detector = Detector::new(detector_settings.clone());
+                    }
+                    scorer = Some(back);
                     if let Some(score) = score {
                         on_score(&mut Ctx {
                             camera: &camera,
@@ -451,7 +494,7 @@ pub async fn run(
                             ring: &mut ring,
                             sent_seq: &mut sent_seq,
                             clip_open: &mut clip_open,
-                        }, seq, score);
+                        }, seq, score, picture);
                         cam.motion.status.send_replace(MotionStatus {
                             level: score.changed_percent,
                             in_event: tracker.recording(),
@@ -462,9 +505,9 @@ pub async fn run(
                     }
                     // Frames came while scoring: score the newest of them next.
                     if ring.back().is_some_and(|b| b.frame.seq > seq && b.score.is_none())
-                        && let Some(d) = detector.take()
+                        && let Some(s) = scorer.take()
                     {
-                        scoring = Some(score_newest(&ring, d));
+                        scoring = Some(score_newest(&ring, s, share(&recorder, clip_open)));
                     }
                 }
             }
@@ -488,12 +531,17 @@ struct Ctx<'a> {
 }
 
 /// A frame was scored: the clip rules decide, events go out, the recorder gets its
-/// frames.
-fn on_score(cx: &mut Ctx<'_>, seq: u64, score: Score) {
-    let Some(b) = cx.ring.iter_mut().find(|b| b.frame.seq == seq) else {
+/// frames (with `picture`, the scored frame decoded, if the scoring decoded it).
+fn on_score(cx: &mut Ctx<'_>, seq: u64, score: Score, picture: Option<Box<I420>>) {
+    let Some(at) = cx.ring.iter().position(|b| b.frame.seq == seq) else {
+        if let (Some(r), Some(p)) = (cx.recorder.as_ref(), picture) {
+            r.give_back(p);
+        }
         return;
     };
+    let b = &mut cx.ring[at];
     b.score = Some(score.changed_percent);
+    b.picture = picture;
     let t = b.t;
     let record = cx.settings.record && cx.recordings.is_some();
     for event in cx.tracker.frame(t, score.changed_percent) {
@@ -540,6 +588,18 @@ fn on_score(cx: &mut Ctx<'_>, seq: u64, score: Score) {
     {
         feed(r, cx.ring, cx.sent_seq, seq, cx.settings.threshold);
     }
+    // Not fed (the clip ended or recording was turned off meanwhile): not kept either.
+    if let Some(p) = cx.ring[at].picture.take()
+        && let Some(r) = cx.recorder.as_ref()
+    {
+        r.give_back(p);
+    }
+}
+
+/// A picture for the scoring job to decode the frame into for the recorder: while a clip
+/// is open and the recorder keeps up.
+fn share(recorder: &Option<Recorder>, clip_open: bool) -> Option<Box<I420>> {
+    recorder.as_ref().filter(|_| clip_open)?.picture_to_share()
 }
 
 fn spawn_recorder(
@@ -558,30 +618,53 @@ fn spawn_recorder(
     }
 }
 
-/// Scores the newest buffered frame on a blocking thread.
+/// Scores the newest buffered frame on a blocking thread; given a `picture`, decodes the
+/// frame in full into it (for the recorder) and scores from that.
 fn score_newest(
     ring: &VecDeque<Buffered>,
-    mut detector: Detector,
+    mut scorer: Scorer,
+    mut picture: Option<Box<I420>>,
 ) -> tokio::task::JoinHandle<Scored> {
     let frame = Arc::clone(&ring.back().expect("a frame to score").frame);
     tokio::task::spawn_blocking(move || {
-        let result = match small_gray(&frame.jpeg) {
-            Ok(gray) => Ok((detector.score(&gray), detector)),
-            Err(e) => Err((e, detector)),
+        let gray = match &mut picture {
+            Some(p) => small_gray_decoded(&frame.jpeg, &mut scorer.decoder, p),
+            None => small_gray(&frame.jpeg),
         };
-        (frame.seq, result)
+        let score = gray.map(|g| scorer.detector.score(&g));
+        if score.is_err() {
+            picture = None;
+        }
+        Scored {
+            seq: frame.seq,
+            score,
+            scorer,
+            picture,
+        }
     })
 }
 
-/// Hands the recorder the buffered frames after `sent` up to `upto` (sequence numbers).
-fn feed(recorder: &Recorder, ring: &VecDeque<Buffered>, sent: &mut u64, upto: u64, threshold: f32) {
+/// Hands the recorder the buffered frames after `sent` up to `upto` (sequence numbers),
+/// with their pictures where decoded.
+fn feed(
+    recorder: &Recorder,
+    ring: &mut VecDeque<Buffered>,
+    sent: &mut u64,
+    upto: u64,
+    threshold: f32,
+) {
     let after = *sent;
     for b in ring
-        .iter()
+        .iter_mut()
         .filter(|b| b.frame.seq > after && b.frame.seq <= upto)
     {
         let score = b.score.unwrap_or(0.0);
-        recorder.frame(Arc::clone(&b.frame), score, score >= threshold);
+        recorder.frame(
+            Arc::clone(&b.frame),
+            score,
+            score >= threshold,
+            b.picture.take(),
+        );
         *sent = b.frame.seq;
     }
 }
@@ -748,5 +831,28 @@ mod tests {
         // Small pictures keep the full decode: 640x480 gives 160x120.
         let small = small_gray(&jpeg(640, 480)).unwrap();
         assert_eq!((small.width, small.height), (160, 120));
+    }
+
+    #[test]
+    fn a_frame_decoded_for_the_recorder_gives_the_same_working_picture() {
+        let mut decoder = Decoder::new();
+        let mut picture = I420::default();
+        // Wide: exactly the DC-only picture. Small: the full luma averaged, as the
+        // general decoder's luma averaged (decoders may differ by a level or two).
+        for (w, h, exact) in [(1280, 720, true), (1920, 1080, true), (640, 480, false)] {
+            let frame = jpeg(w, h);
+            let alone = small_gray(&frame).unwrap();
+            let shared = small_gray_decoded(&frame, &mut decoder, &mut picture).unwrap();
+            assert_eq!((picture.width, picture.height), (w, h));
+            assert_eq!((shared.width, shared.height), (alone.width, alone.height));
+            if exact {
+                assert_eq!(shared.pixels, alone.pixels, "{w}x{h}");
+            }
+            for (i, (a, b)) in shared.pixels.iter().zip(&alone.pixels).enumerate() {
+                assert!(a.abs_diff(*b) <= 2, "{w}x{h} pixel {i}: {a} vs {b}");
+            }
+        }
+        let broken = &jpeg(1280, 720)[..4000];
+        assert!(small_gray_decoded(broken, &mut decoder, &mut picture).is_err());
     }
 }

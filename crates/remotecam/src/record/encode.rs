@@ -57,16 +57,23 @@ impl I420 {
     /// general decoder (progressive, CMYK, ...) go through zune-jpeg.
     pub fn decode_jpeg(&mut self, jpeg: &[u8]) -> Result<(), String> {
         let mut decoder = std::mem::take(&mut self.decoder);
-        let result = match decoder.decode(jpeg) {
+        let result = self.decode_jpeg_with(&mut decoder, jpeg);
+        self.decoder = decoder;
+        result
+    }
+
+    /// [`I420::decode_jpeg`] with the caller's decoder, whose buffers then stay with the
+    /// caller (a picture handed from thread to thread carries only its planes), and
+    /// which keeps the picture's luma at 1/8 ([`Decoder::eighth`]) when it decoded it.
+    pub fn decode_jpeg_with(&mut self, decoder: &mut Decoder, jpeg: &[u8]) -> Result<(), String> {
+        match decoder.decode(jpeg) {
             // Luma at full size, as every camera codes it.
             Ok(picture) if (picture.planes[0].x_step, picture.planes[0].y_step) == (1, 1) => {
                 self.fill_from_planes(&picture)
             }
             Ok(_) | Err(DecodeError::Unsupported(_)) => self.decode_general(jpeg),
             Err(e) => Err(format!("cannot decode the frame: {e}")),
-        };
-        self.decoder = decoder;
-        result
+        }
     }
 
     fn size_for(&mut self, w: usize, h: usize) -> Result<(), String> {

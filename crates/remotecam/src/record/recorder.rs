@@ -7,13 +7,19 @@
 //! timestamps, so it plays at the right speed with fewer frames) rather than the hub's
 //! memory growing.
 //!
+//! A frame may come decoded already: while a clip is open the motion task decodes the
+//! frames it scores in full (not only their DC coefficients) and hands the picture on,
+//! so that a recorded frame is decoded once, not twice. It does so only while the
+//! recorder keeps up ([`SHARED_AHEAD`]), which bounds the pictures in flight; the
+//! pictures come back to a small pool for reuse.
+//!
 //! A write error stops the clip cleanly: the file is cut back to its last whole
 //! fragment and kept, the camera's recording state says why, a `recording_stopped` event
 //! goes out, and nothing more is recorded until the next clip finds room.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -29,6 +35,11 @@ use crate::frame::{Frame, epoch_ms};
 
 /// Frames the recorder may be behind before new ones are dropped (about 8 s at 30 fps).
 pub const MAX_QUEUED: usize = 240;
+/// Decoded pictures are taken from the motion task only while the recorder has fewer
+/// frames than this waiting: so at most this many pictures wait in its queue.
+pub const SHARED_AHEAD: usize = 3;
+/// Decoded pictures kept for reuse.
+const POOL_MAX: usize = SHARED_AHEAD + 1;
 /// Thumbnails are at most this wide.
 const THUMB_WIDTH: usize = 320;
 
@@ -66,6 +77,8 @@ enum Msg {
         frame: Arc<Frame>,
         score: f32,
         motion: bool,
+        /// The frame already decoded, if the motion task did it.
+        picture: Option<Box<I420>>,
     },
     End {
         keep: bool,
@@ -78,6 +91,17 @@ enum Msg {
 pub struct Recorder {
     tx: mpsc::Sender<Msg>,
     queued: Arc<AtomicUsize>,
+    pool: Pool,
+}
+
+/// Decoded pictures back from the recorder, for the motion task to decode into again.
+type Pool = Arc<Mutex<Vec<Box<I420>>>>;
+
+fn give_back(pool: &Pool, picture: Box<I420>) {
+    let mut pool = pool.lock().expect("picture pool");
+    if pool.len() < POOL_MAX {
+        pool.push(picture);
+    }
 }
 
 impl Recorder {
@@ -89,7 +113,10 @@ impl Recorder {
     ) -> std::io::Result<Recorder> {
         let (tx, rx) = mpsc::channel();
         let queued = Arc::new(AtomicUsize::new(0));
+        let pool = Pool::default();
         let worker = Worker {
+            pool: Arc::clone(&pool),
+            picture: I420::default(),
             camera,
             name: name.clone(),
             recordings,
@@ -102,15 +129,22 @@ impl Recorder {
         std::thread::Builder::new()
             .name(format!("rec-{name}"))
             .spawn(move || worker.run(rx))?;
-        Ok(Recorder { tx, queued })
+        Ok(Recorder { tx, queued, pool })
     }
 
     pub fn start(&self) {
         let _ = self.tx.send(Msg::Start);
     }
 
-    /// Queues a frame of the open clip; false when it was dropped (recorder behind).
-    pub fn frame(&self, frame: Arc<Frame>, score: f32, motion: bool) -> bool {
+    /// Queues a frame of the open clip, with its `picture` if it is decoded already;
+    /// false when it was dropped (recorder behind).
+    pub fn frame(
+        &self,
+        frame: Arc<Frame>,
+        score: f32,
+        motion: bool,
+        picture: Option<Box<I420>>,
+    ) -> bool {
         if self.queued.load(Ordering::Relaxed) >= MAX_QUEUED {
             return false;
         }
@@ -121,6 +155,7 @@ impl Recorder {
                 frame,
                 score,
                 motion,
+                picture,
             })
             .is_err()
         {
@@ -128,6 +163,27 @@ impl Recorder {
             return false;
         }
         true
+    }
+
+    /// A picture to decode the next frame into for this recorder, when it keeps up
+    /// (fewer than [`SHARED_AHEAD`] frames waiting); `None` tells the caller to leave
+    /// the decoding to the recorder.
+    pub fn picture_to_share(&self) -> Option<Box<I420>> {
+        if self.queued.load(Ordering::Relaxed) >= SHARED_AHEAD {
+            return None;
+        }
+        Some(
+            self.pool
+                .lock()
+                .expect("picture pool")
+                .pop()
+                .unwrap_or_default(),
+        )
+    }
+
+    /// A picture from [`Recorder::picture_to_share`] that was not sent after all.
+    pub fn give_back(&self, picture: Box<I420>) {
+        give_back(&self.pool, picture);
     }
 
     /// Ends the open clip: kept, or discarded (too few motion frames).
@@ -141,7 +197,6 @@ struct Clip {
     row: ClipRow,
     file: ClipFile,
     encoder: VideoEncoder,
-    picture: I420,
     first: Instant,
     size: (usize, usize),
     last_dts: Option<u64>,
@@ -158,6 +213,9 @@ struct Worker {
     recordings: Arc<Recordings>,
     events: broadcast::Sender<HubEvent>,
     queued: Arc<AtomicUsize>,
+    pool: Pool,
+    /// The recorder's own picture, for frames that come undecoded.
+    picture: I420,
     clip: Option<Clip>,
     /// Why recording stopped, until a new clip finds room.
     stopped: Option<(RecordingState, String)>,
@@ -181,9 +239,10 @@ impl Worker {
                     frame,
                     score,
                     motion,
+                    picture,
                 } => {
                     self.queued.fetch_sub(1, Ordering::Relaxed);
-                    self.frame(frame, score, motion);
+                    self.frame(frame, score, motion, picture);
                 }
                 Msg::End { keep } => self.end(keep),
             }
@@ -234,7 +293,11 @@ impl Worker {
         self.status();
     }
 
-    fn open(&mut self, frame: &Frame, picture: I420) -> Result<Clip, (RecordingState, String)> {
+    fn open(
+        &mut self,
+        frame: &Frame,
+        (width, height): (usize, usize),
+    ) -> Result<Clip, (RecordingState, String)> {
         let start_ms = epoch_ms(frame.received_at) as i64;
         let row = self
             .recordings
@@ -267,14 +330,12 @@ impl Worker {
                 return Err((state, format!("cannot create {}: {e}", path.display())));
             }
         };
-        let encoder = VideoEncoder::new(picture.width, picture.height)
-            .map_err(|e| (RecordingState::Error, e))?;
+        let encoder = VideoEncoder::new(width, height).map_err(|e| (RecordingState::Error, e))?;
         Ok(Clip {
             row,
             file,
             encoder,
-            size: (picture.width, picture.height),
-            picture,
+            size: (width, height),
             first: frame.received,
             last_dts: None,
             motion_frames: 0,
@@ -284,22 +345,27 @@ impl Worker {
         })
     }
 
-    fn frame(&mut self, frame: Arc<Frame>, score: f32, motion: bool) {
+    fn frame(&mut self, frame: Arc<Frame>, score: f32, motion: bool, decoded: Option<Box<I420>>) {
+        if let Some(picture) = decoded {
+            if self.stopped.is_none() {
+                self.record(frame, &picture, score, motion);
+            }
+            give_back(&self.pool, picture);
+            return;
+        }
         if self.stopped.is_some() {
             return;
         }
-        let mut picture = self
-            .clip
-            .as_mut()
-            .map(|c| std::mem::take(&mut c.picture))
-            .unwrap_or_default();
-        if let Err(e) = picture.decode_jpeg(&frame.jpeg) {
-            tracing::debug!(camera = %self.name, error = %e, "frame not recorded");
-            if let Some(c) = &mut self.clip {
-                c.picture = picture;
-            }
-            return;
+        let mut picture = std::mem::take(&mut self.picture);
+        match picture.decode_jpeg(&frame.jpeg) {
+            Ok(()) => self.record(frame, &picture, score, motion),
+            Err(e) => tracing::debug!(camera = %self.name, error = %e, "frame not recorded"),
         }
+        self.picture = picture;
+    }
+
+    /// Encodes and writes one decoded frame, opening a clip file for it if none is open.
+    fn record(&mut self, frame: Arc<Frame>, picture: &I420, score: f32, motion: bool) {
         // A new picture size (a phone turned) needs a new encoder and file: the clip goes
         // on in a new file.
         if let Some(c) = &self.clip
@@ -312,20 +378,19 @@ impl Worker {
             }
         }
         if self.clip.is_none() {
-            match self.open(&frame, picture.clone()) {
+            match self.open(&frame, (picture.width, picture.height)) {
                 Ok(c) => self.clip = Some(c),
                 Err((state, e)) => return self.stop(state, e),
             }
             self.status();
         }
         let clip = self.clip.as_mut().expect("open clip");
-        clip.picture = picture;
         let dts = ticks(frame.received.saturating_duration_since(clip.first));
         if clip.last_dts.is_some_and(|last| dts <= last) {
             return;
         }
         let key = clip.file.wants_keyframe(dts);
-        let encoded = match clip.encoder.encode(&clip.picture, dts / 90, key) {
+        let encoded = match clip.encoder.encode(picture, dts / 90, key) {
             Ok(Some(e)) => e,
             Ok(None) => return,
             Err(e) => return self.stop(RecordingState::Error, e),
