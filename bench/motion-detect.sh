@@ -48,7 +48,7 @@ measure "hub, detection on, recording off" "$hub"
 motion_settings '{"enabled": false}'
 motion_settings '{"enabled": true, "record": true, "threshold": 0.01, "calm_frames": 10000, "min_motion_frames": 1, "max_clip_s": 600}'
 measure "hub, detection on, recording on" "$hub"
-echo "  hub recording state: $(curl -sf "$base/api/cameras/feed-0/motion" | grep -oP '"state":"\K[a-z_]+' | tail -1)"
+echo "  hub recording: $(curl -sf "$base/api/cameras/feed-0/motion" | grep -oP '"(state|dropped_frames)":"?\K[a-z_0-9]+' | tr "\n" " ")(state, frames dropped)"
 motion_settings '{"enabled": false}'
 
 run_motion() {

@@ -797,6 +797,14 @@ impl Decoder {
         })
     }
 
+    /// Exchanges the planes of the picture last decoded for `planes`, whose buffers the
+    /// decoder uses for its next picture: a caller that keeps the picture takes it
+    /// without a copy. `planes[i]` holds the plane of component `i`, as [`Plane`]
+    /// described it.
+    pub fn swap_planes(&mut self, planes: &mut [Vec<u8>; 3]) {
+        std::mem::swap(&mut self.planes, planes);
+    }
+
     /// The luma at 1/8 scale of the picture last decoded, exactly as [`luma_eighth`]
     /// would give it, with its width and height; `None` if the last decode failed.
     pub fn eighth(&self) -> Option<(&[u8], usize, usize)> {
@@ -1006,11 +1014,22 @@ fn decode_block(
             n -= taken;
             (((f >> 8) & 15) as usize, f >> 16)
         } else {
-            (bits.acc, bits.n) = (acc, n);
-            let rs = bits.decode(ac_table)?;
+            // The code by the shorter lookup (end of block, a run of 16 zeros, or a
+            // coefficient whose extra bits do not fit `fast`), its extra bits straight
+            // from the locals; codes longer than the lookup take the slow path.
+            let e = ac_table.lut[(acc >> (64 - LUT_BITS)) as usize];
+            let rs = if e != 0 {
+                let len = u32::from(e >> 8);
+                acc <<= len;
+                n -= len;
+                e as u8
+            } else {
+                (bits.acc, bits.n) = (acc, n);
+                let rs = bits.decode(ac_table)?;
+                (acc, n) = (bits.acc, bits.n);
+                rs
+            };
             let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
-            let value = bits.extend(size);
-            (acc, n) = (bits.acc, bits.n);
             if size == 0 {
                 if run != 15 {
                     break;
@@ -1018,6 +1037,15 @@ fn decode_block(
                 k += 16;
                 continue;
             }
+            // At least 32 - 16 bits are left for the extra bits (at most 15).
+            let v = (acc >> (64 - size)) as i32;
+            acc <<= size;
+            n -= size;
+            let value = if v < 1 << (size - 1) {
+                v - (1 << size) + 1
+            } else {
+                v
+            };
             (run, value)
         };
         k += run;
@@ -1265,6 +1293,68 @@ mod tests {
             let ours = p.data[(i / w) * p.stride + i % w];
             assert!(ours.abs_diff(g) <= 3, "pixel {i}: {ours} vs {g}");
         }
+    }
+
+    /// The inverse DCT by its definition (JPEG A.3.3), rounded and clamped.
+    fn idct_by_definition(coef: &[i32; 64]) -> [u8; 64] {
+        let c = |k: usize| {
+            if k == 0 {
+                std::f64::consts::FRAC_1_SQRT_2
+            } else {
+                1.0
+            }
+        };
+        let basis = |x: usize, u: usize| {
+            ((2 * x + 1) as f64 * u as f64 * std::f64::consts::PI / 16.0).cos()
+        };
+        std::array::from_fn(|i| {
+            let (x, y) = (i % 8, i / 8);
+            let mut sum = 0.0;
+            for v in 0..8 {
+                for u in 0..8 {
+                    sum += c(u) * c(v) * f64::from(coef[v * 8 + u]) * basis(x, u) * basis(y, v);
+                }
+            }
+            (sum / 4.0 + 128.0).round().clamp(0.0, 255.0) as u8
+        })
+    }
+
+    #[test]
+    fn inverse_dct_is_within_one_level_of_its_definition() {
+        let mut x: u32 = 0x1234_5678;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let mut worst = 0;
+        for n in 0..2000 {
+            // Coefficients as a camera's are: large at low frequencies, smaller above;
+            // every fourth block with vertical frequencies below 4 only.
+            let top = n % 4 == 0;
+            let coef: [i32; 64] = std::array::from_fn(|i| {
+                let (u, v) = (i % 8, i / 8);
+                if top && v >= 4 {
+                    return 0;
+                }
+                let span = 1024 / (1 + u + v).pow(2) as i32;
+                (next() % (2 * span as u32 + 1)) as i32 - span
+            });
+            let mut block = [0i32; 64];
+            for (i, &c) in coef.iter().enumerate() {
+                let k = ZIGZAG.iter().position(|&z| z == i).unwrap();
+                block[TRANSPOSED[k]] = c;
+            }
+            let mut out = [0u8; 64];
+            let shape = if top { Shape::Top } else { Shape::Full };
+            idct(&block, &mut out, 8, shape);
+            let want = idct_by_definition(&coef);
+            for i in 0..64 {
+                worst = worst.max(out[i].abs_diff(want[i]));
+            }
+        }
+        assert!(worst <= 1, "off by {worst}");
     }
 
     #[test]

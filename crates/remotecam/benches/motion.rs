@@ -3,6 +3,7 @@
 //!   160x90), decoding excluded;
 //! - `motion decode+score 720p`: what the hub spends per frame with detection on
 //!   (luma decode of the JPEG, reduction, score);
+//! - `record decode 720p`, `record encode 720p`: its two parts apart;
 //! - `record 720p frame`: what the recorder spends per frame (JPEG to I420, H.264 encode
 //!   at the hub's settings; a keyframe a second at 30 fps), file writing excluded.
 
@@ -95,6 +96,27 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             n = (n + 1) % jpegs.len();
             picture.decode_jpeg(&jpegs[n]).expect("decodes");
+        })
+    });
+
+    let pictures: Vec<I420> = jpegs
+        .iter()
+        .map(|jpeg| {
+            let mut p = I420::default();
+            p.decode_jpeg(jpeg).expect("decodes");
+            p
+        })
+        .collect();
+    let mut encoder = VideoEncoder::new(1280, 720).expect("encoder");
+    let mut n = 0u64;
+    c.bench_function("record encode 720p", |b| {
+        b.iter(|| {
+            let picture = &pictures[(n % pictures.len() as u64) as usize];
+            let out = encoder
+                .encode(picture, n * 33, n.is_multiple_of(30))
+                .expect("encodes");
+            n += 1;
+            out
         })
     });
 

@@ -267,7 +267,7 @@ pub fn small_gray(jpeg: &[u8]) -> Result<Gray, String> {
     if luma.len() < w * h {
         return Err("short decode".into());
     }
-    Ok(box_average(&luma, w, h, w.div_ceil(WORK_WIDTH).max(1)))
+    Ok(box_average(&luma, w, w, h, w.div_ceil(WORK_WIDTH).max(1)))
 }
 
 /// The working picture from the luma at 1/8 (`w x h`, at least [`WORK_WIDTH`] wide):
@@ -281,7 +281,7 @@ fn from_eighth(eighth: Vec<u8>, w: usize, h: usize) -> Gray {
             pixels: eighth,
         };
     }
-    box_average(&eighth, w, h, f)
+    box_average(&eighth, w, w, h, f)
 }
 
 /// [`small_gray`] of a frame decoded in full (into `picture`, by `decoder`): the same
@@ -299,12 +299,13 @@ pub fn small_gray_decoded(
         return Ok(from_eighth(eighth.to_vec(), w, h));
     }
     let (w, h) = (picture.width, picture.height);
-    Ok(box_average(&picture.y, w, h, w.div_ceil(WORK_WIDTH).max(1)))
+    let f = w.div_ceil(WORK_WIDTH).max(1);
+    Ok(box_average(&picture.y, picture.y_stride, w, h, f))
 }
 
-/// `pixels` (`w x h`) reduced `f` times each way, each output pixel the mean of an
-/// `f x f` square (a partial square at the edges is left out).
-fn box_average(pixels: &[u8], w: usize, h: usize, f: usize) -> Gray {
+/// `pixels` (`w x h`, rows `stride` apart) reduced `f` times each way, each output pixel
+/// the mean of an `f x f` square (a partial square at the edges is left out).
+fn box_average(pixels: &[u8], stride: usize, w: usize, h: usize, f: usize) -> Gray {
     let (sw, sh) = ((w / f).max(1), (h / f).max(1));
     let (fw, fh) = (f.min(w), f.min(h));
     let mut out = Vec::with_capacity(sw * sh);
@@ -312,7 +313,7 @@ fn box_average(pixels: &[u8], w: usize, h: usize, f: usize) -> Gray {
         for x in 0..sw {
             let mut sum = 0u32;
             for dy in 0..fh {
-                let row = &pixels[(y * fh + dy) * w + x * fw..][..fw];
+                let row = &pixels[(y * fh + dy) * stride + x * fw..][..fw];
                 sum += row.iter().map(|&p| u32::from(p)).sum::<u32>();
             }
             out.push((sum / (fw * fh) as u32) as u8);
@@ -811,7 +812,7 @@ mod tests {
         let mut d = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
         let luma = d.decode().unwrap();
         let (w, h) = d.dimensions().unwrap();
-        box_average(&luma, w, h, f)
+        box_average(&luma, w, w, h, f)
     }
 
     #[test]

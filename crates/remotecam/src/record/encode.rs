@@ -15,7 +15,10 @@ use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 
 /// A picture in planar YUV 4:2:0 (I420), full range as JPEG has it. Width and height are
-/// even: a JPEG with an odd size loses its last column or row.
+/// even: a JPEG with an odd size loses its last column or row. Rows are `y_stride`
+/// (luma) and `c_stride` (chroma) bytes apart, which may be more than the picture's
+/// width: a 4:2:0 JPEG's planes are taken over from the decoder as they are, padded to
+/// whole blocks.
 #[derive(Debug, Clone, Default)]
 pub struct I420 {
     pub width: usize,
@@ -23,6 +26,8 @@ pub struct I420 {
     pub y: Vec<u8>,
     pub u: Vec<u8>,
     pub v: Vec<u8>,
+    pub y_stride: usize,
+    pub c_stride: usize,
     /// The JPEG decoder's buffers, kept from one frame to the next.
     decoder: Decoder,
 }
@@ -33,7 +38,7 @@ impl YUVSource for I420 {
     }
 
     fn strides(&self) -> (usize, usize, usize) {
-        (self.width, self.width / 2, self.width / 2)
+        (self.y_stride, self.c_stride, self.c_stride)
     }
 
     fn y(&self) -> &[u8] {
@@ -66,23 +71,43 @@ impl I420 {
     /// caller (a picture handed from thread to thread carries only its planes), and
     /// which keeps the picture's luma at 1/8 ([`Decoder::eighth`]) when it decoded it.
     pub fn decode_jpeg_with(&mut self, decoder: &mut Decoder, jpeg: &[u8]) -> Result<(), String> {
-        match decoder.decode(jpeg) {
+        let strides = match decoder.decode(jpeg) {
             // Luma at full size, as every camera codes it.
-            Ok(picture) if (picture.planes[0].x_step, picture.planes[0].y_step) == (1, 1) => {
-                self.fill_from_planes(&picture)
+            Ok(picture) if steps(&picture.planes[0]) == (1, 1) => {
+                let (w, h) = (picture.width, picture.height);
+                match picture.planes[..] {
+                    [y, u, v] if steps(&u) == (2, 2) && steps(&v) == (2, 2) => {
+                        (w, h, y.stride, u.stride)
+                    }
+                    _ => return self.fill_from_planes(&picture),
+                }
             }
-            Ok(_) | Err(DecodeError::Unsupported(_)) => self.decode_general(jpeg),
-            Err(e) => Err(format!("cannot decode the frame: {e}")),
-        }
+            Ok(_) | Err(DecodeError::Unsupported(_)) => return self.decode_general(jpeg),
+            Err(e) => return Err(format!("cannot decode the frame: {e}")),
+        };
+        // 4:2:0, I420 already: the decoder's planes are taken as they are (this picture's
+        // buffers go to the decoder for its next picture).
+        let (w, h, y_stride, c_stride) = strides;
+        check_size(w, h)?;
+        let mut planes = [
+            std::mem::take(&mut self.y),
+            std::mem::take(&mut self.u),
+            std::mem::take(&mut self.v),
+        ];
+        decoder.swap_planes(&mut planes);
+        [self.y, self.u, self.v] = planes;
+        (self.width, self.height) = (w & !1, h & !1);
+        (self.y_stride, self.c_stride) = (y_stride, c_stride);
+        Ok(())
     }
 
+    /// Sizes the buffers for a `w x h` picture, rows one after the other.
     fn size_for(&mut self, w: usize, h: usize) -> Result<(), String> {
-        if w < 2 || h < 2 {
-            return Err(format!("picture too small to record ({w}x{h})"));
-        }
+        check_size(w, h)?;
         let (ew, eh) = (w & !1, h & !1);
         self.width = ew;
         self.height = eh;
+        (self.y_stride, self.c_stride) = (ew, ew / 2);
         self.y.resize(ew * eh, 0);
         self.u.resize(ew * eh / 4, 128);
         self.v.resize(ew * eh / 4, 128);
@@ -188,12 +213,12 @@ impl I420 {
         let f = self.width.div_ceil(max_width).max(1);
         let (tw, th) = (self.width / f, self.height / f);
         let mut px = Vec::with_capacity(tw * th * 3);
-        let cw = self.width / 2;
+        let cw = self.c_stride;
         for ty in 0..th {
             for tx in 0..tw {
                 let mut sum = 0u32;
                 for dy in 0..f {
-                    let row = &self.y[(ty * f + dy) * self.width + tx * f..][..f];
+                    let row = &self.y[(ty * f + dy) * self.y_stride + tx * f..][..f];
                     sum += row.iter().map(|&p| u32::from(p)).sum::<u32>();
                 }
                 let c = (ty * f / 2) * cw + tx * f / 2;
@@ -207,6 +232,17 @@ impl I420 {
             .map_err(|e| e.to_string())?;
         Ok(out)
     }
+}
+
+fn steps(plane: &Plane<'_>) -> (usize, usize) {
+    (plane.x_step, plane.y_step)
+}
+
+fn check_size(w: usize, h: usize) -> Result<(), String> {
+    if w < 2 || h < 2 {
+        return Err(format!("picture too small to record ({w}x{h})"));
+    }
+    Ok(())
 }
 
 /// A chroma plane onto the 4:2:0 grid (`cw x ch`, a sample per 2x2 picture pixels):
@@ -328,5 +364,119 @@ impl VideoEncoder {
             annexb: bits.to_vec(),
             keyframe: frame_type == FrameType::IDR,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+
+    fn jpeg(w: usize, h: usize, sampling: Option<SamplingFactor>) -> Vec<u8> {
+        let rgb: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                let (x, y) = (i % w, i / w);
+                [(x * 2) as u8, (y * 3) as u8, ((x + y) % 200) as u8]
+            })
+            .collect();
+        let mut out = Vec::new();
+        let mut e = Encoder::new(&mut out, 90);
+        match sampling {
+            Some(s) => {
+                e.set_sampling_factor(s);
+                e.encode(&rgb, w as u16, h as u16, ColorType::Rgb).unwrap();
+            }
+            None => {
+                let gray: Vec<u8> = rgb.chunks(3).map(|p| p[0]).collect();
+                e.encode(&gray, w as u16, h as u16, ColorType::Luma)
+                    .unwrap();
+            }
+        }
+        out
+    }
+
+    /// Pixel (x, y) of each plane, read through the strides.
+    fn yuv(p: &I420, x: usize, y: usize) -> [u8; 3] {
+        let c = (y / 2) * p.c_stride + x / 2;
+        [p.y[y * p.y_stride + x], p.u[c], p.v[c]]
+    }
+
+    #[test]
+    fn planes_taken_from_the_decoder_match_a_general_decode() {
+        // 98x60: the planes are padded to whole blocks, so rows are more than the width
+        // apart; odd sizes lose their last column and row.
+        for (w, h) in [(98, 60), (97, 61), (64, 32)] {
+            for sampling in [
+                Some(SamplingFactor::R_4_2_0),
+                Some(SamplingFactor::R_4_2_2),
+                Some(SamplingFactor::R_4_4_4),
+                None,
+            ] {
+                let jpeg = jpeg(w, h, sampling);
+                let mut ours = I420::default();
+                ours.decode_jpeg(&jpeg).unwrap();
+                let mut general = I420::default();
+                general.decode_general(&jpeg).unwrap();
+                assert_eq!((ours.width, ours.height), (w & !1, h & !1));
+                assert_eq!((general.width, general.height), (ours.width, ours.height));
+                for y in 0..ours.height {
+                    for x in 0..ours.width {
+                        let (a, b) = (yuv(&ours, x, y), yuv(&general, x, y));
+                        for i in 0..3 {
+                            assert!(
+                                a[i].abs_diff(b[i]) <= 3,
+                                "{w}x{h} {sampling:?} ({x}, {y}) plane {i}: {a:?} vs {b:?}"
+                            );
+                        }
+                    }
+                }
+                // Decoding again into the same picture (buffers exchanged with the
+                // decoder) gives the same.
+                let before = (0..ours.height)
+                    .flat_map(|y| (0..ours.width).map(move |x| (x, y)))
+                    .map(|(x, y)| yuv(&ours, x, y))
+                    .collect::<Vec<_>>();
+                ours.decode_jpeg(&jpeg).unwrap();
+                let again = (0..ours.height)
+                    .flat_map(|y| (0..ours.width).map(move |x| (x, y)))
+                    .map(|(x, y)| yuv(&ours, x, y))
+                    .collect::<Vec<_>>();
+                assert_eq!(before, again);
+                let thumb = ours.thumbnail_jpeg(32).unwrap();
+                assert_eq!(&thumb[..2], &[0xFF, 0xD8]);
+            }
+        }
+    }
+
+    #[test]
+    fn the_encoder_reads_rows_through_the_strides() {
+        let mut packed = I420::default();
+        packed
+            .decode_general(&jpeg(98, 60, Some(SamplingFactor::R_4_2_0)))
+            .unwrap();
+        // The same picture with 14 bytes of noise after every row.
+        let pad = |plane: &[u8], w: usize, stride: usize| -> Vec<u8> {
+            plane
+                .chunks(w)
+                .flat_map(|row| {
+                    row.iter()
+                        .copied()
+                        .chain((0..stride - w).map(|i| (i * 37) as u8))
+                })
+                .collect()
+        };
+        let padded = I420 {
+            y: pad(&packed.y, 98, 112),
+            u: pad(&packed.u, 49, 63),
+            v: pad(&packed.v, 49, 63),
+            y_stride: 112,
+            c_stride: 63,
+            ..packed.clone()
+        };
+        let encode = |p: &I420| {
+            let mut e = VideoEncoder::new(98, 60).unwrap();
+            e.encode(p, 0, true).unwrap().unwrap().annexb
+        };
+        assert_eq!(encode(&packed), encode(&padded));
     }
 }
