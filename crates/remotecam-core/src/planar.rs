@@ -46,14 +46,13 @@ const ZIGZAG: [usize; 64] = [
     52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
-/// Where the k-th coefficient in zigzag order goes in a block stored transposed (column
-/// by column), the layout [`idct`] takes.
-const TRANSPOSED: [usize; 64] = {
+/// The k-th coefficient in zigzag order's frequencies, packed `vertical << 3 |
+/// horizontal` (its natural index) as a byte.
+const FREQUENCIES: [u8; 64] = {
     let mut t = [0; 64];
     let mut k = 0;
     while k < 64 {
-        let n = ZIGZAG[k];
-        t[k] = (n % 8) * 8 + n / 8;
+        t[k] = ZIGZAG[k] as u8;
         k += 1;
     }
     t
@@ -750,7 +749,8 @@ impl Decoder {
             strides[i] = bw * 8;
             self.planes[i].resize(bw * 8 * bh * 8, 0);
         }
-        let mut block = [0i32; 64];
+        let mut block = Rows::default();
+        let basis = row_basis();
         let [p0, p1, p2] = &mut self.planes;
         let mut planes: [&mut [u8]; 3] = [p0, p1, p2];
         scan(jpeg, &hd, |ci, bx, by, bits, pred| {
@@ -760,14 +760,15 @@ impl Decoder {
                 .expect("checked in the scan header");
             let dc_table = hd.dc[c.dc_table].as_deref().expect("checked");
             let ac_table = hd.ac[c.ac_table].as_deref().expect("checked");
-            let shape = decode_block(bits, dc_table, ac_table, q, pred, &mut block)?;
+            let shape = decode_block(bits, dc_table, ac_table, q, basis, pred, &mut block)?;
+            let dc = pred.wrapping_mul(i32::from(q[0]));
             if ci == 0 && bx < ew && by < eh {
-                eighth[by * ew + bx] = dc_pixel(block[0]);
+                eighth[by * ew + bx] = dc_pixel(dc);
             }
             let stride = strides[ci];
             let out = &mut planes[ci][by * 8 * stride + bx * 8..];
             if shape == Shape::DcOnly {
-                let v = dc_pixel(block[0]);
+                let v = dc_pixel(dc);
                 for row in out.chunks_mut(stride).take(8) {
                     row[..8].fill(v);
                 }
@@ -978,16 +979,19 @@ fn skip_ac(bits: &mut Bits<'_>, table: &Huffman) -> Result<()> {
     Ok(())
 }
 
-/// Decodes one block into `block` (dequantized, transposed as [`idct`] takes it); returns
-/// which of its coefficients may be non-zero (for `DcOnly`, only `block[0]` is set).
+/// Decodes one block, dequantized, and transforms it along its rows as it goes (see
+/// [`Rows`]); returns which of its coefficients may be non-zero. Updates the DC
+/// predictor `pred`; for `DcOnly` the rows are not written (the block's value comes
+/// from `pred`).
 #[inline]
 fn decode_block(
     bits: &mut Bits<'_>,
     dc_table: &Huffman,
     ac_table: &Huffman,
     q: &[u16; 64],
+    basis: &[[f32; 8]; 8],
     pred: &mut i32,
-    block: &mut [i32; 64],
+    rows: &mut Rows,
 ) -> Result<Shape> {
     bits.refill();
     let size = u32::from(bits.decode(dc_table)?);
@@ -995,8 +999,10 @@ fn decode_block(
         return Err(DecodeError::Corrupt("DC difference too large"));
     }
     *pred = pred.wrapping_add(bits.extend(size));
-    *block = [0; 64];
-    block[0] = pred.wrapping_mul(i32::from(q[0]));
+    let dc = pred.wrapping_mul(i32::from(q[0])) as f32;
+    // Row 0 holds the DC's (flat) transform; the others start at zero.
+    rows.0 = [[0.0; 8]; 8];
+    rows.0[0] = basis[0].map(|b| b * dc);
     // The bit buffer in locals, so that it stays in registers.
     let (mut acc, mut n) = (bits.acc, bits.n);
     let mut shape = Shape::DcOnly;
@@ -1052,10 +1058,10 @@ fn decode_block(
         if k > 63 {
             return Err(DecodeError::Corrupt("coefficients past the end of a block"));
         }
-        let at = TRANSPOSED[k];
-        block[at] = value.wrapping_mul(i32::from(q[k]));
-        // `at % 8` is the coefficient's vertical frequency.
-        shape = shape.max(if at % 8 < 4 { Shape::Top } else { Shape::Full });
+        let f = usize::from(FREQUENCIES[k]);
+        let (u, v) = (f & 7, f >> 3);
+        rows.add(v, value.wrapping_mul(i32::from(q[k])) as f32, &basis[u]);
+        shape = shape.max(if v < 4 { Shape::Top } else { Shape::Full });
         k += 1;
     }
     (bits.acc, bits.n) = (acc, n);
@@ -1127,28 +1133,53 @@ fn idct_1d(s: &[Lanes; 8]) -> [Lanes; 8] {
     ]
 }
 
-/// Inverse DCT of a dequantized block, stored transposed (`block[x * 8 + y]` is the
-/// coefficient of horizontal frequency `x`, vertical `y`: see [`TRANSPOSED`]), into 8 rows
-/// of `out`, `stride` apart, level-shifted and clamped to 0..=255.
-fn idct(block: &[i32; 64], out: &mut [u8], stride: usize, shape: Shape) {
-    // Along each row, four rows at a time: lane i of vector k is row (4h + i)'s
-    // coefficient k. r[x][y]: row y, pixel x. Rows 4..8 of a `Top` block are all zero,
-    // and so is their transform.
-    let mut r = [[0f32; 8]; 8];
-    let halves = if shape == Shape::Top { 1 } else { 2 };
-    for h in 0..halves {
-        let s: [Lanes; 8] =
-            std::array::from_fn(|k| std::array::from_fn(|i| block[k * 8 + 4 * h + i] as f32));
-        for (x, v) in idct_1d(&s).iter().enumerate() {
-            r[x][4 * h..4 * h + 4].copy_from_slice(v);
+/// A block transformed along its rows: `0[v]` is the 1-D inverse transform (as
+/// [`idct_1d`] scales it) of the coefficients of vertical frequency `v`, by pixel
+/// column. Built coefficient by coefficient as they are decoded, each adding its basis
+/// row times its value: a camera's blocks have few non-zero coefficients, so this costs
+/// less than transforming all 64, and it leaves the block the right way round for the
+/// column pass, with no transposition.
+#[derive(Debug, Default, Clone, Copy)]
+struct Rows([[f32; 8]; 8]);
+
+impl Rows {
+    #[inline(always)]
+    fn add(&mut self, v: usize, value: f32, basis: &[f32; 8]) {
+        let row = &mut self.0[v & 7];
+        for x in 0..8 {
+            row[x] += value * basis[x];
         }
     }
-    // Down each column, four columns at a time: lane i of vector k is column (4h + i)'s
-    // coefficient k, that is r[4h + i][k]. The result is pixel (4h + i, y) times 8.
+}
+
+/// The row transform of each lone coefficient: `row_basis()[u]` is [`idct_1d`] of a
+/// unit coefficient at horizontal frequency `u`.
+fn row_basis() -> &'static [[f32; 8]; 8] {
+    static BASIS: std::sync::OnceLock<[[f32; 8]; 8]> = std::sync::OnceLock::new();
+    BASIS.get_or_init(|| {
+        let mut basis = [[0.0; 8]; 8];
+        for (u, row) in basis.iter_mut().enumerate() {
+            let unit: [Lanes; 8] = std::array::from_fn(|k| [if k == u { 1.0 } else { 0.0 }; 4]);
+            *row = idct_1d(&unit).map(|lanes| lanes[0]);
+        }
+        basis
+    })
+}
+
+/// The column pass of the inverse DCT, from [`Rows`], into 8 rows of `out`, `stride`
+/// apart, level-shifted and clamped to 0..=255.
+fn idct(rows: &Rows, out: &mut [u8], stride: usize, shape: Shape) {
+    // Four columns at a time: lane i of vector v is row v's value at column 4h + i.
     // Rounded by adding 1.5 * 2^23, which leaves the integer in the low bits of the
     // mantissa (a float-to-int conversion that stays in vector registers).
     for h in 0..2 {
-        let t: [Lanes; 8] = std::array::from_fn(|k| std::array::from_fn(|i| r[4 * h + i][k]));
+        let t: [Lanes; 8] = std::array::from_fn(|v| {
+            if shape == Shape::Top && v >= 4 {
+                [0.0; 4]
+            } else {
+                rows.0[v][4 * h..4 * h + 4].try_into().expect("4 lanes")
+            }
+        });
         for (y, v) in idct_1d(&t).iter().enumerate() {
             let px: [u8; 4] = std::array::from_fn(|i| {
                 ((v[i] * 0.125 + 128.0).clamp(0.0, 255.0) + 12_582_912.0).to_bits() as u8
@@ -1341,14 +1372,13 @@ mod tests {
                 let span = 1024 / (1 + u + v).pow(2) as i32;
                 (next() % (2 * span as u32 + 1)) as i32 - span
             });
-            let mut block = [0i32; 64];
+            let mut rows = Rows::default();
             for (i, &c) in coef.iter().enumerate() {
-                let k = ZIGZAG.iter().position(|&z| z == i).unwrap();
-                block[TRANSPOSED[k]] = c;
+                rows.add(i / 8, c as f32, &row_basis()[i % 8]);
             }
             let mut out = [0u8; 64];
             let shape = if top { Shape::Top } else { Shape::Full };
-            idct(&block, &mut out, 8, shape);
+            idct(&rows, &mut out, 8, shape);
             let want = idct_by_definition(&coef);
             for i in 0..64 {
                 worst = worst.max(out[i].abs_diff(want[i]));
