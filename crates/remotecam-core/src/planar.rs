@@ -7,7 +7,9 @@
 //! - [`Decoder::decode`]: the picture as planes at the sampling the JPEG was coded with.
 //!   Cameras and browsers send YCbCr 4:2:0, which is what an H.264 encoder takes; a
 //!   general decoder would upsample the chroma to full size and convert to RGB, only for
-//!   the recorder to convert and subsample it back.
+//!   the recorder to convert and subsample it back. The luma at 1/8 comes with it
+//!   ([`Decoder::eighth`]), and the planes can be taken without a copy
+//!   ([`Decoder::swap_planes`]).
 //!
 //! Only what cameras and browsers send is decoded here: sequential Huffman-coded JPEG
 //! (baseline or extended), 8 bits, one scan holding every component, 1 (gray) or 3
