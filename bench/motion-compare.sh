@@ -15,25 +15,11 @@ command -v motion >/dev/null || { echo "motion is not installed (apt-get install
 bench_setup
 feed_camera
 mport=$((port + 1))
-cat >"$work/motion.conf" <<CONF
-daemon off
-log_level 4
-log_file $work/motion.log
-target_dir $work/motion
-netcam_url http://127.0.0.1:$port/api/cameras/feed-0/stream.mjpg
-width 1280
-height 720
-framerate 30
-picture_output off
-movie_output off
-webcontrol_port 0
+start_motion "movie_output off
 stream_port $mport
 stream_localhost on
 stream_maxrate 30
-stream_quality 75
-CONF
-motion -n -c "$work/motion.conf" >/dev/null 2>&1 &
-motion_pid=$!; pids+=($motion_pid)
+stream_quality 75"
 # Motion's stream answers once its netcam has frames.
 for _ in $(seq 100); do
   curl -s -m 1 -o /dev/null "http://127.0.0.1:$mport/" && break || sleep 0.2

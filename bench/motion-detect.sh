@@ -48,24 +48,6 @@ motion_settings() {
   curl -sf -X PUT -H 'content-type: application/json' -d "$1" \
     "$base/api/cameras/feed-0/motion" >/dev/null
 }
-run_motion() {
-  cat >"$work/motion.conf" <<CONF
-daemon off
-log_level 4
-log_file $work/motion.log
-target_dir $work/motion
-netcam_url $base/api/cameras/feed-0/stream.mjpg
-width 1280
-height 720
-framerate 30
-picture_output off
-webcontrol_port 0
-stream_port 0
-$1
-CONF
-  motion -n -c "$work/motion.conf" >/dev/null 2>&1 &
-  motion_pid=$!; pids+=($motion_pid)
-}
 stop_motion() { kill "$motion_pid"; wait "$motion_pid" 2>/dev/null || true; }
 version=$(motion -h 2>&1 | grep -oP 'motion Version \K[0-9.]+' || true)
 
@@ -75,14 +57,14 @@ for round in $(seq "$rounds"); do
   motion_settings '{"enabled": true, "record": false}'
   measure hub_detect "hub, detection on, recording off" "$hub"
   motion_settings '{"enabled": false}'
-  run_motion "movie_output off"
+  start_motion $'movie_output off\nstream_port 0'
   measure motion_detect "Motion $version, detection only" "$motion_pid"
   stop_motion
   motion_settings '{"enabled": true, "record": true, "threshold": 0.01, "calm_frames": 10000, "min_motion_frames": 1, "max_clip_s": 600}'
   measure hub_record "hub, detection on, recording on" "$hub"
   echo "    hub recording: $(curl -sf "$base/api/cameras/feed-0/motion" | grep -oP '"(state|dropped_frames)":"?\K[a-z_0-9]+' | tr "\n" " ")(state, frames dropped since start)"
   motion_settings '{"enabled": false}'
-  run_motion $'movie_output on\nemulate_motion on'
+  start_motion $'movie_output on\nemulate_motion on\nstream_port 0'
   measure motion_record "Motion, movie output on, always recording" "$motion_pid"
   stop_motion
 done

@@ -48,18 +48,6 @@ const ZIGZAG: [usize; 64] = [
     52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
-/// The k-th coefficient in zigzag order's frequencies, packed `vertical << 3 |
-/// horizontal` (its natural index) as a byte.
-const FREQUENCIES: [u8; 64] = {
-    let mut t = [0; 64];
-    let mut k = 0;
-    while k < 64 {
-        t[k] = ZIGZAG[k] as u8;
-        k += 1;
-    }
-    t
-};
-
 /// Bits looked up at once when decoding a Huffman code; longer codes take the slow path.
 const LUT_BITS: u32 = 9;
 /// Bits looked up at once when skipping an AC coefficient (its code and its extra bits).
@@ -235,6 +223,15 @@ impl<'a> Bits<'a> {
             }
         }
         self.refill_slow();
+    }
+
+    /// [`Bits::refill`] for a hot loop that holds the buffer in locals (`acc`, `n`):
+    /// puts them back, refills, and gives the new values.
+    #[inline(always)]
+    fn refill_from(&mut self, acc: u64, n: u32) -> (u64, u32) {
+        (self.acc, self.n) = (acc, n);
+        self.refill();
+        (self.acc, self.n)
     }
 
     #[cold]
@@ -762,20 +759,20 @@ impl Decoder {
                 .expect("checked in the scan header");
             let dc_table = hd.dc[c.dc_table].as_deref().expect("checked");
             let ac_table = hd.ac[c.ac_table].as_deref().expect("checked");
-            let shape = decode_block(bits, dc_table, ac_table, q, basis, pred, &mut block)?;
+            let has_ac = decode_block(bits, dc_table, ac_table, q, basis, pred, &mut block)?;
             let dc = pred.wrapping_mul(i32::from(q[0]));
             if ci == 0 && bx < ew && by < eh {
                 eighth[by * ew + bx] = dc_pixel(dc);
             }
             let stride = strides[ci];
             let out = &mut planes[ci][by * 8 * stride + bx * 8..];
-            if shape == Shape::DcOnly {
+            if has_ac {
+                idct(&block, out, stride);
+            } else {
                 let v = dc_pixel(dc);
                 for row in out.chunks_mut(stride).take(8) {
                     row[..8].fill(v);
                 }
-            } else {
-                idct(&block, out, stride, shape);
             }
             Ok(())
         })?;
@@ -935,9 +932,7 @@ fn skip_ac(bits: &mut Bits<'_>, table: &Huffman) -> Result<()> {
     let mut k = 1;
     while k < 64 {
         if n < 32 {
-            (bits.acc, bits.n) = (acc, n);
-            bits.refill();
-            (acc, n) = (bits.acc, bits.n);
+            (acc, n) = bits.refill_from(acc, n);
         }
         let window = (acc >> (64 - SKIP_BITS)) as usize;
         // Several codes at once, if they stay inside this block: an end of block must
@@ -982,9 +977,9 @@ fn skip_ac(bits: &mut Bits<'_>, table: &Huffman) -> Result<()> {
 }
 
 /// Decodes one block, dequantized, and transforms it along its rows as it goes (see
-/// [`Rows`]); returns which of its coefficients may be non-zero. Updates the DC
-/// predictor `pred`; for `DcOnly` the rows are not written (the block's value comes
-/// from `pred`).
+/// [`Rows`]); returns whether it has any AC coefficient. Updates the DC predictor
+/// `pred`; for a block without, the caller fills the block from `pred` and the rows go
+/// unused.
 #[inline]
 fn decode_block(
     bits: &mut Bits<'_>,
@@ -994,7 +989,7 @@ fn decode_block(
     basis: &[[f32; 8]; 8],
     pred: &mut i32,
     rows: &mut Rows,
-) -> Result<Shape> {
+) -> Result<bool> {
     bits.refill();
     let size = u32::from(bits.decode(dc_table)?);
     if size > 11 {
@@ -1007,13 +1002,11 @@ fn decode_block(
     rows.0[0] = basis[0].map(|b| b * dc);
     // The bit buffer in locals, so that it stays in registers.
     let (mut acc, mut n) = (bits.acc, bits.n);
-    let mut shape = Shape::DcOnly;
+    let mut has_ac = false;
     let mut k = 1;
     while k < 64 {
         if n < 32 {
-            (bits.acc, bits.n) = (acc, n);
-            bits.refill();
-            (acc, n) = (bits.acc, bits.n);
+            (acc, n) = bits.refill_from(acc, n);
         }
         let f = ac_table.fast[(acc >> (64 - FAST_BITS)) as usize];
         let (run, value) = if f != 0 {
@@ -1060,23 +1053,17 @@ fn decode_block(
         if k > 63 {
             return Err(DecodeError::Corrupt("coefficients past the end of a block"));
         }
-        let f = usize::from(FREQUENCIES[k]);
-        let (u, v) = (f & 7, f >> 3);
-        rows.add(v, value.wrapping_mul(i32::from(q[k])) as f32, &basis[u]);
-        shape = shape.max(if v < 4 { Shape::Top } else { Shape::Full });
+        let f = ZIGZAG[k];
+        rows.add(
+            f / 8,
+            value.wrapping_mul(i32::from(q[k])) as f32,
+            &basis[f % 8],
+        );
+        has_ac = true;
         k += 1;
     }
     (bits.acc, bits.n) = (acc, n);
-    Ok(shape)
-}
-
-/// Which coefficients of a block may be non-zero, for [`idct`] to skip work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Shape {
-    DcOnly,
-    /// Vertical frequencies 0..4 only (most blocks of a camera picture).
-    Top,
-    Full,
+    Ok(has_ac)
 }
 
 /// Four lanes (rows or columns of a block) transformed side by side: the 1-D transform
@@ -1170,18 +1157,13 @@ fn row_basis() -> &'static [[f32; 8]; 8] {
 
 /// The column pass of the inverse DCT, from [`Rows`], into 8 rows of `out`, `stride`
 /// apart, level-shifted and clamped to 0..=255.
-fn idct(rows: &Rows, out: &mut [u8], stride: usize, shape: Shape) {
+fn idct(rows: &Rows, out: &mut [u8], stride: usize) {
     // Four columns at a time: lane i of vector v is row v's value at column 4h + i.
     // Rounded by adding 1.5 * 2^23, which leaves the integer in the low bits of the
     // mantissa (a float-to-int conversion that stays in vector registers).
     for h in 0..2 {
-        let t: [Lanes; 8] = std::array::from_fn(|v| {
-            if shape == Shape::Top && v >= 4 {
-                [0.0; 4]
-            } else {
-                rows.0[v][4 * h..4 * h + 4].try_into().expect("4 lanes")
-            }
-        });
+        let t: [Lanes; 8] =
+            std::array::from_fn(|v| rows.0[v][4 * h..4 * h + 4].try_into().expect("4 lanes"));
         for (y, v) in idct_1d(&t).iter().enumerate() {
             let px: [u8; 4] = std::array::from_fn(|i| {
                 ((v[i] * 0.125 + 128.0).clamp(0.0, 255.0) + 12_582_912.0).to_bits() as u8
@@ -1379,8 +1361,7 @@ mod tests {
                 rows.add(i / 8, c as f32, &row_basis()[i % 8]);
             }
             let mut out = [0u8; 64];
-            let shape = if top { Shape::Top } else { Shape::Full };
-            idct(&rows, &mut out, 8, shape);
+            idct(&rows, &mut out, 8);
             let want = idct_by_definition(&coef);
             for i in 0..64 {
                 worst = worst.max(out[i].abs_diff(want[i]));
