@@ -63,17 +63,20 @@ struct Huffman {
     /// By the next `SKIP_BITS` bits, for an AC table whose coefficients are skipped over
     /// (luma at 1/8): the bits taken by the code and its extra bits, and how far it moves
     /// along the block (`run + 1`, 16 for a run of 16 zeros, 64 for end of block); 0 when
-    /// longer than the lookup. Packed as `bits | advance << 5`.
+    /// the code is longer than the lookup (its extra bits may reach past it: they are
+    /// only counted). Packed as `bits | advance << 5`.
     skip: Box<[u16; 1 << SKIP_BITS]>,
     /// By the next `FAST_BITS` bits, for an AC coefficient whose code and extra bits fit:
     /// `value << 16 | run << 8 | bits`; 0 otherwise (and for end of block and runs of 16
     /// zeros).
     fast: Box<[i32; 1 << FAST_BITS]>,
-    /// By the next `SKIP_BITS` bits, for an AC table skipped over: every whole code (with
-    /// its extra bits) that fits in them, up to an end of block, taken at once. Packed as
-    /// `bits | advance << 4 | ends << 11`, where `advance` is how far the codes before
-    /// any end of block move along the block; `bits` 0 when not even one code fits.
-    /// Short codes come several to a lookup this way.
+    /// By the next `SKIP_BITS` bits, for an AC table skipped over: every code that lies
+    /// in them, up to an end of block, taken at once with its extra bits (those of the
+    /// last may reach past the window: they are only counted, at most 11 + 1 + 15 bits in
+    /// all). Packed as `bits | advance << 5 | ends << 12`, where `advance` is how far the
+    /// codes before any end of block move along the block; `bits` 0 when not even one
+    /// code fits. Short codes come several to a lookup this way, and nearly every code
+    /// of a noisy picture in one.
     skip_many: Box<[u16; 1 << SKIP_BITS]>,
     /// Largest code of each length (index 1..=16), -1 where there is none.
     maxcode: [i32; 17],
@@ -100,6 +103,8 @@ impl Huffman {
             return Err(DecodeError::Corrupt("Huffman table with over 256 codes"));
         }
         h.values[..values.len()].copy_from_slice(values);
+        // By `SKIP_BITS` bits, the code they start with (for `skip_many`).
+        let mut first = vec![0u16; if ac { 1 << SKIP_BITS } else { 0 }];
         let mut code: i32 = 0;
         let mut k: usize = 0;
         for len in 1..=16u32 {
@@ -123,11 +128,16 @@ impl Huffman {
                     (_, 0) => 64, // end of block (any other zero-size symbol ends it too)
                     (r, _) => r + 1,
                 };
+                // Skipping needs only the code in the lookup: its extra bits are
+                // counted, not read (at most 12 + 15 bits, within what a refill gives).
                 let total = len + size;
-                if total <= SKIP_BITS {
-                    let first = (code as usize) << (SKIP_BITS - len);
-                    h.skip[first..first + (1 << (SKIP_BITS - len))]
-                        .fill((total | advance << 5) as u16);
+                if len <= SKIP_BITS {
+                    let at = (code as usize) << (SKIP_BITS - len);
+                    let codes = at..at + (1 << (SKIP_BITS - len));
+                    h.skip[codes.clone()].fill((total | advance << 5) as u16);
+                    if ac {
+                        first[codes].fill((len as u16) << 8 | u16::from(value));
+                    }
                 }
                 if ac && size > 0 && total <= FAST_BITS {
                     for extra in 0..1i32 << size {
@@ -151,31 +161,41 @@ impl Huffman {
             code <<= 1;
         }
         if ac {
-            h.fill_skip_many();
+            h.fill_skip_many(&first);
         }
         Ok(h)
     }
 
-    /// Builds `skip_many` from `skip`: for each window of bits, the codes read one after
-    /// the other while each fits whole.
-    fn fill_skip_many(&mut self) {
+    /// Builds `skip_many` from `first` (by `SKIP_BITS` bits, the code they start with as
+    /// `length << 8 | value`, 0 for a longer code): for each window of bits, the codes
+    /// read one after the other while each code lies in the window (its extra bits may
+    /// not: they are counted, and the codes stop at the first whose extra bits reach past
+    /// it).
+    fn fill_skip_many(&mut self, first: &[u16]) {
         let mask = (1u32 << SKIP_BITS) - 1;
         for window in 0..1u32 << SKIP_BITS {
             let (mut pos, mut advance, mut ends) = (0u32, 0u32, 0u32);
             while pos < SKIP_BITS {
-                let e = u32::from(self.skip[((window << pos) & mask) as usize]);
-                let (taken, a) = (e & 31, e >> 5);
-                if e == 0 || taken > SKIP_BITS - pos || advance + a > 127 {
+                // Past the window's end the shifted bits are zeros: a code reaching
+                // into them is not in the window.
+                let e = u32::from(first[((window << pos) & mask) as usize]);
+                let (len, run, size) = (e >> 8, e >> 4 & 15, e & 15);
+                let a = match (run, size) {
+                    (15, 0) => 16,
+                    (_, 0) => 64,
+                    (r, _) => r + 1,
+                };
+                if e == 0 || len > SKIP_BITS - pos || (a != 64 && advance + a > 127) {
                     break;
                 }
-                pos += taken;
+                pos += len + size;
                 if a == 64 {
                     ends = 1;
                     break;
                 }
                 advance += a;
             }
-            self.skip_many[window as usize] = (pos | advance << 4 | ends << 11) as u16;
+            self.skip_many[window as usize] = (pos | advance << 5 | ends << 12) as u16;
         }
     }
 }
@@ -827,51 +847,133 @@ fn eighth_size(hd: &Header) -> (usize, usize) {
 /// the mean of 64 real ones; a picture narrower or shorter than 8 pixels still gives one.
 pub fn luma_eighth(jpeg: &[u8], out: &mut Vec<u8>) -> Result<(usize, usize)> {
     let hd = Header::parse(jpeg)?;
-    let y = hd.components[0];
     let (w, h) = eighth_size(&hd);
     out.clear();
     out.resize(w * h, 0);
-    let q0 = i32::from(hd.quant[y.quant].expect("checked in the scan header")[0]);
-    let tables: Vec<(&Huffman, &Huffman)> = hd
-        .components
-        .iter()
-        .map(|c| {
-            let dc = hd.dc[c.dc_table]
-                .as_deref()
-                .expect("checked in the scan header");
-            let ac = hd.ac[c.ac_table]
-                .as_deref()
-                .expect("checked in the scan header");
-            (dc, ac)
-        })
-        .collect();
-    scan(jpeg, &hd, |ci, bx, by, bits, pred| {
-        let (dc_table, ac_table) = tables[ci];
-        bits.refill();
-        if ci != 0 {
-            // Chroma: its DC difference is skipped too.
-            let e = dc_table.skip[bits.peek(SKIP_BITS) as usize];
-            if e != 0 {
-                bits.consume(u32::from(e & 31));
-            } else {
-                let size = u32::from(bits.decode(dc_table)?);
-                bits.consume(size.min(16));
+    let q0 = i32::from(hd.quant[hd.components[0].quant].expect("checked in the scan header")[0]);
+    /// One block of an MCU, in coding order: its component, tables and place in the MCU.
+    struct Slot<'t> {
+        luma: bool,
+        dc: &'t Huffman,
+        ac: &'t Huffman,
+        /// The component's blocks across and down an MCU, and this one's place.
+        per_mcu: (usize, usize),
+        at: (usize, usize),
+    }
+    let mut slots = Vec::new();
+    for (ci, c) in hd.components.iter().enumerate() {
+        let dc = hd.dc[c.dc_table]
+            .as_deref()
+            .expect("checked in the scan header");
+        let ac = hd.ac[c.ac_table]
+            .as_deref()
+            .expect("checked in the scan header");
+        // A single-component scan has one block per MCU, whatever the sampling.
+        let per_mcu = if hd.components.len() == 1 {
+            (1, 1)
+        } else {
+            (c.h, c.v)
+        };
+        for v in 0..per_mcu.1 {
+            for u in 0..per_mcu.0 {
+                let luma = ci == 0;
+                slots.push(Slot {
+                    luma,
+                    dc,
+                    ac,
+                    per_mcu,
+                    at: (u, v),
+                });
             }
-            return skip_ac(bits, ac_table);
         }
-        let size = u32::from(bits.decode(dc_table)?);
-        if size > 11 {
-            return Err(DecodeError::Corrupt("DC difference too large"));
+    }
+    // The hot loop: the bit buffer stays in locals across blocks (through `&mut Bits`
+    // every step would go through memory); `bits` refills it and handles restarts.
+    let (mx, my) = hd.mcus();
+    let mut bits = Bits::new(jpeg, hd.scan_start);
+    let (mut acc, mut n) = (0u64, 0u32);
+    // Only the luma's DC predictor is needed: the chroma's differences are skipped.
+    let mut pred = 0i32;
+    let mut left = hd.restart_interval;
+    for y in 0..my {
+        for x in 0..mx {
+            if hd.restart_interval > 0 {
+                if left == 0 {
+                    (bits.acc, bits.n) = (acc, n);
+                    bits.restart()?;
+                    (acc, n) = (0, 0);
+                    pred = 0;
+                    left = hd.restart_interval;
+                }
+                left -= 1;
+            }
+            for slot in &slots {
+                if n < 32 {
+                    (acc, n) = bits.refill_from(acc, n);
+                }
+                if !slot.luma {
+                    // Chroma: its DC difference is skipped too.
+                    let e = slot.dc.skip[(acc >> (64 - SKIP_BITS)) as usize];
+                    if e != 0 {
+                        let taken = u32::from(e & 31);
+                        (acc, n) = (acc << taken, n - taken);
+                    } else {
+                        (bits.acc, bits.n) = (acc, n);
+                        let size = u32::from(bits.decode(slot.dc)?);
+                        bits.consume(size.min(16));
+                        (acc, n) = (bits.acc, bits.n);
+                    }
+                    (acc, n) = skip_ac(&mut bits, slot.ac, acc, n)?;
+                    continue;
+                }
+                let e = slot.dc.lut[(acc >> (64 - LUT_BITS)) as usize];
+                let size = if e != 0 {
+                    let len = u32::from(e >> 8);
+                    (acc, n) = (acc << len, n - len);
+                    u32::from(e & 0xFF)
+                } else {
+                    (bits.acc, bits.n) = (acc, n);
+                    let size = bits.decode_slow(slot.dc)?;
+                    (acc, n) = (bits.acc, bits.n);
+                    u32::from(size)
+                };
+                if size > 11 {
+                    return Err(DecodeError::Corrupt("DC difference too large"));
+                }
+                let diff = extend((acc >> 32) as u32, size);
+                (acc, n) = (acc << size, n - size);
+                (acc, n) = skip_ac(&mut bits, slot.ac, acc, n)?;
+                pred = pred.wrapping_add(diff);
+                let (bx, by) = (
+                    x * slot.per_mcu.0 + slot.at.0,
+                    y * slot.per_mcu.1 + slot.at.1,
+                );
+                if bx < w && by < h {
+                    out[by * w + bx] = dc_pixel(pred.wrapping_mul(q0));
+                }
+            }
         }
-        let diff = bits.extend(size);
-        *pred = pred.wrapping_add(diff);
-        skip_ac(bits, ac_table)?;
-        if bx < w && by < h {
-            out[by * w + bx] = dc_pixel(pred.wrapping_mul(q0));
-        }
-        Ok(())
-    })?;
+    }
+    (bits.acc, bits.n) = (acc, n);
+    if bits.overran() {
+        return Err(DecodeError::Corrupt("entropy data ends early"));
+    }
     Ok((w, h))
+}
+
+/// The coefficient (JPEG's EXTEND, F.12) whose `size` extra bits (at most 16) are at the
+/// top of `top`.
+#[inline]
+fn extend(top: u32, size: u32) -> i32 {
+    if size == 0 {
+        return 0;
+    }
+    let v = (top >> (32 - size)) as i32;
+    if v < 1 << (size - 1) {
+        v - (1 << size) + 1
+    } else {
+        v
+    }
 }
 
 /// The pixel value of a block whose only coefficient is `dc` (dequantized): the block's
@@ -926,9 +1028,8 @@ where
 ///
 /// The hot loop of [`luma_eighth`]: the bit buffer is held in locals so that it stays in
 /// registers (through `&mut Bits` every step would go through memory).
-#[inline]
-fn skip_ac(bits: &mut Bits<'_>, table: &Huffman) -> Result<()> {
-    let (mut acc, mut n) = (bits.acc, bits.n);
+#[inline(always)]
+fn skip_ac(bits: &mut Bits<'_>, table: &Huffman, mut acc: u64, mut n: u32) -> Result<(u64, u32)> {
     let mut k = 1;
     while k < 64 {
         if n < 32 {
@@ -938,7 +1039,7 @@ fn skip_ac(bits: &mut Bits<'_>, table: &Huffman) -> Result<()> {
         // Several codes at once, if they stay inside this block: an end of block must
         // come before coefficient 64, and without one the codes may reach it exactly.
         let m = usize::from(table.skip_many[window]);
-        let (taken, advance, ends) = ((m & 15) as u32, (m >> 4) & 127, m >> 11 != 0);
+        let (taken, advance, ends) = ((m & 31) as u32, (m >> 5) & 127, m >> 12 != 0);
         if taken != 0
             && (if ends {
                 k + advance < 64
@@ -966,14 +1067,13 @@ fn skip_ac(bits: &mut Bits<'_>, table: &Huffman) -> Result<()> {
         let rs = bits.decode(table)?;
         let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
         if size == 0 && run != 15 {
-            return Ok(());
+            return Ok((bits.acc, bits.n));
         }
         bits.consume(size);
         (acc, n) = (bits.acc, bits.n);
         k += if size == 0 { 16 } else { run + 1 };
     }
-    (bits.acc, bits.n) = (acc, n);
-    Ok(())
+    Ok((acc, n))
 }
 
 /// Decodes one block, dequantized, and transforms it along its rows as it goes (see
@@ -1401,6 +1501,39 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// Heavy data: noise up to full scale at quality 100, so that coefficients are large,
+    /// their extra bits reach past the skipping lookups and many of their codes are
+    /// longer than them (up to 16 bits in the standard tables). Skipping over it must land on every block's DC as
+    /// the full decode does.
+    #[test]
+    fn skipping_long_codes_lands_where_decoding_does() {
+        let (w, h) = (320, 184);
+        let mut x: u32 = 0x2545_F491;
+        let px: Vec<u8> = (0..w * h * 3)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                // Noise of every amplitude: quiet, loud, and near full scale.
+                let amp = [8, 64, 255][(i / 3 / w / 32) % 3];
+                ((i / 3 % w) as u32 / 3 + x % amp) as u8
+            })
+            .collect();
+        for (sampling, restart) in [(SamplingFactor::R_4_2_0, 0), (SamplingFactor::R_4_4_4, 7)] {
+            let mut jpeg = Vec::new();
+            let mut e = Encoder::new(&mut jpeg, 100);
+            e.set_sampling_factor(sampling);
+            e.set_restart_interval(restart);
+            e.encode(&px, w as u16, h as u16, ColorType::Rgb).unwrap();
+            let mut small = Vec::new();
+            let (sw, sh) = luma_eighth(&jpeg, &mut small).unwrap();
+            let mut d = Decoder::new();
+            d.decode(&jpeg).unwrap();
+            assert_eq!(d.eighth(), Some((&small[..], sw, sh)), "{sampling:?}");
+            assert!(luma_eighth(&jpeg[..jpeg.len() * 9 / 10], &mut small).is_err());
         }
     }
 
