@@ -318,7 +318,7 @@ mod tests {
                     x ^= x << 13;
                     x ^= x >> 17;
                     x ^= x << 5;
-                    x % density == 0
+                    x.is_multiple_of(density)
                 })
                 .collect();
             let mut expected = 0;
