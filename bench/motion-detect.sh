@@ -14,7 +14,9 @@
 #   5. Motion with movie output on and `emulate_motion on`, so that it records the
 #      whole time.
 # CPU per frame is the window's CPU time divided by the frames the camera sent in it
-# (30 fps). Motion may process fewer frames than it is sent when it falls behind, which
+# (30 fps). In step 2 the hub also reports the detector's own CPU time per frame (its
+# thread's, decoding and scoring; the rest of the difference to step 1 is handing frames
+# to it and its results back). Motion may process fewer frames than it is sent when it falls behind, which
 # would make its per-frame figure look smaller, never larger.
 # The speed of a shared machine drifts from minute to minute, so the hub and Motion are
 # measured one after the other within each round, and the ratios are taken per round;
@@ -56,6 +58,9 @@ for round in $(seq "$rounds"); do
   measure hub_off "hub, detection off" "$hub"
   motion_settings '{"enabled": true, "record": false}'
   measure hub_detect "hub, detection on, recording off" "$hub"
+  detector=$(curl -sf "$base/api/cameras/feed-0/motion" | grep -oP '"detector_cpu_ms":\K[0-9.]+')
+  printf "    the detector itself (its thread's CPU, from the API): %.2f ms per frame\n" "$detector"
+  echo "$round hub_detector $detector" >>"$work/results"
   motion_settings '{"enabled": false}'
   start_motion $'movie_output off\nstream_port 0'
   measure motion_detect "Motion $version, detection only" "$motion_pid"
@@ -81,7 +86,7 @@ awk '
   }
   END {
     printf "medians over %d rounds (ms per frame):\n", n
-    printf "  hub: ingest %.2f, detection on %.2f, recording %.2f\n", median("hub_off"), median("hub_detect"), median("hub_record")
+    printf "  hub: ingest %.2f, detection on %.2f (the detector itself %.2f), recording %.2f\n", median("hub_off"), median("hub_detect"), median("hub_detector"), median("hub_record")
     printf "  Motion: detection %.2f, recording %.2f\n", median("motion_detect"), median("motion_record")
     printf "  hub / Motion, detection: %.2f (per round: median)\n", median("hub_detect", "motion_detect")
     printf "  hub / Motion, recording: %.2f (per round: median)\n", median("hub_record", "motion_record")

@@ -80,6 +80,7 @@ async function pollMotion() {
     drawMask();
     $("m-level").textContent = m.enabled ? m.level.toFixed(2) : "–";
     $("m-event").textContent = m.in_event ? "· motion now" : "";
+    $("m-cpu").textContent = m.enabled && m.scored_seq ? m.detector_cpu_ms.toFixed(2) : "–";
     if (m.enabled) { levels.push(m.level); if (levels.length > 120) levels.shift(); }
     draw();
   } catch {}

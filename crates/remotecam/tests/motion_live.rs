@@ -42,6 +42,11 @@ async fn a_moving_object_makes_motion_events() {
         peak = peak.max(m["level"].as_f64().unwrap());
     }
     assert!(peak > 3.0, "the square is seen (peak level {peak}%)");
+    let m = wait_scored(&hub, "yard", 0).await;
+    assert!(
+        m["detector_cpu_ms"].as_f64() > Some(0.0),
+        "detection's CPU time is shown: {m}"
+    );
     let (name, start) = events.next().await;
     assert_eq!(name, "motion_start", "{start}");
     assert_eq!(start["camera"], "yard");

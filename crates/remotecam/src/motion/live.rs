@@ -219,6 +219,11 @@ pub struct MotionStatus {
     pub noise: f32,
     /// Why the last frame could not be scored, if it could not.
     pub error: Option<String>,
+    /// CPU time the detector takes per scored frame, milliseconds, averaged over about
+    /// the last 30 frames: its decoding included (while a clip records, that is the full
+    /// decode the recorder then uses). What detection costs, whatever else the machine
+    /// runs.
+    pub detector_cpu_ms: f32,
 }
 
 /// A camera's motion settings and status.
@@ -356,6 +361,8 @@ struct Scored {
     scorer: Scorer,
     /// The frame decoded in full, when the job was given a picture for the recorder.
     picture: Option<Box<I420>>,
+    /// The job's CPU time.
+    cpu: Duration,
 }
 
 /// Scores `camera`'s frames while its motion detection is enabled, and records clips
@@ -400,6 +407,8 @@ pub async fn run(
         // The newest frame handed to the recorder, and whether a clip is open.
         let mut sent_seq = 0u64;
         let mut clip_open = false;
+        // The scoring's CPU time per frame, a running average (milliseconds).
+        let mut cpu_ms: Option<f32> = None;
         loop {
             tokio::select! {
                 changed = settings_rx.changed() => {
@@ -461,19 +470,22 @@ pub async fn run(
                 done = async { scoring.as_mut().expect("scoring").await }, if scoring.is_some() => {
                     scoring = None;
                     let Some(cam) = camera.upgrade() else { return };
-                    let Scored { seq, score, scorer: mut back, picture } = match done {
+                    let Scored { seq, score, scorer: mut back, picture, cpu } = match done {
                         Ok(r) => r,
                         Err(e) => {
                             tracing::error!(camera = %name, error = %e, "motion scoring failed");
                             return;
                         }
                     };
+                    let ms = cpu.as_secs_f32() * 1e3;
+                    let cpu_ms = *cpu_ms.insert(cpu_ms.map_or(ms, |avg| avg + (ms - avg) / 30.0));
                     let score = match score {
                         Ok(score) => Some(score),
                         Err(e) => {
                             cam.motion.status.send_modify(|s| {
                                 s.error = Some(e);
                                 s.scored_seq = seq;
+                                s.detector_cpu_ms = cpu_ms;
                             });
                             None
                         }
@@ -502,6 +514,7 @@ pub async fn run(
                             scored_seq: seq,
                             noise: score.noise_level,
                             error: None,
+                            detector_cpu_ms: cpu_ms,
                         });
                     }
                     // Frames came while scoring: score the newest of them next.
@@ -628,6 +641,7 @@ fn score_newest(
 ) -> tokio::task::JoinHandle<Scored> {
     let frame = Arc::clone(&ring.back().expect("a frame to score").frame);
     tokio::task::spawn_blocking(move || {
+        let before = thread_cpu();
         let gray = match &mut picture {
             Some(p) => small_gray_decoded(&frame.jpeg, &mut scorer.decoder, p),
             None => small_gray(&frame.jpeg),
@@ -641,8 +655,18 @@ fn score_newest(
             score,
             scorer,
             picture,
+            cpu: thread_cpu().saturating_sub(before),
         }
     })
+}
+
+/// CPU time the calling thread has used.
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// Hands the recorder the buffered frames after `sent` up to `upto` (sequence numbers),
