@@ -103,8 +103,8 @@ impl Huffman {
             return Err(DecodeError::Corrupt("Huffman table with over 256 codes"));
         }
         h.values[..values.len()].copy_from_slice(values);
-        // By `SKIP_BITS` bits, the code they start with (for `skip_many`).
-        let mut first = vec![0u16; if ac { 1 << SKIP_BITS } else { 0 }];
+        // The codes short enough for `skip_many`, shortest first.
+        let mut short = Vec::new();
         let mut code: i32 = 0;
         let mut k: usize = 0;
         for len in 1..=16u32 {
@@ -133,11 +133,8 @@ impl Huffman {
                 let total = len + size;
                 if len <= SKIP_BITS {
                     let at = (code as usize) << (SKIP_BITS - len);
-                    let codes = at..at + (1 << (SKIP_BITS - len));
-                    h.skip[codes.clone()].fill((total | advance << 5) as u16);
-                    if ac {
-                        first[codes].fill((len as u16) << 8 | u16::from(value));
-                    }
+                    h.skip[at..at + (1 << (SKIP_BITS - len))].fill((total | advance << 5) as u16);
+                    short.push((code as u32, len, value));
                 }
                 if ac && size > 0 && total <= FAST_BITS {
                     for extra in 0..1i32 << size {
@@ -161,41 +158,66 @@ impl Huffman {
             code <<= 1;
         }
         if ac {
-            h.fill_skip_many(&first);
+            h.fill_skip_many(&short);
         }
         Ok(h)
     }
 
-    /// Builds `skip_many` from `first` (by `SKIP_BITS` bits, the code they start with as
-    /// `length << 8 | value`, 0 for a longer code): for each window of bits, the codes
-    /// read one after the other while each code lies in the window (its extra bits may
-    /// not: they are counted, and the codes stop at the first whose extra bits reach past
-    /// it).
-    fn fill_skip_many(&mut self, first: &[u16]) {
-        let mask = (1u32 << SKIP_BITS) - 1;
-        for window in 0..1u32 << SKIP_BITS {
-            let (mut pos, mut advance, mut ends) = (0u32, 0u32, 0u32);
-            while pos < SKIP_BITS {
-                // Past the window's end the shifted bits are zeros: a code reaching
-                // into them is not in the window.
-                let e = u32::from(first[((window << pos) & mask) as usize]);
-                let (len, run, size) = (e >> 8, e >> 4 & 15, e & 15);
-                let a = match (run, size) {
-                    (15, 0) => 16,
-                    (_, 0) => 64,
-                    (r, _) => r + 1,
-                };
-                if e == 0 || len > SKIP_BITS - pos || (a != 64 && advance + a > 127) {
-                    break;
-                }
-                pos += len + size;
-                if a == 64 {
-                    ends = 1;
-                    break;
-                }
-                advance += a;
+    /// How many codes of `len` bits there are.
+    #[cfg(test)]
+    fn count(&self, len: u32) -> i32 {
+        if self.maxcode[len as usize] < 0 {
+            return 0;
+        }
+        // Codes of a length run from the first (offset gives its index) to maxcode.
+        let before = (1..len).map(|l| self.count(l)).sum::<i32>();
+        self.maxcode[len as usize] + self.offset[len as usize] - before + 1
+    }
+
+    /// Builds `skip_many` from `codes` (every code of at most `SKIP_BITS` bits, as
+    /// `(code, length, value)`, shortest first): for each window of bits, the codes read
+    /// one after the other while each code lies in the window (its extra bits may not:
+    /// they are counted, and the codes stop at the first whose extra bits reach the
+    /// window's end).
+    ///
+    /// Walks the sequences of codes that fit rather than each window: all windows that
+    /// begin with the same codes share an entry, which goes in as one run. The tables are
+    /// built anew for every frame whose encoder optimizes its Huffman codes.
+    fn fill_skip_many(&mut self, codes: &[(u32, u32, u8)]) {
+        self.walk(codes, 0, 0, 0);
+    }
+
+    /// [`Huffman::fill_skip_many`] for the windows that begin with `prefix` (`pos` bits:
+    /// whole codes with their extra bits, moving `advance` along the block).
+    fn walk(&mut self, codes: &[(u32, u32, u8)], prefix: u32, pos: u32, advance: u32) {
+        let windows = |prefix: u32, bits: u32| {
+            let at = (prefix as usize) << (SKIP_BITS - bits);
+            at..at + (1 << (SKIP_BITS - bits))
+        };
+        // Where no further code lies in the window, the codes so far.
+        self.skip_many[windows(prefix, pos)].fill((pos | advance << 5) as u16);
+        for &(code, len, value) in codes {
+            if len > SKIP_BITS - pos {
+                break;
             }
-            self.skip_many[window as usize] = (pos | advance << 5 | ends << 12) as u16;
+            let (run, size) = (u32::from(value >> 4), u32::from(value & 15));
+            let a = match (run, size) {
+                (15, 0) => 16,
+                (_, 0) => 64,
+                (r, _) => r + 1,
+            };
+            let (with, end) = (prefix << len | code, pos + len);
+            if a == 64 {
+                self.skip_many[windows(with, end)].fill((end | advance << 5 | 1 << 12) as u16);
+            } else if advance + a > 127 {
+                // Left to the next lookup.
+            } else if end + size >= SKIP_BITS {
+                self.skip_many[windows(with, end)].fill((end + size | (advance + a) << 5) as u16);
+            } else {
+                for extra in 0..1 << size {
+                    self.walk(codes, with << size | extra, end + size, advance + a);
+                }
+            }
         }
     }
 }
@@ -1500,6 +1522,59 @@ mod tests {
                         "block {bx},{by}: {ours} vs {mean}"
                     );
                 }
+            }
+        }
+    }
+
+    /// `skip_many` as defined: for each window, the codes read one after the other.
+    #[test]
+    fn skipping_lookup_reads_each_window_code_by_code() {
+        let standard = standard_tables();
+        // One code of each length, the shortest a run of 16 zeros: twelve of them fill
+        // a window and move further than one entry can say.
+        let skewed_values = [
+            0xF0, 0x01, 0x00, 0x12, 0x2A, 0x03, 0x41, 0x05, 0x61, 0x0A, 0xE1,
+        ];
+        let mut skewed_counts = [0u8; 16];
+        skewed_counts[..skewed_values.len()].fill(1);
+        let skewed = Huffman::new(&skewed_counts, &skewed_values, true).unwrap();
+        for table in [&*standard[2], &*standard[3], &skewed] {
+            // The table's codes, from its canonical form.
+            let mut codes = Vec::new();
+            for len in 1..=16u32 {
+                let first = table.maxcode[len as usize] + 1 - table.count(len);
+                for code in first..=table.maxcode[len as usize] {
+                    let value = table.values[(table.offset[len as usize] + code) as usize];
+                    codes.push((code as u32, len, value));
+                }
+            }
+            for window in 0..1u32 << SKIP_BITS {
+                let (mut pos, mut advance, mut ends) = (0, 0, 0);
+                while pos < SKIP_BITS {
+                    let bits =
+                        |len: u32| (window << pos & ((1 << SKIP_BITS) - 1)) >> (SKIP_BITS - len);
+                    let Some(&(_, len, value)) = codes
+                        .iter()
+                        .find(|&&(code, len, _)| len <= SKIP_BITS - pos && bits(len) == code)
+                    else {
+                        break;
+                    };
+                    let (run, size) = (u32::from(value >> 4), u32::from(value & 15));
+                    if size == 0 && run != 15 {
+                        (pos, ends) = (pos + len, 1);
+                        break;
+                    }
+                    let a = if size == 0 { 16 } else { run + 1 };
+                    if advance + a > 127 {
+                        break;
+                    }
+                    (pos, advance) = (pos + len + size, advance + a);
+                }
+                assert_eq!(
+                    table.skip_many[window as usize],
+                    (pos | advance << 5 | ends << 12) as u16,
+                    "window {window:012b}"
+                );
             }
         }
     }
