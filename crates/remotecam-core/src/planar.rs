@@ -212,7 +212,7 @@ impl Huffman {
             } else if advance + a > 127 {
                 // Left to the next lookup.
             } else if end + size >= SKIP_BITS {
-                self.skip_many[windows(with, end)].fill((end + size | (advance + a) << 5) as u16);
+                self.skip_many[windows(with, end)].fill(((end + size) | (advance + a) << 5) as u16);
             } else {
                 for extra in 0..1 << size {
                     self.walk(codes, with << size | extra, end + size, advance + a);
