@@ -53,6 +53,13 @@ def test_a_recorded_clip_plays_to_its_end_in_the_gallery(make_hub, browser_with)
     assert (played["width"], played["height"]) == (640, 480), played
     assert abs(played["duration"] - clip["duration_s"]) < 0.2, (played, clip)
 
+    # Deleting it from the gallery (after the page's confirmation) removes it for good.
+    gallery.on("dialog", lambda dialog: dialog.accept())
+    gallery.locator(f".clip[data-id='{clip['id']}'] button.delete").click()
+    gallery.wait_for_selector(f".clip[data-id='{clip['id']}']", state="detached",
+                              timeout=WAIT * 1000)
+    assert all(c["id"] != clip["id"] for c in api(hub, "/api/recordings?camera=phone"))
+
 
 def test_a_clip_being_recorded_plays_in_the_gallery(make_hub, browser_with):
     """A clip still being written is listed as recording, with its thumbnail, and what
@@ -76,14 +83,15 @@ def test_a_clip_being_recorded_plays_in_the_gallery(make_hub, browser_with):
 
     gallery = context.new_page()
     gallery.goto(hub.https_url(f"/recordings?token={hub.token}"))
-    card = gallery.wait_for_selector(f".clip[data-id='{clip['id']}']", timeout=WAIT * 1000)
+    card = gallery.locator(f".clip[data-id='{clip['id']}']")
+    card.wait_for(timeout=WAIT * 1000)
     assert "recording" in card.inner_text(), card.inner_text()
-    assert card.query_selector("button.delete").is_disabled(), "an open clip cannot be deleted"
+    assert card.locator("button.delete").is_disabled(), "an open clip cannot be deleted"
     gallery.wait_for_function(
         f"() => document.querySelector(\".clip[data-id='{clip['id']}'] img\").naturalWidth > 0",
         timeout=WAIT * 1000,
     )
-    card.query_selector("a.view").click()
+    card.locator("a.view").click()
     # It plays through what was written when it was opened (60 frames: 2 s or more).
     gallery.wait_for_function(
         "() => { const v = document.getElementById('video');"

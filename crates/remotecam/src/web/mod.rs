@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -116,7 +116,7 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     }
     if request.method() != Method::GET
         && request.method() != Method::HEAD
-        && let Err(e) = check_origin(request.headers())
+        && let Err(e) = check_origin(request.headers(), request.uri())
     {
         return e.into_response();
     }
@@ -189,13 +189,17 @@ fn is_tls(request: &Request) -> bool {
 /// Browsers send `Origin` on WebSocket upgrades and on cross-site requests; a page on
 /// another site must not reach the cameras with the user's cookie. Requests without
 /// `Origin` come from tools (curl, OpenCV, VLC), which the token rules cover.
-pub(crate) fn check_origin(headers: &HeaderMap) -> Result<(), AppError> {
+///
+/// The hub's own address is the `Host` header in HTTP/1.1 and the request's authority
+/// in HTTP/2 (which browsers speak over HTTPS, and which has no `Host` header).
+pub(crate) fn check_origin(headers: &HeaderMap, uri: &Uri) -> Result<(), AppError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
         .unwrap_or("");
     let origin = origin.to_str().unwrap_or("");
     let authority = origin
@@ -215,4 +219,45 @@ pub(crate) fn no_store(response: &mut Response) {
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache, no-store, must-revalidate"),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), HeaderValue::from_str(v).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn own_pages_pass_the_origin_check_in_http1_and_http2() {
+        let path: Uri = "/api/cameras/door/motion".parse().unwrap();
+        // HTTP/1.1: the hub's address is the Host header.
+        let own = headers(&[
+            (header::HOST, "192.168.1.5:8443"),
+            (header::ORIGIN, "https://192.168.1.5:8443"),
+        ]);
+        assert!(check_origin(&own, &path).is_ok());
+        // HTTP/2: no Host header; the address is the request's authority.
+        let h2: Uri = "https://192.168.1.5:8443/api/cameras/door/motion"
+            .parse()
+            .unwrap();
+        let origin_only = headers(&[(header::ORIGIN, "https://192.168.1.5:8443")]);
+        assert!(check_origin(&origin_only, &h2).is_ok());
+        // Other sites are refused either way, and so is an origin with nothing to
+        // compare it with.
+        let foreign = headers(&[(header::ORIGIN, "https://evil.example")]);
+        assert!(check_origin(&foreign, &h2).is_err());
+        let foreign_h1 = headers(&[
+            (header::HOST, "192.168.1.5:8443"),
+            (header::ORIGIN, "https://evil.example"),
+        ]);
+        assert!(check_origin(&foreign_h1, &path).is_err());
+        assert!(check_origin(&origin_only, &path).is_err());
+        // Tools send no Origin: the token rules cover them.
+        assert!(check_origin(&HeaderMap::new(), &path).is_ok());
+    }
 }

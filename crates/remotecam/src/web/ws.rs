@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::response::IntoResponse;
 use axum::response::Response;
 use remotecam_core::wire::{PublishMeta, PublisherText, ViewerText};
@@ -53,9 +53,10 @@ pub(super) async fn publish(
     State(state): State<AppState>,
     Path(raw): Path<String>,
     headers: HeaderMap,
+    uri: Uri,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
-    check_origin(&headers)?;
+    check_origin(&headers, &uri)?;
     let name =
         camera_name(&raw).map_err(|e| AppError::new(ErrorKind::BadRequest, e.to_string()))?;
     let limit = state.limits.max_message_bytes;
@@ -254,9 +255,10 @@ pub(super) async fn view(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
+    uri: Uri,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
-    check_origin(&headers)?;
+    check_origin(&headers, &uri)?;
     let camera = state.camera(&name)?;
     let upgrade = match upgrade {
         Ok(u) => u,

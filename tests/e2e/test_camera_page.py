@@ -1,0 +1,78 @@
+"""The camera page's motion panel in a real Chromium over HTTPS (HTTP/2, as a phone
+opens it), driven as a person would: turn detection on, watch the level graph move
+against the threshold line, change the threshold (it applies at once), draw an ignored
+zone on the picture."""
+
+import json
+import time
+import urllib.request
+
+from conftest import WAIT, start_publishing
+
+
+def motion(hub, name):
+    req = urllib.request.Request(
+        hub.url(f"/api/cameras/{name}/motion"),
+        headers={"Authorization": f"Bearer {hub.token}"},
+    )
+    with urllib.request.urlopen(req, timeout=WAIT) as res:
+        return json.load(res)
+
+
+def wait_until(check, what):
+    deadline = time.monotonic() + WAIT
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_motion_panel_turns_detection_on_graphs_the_level_and_sets_zones(make_hub, browser_with):
+    hub = make_hub()
+    context = browser_with()
+    start_publishing(context.new_page(), hub, "phone")
+    page = context.new_page()
+    page.goto(hub.https_url(f"/cameras/phone?token={hub.token}"))
+    page.wait_for_function("() => document.getElementById('live').naturalWidth === 640",
+                           timeout=WAIT * 1000)
+    assert not motion(hub, "phone")["enabled"]
+
+    page.check("#m-enabled")
+    wait_until(lambda: motion(hub, "phone")["enabled"], "detection is turned on")
+    # Chromium's fake camera moves all the time: the level rises above zero, the graph
+    # draws it, and the detector's own CPU time per frame is shown.
+    page.wait_for_function("() => +document.getElementById('m-level').textContent > 0",
+                           timeout=WAIT * 1000)
+    page.wait_for_function("() => +document.getElementById('m-cpu').textContent > 0",
+                           timeout=WAIT * 1000)
+    drawn = page.evaluate(
+        "() => { const c = document.getElementById('m-graph');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let blue = 0, red = 0;"
+        " for (let i = 0; i < d.length; i += 4) {"
+        "   if (d[i + 2] > 150 && d[i] < 100) blue++;"
+        "   if (d[i] > 150 && d[i + 2] < 100) red++; }"
+        " return { blue, red }; }")
+    assert drawn["blue"] > 50 and drawn["red"] > 50, f"level line and threshold line: {drawn}"
+
+    # A new threshold applies at once.
+    page.fill("#m-threshold", "2.5")
+    page.dispatch_event("#m-threshold", "change")
+    wait_until(lambda: motion(hub, "phone")["threshold"] == 2.5, "the threshold is set")
+
+    # An ignored zone: three corners clicked on the picture, then Finish zone.
+    page.click("#mask-edit")
+    box = page.locator("#mask").bounding_box()
+    for fx, fy in [(0.1, 0.1), (0.5, 0.1), (0.1, 0.5)]:
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+    page.click("#mask-done")
+    page.wait_for_function("() => document.getElementById('mask-count').textContent === '1'",
+                           timeout=WAIT * 1000)
+    zone = motion(hub, "phone")["mask"]
+    assert len(zone) == 1 and len(zone[0]) == 3, zone
+    for (x, y), (fx, fy) in zip(zone[0], [(0.1, 0.1), (0.5, 0.1), (0.1, 0.5)]):
+        assert abs(x - fx) < 0.02 and abs(y - fy) < 0.02, zone
+
+    page.click("#mask-clear")
+    page.wait_for_function("() => document.getElementById('mask-count').textContent === 'none'",
+                           timeout=WAIT * 1000)
+    assert motion(hub, "phone")["mask"] == []
