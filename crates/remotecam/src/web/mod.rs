@@ -186,8 +186,9 @@ fn is_tls(request: &Request) -> bool {
     request.extensions().get::<Tls>().is_some()
 }
 
-/// Browsers send `Origin` on WebSocket upgrades and on cross-site requests; a page on
-/// another site must not reach the cameras with the user's cookie. Requests without
+/// Browsers send `Origin` on WebSocket upgrades, on cross-site requests and on every
+/// request other than GET; a page on another site must not reach the cameras with the
+/// user's cookie. Requests without
 /// `Origin` come from tools (curl, OpenCV, VLC), which the token rules cover.
 ///
 /// The hub's own address is the `Host` header in HTTP/1.1 and the request's authority
