@@ -1,5 +1,6 @@
 """Harness for the end-to-end tests: the real hub binary, started on free ports."""
 
+import json
 import os
 import queue
 import subprocess
@@ -57,12 +58,18 @@ class Hub:
         self.stop()
         self._start(self.port, self.https_port)
 
-    def cameras(self):
-        req = urllib.request.Request(self.url("/api/cameras"),
-                                     headers={"Authorization": f"Bearer {self.token}"})
-        import json
+    def api(self, path, method="GET", body=None):
+        """The JSON answer to an API request with the token (a JSON body if given)."""
+        req = urllib.request.Request(
+            self.url(path), method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=WAIT) as res:
             return json.load(res)
+
+    def cameras(self):
+        return self.api("/api/cameras")
 
 
 @pytest.fixture

@@ -3,20 +3,13 @@ opens it), driven as a person would: turn detection on, watch the level graph mo
 against the threshold line, change the threshold (it applies at once), draw an ignored
 zone on the picture."""
 
-import json
 import time
-import urllib.request
 
 from conftest import WAIT, start_publishing
 
 
 def motion(hub, name):
-    req = urllib.request.Request(
-        hub.url(f"/api/cameras/{name}/motion"),
-        headers={"Authorization": f"Bearer {hub.token}"},
-    )
-    with urllib.request.urlopen(req, timeout=WAIT) as res:
-        return json.load(res)
+    return hub.api(f"/api/cameras/{name}/motion")
 
 
 def wait_until(check, what):

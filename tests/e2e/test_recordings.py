@@ -2,21 +2,9 @@
 picture moves) triggers motion; the clip is saved, listed in the gallery page, and its
 `<video>` plays in Chromium to the end."""
 
-import json
 import time
-import urllib.request
 
 from conftest import WAIT, start_publishing
-
-
-def api(hub, path, method="GET", body=None):
-    req = urllib.request.Request(
-        hub.url(path), method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {hub.token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=WAIT) as res:
-        return json.load(res)
 
 
 def test_a_recorded_clip_plays_to_its_end_in_the_gallery(make_hub, browser_with):
@@ -25,12 +13,12 @@ def test_a_recorded_clip_plays_to_its_end_in_the_gallery(make_hub, browser_with)
     page = context.new_page()
     start_publishing(page, hub, "phone")
     # The fake camera's picture never stops moving: clips are cut every 3 s.
-    api(hub, "/api/cameras/phone/motion", "PUT",
+    hub.api("/api/cameras/phone/motion", "PUT",
         {"enabled": True, "threshold": 0.05, "max_clip_s": 3, "pre_roll_s": 0})
 
     deadline = time.monotonic() + 60
     while True:
-        done = [c for c in api(hub, "/api/recordings?camera=phone") if not c["in_progress"]]
+        done = [c for c in hub.api("/api/recordings?camera=phone") if not c["in_progress"]]
         if done:
             clip = done[-1]
             break
@@ -58,7 +46,7 @@ def test_a_recorded_clip_plays_to_its_end_in_the_gallery(make_hub, browser_with)
     gallery.locator(f".clip[data-id='{clip['id']}'] button.delete").click()
     gallery.wait_for_selector(f".clip[data-id='{clip['id']}']", state="detached",
                               timeout=WAIT * 1000)
-    assert all(c["id"] != clip["id"] for c in api(hub, "/api/recordings?camera=phone"))
+    assert all(c["id"] != clip["id"] for c in hub.api("/api/recordings?camera=phone"))
 
 
 def test_a_clip_being_recorded_plays_in_the_gallery(make_hub, browser_with):
@@ -68,13 +56,13 @@ def test_a_clip_being_recorded_plays_in_the_gallery(make_hub, browser_with):
     context = browser_with()
     page = context.new_page()
     start_publishing(page, hub, "phone")
-    api(hub, "/api/cameras/phone/motion", "PUT",
+    hub.api("/api/cameras/phone/motion", "PUT",
         {"enabled": True, "threshold": 0.05, "max_clip_s": 120, "pre_roll_s": 0})
 
     # Wait for a few whole fragments (about a second each) to be written.
     deadline = time.monotonic() + 60
     while True:
-        open_clips = [c for c in api(hub, "/api/recordings?camera=phone") if c["in_progress"]]
+        open_clips = [c for c in hub.api("/api/recordings?camera=phone") if c["in_progress"]]
         if open_clips and open_clips[0]["frames"] >= 60:
             clip = open_clips[0]
             break
@@ -98,5 +86,5 @@ def test_a_clip_being_recorded_plays_in_the_gallery(make_hub, browser_with):
         " return v.currentTime > 1.5 && v.videoWidth === 640; }",
         timeout=WAIT * 1000,
     )
-    still_open = api(hub, f"/api/recordings/{clip['id']}")
+    still_open = hub.api(f"/api/recordings/{clip['id']}")
     assert still_open["in_progress"], "the clip was still being recorded while it played"
