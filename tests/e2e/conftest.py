@@ -139,6 +139,15 @@ def browser_with():
             b.close()
 
 
+def wait_until(check, what, timeout=WAIT):
+    """Polls `check` until it gives something true, and returns that; fails with `what`."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+    return found
+
+
 def start_publishing(page, hub, name, resolution="640x480"):
     # The address the hub prints for phones: HTTPS with the token.
     page.goto(hub.https_url(f"/publish?token={hub.token}"))

@@ -3,20 +3,11 @@ opens it), driven as a person would: turn detection on, watch the level graph mo
 against the threshold line, change the threshold (it applies at once), draw an ignored
 zone on the picture."""
 
-import time
-
-from conftest import WAIT, start_publishing
+from conftest import WAIT, start_publishing, wait_until
 
 
 def motion(hub, name):
     return hub.api(f"/api/cameras/{name}/motion")
-
-
-def wait_until(check, what):
-    deadline = time.monotonic() + WAIT
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def test_motion_panel_turns_detection_on_graphs_the_level_and_sets_zones(make_hub, browser_with):

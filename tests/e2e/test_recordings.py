@@ -2,28 +2,27 @@
 picture moves) triggers motion; the clip is saved, listed in the gallery page, and its
 `<video>` plays in Chromium to the end."""
 
-import time
+from conftest import WAIT, start_publishing, wait_until
 
-from conftest import WAIT, start_publishing
+
+def recording_phone(make_hub, browser_with, max_clip_s):
+    """A hub recording Chromium's fake camera (whose picture never stops moving) in clips
+    of `max_clip_s`; gives the hub and the browser context."""
+    hub = make_hub()
+    context = browser_with()
+    start_publishing(context.new_page(), hub, "phone")
+    hub.api("/api/cameras/phone/motion", "PUT",
+            {"enabled": True, "threshold": 0.05, "max_clip_s": max_clip_s, "pre_roll_s": 0})
+    return hub, context
+
+
+def clips(hub, in_progress):
+    return [c for c in hub.api("/api/recordings?camera=phone") if c["in_progress"] == in_progress]
 
 
 def test_a_recorded_clip_plays_to_its_end_in_the_gallery(make_hub, browser_with):
-    hub = make_hub()
-    context = browser_with()
-    page = context.new_page()
-    start_publishing(page, hub, "phone")
-    # The fake camera's picture never stops moving: clips are cut every 3 s.
-    hub.api("/api/cameras/phone/motion", "PUT",
-        {"enabled": True, "threshold": 0.05, "max_clip_s": 3, "pre_roll_s": 0})
-
-    deadline = time.monotonic() + 60
-    while True:
-        done = [c for c in hub.api("/api/recordings?camera=phone") if not c["in_progress"]]
-        if done:
-            clip = done[-1]
-            break
-        assert time.monotonic() < deadline, "no clip was saved"
-        time.sleep(0.2)
+    hub, context = recording_phone(make_hub, browser_with, max_clip_s=3)
+    clip = wait_until(lambda: clips(hub, False), "no clip was saved", timeout=60)[-1]
     assert clip["frames"] > 10, clip
 
     gallery = context.new_page()
@@ -52,22 +51,10 @@ def test_a_recorded_clip_plays_to_its_end_in_the_gallery(make_hub, browser_with)
 def test_a_clip_being_recorded_plays_in_the_gallery(make_hub, browser_with):
     """A clip still being written is listed as recording, with its thumbnail, and what
     is written of it already plays."""
-    hub = make_hub()
-    context = browser_with()
-    page = context.new_page()
-    start_publishing(page, hub, "phone")
-    hub.api("/api/cameras/phone/motion", "PUT",
-        {"enabled": True, "threshold": 0.05, "max_clip_s": 120, "pre_roll_s": 0})
-
-    # Wait for a few whole fragments (about a second each) to be written.
-    deadline = time.monotonic() + 60
-    while True:
-        open_clips = [c for c in hub.api("/api/recordings?camera=phone") if c["in_progress"]]
-        if open_clips and open_clips[0]["frames"] >= 60:
-            clip = open_clips[0]
-            break
-        assert time.monotonic() < deadline, "no clip got under way"
-        time.sleep(0.2)
+    hub, context = recording_phone(make_hub, browser_with, max_clip_s=120)
+    # A few whole fragments (about a second each) written.
+    clip = wait_until(lambda: [c for c in clips(hub, True) if c["frames"] >= 60],
+                      "no clip got under way", timeout=60)[0]
 
     gallery = context.new_page()
     gallery.goto(hub.https_url(f"/recordings?token={hub.token}"))
