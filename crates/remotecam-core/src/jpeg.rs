@@ -20,6 +20,12 @@ pub struct JpegInfo {
     pub components: u8,
 }
 
+impl JpegInfo {
+    pub fn pixels(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+}
+
 /// Why a message is not a usable JPEG. The text is sent to the publisher as the close
 /// reason, so it says what is wrong in words a person can act on.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -36,6 +42,30 @@ pub enum JpegError {
     ZeroSize,
     #[error("corrupt JPEG header: expected a marker at byte {0}")]
     BadMarker(usize),
+    #[error(
+        "picture of {width}x{height} is larger than this hub takes ({max_pixels} pixels at most)"
+    )]
+    TooLarge {
+        width: u16,
+        height: u16,
+        max_pixels: u64,
+    },
+}
+
+/// [`inspect`], and the picture's size within `max_pixels`: what a hub takes from a
+/// source. The size in a header is only a claim, but it is what decoders and the
+/// pictures made from a frame allocate by, so a frame claiming more is refused here,
+/// before anything is allocated for it.
+pub fn inspect_within(data: &[u8], max_pixels: u64) -> Result<JpegInfo, JpegError> {
+    let info = inspect(data)?;
+    if info.pixels() > max_pixels {
+        return Err(JpegError::TooLarge {
+            width: info.width,
+            height: info.height,
+            max_pixels,
+        });
+    }
+    Ok(info)
 }
 
 /// Checks `data` and returns the size from its frame header.
@@ -208,6 +238,33 @@ mod tests {
                 components: 3
             })
         );
+    }
+
+    /// `jpeg` with the size in its frame header replaced.
+    fn claiming(mut jpeg: Vec<u8>, width: u16, height: u16) -> Vec<u8> {
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpeg[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+        jpeg[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+        jpeg
+    }
+
+    #[test]
+    fn a_claimed_size_over_the_limit_is_refused() {
+        let huge = claiming(encode(16, 16), 65535, 65535);
+        assert_eq!(inspect(&huge).unwrap().pixels(), 65535 * 65535);
+        let limit = 8192 * 8192;
+        assert_eq!(
+            inspect_within(&huge, limit),
+            Err(JpegError::TooLarge {
+                width: 65535,
+                height: 65535,
+                max_pixels: limit
+            })
+        );
+        let at_limit = claiming(encode(16, 16), 8192, 8192);
+        assert_eq!(inspect_within(&at_limit, limit).unwrap().width, 8192);
+        let wide = claiming(encode(16, 16), 65535, 1025);
+        assert!(inspect_within(&wide, limit).is_err());
     }
 
     #[test]

@@ -271,20 +271,36 @@ impl Camera {
     }
 
     /// The "no signal" picture for this camera, at the size of its last frame (so that
-    /// clients that assume a fixed size keep working), made once and cached.
-    pub fn placeholder(&self) -> Bytes {
+    /// clients that assume a fixed size keep working; bounded, see
+    /// [`placeholder::size_for`]), made once and cached. It is drawn on a blocking
+    /// thread, one picture at a time in the whole hub, so no number of offline cameras
+    /// and viewers can hold up the async threads or take more than one picture's memory.
+    pub async fn placeholder(&self) -> Bytes {
+        static DRAWING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
         let (w, h) = match &self.latest.borrow().frame {
             Some(f) => (f.width, f.height),
             None => (640, 480),
         };
-        let mut cache = self.placeholder.lock().expect("placeholder lock");
-        if let Some((cw, ch, jpeg)) = cache.as_ref()
-            && (*cw, *ch) == (w, h)
-        {
-            return jpeg.clone();
+        let cached = || {
+            let cache = self.placeholder.lock().expect("placeholder lock");
+            cache
+                .as_ref()
+                .filter(|(cw, ch, _)| (*cw, *ch) == (w, h))
+                .map(|(_, _, jpeg)| jpeg.clone())
+        };
+        if let Some(jpeg) = cached() {
+            return jpeg;
         }
-        let jpeg = placeholder::no_signal(&self.name, w, h);
-        *cache = Some((w, h, jpeg.clone()));
+        let _turn = DRAWING.acquire().await.expect("never closed");
+        // Drawn meanwhile by another viewer?
+        if let Some(jpeg) = cached() {
+            return jpeg;
+        }
+        let name = self.name.clone();
+        let jpeg = tokio::task::spawn_blocking(move || placeholder::no_signal(&name, w, h))
+            .await
+            .expect("drawing does not panic");
+        *self.placeholder.lock().expect("placeholder lock") = Some((w, h, jpeg.clone()));
         jpeg
     }
 

@@ -15,6 +15,8 @@ pub enum ErrorKind {
     NotFound,
     Conflict,
     Unavailable,
+    /// The request names a host that is not this hub (421 Misdirected Request).
+    Misdirected,
 }
 
 #[derive(Debug)]
@@ -47,6 +49,7 @@ impl AppError {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Misdirected => StatusCode::MISDIRECTED_REQUEST,
         }
     }
 }

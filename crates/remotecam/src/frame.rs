@@ -8,7 +8,37 @@ use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use remotecam_core::jpeg::{JpegError, JpegInfo};
 pub use remotecam_core::wire::FrameMeta;
+
+/// What the hub takes from a publisher or a source: every frame is checked against these
+/// before it is published (`--max-frame-bytes`, `--max-frame-pixels`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameLimits {
+    /// Largest JPEG, in bytes.
+    pub max_bytes: usize,
+    /// Largest picture, width times height as the JPEG's header claims it. Everything
+    /// made from a frame (decoded pictures, the no-signal picture at its size) is
+    /// allocated by that claim, so it is bounded here.
+    pub max_pixels: u64,
+}
+
+impl Default for FrameLimits {
+    fn default() -> FrameLimits {
+        FrameLimits {
+            max_bytes: 8 << 20,
+            // 8K UHD (7680x4320): above every phone, webcam and IP camera's picture.
+            max_pixels: 7680 * 4320,
+        }
+    }
+}
+
+impl FrameLimits {
+    /// The checks of [`remotecam_core::jpeg::inspect`] plus the picture size.
+    pub fn check(&self, jpeg: &[u8]) -> Result<JpegInfo, JpegError> {
+        remotecam_core::jpeg::inspect_within(jpeg, self.max_pixels)
+    }
+}
 
 /// The multipart boundary of every MJPEG stream the hub serves.
 pub const MJPEG_BOUNDARY: &str = "remotecamframe";

@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 use crate::camera::{Camera, SourceKind};
 use crate::events::HubEvent;
 use crate::motion::live::SettingsStore;
+use crate::record::recorder::{RecordingState, RecordingStatus};
 use crate::record::store::Recordings;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -52,6 +53,9 @@ pub struct Hub {
     pub motion_store: SettingsStore,
     /// Where motion clips go; unset, nothing is recorded.
     recordings: std::sync::OnceLock<Arc<Recordings>>,
+    recordings_error: std::sync::OnceLock<String>,
+    /// Set once the hub is stopping: motion tasks end their events and clips.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Hub {
@@ -68,6 +72,8 @@ impl Hub {
             events: broadcast::Sender::new(256),
             motion_store: SettingsStore::open(data_dir),
             recordings: std::sync::OnceLock::new(),
+            recordings_error: std::sync::OnceLock::new(),
+            stopping: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -75,6 +81,17 @@ impl Hub {
     /// do not record).
     pub fn set_recordings(&self, recordings: Arc<Recordings>) {
         let _ = self.recordings.set(recordings);
+    }
+
+    /// Says why the hub has no recordings (they could not be opened): every camera's
+    /// recording state and `/api/recordings` tell it.
+    pub fn set_recordings_error(&self, error: String) {
+        let _ = self.recordings_error.set(error);
+    }
+
+    /// Why there are no recordings, if they failed to open.
+    pub fn recordings_error(&self) -> Option<&str> {
+        self.recordings_error.get().map(String::as_str)
     }
 
     pub fn recordings(&self) -> Option<&Arc<Recordings>> {
@@ -97,7 +114,10 @@ impl Hub {
     /// Whether a camera of this name exists or could be made now (the camera limit).
     pub fn has_room_for(&self, name: &str) -> Result<(), TooManyCameras> {
         let cameras = self.cameras.read().expect("cameras lock");
-        if cameras.contains_key(name) || cameras.len() < self.max_cameras {
+        if cameras.contains_key(name)
+            || cameras.len() < self.max_cameras
+            || forgettable(&cameras).is_some()
+        {
             Ok(())
         } else {
             Err(TooManyCameras(self.max_cameras))
@@ -117,7 +137,13 @@ impl Hub {
             return Ok(Arc::clone(cam));
         }
         if cameras.len() >= self.max_cameras {
-            return Err(TooManyCameras(self.max_cameras));
+            // Full: the browser camera offline the longest makes room (a phone that
+            // came once must not block every new camera for ever).
+            let Some(old) = forgettable(&cameras) else {
+                return Err(TooManyCameras(self.max_cameras));
+            };
+            tracing::info!(camera = %old, "forgetting the camera offline the longest, to make room");
+            cameras.remove(&old);
         }
         let cam = Arc::new(Camera::with_events(
             name.to_owned(),
@@ -127,6 +153,13 @@ impl Hub {
         if let Some(settings) = self.motion_store.get(name) {
             cam.motion.settings.send_replace(settings);
         }
+        if let Some(e) = self.recordings_error() {
+            cam.motion.recording.send_replace(RecordingStatus {
+                state: RecordingState::Error,
+                error: Some(format!("recordings unavailable: {e}")),
+                ..RecordingStatus::default()
+            });
+        }
         cameras.insert(name.to_owned(), Arc::clone(&cam));
         // Motion detection waits, costing nothing, until it is enabled; it ends when the
         // camera is dropped. Without a runtime (unit tests) there is none.
@@ -135,9 +168,22 @@ impl Hub {
                 Arc::downgrade(&cam),
                 self.events.clone(),
                 self.recordings.get().cloned(),
+                self.stopping.subscribe(),
             ));
         }
         Ok(cam)
+    }
+
+    /// A clean stop: every motion event ends and its clip is closed (kept, playable,
+    /// `clip_saved`), waiting for the recorders for `within` at most. Recovery at the
+    /// next start remains for clips a crash leaves.
+    pub async fn stop(&self, within: std::time::Duration) {
+        self.stopping.send_replace(true);
+        if let Some(recordings) = self.recordings()
+            && !recordings.writers_done(within).await
+        {
+            tracing::warn!("stopping with clips still being written; the next start recovers them");
+        }
     }
 
     pub fn list(&self) -> Vec<Arc<Camera>> {
@@ -161,6 +207,16 @@ impl Hub {
     }
 }
 
+/// The offline browser camera whose last frame is the oldest (one that never sent a
+/// frame first). Configured cameras are never forgotten.
+fn forgettable(cameras: &BTreeMap<String, Arc<Camera>>) -> Option<String> {
+    cameras
+        .values()
+        .filter(|c| c.source() == SourceKind::Browser && !c.is_online())
+        .min_by_key(|c| c.latest().frame.map(|f| f.received))
+        .map(|c| c.name().to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,9 +237,40 @@ mod tests {
         hub.get_or_create("a", SourceKind::Browser).unwrap();
         hub.get_or_create("b", SourceKind::Browser).unwrap();
         assert!(hub.get_or_create("a", SourceKind::Browser).is_ok());
+        let _a = hub.get("a").unwrap().claim_publisher();
+        let _b = hub.get("b").unwrap().claim_publisher();
         assert_eq!(
             hub.get_or_create("c", SourceKind::Browser).unwrap_err(),
             TooManyCameras(2)
+        );
+    }
+
+    #[test]
+    fn a_full_hub_forgets_the_browser_camera_offline_the_longest() {
+        let hub = Hub::new(3);
+        let info = crate::jpeg::JpegInfo {
+            width: 8,
+            height: 8,
+            components: 3,
+        };
+        hub.get_or_create("pattern", SourceKind::Test).unwrap();
+        for name in ["old", "recent"] {
+            let cam = hub.get_or_create(name, SourceKind::Browser).unwrap();
+            let lease = cam.claim_publisher();
+            cam.publish(bytes::Bytes::from_static(b"x"), info, None);
+            drop(lease);
+        }
+        assert!(hub.has_room_for("new").is_ok());
+        hub.get_or_create("new", SourceKind::Browser).unwrap();
+        let names: Vec<String> = hub.list().iter().map(|c| c.name().to_owned()).collect();
+        assert_eq!(names, ["new", "pattern", "recent"]);
+        // Online cameras and configured ones are never forgotten.
+        let _live = hub.get("new").unwrap().claim_publisher();
+        let _recent = hub.get("recent").unwrap().claim_publisher();
+        assert_eq!(
+            hub.get_or_create("another", SourceKind::Browser)
+                .unwrap_err(),
+            TooManyCameras(3)
         );
     }
 }

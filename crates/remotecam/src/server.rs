@@ -6,16 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum_server::tls_rustls::RustlsConfig;
 use clap::Args;
 
 use crate::auth::{self, Auth};
 use crate::config::{Config, ConfiguredCamera};
+use crate::frame::FrameLimits;
+use crate::hosts::{self, HostNames};
 use crate::hub::Hub;
+use crate::listen::{self, ConnectionLimits, Connections};
 use crate::record::store::{Recordings, Retention};
 use crate::source::SourceContext;
 use crate::tls;
-use crate::web::{self, AppState, Limits, Tls};
+use crate::web::{self, AppState};
 
 /// How the hub serves, from the command line. Each flag has a key of the same name in
 /// the config file (`docs/config.md`); a flag given wins over the file.
@@ -49,9 +51,26 @@ pub struct Options {
     /// Largest frame a publisher or source may send, in bytes [default: 8388608].
     #[arg(long)]
     pub max_frame_bytes: Option<usize>,
+    /// Largest picture a publisher or source may send, width times height in pixels
+    /// [default: 33177600, 7680x4320].
+    #[arg(long)]
+    pub max_frame_pixels: Option<u64>,
+    /// More names the hub answers to (comma-separated), besides localhost, its
+    /// addresses, its host name and its certificate's names: e.g. a name a reverse proxy
+    /// or a DNS record gives it. Requests for any other name are refused (DNS rebinding).
+    #[arg(long, value_delimiter = ',')]
+    pub allowed_hosts: Option<Vec<String>>,
     /// Most cameras the hub keeps [default: 64].
     #[arg(long)]
     pub max_cameras: Option<usize>,
+    /// Most client connections open at once, both listeners together [default: 4096,
+    /// and never more than the open-file limit leaves after 128 for the hub itself].
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Most connections open at once from one address that needs the token (another
+    /// machine) [default: 128].
+    #[arg(long)]
+    pub max_connections_per_address: Option<usize>,
     /// Start with a test-pattern camera named "demo", so there is something to watch.
     #[arg(long)]
     pub demo: bool,
@@ -81,8 +100,11 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub trust_loopback: bool,
-    pub max_frame_bytes: usize,
+    pub frame_limits: FrameLimits,
+    pub allowed_hosts: Vec<String>,
     pub max_cameras: usize,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_address: usize,
     pub retention: Retention,
     pub webhook: Option<String>,
     pub cameras: Vec<ConfiguredCamera>,
@@ -156,14 +178,36 @@ impl Settings {
             tls,
             trust_loopback: pick(options.trust_loopback, file.and_then(|f| f.trust_loopback))
                 .unwrap_or(true),
-            max_frame_bytes: options
-                .max_frame_bytes
-                .or(file.and_then(|f| f.max_frame_bytes))
-                .unwrap_or(Limits::default().max_message_bytes),
+            frame_limits: FrameLimits {
+                max_bytes: options
+                    .max_frame_bytes
+                    .or(file.and_then(|f| f.max_frame_bytes))
+                    .unwrap_or(FrameLimits::default().max_bytes),
+                max_pixels: match options
+                    .max_frame_pixels
+                    .or(file.and_then(|f| f.max_frame_pixels))
+                {
+                    Some(0) => anyhow::bail!("max_frame_pixels must be more than 0"),
+                    Some(n) => n,
+                    None => FrameLimits::default().max_pixels,
+                },
+            },
+            allowed_hosts: options
+                .allowed_hosts
+                .clone()
+                .or_else(|| file.and_then(|f| f.allowed_hosts.clone()))
+                .unwrap_or_default(),
             max_cameras: options
                 .max_cameras
                 .or(file.and_then(|f| f.max_cameras))
                 .unwrap_or(64),
+            max_connections: options
+                .max_connections
+                .or(file.and_then(|f| f.max_connections)),
+            max_connections_per_address: options
+                .max_connections_per_address
+                .or(file.and_then(|f| f.max_connections_per_address))
+                .unwrap_or(128),
             retention: {
                 let days = options
                     .record_max_age_days
@@ -208,6 +252,10 @@ impl Settings {
 pub async fn run(options: Settings) -> anyhow::Result<()> {
     // One crypto provider for the whole process (see docs/DEPENDENCIES: ring).
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let fd_limit = listen::raise_fd_limit();
+    // What the hub writes (clips, thumbnails, the index, settings) is the user's alone:
+    // cameras are private.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let data_dir = options.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
@@ -225,20 +273,25 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
             (files.cert, files.key)
         }
     };
-    let tls_config = RustlsConfig::from_pem_file(&cert, &key)
-        .await
-        .with_context(|| {
-            format!(
-                "loading TLS certificate {} and key {}",
-                cert.display(),
-                key.display()
-            )
-        })?;
-
+    let cert_names = hosts::certificate_names(&std::fs::read_to_string(&cert).unwrap_or_default());
+    let hosts = HostNames::new(
+        &hostname,
+        cert_names
+            .iter()
+            .chain(&options.allowed_hosts)
+            .map(String::as_str),
+    );
+    let tls = listen::tls_acceptor(&cert, &key)?;
     let hub = Arc::new(Hub::with_data_dir(options.max_cameras, Some(&data_dir)));
     // Recordings (and recovery of clips a crash left) before any camera exists. A hub
     // whose recordings cannot open still streams.
     let root = data_dir.join("recordings");
+    // Made 0700 by the mask; one made by an older version (0755) is closed too.
+    if let Err(e) = std::fs::create_dir_all(&root).and_then(|()| {
+        std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+    }) {
+        tracing::warn!(path = %root.display(), error = %e, "cannot make the recordings private");
+    }
     let retention = options.retention.clone();
     match tokio::task::spawn_blocking(move || Recordings::open(&root, retention)).await? {
         Ok(recordings) => {
@@ -246,12 +299,15 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
             hub.set_recordings(Arc::clone(&recordings));
             tokio::spawn(crate::record::retention_task(recordings));
         }
-        Err(e) => tracing::error!(error = %e, "recordings unavailable; nothing will be recorded"),
+        Err(e) => {
+            tracing::error!(error = %e, "recordings unavailable; nothing will be recorded");
+            hub.set_recordings_error(e);
+        }
     }
     if let Some(url) = &options.webhook {
         tokio::spawn(crate::events::webhook(hub.events(), url.clone()));
     }
-    let sources = SourceContext::new(options.max_frame_bytes);
+    let sources = SourceContext::new(options.frame_limits);
     for camera in &options.cameras {
         if let Some(update) = &camera.motion {
             hub.motion_store.configure(&camera.name, update.clone());
@@ -267,11 +323,10 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
         ));
     }
     let state = AppState {
-        hub,
+        hub: Arc::clone(&hub),
         auth: Arc::new(Auth::new(token.clone(), options.trust_loopback)),
-        limits: Limits {
-            max_message_bytes: options.max_frame_bytes,
-        },
+        limits: options.frame_limits,
+        hosts: Arc::new(hosts),
     };
     let router = web::app(state);
 
@@ -283,14 +338,14 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
                 options.bind, options.port
             )
         })?;
-    let https =
-        std::net::TcpListener::bind((options.bind, options.https_port)).with_context(|| {
+    let https = tokio::net::TcpListener::bind((options.bind, options.https_port))
+        .await
+        .with_context(|| {
             format!(
                 "listening on {}:{} (HTTPS; change it with --https-port)",
                 options.bind, options.https_port
             )
         })?;
-    https.set_nonblocking(true)?;
     let http_addr = http.local_addr()?;
     let https_addr = https.local_addr()?;
 
@@ -299,25 +354,35 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
         tracing::info!(path = %path.display(), cameras = options.cameras.len(), "config file read");
     }
 
-    let http_server = axum::serve(
-        http,
-        router
-            .clone()
-            .into_make_service_with_connect_info::<SocketAddr>(),
+    let limits = ConnectionLimits::new(
+        options.max_connections,
+        options.max_connections_per_address,
+        fd_limit,
     );
-    let https_server = axum_server::from_tcp_rustls(https, tls_config)?.serve(
-        router
-            .layer(axum::Extension(Tls))
-            .into_make_service_with_connect_info::<SocketAddr>(),
+    tracing::info!(
+        open_files = fd_limit,
+        connections = limits.total,
+        per_address = limits.per_address,
+        "connection limits"
     );
-    // Streams never end by themselves, so a stop does not wait for viewers to leave.
+    let connections = Connections::new(limits, options.trust_loopback);
+    let http_server = listen::serve(http, router.clone(), None, Arc::clone(&connections));
+    let https_server = listen::serve(https, router, Some(tls), connections);
+    // Streams never end by themselves, so a stop does not wait for viewers to leave;
+    // it does wait for open clips to be finished.
     tokio::select! {
-        r = http_server => r.context("HTTP server")?,
-        r = https_server => r.context("HTTPS server")?,
-        _ = shutdown_signal() => tracing::info!("stopping"),
+        () = http_server => {}
+        () = https_server => {}
+        _ = shutdown_signal() => {
+            tracing::info!("stopping");
+            hub.stop(STOP_WITHIN).await;
+        }
     }
     Ok(())
 }
+
+/// How long a stop waits for open clips to be finished.
+const STOP_WITHIN: Duration = Duration::from_secs(10);
 
 async fn shutdown_signal() {
     #[cfg(unix)]

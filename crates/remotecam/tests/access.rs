@@ -200,3 +200,84 @@ async fn websocket_from_a_foreign_origin_is_refused() {
         .unwrap();
     assert_eq!(res.status(), 403);
 }
+
+/// What a page on `evil.example` sends once the name points at the hub (DNS
+/// rebinding): loopback, `Host` and `Origin` alike naming the foreign site.
+#[tokio::test]
+async fn a_rebound_name_gets_no_camera_data_no_settings_change_and_no_websocket() {
+    let (hub, _p) = hub_with_camera(&["--allowed-hosts", "cam.example.org,hub.lan"]).await;
+    let evil = format!("evil.example:{}", hub.http.port());
+    let origin = format!("http://{evil}");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in PROTECTED {
+        let res = client
+            .get(hub.url(path))
+            .header("host", &evil)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 421, "{path}");
+        let body = res.text().await.unwrap();
+        assert!(
+            body.contains("does not answer to the name 'evil.example"),
+            "{path}: {body}"
+        );
+        assert!(!body.contains("door"), "{path} leaked camera data: {body}");
+    }
+    let res = client
+        .put(hub.url("/api/cameras/door/motion"))
+        .header("host", &evil)
+        .header("origin", &origin)
+        .json(&serde_json::json!({"enabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 421);
+    let motion: serde_json::Value = reqwest::get(hub.url("/api/cameras/door/motion"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(motion["enabled"], false, "the settings did not change");
+    let local = "127.0.0.1".parse().unwrap();
+    for path in ["/api/cameras/door/ws", "/api/cameras/evil/publish"] {
+        let err = connect_ws_from(
+            local,
+            hub.http,
+            path,
+            &[("host", &evil), ("origin", &origin)],
+        )
+        .await
+        .unwrap_err();
+        let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
+            panic!("{err}")
+        };
+        assert_eq!(response.status(), 421, "{path}");
+    }
+    assert_eq!(
+        hub.cameras().await.as_array().unwrap().len(),
+        1,
+        "no camera made"
+    );
+    // The hub's own names and addresses, and the configured ones, are served.
+    let port = hub.http.port();
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+        format!("cam.example.org:{port}"),
+        "HUB.LAN".to_owned(),
+    ] {
+        let res = client
+            .get(hub.url("/api/cameras"))
+            .header("host", &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{host}");
+    }
+}

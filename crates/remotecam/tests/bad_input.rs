@@ -4,39 +4,7 @@
 mod common;
 
 use common::*;
-use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
-
-/// A healthy camera with a viewer, to prove the hub still serves everyone else.
-struct Bystander {
-    publisher: Publisher,
-    viewer: MjpegReader,
-}
-
-impl Bystander {
-    async fn start(hub: &Hub) -> Bystander {
-        let mut publisher = Publisher::connect(hub, "healthy").await;
-        publisher.send(test_jpeg(64, 48, "h0", false)).await;
-        let mut viewer = MjpegReader::open(&hub.url("/api/cameras/healthy/stream.mjpg")).await;
-        viewer.next_part().await;
-        Bystander { publisher, viewer }
-    }
-
-    async fn still_served(&mut self) {
-        let jpeg = test_jpeg(64, 48, "still here", false);
-        self.publisher.send(jpeg.clone()).await;
-        assert_eq!(self.viewer.next_part().await.body, jpeg);
-    }
-}
-
-async fn closed_with(hub: &Hub, camera: &str, message: Message) -> (u16, String) {
-    let mut publisher = Publisher::connect(hub, camera).await;
-    publisher.ws.send(message).await.unwrap();
-    let frame = close_frame(&mut publisher.ws)
-        .await
-        .expect("a close frame with a reason");
-    (u16::from(frame.code), frame.reason.to_string())
-}
 
 #[tokio::test]
 async fn non_jpeg_binary_is_refused() {

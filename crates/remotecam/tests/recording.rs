@@ -270,6 +270,111 @@ async fn a_clip_cut_by_kill_9_is_recovered_at_restart() {
     );
 }
 
+/// The camera `name` publishing with motion on until its event (and clip) is going on.
+async fn in_a_clip(hub: &Hub, name: &str) -> Publisher {
+    let mut publisher = Publisher::connect(hub, name).await;
+    put_motion(
+        hub,
+        name,
+        serde_json::json!({"enabled": true, "calm_frames": 1000, "min_motion_frames": 3, "pre_roll_s": 0.5}),
+    )
+    .await;
+    publish_until(hub, &mut publisher, name, crossing, |i, status| {
+        i > 12 && status["recording"]["state"] == "recording"
+    })
+    .await;
+    publisher
+}
+
+/// A clip closed at the source's last frame: saved, listed as done, playable, and
+/// ending about when the frames stopped.
+async fn closed_at_last_frame(hub: &Hub, events: &mut Events, last_frame: f64) -> i64 {
+    let saved = next_event(events, "clip_saved").await;
+    let clip = &saved["clip"];
+    assert_eq!(clip["in_progress"], false, "{clip}");
+    let end = seconds(&clip["end"]);
+    assert!(
+        (end - last_frame).abs() < 1.0,
+        "the clip ends {:.2} s from the last frame",
+        end - last_frame
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("clip.mp4");
+    download(hub, clip["video_url"].as_str().unwrap(), &mp4).await;
+    check_clip(clip, &mp4);
+    let listed = recordings(hub, "").await;
+    let row = listed
+        .iter()
+        .find(|c| c["id"] == clip["id"])
+        .expect("listed");
+    assert_eq!(row["in_progress"], false);
+    clip["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn a_phone_that_drops_mid_event_gets_its_clip_closed_and_a_new_one_when_back() {
+    let hub = Hub::start(&[]);
+    let mut events = Events::open(&hub).await;
+    let publisher = in_a_clip(&hub, "phone").await;
+    let last_frame = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+    drop(publisher);
+    let first = closed_at_last_frame(&hub, &mut events, last_frame).await;
+    let motion: serde_json::Value = reqwest::get(hub.url("/api/cameras/phone/motion"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(motion["in_event"], false, "{motion}");
+
+    // Back: a new event opens a new clip, not the old one going on across the gap.
+    let publisher = in_a_clip(&hub, "phone").await;
+    let status: serde_json::Value = reqwest::get(hub.url("/api/cameras/phone/motion"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let second = status["recording"]["clip"].as_i64().expect("a clip open");
+    assert_ne!(second, first);
+    let started = recordings(&hub, "").await;
+    let row = started.iter().find(|c| c["id"] == second).unwrap();
+    assert!(seconds(&row["start"]) > last_frame, "{row}");
+    drop(publisher);
+}
+
+#[tokio::test]
+async fn a_source_that_stalls_mid_event_gets_its_clip_closed() {
+    let hub = Hub::start(&[]);
+    let mut events = Events::open(&hub).await;
+    // Connected, but no frame comes (a phone whose network froze).
+    let _publisher = in_a_clip(&hub, "stalled").await;
+    let last_frame = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+    closed_at_last_frame(&hub, &mut events, last_frame).await;
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_open_clip() {
+    let mut hub = Hub::start(&[]);
+    let mut events = Events::open(&hub).await;
+    let _publisher = in_a_clip(&hub, "door").await;
+    let id = recordings(&hub, "").await[0]["id"].clone();
+    let status = hub.terminate();
+    assert!(status.success(), "{status}");
+    // The clip was finished before the hub went: saved, not left for recovery.
+    let saved = next_event(&mut events, "clip_saved").await;
+    assert_eq!(saved["clip"]["id"], id);
+    assert_eq!(saved["clip"]["in_progress"], false);
+    let hub = hub.restart(&[]);
+    let list = recordings(&hub, "").await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0], saved["clip"], "the index as the hub left it");
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("clip.mp4");
+    download(&hub, list[0]["video_url"].as_str().unwrap(), &mp4).await;
+    check_clip(&list[0], &mp4);
+}
+
 #[tokio::test]
 async fn retention_removes_the_oldest_clips_and_never_the_open_one() {
     let motion = serde_json::json!({"enabled": true, "calm_frames": 3, "min_motion_frames": 2, "pre_roll_s": 0.0});

@@ -245,6 +245,13 @@ impl Default for Motion {
     }
 }
 
+/// The largest picture scored through the general decoder (zune-jpeg: progressive JPEGs
+/// and others the hub's own decoder leaves to it), 3840x2160. That decoder holds the
+/// whole picture, and a progressive one's coefficients too (several bytes a pixel), on
+/// the scoring thread; the hub's own decoder reads the 1/8 luma of any allowed size in
+/// a few megabytes.
+const GENERAL_DECODE_MAX_PIXELS: u64 = 3840 * 2160;
+
 /// A JPEG as the detector's small grayscale picture: luma only, box-averaged down to
 /// about [`WORK_WIDTH`] pixels wide.
 ///
@@ -265,10 +272,29 @@ pub fn small_gray(jpeg: &[u8]) -> Result<Gray, String> {
         .set_max_width(16_384)
         .set_max_height(16_384);
     let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
+    decoder
+        .decode_headers()
+        .map_err(|e| format!("cannot decode the frame: {e}"))?;
+    if matches!(
+        decoder.input_colorspace(),
+        Some(ColorSpace::CMYK | ColorSpace::YCCK)
+    ) {
+        return Err(
+            "CMYK frames cannot be scored: motion detection reads grayscale and \
+                    YCbCr JPEGs (what cameras send)"
+                .into(),
+        );
+    }
+    let (w, h) = decoder.dimensions().ok_or("no picture size")?;
+    if (w * h) as u64 > GENERAL_DECODE_MAX_PIXELS {
+        return Err(format!(
+            "frames of {w}x{h} in this JPEG form (progressive or otherwise beyond the hub's \
+             own decoder) are too large to score: at most {GENERAL_DECODE_MAX_PIXELS} pixels"
+        ));
+    }
     let luma = decoder
         .decode()
         .map_err(|e| format!("cannot decode the frame: {e}"))?;
-    let (w, h) = decoder.dimensions().ok_or("no picture size")?;
     if luma.len() < w * h {
         return Err("short decode".into());
     }
@@ -377,6 +403,7 @@ pub async fn run(
     camera: Weak<Camera>,
     events: broadcast::Sender<HubEvent>,
     recordings: Option<Arc<Recordings>>,
+    mut stopping: watch::Receiver<bool>,
 ) {
     let (mut settings_rx, mut frames, name) = match camera.upgrade() {
         Some(c) => (
@@ -389,8 +416,9 @@ pub async fn run(
     let start = Instant::now();
     let mut recorder: Option<Recorder> = None;
     loop {
-        if settings_rx.wait_for(|s| s.enabled).await.is_err() {
-            return;
+        tokio::select! {
+            enabled = settings_rx.wait_for(|s| s.enabled) => if enabled.is_err() { return },
+            _ = stopping.wait_for(|s| *s) => return,
         }
         let mut settings = settings_rx.borrow_and_update().clone();
         let mut detector_settings = settings.detector();
@@ -409,6 +437,10 @@ pub async fn run(
         let mut clip_open = false;
         // The scoring's CPU time per frame, a running average (milliseconds).
         let mut cpu_ms: Option<f32> = None;
+        // The source went away (offline, or no frame for STALL during an event), or the
+        // hub is stopping.
+        let mut gone = false;
+        let mut stop = false;
         loop {
             tokio::select! {
                 changed = settings_rx.changed() => {
@@ -450,10 +482,13 @@ pub async fn run(
                     if changed.is_err() {
                         return;
                     }
-                    let Some(frame) = frames.borrow_and_update().frame.clone() else { continue };
-                    if frame.seq == last_seq {
-                        continue;
+                    let latest = frames.borrow_and_update().clone();
+                    if !latest.online {
+                        gone = true;
                     }
+                    let Some(frame) = latest.frame.filter(|f| latest.online && f.seq != last_seq) else {
+                        continue;
+                    };
                     last_seq = frame.seq;
                     ring_bytes += frame.jpeg.len();
                     ring.push_back(Buffered {
@@ -466,6 +501,13 @@ pub async fn run(
                     if scoring.is_none() && let Some(s) = scorer.take() {
                         scoring = Some(score_newest(&ring, s, share(&recorder, clip_open)));
                     }
+                }
+                () = tokio::time::sleep_until(stalled_at(&ring, start)), if tracker.recording() => {
+                    gone = true;
+                }
+                _ = stopping.wait_for(|s| *s), if !stop => {
+                    gone = true;
+                    stop = true;
                 }
                 done = async { scoring.as_mut().expect("scoring").await }, if scoring.is_some() => {
                     scoring = None;
@@ -523,6 +565,30 @@ pub async fn run(
                     {
                         scoring = Some(score_newest(&ring, s, share(&recorder, clip_open)));
                     }
+                }
+            }
+            if std::mem::take(&mut gone) {
+                end_at_last_frame(&mut Ctx {
+                    camera: &camera,
+                    name: &name,
+                    events: &events,
+                    recordings: recordings.as_ref(),
+                    settings: &settings,
+                    recorder: &mut recorder,
+                    tracker: &mut tracker,
+                    ring: &mut ring,
+                    sent_seq: &mut sent_seq,
+                    clip_open: &mut clip_open,
+                });
+                ring_bytes = 0;
+                if stop {
+                    // The recorder finishes its clip when it is dropped.
+                    return;
+                }
+                // What comes back is a new scene: learn its background afresh.
+                match &mut scorer {
+                    Some(s) => s.detector = Detector::new(detector_settings.clone()),
+                    None => reset_detector = true,
                 }
             }
         }
@@ -607,6 +673,53 @@ fn on_score(cx: &mut Ctx<'_>, seq: u64, score: Score, picture: Option<Box<I420>>
         && let Some(r) = cx.recorder.as_ref()
     {
         r.give_back(p);
+    }
+}
+
+/// How long an event may go without a frame before it ends at its last frame (the
+/// source stalled, or the phone lost its network without closing its connection).
+pub const STALL: Duration = Duration::from_secs(5);
+
+/// When the newest buffered frame is [`STALL`] old.
+fn stalled_at(ring: &VecDeque<Buffered>, start: Instant) -> tokio::time::Instant {
+    let last = ring.back().map_or(Duration::ZERO, |b| b.t);
+    tokio::time::Instant::from_std(start + last + STALL)
+}
+
+/// The camera's source went away (offline, or stalled): the event going on ends at the
+/// last frame that came, its clip gets every frame up to there and is closed, and the
+/// buffer is emptied, so a camera that comes back starts a new clip instead of going on
+/// across the gap.
+fn end_at_last_frame(cx: &mut Ctx<'_>) {
+    let last = cx.ring.back().map(|b| (b.t, b.frame.seq));
+    if let Some((at, seq)) = last
+        && let Some(ClipEvent::End {
+            motion_frames,
+            keep,
+            ..
+        }) = cx.tracker.stop(at)
+    {
+        let _ = cx
+            .events
+            .send(HubEvent::motion_end(cx.name, motion_frames, keep));
+        if *cx.clip_open
+            && let Some(r) = cx.recorder.as_ref()
+        {
+            feed(r, cx.ring, cx.sent_seq, seq, cx.settings.threshold);
+            r.end(keep);
+        }
+    }
+    *cx.clip_open = false;
+    for b in cx.ring.drain(..) {
+        if let (Some(r), Some(p)) = (cx.recorder.as_ref(), b.picture) {
+            r.give_back(p);
+        }
+    }
+    if let Some(c) = cx.camera.upgrade() {
+        c.motion.status.send_modify(|s| {
+            s.in_event = false;
+            s.level = 0.0;
+        });
     }
 }
 
@@ -837,6 +950,32 @@ mod tests {
         let luma = d.decode().unwrap();
         let (w, h) = d.dimensions().unwrap();
         box_average(&luma, w, w, h, f)
+    }
+
+    #[test]
+    fn frames_that_cannot_be_scored_say_why() {
+        let mut cmyk = Vec::new();
+        jpeg_encoder::Encoder::new(&mut cmyk, 80)
+            .encode(&[30u8; 64 * 48 * 4], 64, 48, jpeg_encoder::ColorType::Cmyk)
+            .unwrap();
+        let e = small_gray(&cmyk).unwrap_err();
+        assert!(e.contains("CMYK frames cannot be scored"), "{e}");
+        // A progressive frame over the general decoder's bound is refused from its
+        // header, before anything is allocated for it.
+        let mut progressive = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut progressive, 80);
+        encoder.set_progressive(true);
+        encoder
+            .encode(&[90u8; 64 * 48 * 3], 64, 48, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        assert!(small_gray(&progressive).is_ok());
+        let sof = progressive
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC2])
+            .unwrap();
+        progressive[sof + 5..sof + 9].copy_from_slice(&[0x0B, 0xB8, 0x0F, 0xA0]); // 4000x3000
+        let e = small_gray(&progressive).unwrap_err();
+        assert!(e.contains("too large to score"), "{e}");
     }
 
     #[test]

@@ -68,17 +68,34 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClipRow> {
 impl Index {
     /// Opens (or creates) the index at `path`.
     pub fn open(path: &Path) -> rusqlite::Result<Index> {
-        let conn = Connection::open(path)?;
-        Index::init(conn)
+        Ok(Index {
+            conn: Mutex::new(Index::connect(path)?),
+        })
+    }
+
+    /// Opens `path` afresh in place of the current file (which was removed under the
+    /// hub: its clips are gone with it).
+    pub fn reopen(&self, path: &Path) -> rusqlite::Result<()> {
+        *self.conn() = Index::connect(path)?;
+        Ok(())
     }
 
     /// An index in memory (for tests).
     #[cfg(test)]
     pub fn in_memory() -> rusqlite::Result<Index> {
-        Index::init(Connection::open_in_memory()?)
+        Ok(Index {
+            conn: Mutex::new(Index::init(Connection::open_in_memory()?)?),
+        })
     }
 
-    fn init(conn: Connection) -> rusqlite::Result<Index> {
+    fn connect(path: &Path) -> rusqlite::Result<Connection> {
+        let conn = Index::init(Connection::open(path)?)?;
+        // A file that is not a database fails here, not at the first clip.
+        conn.query_row("SELECT count(*) FROM clips", [], |r| r.get::<_, i64>(0))?;
+        Ok(conn)
+    }
+
+    fn init(conn: Connection) -> rusqlite::Result<Connection> {
         // WAL: readers (the API) never wait for the recorder; synchronous=FULL: a commit
         // survives a power cut, which the write order above relies on.
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -100,9 +117,7 @@ impl Index {
             CREATE INDEX IF NOT EXISTS clips_start ON clips (start_ms);
             CREATE INDEX IF NOT EXISTS clips_camera_start ON clips (camera, start_ms);",
         )?;
-        Ok(Index {
-            conn: Mutex::new(conn),
-        })
+        Ok(conn)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -163,6 +178,27 @@ impl Index {
             ],
         )?;
         Ok(())
+    }
+
+    /// Adds a finished clip found on disk without a row (the index was lost); it gets
+    /// a new id.
+    pub fn insert_done(&self, clip: &ClipRow) -> rusqlite::Result<i64> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO clips (camera, start_ms, end_ms, frames, motion_frames, peak, bytes,
+             state, stem) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'done', ?8)",
+            params![
+                clip.camera,
+                clip.start_ms,
+                clip.end_ms,
+                clip.frames,
+                clip.motion_frames,
+                clip.peak,
+                clip.bytes,
+                clip.stem
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
     }
 
     pub fn remove(&self, id: i64) -> rusqlite::Result<()> {

@@ -114,6 +114,7 @@ impl Recorder {
         let (tx, rx) = mpsc::channel();
         let queued = Arc::new(AtomicUsize::new(0));
         let pool = Pool::default();
+        let writer = recordings.writer();
         let worker = Worker {
             pool: Arc::clone(&pool),
             picture: I420::default(),
@@ -125,6 +126,7 @@ impl Recorder {
             clip: None,
             stopped: None,
             dropped: 0,
+            _writer: writer,
         };
         std::thread::Builder::new()
             .name(format!("rec-{name}"))
@@ -220,6 +222,8 @@ struct Worker {
     /// Why recording stopped, until a new clip finds room.
     stopped: Option<(RecordingState, String)>,
     dropped: u64,
+    /// Counted while the thread lives (dropped after the last clip is finished).
+    _writer: super::store::Writer,
 }
 
 fn is_disk_full(e: &std::io::Error) -> bool {

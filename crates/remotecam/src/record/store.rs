@@ -65,27 +65,202 @@ pub struct Recordings {
     root: PathBuf,
     pub index: Index,
     retention: Retention,
+    /// Recorder threads alive (each finishes its clip before it ends), so that a hub
+    /// that is stopping can wait for its clips to be closed.
+    writers: tokio::sync::watch::Sender<usize>,
+}
+
+/// A recorder thread's place in [`Recordings`]' count, for as long as it lives.
+#[derive(Debug)]
+pub struct Writer(tokio::sync::watch::Sender<usize>);
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
 }
 
 fn db_err(e: rusqlite::Error) -> String {
     format!("recordings index: {e}")
 }
 
+/// The index's file name in the recordings directory.
+const INDEX: &str = "index.sqlite";
+
+/// Renames a damaged index (and its WAL files) to `index.sqlite.damaged-<unix s>`.
+fn set_aside(path: &Path) -> Result<PathBuf, String> {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let aside = path.with_file_name(format!("{INDEX}.damaged-{secs}"));
+    std::fs::rename(path, &aside)
+        .map_err(|e| format!("cannot set the damaged index {} aside: {e}", path.display()))?;
+    for suffix in ["-wal", "-shm"] {
+        let side = path.with_file_name(format!("{INDEX}{suffix}"));
+        if side.exists() {
+            let _ = std::fs::rename(
+                &side,
+                aside.with_file_name(format!("{INDEX}.damaged-{secs}{suffix}")),
+            );
+        }
+    }
+    Ok(aside)
+}
+
+/// The clip files under `root`: (camera, day, file name without `.mp4`).
+fn clip_files(root: &Path) -> Vec<(String, String, String)> {
+    let dirs = |p: &Path| -> Vec<(String, PathBuf)> {
+        std::fs::read_dir(p)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (camera, camera_dir) in dirs(root) {
+        for (day, day_dir) in dirs(&camera_dir) {
+            for entry in std::fs::read_dir(&day_dir).into_iter().flatten().flatten() {
+                let name = entry.file_name().into_string().unwrap_or_default();
+                if let Some(stem) = name.strip_suffix(".mp4") {
+                    out.push((camera.clone(), day.clone(), stem.to_owned()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A clip's start from its path (see [`Recordings::stem`]): `2026-11-22`, `081500-7`.
+fn stem_start_ms(day: &str, name: &str) -> Option<i64> {
+    let (hms, id) = name.split_once('-')?;
+    if hms.len() != 6 || !hms.bytes().all(|b| b.is_ascii_digit()) || id.parse::<i64>().is_err() {
+        return None;
+    }
+    let t = format!("{day}T{}:{}:{}Z", &hms[..2], &hms[2..4], &hms[4..]);
+    t.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
 impl Recordings {
     /// Opens the recordings under `root` (creating it), and finishes what a crash left:
     /// clips left in progress are cut back to their last whole fragment and listed (or
     /// removed when empty); rows whose file is gone are dropped.
+    ///
+    /// A damaged index (a file that is not a database) is set aside, renamed, never
+    /// deleted, and a new one is built from the clip files, which hold their own
+    /// durations: clips get new ids, their start is the second their file name gives,
+    /// and their motion frames and peak are not known (0).
     pub fn open(root: &Path, retention: Retention) -> Result<Recordings, String> {
         std::fs::create_dir_all(root)
             .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-        let index = Index::open(&root.join("index.sqlite")).map_err(db_err)?;
+        let path = root.join(INDEX);
+        let index = match Index::open(&path) {
+            Ok(index) => index,
+            Err(e) if path.exists() => {
+                let aside = set_aside(&path)?;
+                tracing::warn!(
+                    error = %e,
+                    kept = %aside.display(),
+                    "the recordings index is damaged: set aside, and rebuilt from the clip files"
+                );
+                Index::open(&path).map_err(db_err)?
+            }
+            Err(e) => return Err(db_err(e)),
+        };
         let recordings = Recordings {
             root: root.to_owned(),
             index,
             retention,
+            writers: tokio::sync::watch::Sender::new(0),
         };
         recordings.recover()?;
+        recordings.index_orphans()?;
         Ok(recordings)
+    }
+
+    /// Files and rows agree again if the index file was removed under the hub (the
+    /// recordings directory deleted): a new index is opened and the clip files still
+    /// there are listed. Cheap (one `stat`) when nothing happened; called before
+    /// listing and before each clip.
+    pub fn check_index(&self) -> Result<(), String> {
+        let path = self.root.join(INDEX);
+        if path.exists() {
+            return Ok(());
+        }
+        tracing::warn!(path = %path.display(), "the recordings index was removed: starting a new one");
+        std::fs::create_dir_all(&self.root)
+            .map_err(|e| format!("cannot create {}: {e}", self.root.display()))?;
+        self.index.reopen(&path).map_err(db_err)?;
+        self.index_orphans()
+    }
+
+    /// Lists the clip files that have no row (the index was lost, set aside or
+    /// removed): each is cut back to its last whole fragment, as after a crash, and
+    /// gets a new row; a file without one whole fragment is removed.
+    fn index_orphans(&self) -> Result<(), String> {
+        let known: std::collections::HashSet<String> = self
+            .index
+            .all()
+            .map_err(db_err)?
+            .into_iter()
+            .map(|c| c.stem)
+            .collect();
+        for (camera, day, name) in clip_files(&self.root) {
+            let stem = format!("{camera}/{day}/{name}");
+            if known.contains(&stem) {
+                continue;
+            }
+            let Some(start_ms) = stem_start_ms(&day, &name) else {
+                tracing::warn!(%stem, "a file in the recordings that is not a clip; left alone");
+                continue;
+            };
+            let mut clip = ClipRow {
+                id: 0,
+                camera,
+                start_ms,
+                end_ms: start_ms,
+                frames: 0,
+                motion_frames: 0,
+                peak: 0.0,
+                bytes: 0,
+                in_progress: false,
+                stem,
+            };
+            match fmp4::recover(&self.mp4_path(&clip)) {
+                Ok(Some(written)) => {
+                    clip.frames = written.frames as i64;
+                    clip.bytes = written.bytes as i64;
+                    clip.end_ms = start_ms + written.millis();
+                    clip.id = self.index.insert_done(&clip).map_err(db_err)?;
+                    tracing::info!(clip = clip.id, stem = %clip.stem, "listed a clip file the index did not have");
+                }
+                Ok(None) => self.remove_files_and_row(&clip)?,
+                Err(e) => {
+                    tracing::warn!(stem = %clip.stem, error = %e, "cannot read a clip file; left as it is")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a recorder thread until the returned value is dropped.
+    pub fn writer(&self) -> Writer {
+        self.writers.send_modify(|n| *n += 1);
+        Writer(self.writers.clone())
+    }
+
+    /// Waits until every recorder thread has finished its clip, for `within` at most;
+    /// false if some had not.
+    pub async fn writers_done(&self, within: std::time::Duration) -> bool {
+        let mut rx = self.writers.subscribe();
+        tokio::time::timeout(within, rx.wait_for(|n| *n == 0))
+            .await
+            .is_ok()
     }
 
     fn recover(&self) -> Result<(), String> {
@@ -160,6 +335,7 @@ impl Recordings {
     }
 
     pub fn list(&self, q: &Query) -> Result<Vec<ClipRow>, String> {
+        self.check_index()?;
         self.index.list(q).map_err(db_err)
     }
 
@@ -248,6 +424,7 @@ impl Recordings {
 
     /// Whether a new clip may start: retention first, then the free-space floor.
     pub fn room_to_record(&self) -> Result<(), String> {
+        self.check_index()?;
         if let Err(e) = self.enforce_retention() {
             tracing::warn!(error = %e, "retention failed");
         }

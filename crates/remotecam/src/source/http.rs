@@ -85,7 +85,7 @@ async fn connect_and_stream(
         ));
     }
     let mut parser =
-        MultipartParser::new(boundary_of(&content_type).as_deref(), ctx.max_frame_bytes);
+        MultipartParser::new(boundary_of(&content_type).as_deref(), ctx.limits.max_bytes);
     let mut bad = 0u64;
     loop {
         let chunk = tokio::time::timeout(spec.read_timeout, response.chunk())
@@ -103,7 +103,7 @@ async fn connect_and_stream(
             .next_part()
             .map_err(|e| format!("bad MJPEG stream: {e}"))?
         {
-            match jpeg::inspect(&part) {
+            match ctx.limits.check(&part) {
                 Ok(info) => {
                     if bad == 0 {
                         camera.set_source_state(SourceState::Live, None);
@@ -133,9 +133,11 @@ async fn poll_snapshots(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
-        let body = read_limited(&mut response, spec, ctx.max_frame_bytes).await?;
-        let info =
-            jpeg::inspect(&body).map_err(|e| format!("the snapshot is not a usable JPEG: {e}"))?;
+        let body = read_limited(&mut response, spec, ctx.limits.max_bytes).await?;
+        let info = ctx
+            .limits
+            .check(&body)
+            .map_err(|e| format!("the snapshot is not a usable JPEG: {e}"))?;
         camera.publish(
             jpeg::with_huffman_tables(body),
             info,

@@ -21,6 +21,7 @@ pub use spec::{HttpSpec, SourceSpec, TestPattern};
 pub use test_pattern::render as render_test_pattern;
 
 use crate::camera::{Camera, SourceState};
+use crate::frame::FrameLimits;
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 
@@ -38,8 +39,8 @@ const STABLE: Duration = Duration::from_secs(30);
 /// What a source needs from the hub.
 #[derive(Debug, Clone)]
 pub struct SourceContext {
-    /// Largest frame accepted (the same limit as for publishers).
-    pub max_frame_bytes: usize,
+    /// What a frame may be (the same limits as for publishers).
+    pub limits: FrameLimits,
     /// One HTTP client for every HTTP source (connection pools, TLS config).
     pub http: reqwest::Client,
     /// The V4L2 device layer (for test injection).
@@ -49,7 +50,7 @@ pub struct SourceContext {
 }
 
 impl SourceContext {
-    pub fn new(max_frame_bytes: usize) -> SourceContext {
+    pub fn new(limits: FrameLimits) -> SourceContext {
         // HTTPS sources use the process's one crypto provider (ring).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -57,7 +58,7 @@ impl SourceContext {
             .build()
             .expect("HTTP client");
         SourceContext {
-            max_frame_bytes,
+            limits,
             http,
             v4l2: system_devices(),
             first_retry: FIRST_RETRY,

@@ -513,7 +513,7 @@ mod tests {
         });
         let camera = Arc::new(Camera::new("cam".into(), SourceKind::V4l2));
         let spec = super::super::SourceSpec::V4l2(want(64, 48, 30.0, None));
-        let mut ctx = super::super::SourceContext::new(1 << 20);
+        let mut ctx = super::super::SourceContext::new(Default::default());
         ctx.v4l2 = devices.clone();
         ctx.first_retry = Duration::from_millis(10);
         let task = tokio::spawn(super::super::supervise(

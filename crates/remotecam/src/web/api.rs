@@ -49,7 +49,7 @@ pub(super) async fn snapshot(
     let latest = cam.latest();
     let (body, online, seq) = match (&latest.frame, latest.online) {
         (Some(frame), true) => (frame.jpeg.clone(), true, Some(frame.seq)),
-        _ => (cam.placeholder(), false, None),
+        _ => (cam.placeholder().await, false, None),
     };
     let mut response = ([(header::CONTENT_TYPE, "image/jpeg")], body).into_response();
     no_store(&mut response);

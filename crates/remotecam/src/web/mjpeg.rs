@@ -104,7 +104,7 @@ impl MjpegViewer {
                 }
                 _ => {
                     self.placeholder_due = Some(now + PLACEHOLDER_EVERY);
-                    let jpeg = self.camera.placeholder();
+                    let jpeg = self.camera.placeholder().await;
                     let header = Bytes::from(format!(
                         "--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
                         jpeg.len()

@@ -22,29 +22,19 @@ use axum::routing::get;
 
 use crate::auth::{self, Access, Auth};
 use crate::error::{AppError, ErrorKind};
+use crate::frame::FrameLimits;
+use crate::hosts::HostNames;
 use crate::hub::Hub;
-
-/// Limits on what clients may send.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Largest WebSocket message a publisher may send (one JPEG frame).
-    pub max_message_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_message_bytes: 8 * 1024 * 1024,
-        }
-    }
-}
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub hub: Arc<Hub>,
     pub auth: Arc<Auth>,
-    pub limits: Limits,
+    /// What a publisher's frames may be.
+    pub limits: FrameLimits,
+    /// The names the hub answers to.
+    pub hosts: Arc<HostNames>,
 }
 
 impl AppState {
@@ -86,9 +76,22 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Access control for every request (see [`crate::auth`]), plus the same-origin rule for
-/// requests that change state.
+/// Access control for every request: the hub's own names first (see [`crate::hosts`]),
+/// then the token rules (see [`crate::auth`]), plus the same-origin rule for requests
+/// that change state.
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(host) = authority(request.headers(), request.uri())
+        && !state.hosts.accepts(host)
+    {
+        return AppError::new(
+            ErrorKind::Misdirected,
+            format!(
+                "this hub does not answer to the name '{host}': open it by one of its own \
+                 names or addresses, or add the name to allowed_hosts"
+            ),
+        )
+        .into_response();
+    }
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -127,8 +130,11 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     if access == Access::QueryToken && request.method() == Method::GET && !path.starts_with("/api/")
     {
         let rest = auth::query_without_token(request.uri().query().unwrap_or(""));
+        // `//evil.example/` (or `/\evil.example/`) as a redirect target is another
+        // site's address: the target is always a path of this hub.
+        let path = format!("/{}", path.trim_start_matches(['/', '\\']));
         let target = if rest.is_empty() {
-            path.to_owned()
+            path
         } else {
             format!("{path}?{rest}")
         };
@@ -144,7 +150,21 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         }
         return response;
     }
-    next.run(request).await
+    let mut response = next.run(request).await;
+    // No other site may show the hub's pages in a frame (clickjacking).
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("frame-ancestors 'self'"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// A person opening a page in a browser gets the refusal as a page, programs get JSON.
@@ -197,11 +217,7 @@ pub(crate) fn check_origin(headers: &HeaderMap, uri: &Uri) -> Result<(), AppErro
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| uri.authority().map(|a| a.as_str()))
-        .unwrap_or("");
+    let host = authority(headers, uri).unwrap_or("");
     let origin = origin.to_str().unwrap_or("");
     let authority = origin
         .strip_prefix("https://")
@@ -212,6 +228,16 @@ pub(crate) fn check_origin(headers: &HeaderMap, uri: &Uri) -> Result<(), AppErro
             ErrorKind::Forbidden,
             format!("requests from origin '{origin}' are not allowed (only pages of this hub)"),
         )),
+    }
+}
+
+/// The name and port the request was sent to: the `Host` header in HTTP/1.1, the
+/// request's authority in HTTP/2 (which has no `Host` header).
+fn authority<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    match headers.get(header::HOST) {
+        // A Host that is not text names nothing of the hub's.
+        Some(h) => Some(h.to_str().unwrap_or("\u{fffd}")),
+        None => uri.authority().map(|a| a.as_str()),
     }
 }
 

@@ -32,27 +32,37 @@ fn recordings(state: &AppState) -> Result<Arc<Recordings>, AppError> {
     state.hub.recordings().cloned().ok_or_else(|| {
         AppError::new(
             ErrorKind::Unavailable,
-            "recordings are unavailable on this hub (see its log)",
+            match state.hub.recordings_error() {
+                Some(e) => format!("recordings are unavailable on this hub: {e}"),
+                None => "recordings are unavailable on this hub".to_owned(),
+            },
         )
     })
 }
 
+/// An RFC 3339 time as Unix milliseconds. Times past the ends of the range the hub
+/// computes with (years -9999 to 9999, a few hours short of each end) are taken as
+/// those ends: `since=9999-12-31T23:59:59Z` is a valid, if empty, question.
 fn time_ms(key: &str, value: &Option<String>) -> Result<Option<i64>, AppError> {
-    value
-        .as_deref()
-        .map(|v| {
-            v.parse::<jiff::Timestamp>()
-                .map(|t| t.as_millisecond())
-                .map_err(|_| {
-                    AppError::new(
-                        ErrorKind::BadRequest,
-                        format!(
-                            "{key} must be an RFC 3339 time such as 2026-11-22T08:00:00Z (got {v})"
-                        ),
-                    )
-                })
-        })
-        .transpose()
+    let Some(v) = value.as_deref() else {
+        return Ok(None);
+    };
+    if let Ok(t) = v.parse::<jiff::Timestamp>() {
+        return Ok(Some(t.as_millisecond()));
+    }
+    match jiff::fmt::temporal::Pieces::parse(v) {
+        Ok(pieces) if pieces.offset().is_some() && pieces.time().is_some() => {
+            Ok(Some(if pieces.date().year() > 0 {
+                jiff::Timestamp::MAX.as_millisecond()
+            } else {
+                jiff::Timestamp::MIN.as_millisecond()
+            }))
+        }
+        _ => Err(AppError::new(
+            ErrorKind::BadRequest,
+            format!("{key} must be an RFC 3339 time such as 2026-11-22T08:00:00Z (got {v})"),
+        )),
+    }
 }
 
 async fn blocking<T: Send + 'static>(
@@ -123,6 +133,23 @@ pub(super) async fn get(
         .uri()
         .query()
         .is_some_and(|q| q.split('&').any(|kv| kv == "download=1"));
+    let mut request = request;
+    if let (Some(range), Ok(meta)) = (
+        request.headers().get(header::RANGE).cloned(),
+        tokio::fs::metadata(&path).await,
+    ) {
+        match single_range(range.to_str().unwrap_or(""), meta.len()) {
+            RangeFix::Keep => {}
+            RangeFix::Ignore => {
+                request.headers_mut().remove(header::RANGE);
+            }
+            RangeFix::Clamp(v) => {
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    request.headers_mut().insert(header::RANGE, v);
+                }
+            }
+        }
+    }
     let mut response = ServeFile::new_with_mime(&path, &mime.parse().expect("mime"))
         .oneshot(request)
         .await
@@ -150,6 +177,48 @@ pub(super) async fn get(
     Ok(response)
 }
 
+/// What to do with a request's `Range` before the file server reads it.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeFix {
+    Keep,
+    /// Not one well-formed byte range: serve the whole file (RFC 9110 lets a server
+    /// ignore `Range`; browsers and players then take the 200).
+    Ignore,
+    /// A range past the end is satisfied up to the end (RFC 9110 14.1.2).
+    Clamp(String),
+}
+
+/// The file server answers 416 to ranges RFC 9110 says to serve: a last position past
+/// the end (`bytes=0-<huge>`) gets the file up to its end; a malformed header
+/// (`bytes=abc`) or several ranges (`bytes=0-0,5-5`) get the whole file. A range
+/// that starts past the end is still 416.
+fn single_range(value: &str, len: u64) -> RangeFix {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeFix::Ignore;
+    };
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeFix::Ignore;
+    };
+    let number = |s: &str| -> Option<Option<u64>> {
+        let s = s.trim();
+        if s.is_empty() {
+            Some(None)
+        } else if s.bytes().all(|b| b.is_ascii_digit()) {
+            Some(Some(s.parse().unwrap_or(u64::MAX)))
+        } else {
+            None
+        }
+    };
+    match (number(first), number(last)) {
+        (Some(Some(a)), Some(Some(b))) if a > b => RangeFix::Ignore,
+        (Some(Some(a)), Some(Some(b))) if a < len && b >= len => {
+            RangeFix::Clamp(format!("bytes={a}-{}", len - 1))
+        }
+        (Some(Some(_)), Some(_)) | (Some(None), Some(Some(_))) => RangeFix::Keep,
+        _ => RangeFix::Ignore,
+    }
+}
+
 pub(super) async fn delete(
     State(state): State<AppState>,
     Path(file): Path<String>,
@@ -173,6 +242,53 @@ pub(super) async fn delete(
                 ErrorKind::Unavailable,
                 "the recording could not be deleted",
             ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_at_the_ends_of_the_calendar_are_taken() {
+        let t = |v: &str| time_ms("since", &Some(v.to_owned()));
+        assert_eq!(t("1970-01-01T00:00:01Z").unwrap(), Some(1000));
+        let far = t("9999-12-31T23:59:59Z").unwrap().unwrap();
+        assert!(far >= t("9999-01-01T00:00:00Z").unwrap().unwrap());
+        assert!(t("-009999-01-01T00:00:00Z").unwrap().unwrap() < 0);
+        assert!(t("yesterday").is_err());
+        assert!(t("2026-11-22").is_err(), "a date alone is not a time");
+    }
+
+    #[test]
+    fn ranges_are_served_as_rfc_9110_says() {
+        use RangeFix::*;
+        assert_eq!(single_range("bytes=100-199", 1000), Keep);
+        assert_eq!(single_range("bytes=100-", 1000), Keep);
+        assert_eq!(single_range("bytes=-500", 1000), Keep);
+        assert_eq!(single_range("bytes=2000-", 1000), Keep, "416 stays");
+        assert_eq!(
+            single_range("bytes=0-18446744073709551615", 1000),
+            Clamp("bytes=0-999".into())
+        );
+        assert_eq!(
+            single_range("bytes=0-99999999999999999999999", 1000),
+            Clamp("bytes=0-999".into())
+        );
+        assert_eq!(
+            single_range("bytes=5-1000", 1000),
+            Clamp("bytes=5-999".into())
+        );
+        for ignored in [
+            "bytes=abc",
+            "bytes=0-0,5-5",
+            "bytes=9-3",
+            "items=0-5",
+            "bytes=-",
+            "",
+        ] {
+            assert_eq!(single_range(ignored, 1000), Ignore, "{ignored}");
         }
     }
 }

@@ -7,7 +7,7 @@
 //! - the hub answers each accepted frame with `{"type":"ack","seq":N,"t":T}` (so the page
 //!   can measure latency and keep at most a frame or two in flight);
 //! - bad input closes the connection with a code and a reason: 1003 not a JPEG or not a
-//!   metadata object, 1007 a broken JPEG or JSON, 1009 too large, 4000 replaced by a newer
+//!   metadata object, 1007 a broken JPEG or JSON, 1009 too large (bytes, or pixels in the JPEG header), 4000 replaced by a newer
 //!   publisher, 1001 silent for too long.
 //!
 //! Viewer protocol (`/api/cameras/{name}/ws`): text messages are JSON status
@@ -29,16 +29,29 @@ use tokio::time::Instant;
 use super::{AppState, check_origin};
 use crate::camera::{Camera, SourceKind};
 use crate::error::{AppError, ErrorKind};
+use crate::frame::FrameLimits;
 use crate::hub::camera_name;
-use crate::jpeg::{self, JpegError};
+use crate::jpeg::JpegError;
 
 /// A viewer whose socket has not taken a frame for this long is dropped: it holds only
 /// old frames, and its client is gone or stuck.
 const VIEWER_STALL: Duration = Duration::from_secs(30);
 
+/// A viewer that answers nothing (not even the pings) for this long is dropped.
+const VIEWER_SILENCE: Duration = Duration::from_secs(60);
+
 /// A publisher that sends nothing (frames, pongs) for this long is dropped.
 const PUBLISHER_SILENCE: Duration = Duration::from_secs(20);
 const PING_EVERY: Duration = Duration::from_secs(5);
+
+/// The most a connection's outgoing buffer holds beyond what it is sending now.
+///
+/// The WebSocket layer answers every ping with a pong by itself. A client that sends
+/// pings and never reads would otherwise have its pongs queued without end (hundreds of
+/// megabytes in seconds); with a bound, pongs that do not fit replace each other (one
+/// waits), as the protocol allows. Publishers get only small acks back; viewers get whole
+/// frames, so theirs is one frame plus this.
+const WRITE_SLACK: usize = 512 << 10;
 
 pub(crate) mod close {
     pub(crate) const GOING_AWAY: u16 = 1001;
@@ -59,7 +72,7 @@ pub(super) async fn publish(
     check_origin(&headers, &uri)?;
     let name =
         camera_name(&raw).map_err(|e| AppError::new(ErrorKind::BadRequest, e.to_string()))?;
-    let limit = state.limits.max_message_bytes;
+    let limits = state.limits;
     // Refusals that do not need the upgrade come first, so that a plain GET of this URL
     // (the publisher page does one when its WebSocket is refused) tells why.
     if let Some(existing) = state.hub.get(&name)
@@ -85,12 +98,14 @@ pub(super) async fn publish(
         .get_or_create(&name, SourceKind::Browser)
         .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
     Ok(upgrade
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .on_upgrade(move |socket| publisher_session(socket, camera, limit)))
+        .max_message_size(limits.max_bytes)
+        .max_frame_size(limits.max_bytes)
+        .max_write_buffer_size(WRITE_SLACK)
+        .on_upgrade(move |socket| publisher_session(socket, camera, limits)))
 }
 
-async fn publisher_session(mut socket: WebSocket, camera: Arc<Camera>, limit: usize) {
+async fn publisher_session(mut socket: WebSocket, camera: Arc<Camera>, limits: FrameLimits) {
+    let limit = limits.max_bytes;
     let mut lease = camera.claim_publisher();
     let mut replaced = lease.replaced.take().expect("fresh lease has its channel");
     tracing::info!(camera = camera.name(), "publisher connected");
@@ -127,7 +142,7 @@ async fn publisher_session(mut socket: WebSocket, camera: Arc<Camera>, limit: us
                         Ok(meta) => pending = Some(meta),
                         Err(reason) => break Some(reason),
                     },
-                    Some(Ok(Message::Binary(data))) => match jpeg::inspect(&data) {
+                    Some(Ok(Message::Binary(data))) => match limits.check(&data) {
                         Ok(info) => {
                             let meta = pending.take();
                             let captured = meta.as_ref().and_then(|m| m.capture_ms).and_then(epoch_ms_to_time);
@@ -141,7 +156,11 @@ async fn publisher_session(mut socket: WebSocket, camera: Arc<Camera>, limit: us
                             }
                         }
                         Err(e) => {
-                            let code = if e == JpegError::NoStart { close::UNSUPPORTED } else { close::INVALID_DATA };
+                            let code = match e {
+                                JpegError::NoStart => close::UNSUPPORTED,
+                                JpegError::TooLarge { .. } => close::TOO_BIG,
+                                _ => close::INVALID_DATA,
+                            };
                             break Some((code, format!("frame rejected: {e}")));
                         }
                     },
@@ -267,6 +286,7 @@ pub(super) async fn view(
     // Viewers send nothing but control frames; keep their messages small.
     Ok(upgrade
         .max_message_size(64 * 1024)
+        .max_write_buffer_size(state.limits.max_bytes + WRITE_SLACK)
         .on_upgrade(move |socket| viewer_session(socket, camera)))
 }
 
@@ -281,6 +301,9 @@ async fn viewer_session(mut socket: WebSocket, camera: Arc<Camera>) {
     }
     let mut last_seq = 0;
     let mut was_online = None;
+    // Pings find viewers that went away while nothing was sent (an offline camera).
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut last_heard = Instant::now();
     loop {
         let latest = rx.borrow_and_update().clone();
         if was_online != Some(latest.online) {
@@ -314,8 +337,18 @@ async fn viewer_session(mut socket: WebSocket, camera: Arc<Camera>) {
             changed = rx.changed() => if changed.is_err() { return },
             message = socket.recv() => match message {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => last_heard = Instant::now(),
             },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > VIEWER_SILENCE {
+                    tracing::info!(camera = camera.name(), "dropping a WebSocket viewer silent for 60 s");
+                    return;
+                }
+                let ping = socket.send(Message::Ping(Default::default()));
+                if !matches!(tokio::time::timeout(VIEWER_STALL, ping).await, Ok(Ok(()))) {
+                    return;
+                }
+            }
         }
     }
 }

@@ -138,6 +138,20 @@ impl Hub {
             .unwrap()
     }
 
+    /// Stops the hub as a service manager does (SIGTERM) and waits for it to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).expect("a pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the hub did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Stops the hub and gives back its data directory.
     pub fn stop(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
@@ -258,6 +272,63 @@ impl Publisher {
         ack["seq"].as_u64().unwrap()
     }
 }
+
+/// A healthy camera with a viewer, to prove the hub still serves everyone else.
+pub struct Bystander {
+    publisher: Publisher,
+    viewer: MjpegReader,
+}
+
+impl Bystander {
+    pub async fn start(hub: &Hub) -> Bystander {
+        let mut publisher = Publisher::connect(hub, "healthy").await;
+        publisher.send(test_jpeg(64, 48, "h0", false)).await;
+        let mut viewer = MjpegReader::open(&hub.url("/api/cameras/healthy/stream.mjpg")).await;
+        viewer.next_part().await;
+        Bystander { publisher, viewer }
+    }
+
+    pub async fn still_served(&mut self) {
+        self.served(1).await;
+    }
+
+    /// `n` frames published, every one of them reaching the viewer: the camera is
+    /// served at the full rate its publisher sends.
+    pub async fn served(&mut self, n: usize) {
+        for i in 0..n {
+            let jpeg = test_jpeg(64, 48, &format!("still here {i}"), false);
+            let seq = self.publisher.send(jpeg.clone()).await;
+            let part = self.viewer.next_part().await;
+            assert!(part.body == jpeg, "the viewer did not get frame {i}");
+            assert_eq!(part.header("X-Frame-Seq"), Some(seq.to_string().as_str()));
+        }
+    }
+}
+
+/// A publisher to `camera` that sends `message`; the close code and reason it gets.
+pub async fn closed_with(hub: &Hub, camera: &str, message: Message) -> (u16, String) {
+    let mut publisher = Publisher::connect(hub, camera).await;
+    publisher.ws.send(message).await.unwrap();
+    let frame = close_frame(&mut publisher.ws)
+        .await
+        .expect("a close frame with a reason");
+    (u16::from(frame.code), frame.reason.to_string())
+}
+
+/// `jpeg` with the picture size in its frame header replaced (a header's claim).
+pub fn claiming(jpeg: &[u8], width: u16, height: u16) -> Bytes {
+    let mut jpeg = jpeg.to_vec();
+    let sof = jpeg
+        .windows(2)
+        .position(|w| w[0] == 0xFF && matches!(w[1], 0xC0 | 0xC2))
+        .expect("a frame header");
+    jpeg[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    jpeg[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    jpeg.into()
+}
+
+/// Resident memory limit for the hub under attack, KiB.
+pub const RSS_MAX_KIB: u64 = 200 * 1024;
 
 pub async fn next_text<S>(ws: &mut S) -> serde_json::Value
 where

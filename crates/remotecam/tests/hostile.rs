@@ -1,0 +1,296 @@
+//! The hub under attack from clients that break no protocol rule: a frame whose header
+//! claims a giant picture, a publisher that pings and never reads, a flood of
+//! connections that send nothing. Each attack runs while a healthy camera is watched:
+//! every frame of it must still reach its viewer, and the hub's resident memory (read
+//! from /proc) must stay under 200 MB.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+
+fn assert_small(hub: &Hub, during: &str) {
+    let rss = hub.rss_kib();
+    assert!(
+        rss < RSS_MAX_KIB,
+        "the hub holds {} MB after {during}",
+        rss / 1024
+    );
+}
+
+#[tokio::test]
+async fn a_frame_claiming_a_giant_picture_is_refused_at_ingest() {
+    let hub = Hub::start(&[]);
+    let mut others = Bystander::start(&hub).await;
+    let huge = claiming(&test_jpeg(32, 32, "x", false), 65535, 65535);
+    let (code, reason) = closed_with(&hub, "giant", Message::Binary(huge)).await;
+    assert_eq!(code, 1009, "{reason}");
+    assert!(
+        reason.contains("65535x65535") && reason.contains("larger"),
+        "{reason}"
+    );
+    // Nothing of it was kept: the camera has no frame, its no-signal picture the
+    // default size.
+    let status = hub.camera("giant").await;
+    assert_eq!(status["seq"], 0, "{status}");
+    others.served(30).await;
+    assert_small(&hub, "a 65535x65535 claim");
+}
+
+#[tokio::test]
+async fn the_no_signal_picture_is_bounded_whatever_the_frames_size() {
+    // With the limit lifted, a giant claim gets in; the picture the hub then draws for
+    // the camera (offline) stays small, and it is drawn off the async threads.
+    let hub = Hub::start(&["--max-frame-pixels", "4294836225"]);
+    let mut others = Bystander::start(&hub).await;
+    let mut giant = Publisher::connect(&hub, "giant").await;
+    giant
+        .send(claiming(&test_jpeg(32, 32, "x", false), 65535, 65535))
+        .await;
+    drop(giant);
+    hub.wait_camera("giant", |s| s["online"] == false).await;
+    let snapshot = reqwest::get(hub.url("/api/cameras/giant/snapshot.jpg"))
+        .await
+        .unwrap();
+    assert_eq!(snapshot.headers()["x-camera-online"], "false");
+    let info = remotecam::jpeg::inspect(&snapshot.bytes().await.unwrap()).unwrap();
+    assert!(
+        info.pixels() <= remotecam::placeholder::MAX_PIXELS,
+        "{}x{}",
+        info.width,
+        info.height
+    );
+    // Viewers of the offline camera get it over and over, at no cost to the others.
+    let mut offline = MjpegReader::open(&hub.url("/api/cameras/giant/stream.mjpg")).await;
+    offline.next_part().await;
+    others.served(30).await;
+    offline.next_part().await;
+    assert_small(&hub, "the no-signal picture of a 65535x65535 camera");
+}
+
+/// A progressive JPEG (the general decoder's path) of `w` x `h`: a gradient with a
+/// grid, the kind of picture a camera sends.
+fn progressive(w: u16, h: u16) -> bytes::Bytes {
+    let (wu, hu) = (usize::from(w), usize::from(h));
+    let mut rgb = vec![0u8; wu * hu * 3];
+    for y in 0..hu {
+        for x in 0..wu {
+            let v = ((x / 7 + y / 5) % 200) as u8 + if (x / 64 + y / 64) % 2 == 0 { 40 } else { 0 };
+            rgb[(y * wu + x) * 3..][..3].copy_from_slice(&[v, v / 2, 255 - v]);
+        }
+    }
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 80);
+    encoder.set_progressive(true);
+    encoder
+        .encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out.into()
+}
+
+#[tokio::test]
+async fn motion_on_large_progressive_frames_takes_bounded_memory() {
+    let hub = Hub::start(&[]);
+    let mut others = Bystander::start(&hub).await;
+    let mut cam = Publisher::connect(&hub, "big").await;
+    put_motion(&hub, "big", serde_json::json!({"enabled": true})).await;
+    // 4K: scored, through the general decoder.
+    let uhd = progressive(3840, 2160);
+    for _ in 0..3 {
+        let seq = cam.send(uhd.clone()).await;
+        let status = wait_scored(&hub, "big", seq).await;
+        assert!(status["error"].is_null(), "{status}");
+        others.served(5).await;
+    }
+    assert_small(&hub, "scoring 3840x2160 progressive frames");
+    // Larger: taken and served (encode once), not scored, and the status says why.
+    let wide = progressive(5000, 3000);
+    let seq = cam.send(wide.clone()).await;
+    let status = wait_scored(&hub, "big", seq).await;
+    assert!(
+        status["error"]
+            .as_str()
+            .unwrap()
+            .contains("too large to score"),
+        "{status}"
+    );
+    let snapshot = reqwest::get(hub.url("/api/cameras/big/snapshot.jpg"))
+        .await
+        .unwrap();
+    assert_eq!(snapshot.bytes().await.unwrap(), wide);
+    others.served(10).await;
+    assert_small(&hub, "a 5000x3000 progressive frame");
+    // A giant beyond the frame limit never gets in.
+    let giant = claiming(&progressive(64, 64), 16384, 16384);
+    let (code, _) = closed_with(&hub, "giant", Message::Binary(giant)).await;
+    assert_eq!(code, 1009);
+    assert_small(&hub, "a 16384x16384 progressive frame");
+}
+
+/// A WebSocket handshake on `stream`, by hand, so that the connection can then be
+/// written to and never read.
+async fn upgrade(stream: &mut TcpStream, addr: SocketAddr, path: &str) {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let n = tokio::time::timeout(WAIT, stream.read(&mut byte))
+            .await
+            .expect("the upgrade answer in time")
+            .unwrap();
+        assert_eq!(n, 1, "the hub closed during the handshake");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+}
+
+/// Many masked client pings with the largest payload a control frame may carry.
+fn pings(count: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(count * 131);
+    for _ in 0..count {
+        out.extend_from_slice(&[0x89, 0x80 | 125, 1, 2, 3, 4]);
+        out.extend((0..125u8).map(|i| i ^ [1, 2, 3, 4][usize::from(i) % 4]));
+    }
+    out
+}
+
+#[tokio::test]
+async fn pings_from_a_publisher_that_never_reads_do_not_grow_the_hub() {
+    let hub = Hub::start(&[]);
+    let mut others = Bystander::start(&hub).await;
+    let chunk = pings(8_000); // about 1 MB of pings, as many pongs owed
+    let mut flooders = Vec::new();
+    for i in 0..3 {
+        let mut stream = TcpStream::connect(hub.http).await.unwrap();
+        upgrade(
+            &mut stream,
+            hub.http,
+            &format!("/api/cameras/flood{i}/publish"),
+        )
+        .await;
+        let chunk = chunk.clone();
+        // 100 MB of pings each, and never a byte read; the stream is given back open.
+        flooders.push(tokio::spawn(async move {
+            for _ in 0..100 {
+                stream.write_all(&chunk).await.unwrap();
+            }
+            stream
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !flooders.iter().all(|f| f.is_finished()) {
+        others.served(5).await;
+        assert_small(&hub, "pings that are never read");
+        assert!(
+            Instant::now() < deadline,
+            "the hub stopped reading the pings"
+        );
+    }
+    let mut held = Vec::new();
+    for f in flooders {
+        held.push(f.await.unwrap());
+    }
+    // The hub read all 300 MB of pings (the writes went through).
+    others.served(10).await;
+    assert_small(&hub, "300 MB of pings");
+    drop(held);
+}
+
+/// Raises this process's open-file limit (the test holds over a thousand sockets).
+fn raise_own_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    limit.current = limit.maximum;
+    let _ = setrlimit(Resource::Nofile, limit);
+}
+
+#[tokio::test]
+async fn a_connection_flood_from_another_machine_starves_no_viewer_and_no_recording() {
+    raise_own_fd_limit();
+    let dir = tempfile::tempdir().unwrap();
+    // The common soft limit of 1024 open files, as most machines give a service.
+    let wrapper = ["sh", "-c", "ulimit -n 1024 && exec \"$@\"", "sh"];
+    let hub = Hub::start_wrapped(dir, 0, 0, &[], &wrapper);
+    let mut publisher = Publisher::connect(&hub, "door").await;
+    publisher.send(scene(None)).await;
+    put_motion(
+        &hub,
+        "door",
+        serde_json::json!({"enabled": true, "calm_frames": 4, "min_motion_frames": 3, "pre_roll_s": 0.0}),
+    )
+    .await;
+
+    // 1,100 connections from 127.0.0.2 (another machine: no token, not trusted), to
+    // both listeners, each with half a request header and then nothing.
+    let mut attackers = Vec::new();
+    for i in 0..1100 {
+        let target = if i % 4 == 0 { hub.https } else { hub.http };
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut stream = socket.connect(target).await.unwrap();
+        if target == hub.http {
+            let _ = stream
+                .write_all(b"GET /api/cameras HTTP/1.1\r\nHost: x\r\n")
+                .await;
+        }
+        attackers.push(stream);
+    }
+    let flood_started = Instant::now();
+
+    // This machine's viewer still gets every frame, and a motion event is recorded.
+    let mut viewer = MjpegReader::open(&hub.url("/api/cameras/door/stream.mjpg")).await;
+    viewer.next_part().await; // the frame that was there
+    let mut events = Events::open(&hub).await;
+    let mut i = 0;
+    let saved = loop {
+        let square = (20..32)
+            .contains(&(i % 40))
+            .then(|| (20 + (i * 37) % 500, 60 + (i * 23) % 300));
+        let frame = scene(square);
+        let seq = publisher.send(frame.clone()).await;
+        assert!(
+            viewer.next_part().await.body == frame,
+            "the viewer missed frame {i}"
+        );
+        wait_scored(&hub, "door", seq).await;
+        i += 1;
+        if i > 40 {
+            break loop {
+                let (name, data) = events.next().await;
+                if name == "clip_saved" {
+                    break data;
+                }
+            };
+        }
+    };
+    assert_eq!(saved["clip"]["camera"], "door");
+    assert!(saved["clip"]["frames"].as_u64().unwrap() > 3, "{saved}");
+
+    // The flood's connections are closed by the hub within the header timeout (10 s)
+    // of their opening, or at once when over the limits.
+    let deadline = flood_started + remotecam::listen::HEADER_TIMEOUT + Duration::from_secs(5);
+    for (n, stream) in attackers.iter_mut().enumerate() {
+        let mut buf = [0u8; 512];
+        loop {
+            match tokio::time::timeout_at(deadline.into(), stream.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(_)) => {}
+                Err(_) => panic!("connection {n} of the flood is still open"),
+            }
+        }
+    }
+    assert_small(&hub, "a flood of 1,100 connections");
+}
