@@ -10,7 +10,6 @@ use tokio::sync::broadcast;
 use crate::camera::{Camera, SourceKind};
 use crate::events::HubEvent;
 use crate::motion::live::SettingsStore;
-use crate::record::recorder::{RecordingState, RecordingStatus};
 use crate::record::store::Recordings;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -152,13 +151,6 @@ impl Hub {
         ));
         if let Some(settings) = self.motion_store.get(name) {
             cam.motion.settings.send_replace(settings);
-        }
-        if let Some(e) = self.recordings_error() {
-            cam.motion.recording.send_replace(RecordingStatus {
-                state: RecordingState::Error,
-                error: Some(format!("recordings unavailable: {e}")),
-                ..RecordingStatus::default()
-            });
         }
         cameras.insert(name.to_owned(), Arc::clone(&cam));
         // Motion detection waits, costing nothing, until it is enabled; it ends when the

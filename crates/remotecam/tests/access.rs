@@ -281,3 +281,28 @@ async fn a_rebound_name_gets_no_camera_data_no_settings_change_and_no_websocket(
         assert_eq!(res.status(), 200, "{host}");
     }
 }
+
+#[tokio::test]
+async fn the_token_redirect_stays_on_the_hub_and_pages_cannot_be_framed() {
+    let (hub, _p) = hub_with_camera(&[]).await;
+    let client = other_client();
+    for path in ["//evil.example/", "/\\evil.example/", "///evil.example/x"] {
+        let res = client
+            .get(format!("http://{}{path}?token={}", hub.http, hub.token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{path}");
+        let to = res.headers()["location"].to_str().unwrap();
+        assert!(
+            to.starts_with('/') && !to.starts_with("//") && !to.starts_with("/\\"),
+            "{path} redirects to {to}"
+        );
+    }
+    for path in ["/", "/api/cameras"] {
+        let res = reqwest::get(hub.url(path)).await.unwrap();
+        assert_eq!(res.headers()["x-frame-options"], "SAMEORIGIN", "{path}");
+        let csp = res.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'self'"), "{path}: {csp}");
+    }
+}

@@ -124,4 +124,17 @@ async fn camera_count_is_bounded() {
         body["error"].as_str().unwrap().contains("--max-cameras"),
         "{body}"
     );
+    // A camera gone offline makes room: the one offline the longest is forgotten.
+    drop(_a);
+    hub.wait_camera("a", |s| s["online"] == false).await;
+    let _c = Publisher::connect(&hub, "c").await;
+    let names: Vec<String> = hub
+        .cameras()
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["b", "c"]);
 }

@@ -199,3 +199,23 @@ async fn motion_settings_from_the_config_file_win_at_every_start() {
     assert_eq!(m["calm_frames"], 40);
     assert_eq!(m["enabled"], true);
 }
+
+#[tokio::test]
+async fn a_cmyk_frame_is_served_and_the_status_says_why_it_is_not_scored() {
+    let hub = Hub::start(&[]);
+    let mut publisher = Publisher::connect(&hub, "print").await;
+    put_motion(&hub, "print", serde_json::json!({"enabled": true})).await;
+    let mut cmyk = Vec::new();
+    jpeg_encoder::Encoder::new(&mut cmyk, 80)
+        .encode(&[30u8; 64 * 48 * 4], 64, 48, jpeg_encoder::ColorType::Cmyk)
+        .unwrap();
+    let seq = publisher.send(cmyk.into()).await;
+    let m = wait_scored(&hub, "print", seq).await;
+    assert!(
+        m["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("CMYK frames cannot be scored"),
+        "{m}"
+    );
+}

@@ -82,6 +82,23 @@ fn seconds(rfc3339: &serde_json::Value) -> f64 {
     t.as_millisecond() as f64 / 1000.0
 }
 
+/// The clip's file path under `root` without `.mp4`, found by its id.
+fn clip_stem(root: &Path, clip: &serde_json::Value) -> String {
+    let camera = clip["camera"].as_str().unwrap();
+    let id = clip["id"].as_i64().unwrap();
+    for day in std::fs::read_dir(root.join(camera)).unwrap() {
+        let day = day.unwrap().path();
+        for file in std::fs::read_dir(&day).unwrap() {
+            let name = file.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(&format!("-{id}.mp4")) {
+                let day = day.file_name().unwrap().to_str().unwrap().to_owned();
+                return format!("{camera}/{day}/{}", name.trim_end_matches(".mp4"));
+            }
+        }
+    }
+    panic!("no file for clip {id}")
+}
+
 fn check_clip(clip: &serde_json::Value, file: &Path) -> Probe {
     let probe = ffprobe(file);
     assert_eq!(probe.codec, "h264");
@@ -176,6 +193,27 @@ async fn a_motion_clip_is_saved_listed_served_and_deleted() {
         .unwrap();
     assert_eq!(res.status(), 206);
     assert_eq!(res.bytes().await.unwrap().len(), 100);
+    // Ranges past the end are served to the end; malformed or several ranges get the
+    // whole file (RFC 9110); a range starting past the end is unsatisfiable.
+    let size = clip["bytes"].as_u64().unwrap();
+    for (range, status, len) in [
+        ("bytes=0-99999999999999999999", 206, size),
+        ("bytes=10-18446744073709551615", 206, size - 10),
+        ("bytes=abc", 200, size),
+        ("bytes=0-0,5-5", 200, size),
+        ("bytes=99999999-", 416, 0),
+    ] {
+        let res = reqwest::Client::new()
+            .get(hub.url(clip["video_url"].as_str().unwrap()))
+            .header("range", range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{range}");
+        if status != 416 {
+            assert_eq!(res.bytes().await.unwrap().len() as u64, len, "{range}");
+        }
+    }
 
     // The thumbnail: a JPEG of the frame with the most motion, 320 px wide.
     let jpg = dir.path().join("thumb.jpg");
@@ -195,10 +233,27 @@ async fn a_motion_clip_is_saved_listed_served_and_deleted() {
     );
     let until = format!("?until={}", clip["start"].as_str().unwrap());
     assert_eq!(recordings(&hub, &until).await.len(), 1);
+    assert!(
+        recordings(&hub, &since("9999-12-31T23:59:59Z"))
+            .await
+            .is_empty()
+    );
     let bad = reqwest::get(hub.url("/api/recordings?since=yesterday"))
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+
+    // The recordings are the user's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let root = hub.dir.path().join("recordings");
+    for path in [
+        root.clone(),
+        root.join("index.sqlite"),
+        root.join(format!("{}.mp4", clip_stem(&root, clip))),
+    ] {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
+    }
 
     let id = clip["id"].as_i64().unwrap();
     let res = reqwest::Client::new()
@@ -373,6 +428,131 @@ async fn sigterm_finishes_the_open_clip() {
     let mp4 = dir.path().join("clip.mp4");
     download(&hub, list[0]["video_url"].as_str().unwrap(), &mp4).await;
     check_clip(&list[0], &mp4);
+}
+
+/// A whole clip of camera `name`: still, a square crossing, still until it ends.
+async fn record_a_clip(hub: &Hub, events: &mut Events, name: &str) -> serde_json::Value {
+    let mut publisher = Publisher::connect(hub, name).await;
+    put_motion(
+        hub,
+        name,
+        serde_json::json!({"enabled": true, "calm_frames": 4, "min_motion_frames": 3, "pre_roll_s": 0.0}),
+    )
+    .await;
+    publish_until(
+        hub,
+        &mut publisher,
+        name,
+        crossing_during(3..12),
+        |i, status| i > 12 && status["in_event"] == false,
+    )
+    .await;
+    next_event(events, "clip_saved").await["clip"].clone()
+}
+
+/// The clips a restarted hub lists are those on disk: same camera, frames and bytes,
+/// done and playable (ids and the start's milliseconds may differ).
+async fn listed_again(hub: &Hub, clips: &[&serde_json::Value]) {
+    let list = recordings(hub, "").await;
+    assert_eq!(list.len(), clips.len(), "{list:?}");
+    for clip in clips {
+        let found = list
+            .iter()
+            .find(|c| c["camera"] == clip["camera"] && c["frames"] == clip["frames"])
+            .unwrap_or_else(|| panic!("{clip} not in {list:?}"));
+        assert_eq!(found["in_progress"], false);
+        assert_eq!(found["bytes"], clip["bytes"]);
+        assert!((seconds(&found["start"]) - seconds(&clip["start"])).abs() < 1.0);
+        let dir = tempfile::tempdir().unwrap();
+        let mp4 = dir.path().join("clip.mp4");
+        download(hub, found["video_url"].as_str().unwrap(), &mp4).await;
+        check_clip(found, &mp4);
+    }
+}
+
+#[tokio::test]
+async fn a_damaged_or_emptied_index_is_rebuilt_from_the_clip_files() {
+    let hub = Hub::start(&[]);
+    let mut events = Events::open(&hub).await;
+    let clip = record_a_clip(&hub, &mut events, "door").await;
+    let dir = hub.stop();
+    let index = dir.path().join("recordings/index.sqlite");
+
+    // Garbage over the whole database: set aside (kept, renamed), and the clip listed
+    // again from its file.
+    std::fs::write(&index, b"this is not a database. ".repeat(400)).unwrap();
+    for side in ["index.sqlite-wal", "index.sqlite-shm"] {
+        let _ = std::fs::remove_file(dir.path().join("recordings").join(side));
+    }
+    let hub = Hub::start_in(dir, &[]);
+    listed_again(&hub, &[&clip]).await;
+    let kept: Vec<_> = std::fs::read_dir(hub.dir.path().join("recordings"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| {
+            n.starts_with("index.sqlite.damaged-") && !n.ends_with("-wal") && !n.ends_with("-shm")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let kept = std::fs::read(hub.dir.path().join("recordings").join(&kept[0])).unwrap();
+    assert!(kept.starts_with(b"this is not a database"));
+    let dir = hub.stop();
+
+    // Emptied (0 bytes): the clip files are listed again.
+    std::fs::write(&index, b"").unwrap();
+    for side in ["index.sqlite-wal", "index.sqlite-shm"] {
+        let _ = std::fs::remove_file(dir.path().join("recordings").join(side));
+    }
+    let hub = Hub::start_in(dir, &[]);
+    listed_again(&hub, &[&clip]).await;
+}
+
+#[tokio::test]
+async fn recordings_deleted_under_a_running_hub_are_not_listed_and_new_clips_are_kept() {
+    let hub = Hub::start(&[]);
+    let mut events = Events::open(&hub).await;
+    record_a_clip(&hub, &mut events, "door").await;
+    std::fs::remove_dir_all(hub.dir.path().join("recordings")).unwrap();
+    assert!(
+        recordings(&hub, "").await.is_empty(),
+        "no clip whose file is gone"
+    );
+    let second = record_a_clip(&hub, &mut events, "yard").await;
+    let listed = recordings(&hub, "").await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["id"], second["id"]);
+    let hub = hub.restart(&[]);
+    listed_again(&hub, &[&second]).await;
+}
+
+#[tokio::test]
+async fn recordings_that_cannot_open_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the recordings directory should be.
+    std::fs::write(dir.path().join("recordings"), b"not a directory").unwrap();
+    let hub = Hub::start_in(dir, &[]);
+    let _publisher = Publisher::connect(&hub, "door").await;
+    let res = put_motion(&hub, "door", serde_json::json!({"enabled": true})).await;
+    assert_eq!(res.status(), 200);
+    let motion: serde_json::Value = reqwest::get(hub.url("/api/cameras/door/motion"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(motion["recording"]["state"], "error", "{motion}");
+    let why = motion["recording"]["error"].as_str().unwrap();
+    assert!(why.contains("recordings unavailable"), "{why}");
+    let res = reqwest::get(hub.url("/api/recordings")).await.unwrap();
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("recordings are unavailable on this hub: "),
+        "{body}"
+    );
 }
 
 #[tokio::test]

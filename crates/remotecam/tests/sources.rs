@@ -102,6 +102,8 @@ enum Misbehaviour {
     Mangled,
     /// Good frames, but only with basic auth `user:pw` (else 401).
     NeedsAuth,
+    /// Good frames and, between them, one whose header claims 65535x65535.
+    Giant,
 }
 
 async fn misbehaving_server(how: Misbehaviour) -> (String, tokio::task::JoinHandle<()>) {
@@ -154,6 +156,24 @@ async fn misbehaving_server(how: Misbehaviour) -> (String, tokio::task::JoinHand
                             .await;
                     }
                     Misbehaviour::NeedsAuth => unreachable!("resolved above"),
+                    Misbehaviour::Giant => {
+                        let _ = s.write_all(ok_head).await;
+                        let giant = claiming(&good, 65535, 65535);
+                        for i in 0..500u32 {
+                            let jpeg = if i == 3 { &giant } else { &good };
+                            let part = [
+                                format!("--xx\r\nContent-Length: {}\r\n\r\n", jpeg.len())
+                                    .as_bytes(),
+                                jpeg,
+                                b"\r\n",
+                            ]
+                            .concat();
+                            if s.write_all(&part).await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
                     Misbehaviour::Mangled => {
                         let _ = s.write_all(ok_head).await;
                         for i in 0..200u32 {
@@ -286,6 +306,29 @@ async fn mangled_parts_are_skipped_good_frames_pass_and_memory_stays_flat() {
         "RSS grew from {baseline} to {end} KiB"
     );
     healthy_camera_still_serves(&hub).await;
+}
+
+#[tokio::test]
+async fn a_camera_frame_claiming_a_giant_picture_is_skipped() {
+    let (url, _server) = misbehaving_server(Misbehaviour::Giant).await;
+    let hub = hub_with(&url);
+    hub.wait_camera("bad", |c| {
+        c["seq"].as_u64() >= Some(10)
+            && c["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("65535x65535 is larger than this hub takes"))
+    })
+    .await;
+    assert_eq!(status(&hub, "bad").await["state"], "live");
+    let snap = reqwest::get(hub.url("/api/cameras/bad/snapshot.jpg"))
+        .await
+        .unwrap();
+    assert_eq!(
+        snap.bytes().await.unwrap(),
+        test_jpeg(160, 120, "good", false)
+    );
+    healthy_camera_still_serves(&hub).await;
+    assert!(hub.rss_kib() < RSS_MAX_KIB, "{} KiB", hub.rss_kib());
 }
 
 #[tokio::test]

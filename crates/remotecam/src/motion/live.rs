@@ -755,14 +755,18 @@ fn score_newest(
     let frame = Arc::clone(&ring.back().expect("a frame to score").frame);
     tokio::task::spawn_blocking(move || {
         let before = thread_cpu();
-        let gray = match &mut picture {
-            Some(p) => small_gray_decoded(&frame.jpeg, &mut scorer.decoder, p),
-            None => small_gray(&frame.jpeg),
+        let decoded = picture
+            .as_mut()
+            .map(|p| small_gray_decoded(&frame.jpeg, &mut scorer.decoder, p));
+        // A frame the recorder cannot take (too large to record, say) is still scored.
+        let gray = match decoded {
+            Some(Ok(gray)) => Ok(gray),
+            _ => {
+                picture = None;
+                small_gray(&frame.jpeg)
+            }
         };
         let score = gray.map(|g| scorer.detector.score(&g));
-        if score.is_err() {
-            picture = None;
-        }
         Scored {
             seq: frame.seq,
             score,

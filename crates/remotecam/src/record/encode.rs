@@ -71,6 +71,8 @@ impl I420 {
     /// caller (a picture handed from thread to thread carries only its planes), and
     /// which keeps the picture's luma at 1/8 ([`Decoder::eighth`]) when it decoded it.
     pub fn decode_jpeg_with(&mut self, decoder: &mut Decoder, jpeg: &[u8]) -> Result<(), String> {
+        let info = remotecam_core::jpeg::inspect(jpeg).map_err(|e| e.to_string())?;
+        check_size(usize::from(info.width), usize::from(info.height))?;
         let strides = match decoder.decode(jpeg) {
             // Luma at full size, as every camera codes it.
             Ok(picture) if steps(&picture.planes[0]) == (1, 1) => {
@@ -238,9 +240,19 @@ fn steps(plane: &Plane<'_>) -> (usize, usize) {
     (plane.x_step, plane.y_step)
 }
 
+/// The largest picture recorded: H.264 level 5.1's frame size (36,864 macroblocks, e.g.
+/// 4096x2304), about what the encoder takes. Larger frames are served live, not
+/// recorded, and their decode is refused before anything is allocated for it.
+pub const MAX_PIXELS: usize = 36_864 * 256;
+
 fn check_size(w: usize, h: usize) -> Result<(), String> {
     if w < 2 || h < 2 {
         return Err(format!("picture too small to record ({w}x{h})"));
+    }
+    if w * h > MAX_PIXELS {
+        return Err(format!(
+            "picture too large to record ({w}x{h}; at most {MAX_PIXELS} pixels, H.264 level 5.1)"
+        ));
     }
     Ok(())
 }
@@ -446,6 +458,18 @@ mod tests {
                 assert_eq!(&thumb[..2], &[0xFF, 0xD8]);
             }
         }
+    }
+
+    #[test]
+    fn pictures_too_large_to_record_are_refused_before_decoding() {
+        let mut small = jpeg(64, 48, None);
+        let sof = small.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        small[sof + 5..sof + 9].copy_from_slice(&[0x10, 0xE0, 0x1E, 0x00]); // 7680x4320
+        let mut picture = I420::default();
+        let e = picture.decode_jpeg(&small).unwrap_err();
+        assert!(e.contains("too large to record"), "{e}");
+        assert!(picture.y.capacity() < 1 << 20, "nothing allocated for it");
+        assert!(picture.decode_jpeg(&jpeg(64, 48, None)).is_ok());
     }
 
     #[test]

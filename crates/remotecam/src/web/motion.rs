@@ -23,14 +23,26 @@ pub(super) struct MotionView {
     #[serde(flatten)]
     status: MotionStatus,
     /// What the recorder is doing (`state` is `off` while detection or recording is
-    /// off, or when the hub keeps no recordings).
+    /// off, or when the hub keeps no recordings; `error` while the hub's recordings
+    /// could not be opened, with the reason).
     recording: RecordingStatus,
 }
 
 fn view(state: &AppState, camera: &crate::camera::Camera) -> MotionView {
     let settings = camera.motion.settings.borrow().clone();
     let mut recording = camera.motion.recording.borrow().clone();
-    if !settings.enabled || !settings.record || state.hub.recordings().is_none() {
+    let asked = settings.enabled && settings.record;
+    if let Some(e) = state.hub.recordings_error() {
+        recording = RecordingStatus {
+            state: if asked {
+                RecordingState::Error
+            } else {
+                RecordingState::Off
+            },
+            error: Some(format!("recordings unavailable: {e}")),
+            ..RecordingStatus::default()
+        };
+    } else if !asked || state.hub.recordings().is_none() {
         recording.state = RecordingState::Off;
         recording.clip = None;
     } else if recording.state == RecordingState::Off {

@@ -408,7 +408,10 @@ pub struct MjpegReader {
 
 impl MjpegReader {
     pub async fn open(url: &str) -> MjpegReader {
-        let response = reqwest::get(url).await.unwrap();
+        let response = tokio::time::timeout(WAIT, reqwest::get(url))
+            .await
+            .expect("the stream's answer in time")
+            .unwrap();
         assert_eq!(response.status(), 200, "{url}");
         let ctype = response.headers()["content-type"]
             .to_str()
