@@ -141,9 +141,9 @@ async fn stalled_viewers_do_not_slow_a_fast_viewer_or_grow_memory() {
     for i in 0..8 {
         let mut s = tokio::net::TcpStream::connect(hub.http).await.unwrap();
         let request = if i % 2 == 0 {
-            "GET /api/cameras/busy/stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n"
+            "GET /api/cameras/busy/stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
         } else {
-            "GET /api/cameras/busy/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n\
+            "GET /api/cameras/busy/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n\
              Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
         };
