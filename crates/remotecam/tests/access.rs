@@ -236,12 +236,7 @@ async fn a_rebound_name_gets_no_camera_data_no_settings_change_and_no_websocket(
         .await
         .unwrap();
     assert_eq!(res.status(), 421);
-    let motion: serde_json::Value = reqwest::get(hub.url("/api/cameras/door/motion"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let motion = hub.motion("door").await;
     assert_eq!(motion["enabled"], false, "the settings did not change");
     let local = "127.0.0.1".parse().unwrap();
     for path in ["/api/cameras/door/ws", "/api/cameras/evil/publish"] {

@@ -294,3 +294,19 @@ async fn a_connection_flood_from_another_machine_starves_no_viewer_and_no_record
     }
     assert_small(&hub, "a flood of 1,100 connections");
 }
+
+#[tokio::test]
+async fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // A soft limit of 256 under a higher hard one, as a service manager may start it.
+    let wrapper = ["sh", "-c", "ulimit -Sn 256 && exec \"$@\"", "sh"];
+    let hub = Hub::start_wrapped(dir, 0, 0, &[], &wrapper);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", hub.pid())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(numbers[0], numbers[1], "soft and hard limits: {line}");
+    assert_ne!(numbers[0], "256", "{line}");
+}

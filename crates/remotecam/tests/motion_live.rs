@@ -111,12 +111,7 @@ async fn motion_settings_are_checked() {
     let res = put_motion(&hub, "nope", serde_json::json!({"enabled": true})).await;
     assert_eq!(res.status(), 404);
     // Nothing changed by the refused requests.
-    let m: serde_json::Value = reqwest::get(hub.url("/api/cameras/cam/motion"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m = hub.motion("cam").await;
     assert_eq!(m["enabled"], false);
     assert_eq!(m["threshold"], 1.0);
     assert_eq!(
@@ -141,12 +136,7 @@ async fn motion_settings_survive_a_restart() {
     let hub = hub.restart(&[]);
     let mut publisher = Publisher::connect(&hub, "kept").await;
     publisher.send(scene(None)).await;
-    let m: serde_json::Value = reqwest::get(hub.url("/api/cameras/kept/motion"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m = hub.motion("kept").await;
     assert_eq!(m["enabled"], true);
     assert_eq!(m["threshold"], 2.5);
 }

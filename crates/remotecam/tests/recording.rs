@@ -374,22 +374,12 @@ async fn a_phone_that_drops_mid_event_gets_its_clip_closed_and_a_new_one_when_ba
     let last_frame = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
     drop(publisher);
     let first = closed_at_last_frame(&hub, &mut events, last_frame).await;
-    let motion: serde_json::Value = reqwest::get(hub.url("/api/cameras/phone/motion"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let motion = hub.motion("phone").await;
     assert_eq!(motion["in_event"], false, "{motion}");
 
     // Back: a new event opens a new clip, not the old one going on across the gap.
     let publisher = in_a_clip(&hub, "phone").await;
-    let status: serde_json::Value = reqwest::get(hub.url("/api/cameras/phone/motion"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = hub.motion("phone").await;
     let second = status["recording"]["clip"].as_i64().expect("a clip open");
     assert_ne!(second, first);
     let started = recordings(&hub, "").await;
@@ -534,12 +524,7 @@ async fn recordings_that_cannot_open_say_why() {
     let _publisher = Publisher::connect(&hub, "door").await;
     let res = put_motion(&hub, "door", serde_json::json!({"enabled": true})).await;
     assert_eq!(res.status(), 200);
-    let motion: serde_json::Value = reqwest::get(hub.url("/api/cameras/door/motion"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let motion = hub.motion("door").await;
     assert_eq!(motion["recording"]["state"], "error", "{motion}");
     let why = motion["recording"]["error"].as_str().unwrap();
     assert!(why.contains("recordings unavailable"), "{why}");
@@ -744,12 +729,7 @@ async fn a_full_disk_stops_recording_cleanly_and_live_view_goes_on() {
             .unwrap();
         assert!(served >= seq, "snapshot {served} after frame {seq}");
     }
-    let m: serde_json::Value = reqwest::get(hub.url("/api/cameras/shed/motion"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m = hub.motion("shed").await;
     assert_eq!(m["recording"]["state"], "disk_full", "{m}");
 
     // Room again (the clip deleted): the next motion is recorded.

@@ -393,7 +393,7 @@ struct Scored {
 
 /// Scores `camera`'s frames while its motion detection is enabled, and records clips
 /// into `recordings` (when there are recordings and the camera's settings say so); ends
-/// when the camera is gone.
+/// when the camera is gone or the hub stops (ending the event going on first).
 ///
 /// Every frame goes into a buffer (the pre-roll); the newest one is scored off the async
 /// threads, and frames that arrive meanwhile wait unscored (a slow detector skips frames,
@@ -405,274 +405,382 @@ pub async fn run(
     recordings: Option<Arc<Recordings>>,
     mut stopping: watch::Receiver<bool>,
 ) {
-    let (mut settings_rx, mut frames, name) = match camera.upgrade() {
-        Some(c) => (
+    let Some((mut settings_rx, mut frames, name)) = camera.upgrade().map(|c| {
+        (
             c.motion.settings.subscribe(),
             c.subscribe(),
             c.name().to_owned(),
-        ),
-        None => return,
+        )
+    }) else {
+        return;
     };
-    let start = Instant::now();
-    let mut recorder: Option<Recorder> = None;
+    let mut task = Task {
+        camera,
+        name,
+        events,
+        recordings,
+        start: Instant::now(),
+        recorder: None,
+    };
     loop {
         tokio::select! {
             enabled = settings_rx.wait_for(|s| s.enabled) => if enabled.is_err() { return },
             _ = stopping.wait_for(|s| *s) => return,
         }
-        let mut settings = settings_rx.borrow_and_update().clone();
-        let mut detector_settings = settings.detector();
-        let mut scorer = Some(Scorer {
-            detector: Detector::new(detector_settings.clone()),
-            decoder: Decoder::new(),
-        });
-        let mut reset_detector = false;
-        let mut tracker = ClipTracker::new(settings.rules());
-        let mut ring: VecDeque<Buffered> = VecDeque::new();
-        let mut ring_bytes = 0usize;
-        let mut scoring: Option<tokio::task::JoinHandle<Scored>> = None;
-        let mut last_seq = frames.borrow().frame.as_ref().map_or(0, |f| f.seq);
-        // The newest frame handed to the recorder, and whether a clip is open.
-        let mut sent_seq = 0u64;
-        let mut clip_open = false;
-        // The scoring's CPU time per frame, a running average (milliseconds).
-        let mut cpu_ms: Option<f32> = None;
-        // The source went away (offline, or no frame for STALL during an event), or the
-        // hub is stopping.
-        let mut gone = false;
-        let mut stop = false;
+        let settings = settings_rx.borrow_and_update().clone();
+        let last_seq = frames.borrow().frame.as_ref().map_or(0, |f| f.seq);
+        let mut s = Session::new(settings, last_seq);
         loop {
+            let stalled_at = s.stalled_at(task.start);
+            let in_event = s.tracker.recording();
+            let mut gone = false;
             tokio::select! {
                 changed = settings_rx.changed() => {
                     if changed.is_err() {
                         return;
                     }
-                    settings = settings_rx.borrow_and_update().clone();
+                    let settings = settings_rx.borrow_and_update().clone();
                     if !settings.enabled {
-                        if let Some(ClipEvent::End { motion_frames, keep, .. }) = tracker.stop(start.elapsed()) {
-                            let _ = events.send(HubEvent::motion_end(&name, motion_frames, keep));
-                        }
-                        if clip_open && let Some(r) = &recorder {
-                            r.end(true);
-                        }
-                        if let Some(c) = camera.upgrade() {
-                            c.motion.status.send_replace(MotionStatus::default());
-                        }
-                        if let Some(job) = scoring.take() {
-                            job.abort();
-                        }
+                        s.disable(&task);
                         break;
                     }
-                    tracker.set_rules(settings.rules());
-                    if settings.detector() != detector_settings {
-                        detector_settings = settings.detector();
-                        match &mut scorer {
-                            Some(s) => s.detector = Detector::new(detector_settings.clone()),
-                            None => reset_detector = true,
-                        }
-                    }
-                    if !settings.record && clip_open {
-                        if let Some(r) = &recorder {
-                            r.end(true);
-                        }
-                        clip_open = false;
-                    }
+                    s.set(&task, settings);
                 }
                 changed = frames.changed() => {
                     if changed.is_err() {
                         return;
                     }
                     let latest = frames.borrow_and_update().clone();
-                    if !latest.online {
-                        gone = true;
-                    }
-                    let Some(frame) = latest.frame.filter(|f| latest.online && f.seq != last_seq) else {
-                        continue;
-                    };
-                    last_seq = frame.seq;
-                    ring_bytes += frame.jpeg.len();
-                    ring.push_back(Buffered {
-                        t: frame.received.saturating_duration_since(start),
-                        frame,
-                        score: None,
-                        picture: None,
-                    });
-                    trim(&mut ring, &mut ring_bytes, &settings);
-                    if scoring.is_none() && let Some(s) = scorer.take() {
-                        scoring = Some(score_newest(&ring, s, share(&recorder, clip_open)));
+                    gone = !latest.online;
+                    if let Some(frame) = latest.frame.filter(|_| latest.online) {
+                        s.frame(&task, frame);
                     }
                 }
-                () = tokio::time::sleep_until(stalled_at(&ring, start)), if tracker.recording() => {
-                    gone = true;
+                () = tokio::time::sleep_until(stalled_at), if in_event => gone = true,
+                _ = stopping.wait_for(|s| *s) => {
+                    // The recorder finishes its clip when it is dropped, with the task.
+                    s.end_at_last_frame(&task);
+                    return;
                 }
-                _ = stopping.wait_for(|s| *s), if !stop => {
-                    gone = true;
-                    stop = true;
-                }
-                done = async { scoring.as_mut().expect("scoring").await }, if scoring.is_some() => {
-                    scoring = None;
-                    let Some(cam) = camera.upgrade() else { return };
-                    let Scored { seq, score, scorer: mut back, picture, cpu } = match done {
-                        Ok(r) => r,
+                done = async { s.scoring.as_mut().expect("scoring").await }, if s.scoring.is_some() => {
+                    s.scoring = None;
+                    match done {
+                        Ok(scored) => s.scored(&mut task, scored),
                         Err(e) => {
-                            tracing::error!(camera = %name, error = %e, "motion scoring failed");
+                            tracing::error!(camera = %task.name, error = %e, "motion scoring failed");
                             return;
                         }
-                    };
-                    let ms = cpu.as_secs_f32() * 1e3;
-                    let cpu_ms = *cpu_ms.insert(cpu_ms.map_or(ms, |avg| avg + (ms - avg) / 30.0));
-                    let score = match score {
-                        Ok(score) => Some(score),
-                        Err(e) => {
-                            cam.motion.status.send_modify(|s| {
-                                s.error = Some(e);
-                                s.scored_seq = seq;
-                                s.detector_cpu_ms = cpu_ms;
-                            });
-                            None
-                        }
-                    };
-                    if reset_detector || score.is_none() {
-                        reset_detector = false;
-                        back.detector = Detector::new(detector_settings.clone());
-                    }
-                    scorer = Some(back);
-                    if let Some(score) = score {
-                        on_score(&mut Ctx {
-                            camera: &camera,
-                            name: &name,
-                            events: &events,
-                            recordings: recordings.as_ref(),
-                            settings: &settings,
-                            recorder: &mut recorder,
-                            tracker: &mut tracker,
-                            ring: &mut ring,
-                            sent_seq: &mut sent_seq,
-                            clip_open: &mut clip_open,
-                        }, seq, score, picture);
-                        cam.motion.status.send_replace(MotionStatus {
-                            level: score.changed_percent,
-                            in_event: tracker.recording(),
-                            scored_seq: seq,
-                            noise: score.noise_level,
-                            error: None,
-                            detector_cpu_ms: cpu_ms,
-                        });
-                    }
-                    // Frames came while scoring: score the newest of them next.
-                    if ring.back().is_some_and(|b| b.frame.seq > seq && b.score.is_none())
-                        && let Some(s) = scorer.take()
-                    {
-                        scoring = Some(score_newest(&ring, s, share(&recorder, clip_open)));
                     }
                 }
             }
-            if std::mem::take(&mut gone) {
-                end_at_last_frame(&mut Ctx {
-                    camera: &camera,
-                    name: &name,
-                    events: &events,
-                    recordings: recordings.as_ref(),
-                    settings: &settings,
-                    recorder: &mut recorder,
-                    tracker: &mut tracker,
-                    ring: &mut ring,
-                    sent_seq: &mut sent_seq,
-                    clip_open: &mut clip_open,
-                });
-                ring_bytes = 0;
-                if stop {
-                    // The recorder finishes its clip when it is dropped.
-                    return;
-                }
+            if gone {
+                s.end_at_last_frame(&task);
                 // What comes back is a new scene: learn its background afresh.
-                match &mut scorer {
-                    Some(s) => s.detector = Detector::new(detector_settings.clone()),
-                    None => reset_detector = true,
-                }
+                s.reset_detector();
             }
         }
     }
 }
 
-/// What handling a score touches in the motion task.
-struct Ctx<'a> {
-    camera: &'a Weak<Camera>,
-    name: &'a str,
-    events: &'a broadcast::Sender<HubEvent>,
-    recordings: Option<&'a Arc<Recordings>>,
-    settings: &'a MotionSettings,
-    recorder: &'a mut Option<Recorder>,
-    tracker: &'a mut ClipTracker,
-    ring: &'a mut VecDeque<Buffered>,
-    /// The newest frame handed to the recorder.
-    sent_seq: &'a mut u64,
-    clip_open: &'a mut bool,
+/// What a camera's motion task keeps from one stretch of detection to the next.
+struct Task {
+    camera: Weak<Camera>,
+    name: String,
+    events: broadcast::Sender<HubEvent>,
+    recordings: Option<Arc<Recordings>>,
+    /// Frames' times (`Buffered::t`) count from here.
+    start: Instant,
+    /// Started at the first clip; its thread finishes the open clip when it is dropped.
+    recorder: Option<Recorder>,
 }
 
-/// A frame was scored: the clip rules decide, events go out, the recorder gets its
-/// frames (with `picture`, the scored frame decoded, if the scoring decoded it).
-fn on_score(cx: &mut Ctx<'_>, seq: u64, score: Score, picture: Option<Box<I420>>) {
-    let Some(at) = cx.ring.iter().position(|b| b.frame.seq == seq) else {
-        if let (Some(r), Some(p)) = (cx.recorder.as_ref(), picture) {
-            r.give_back(p);
+impl Task {
+    fn status(&self, f: impl FnOnce(&mut MotionStatus)) {
+        if let Some(c) = self.camera.upgrade() {
+            c.motion.status.send_modify(f);
         }
-        return;
-    };
-    let b = &mut cx.ring[at];
-    b.score = Some(score.changed_percent);
-    b.picture = picture;
-    let t = b.t;
-    let record = cx.settings.record && cx.recordings.is_some();
-    for event in cx.tracker.frame(t, score.changed_percent) {
-        match event {
-            ClipEvent::Start { from, .. } => {
-                let _ = cx.events.send(HubEvent::motion_start(cx.name));
-                if !record {
-                    continue;
+    }
+
+    fn send(&self, event: HubEvent) {
+        let _ = self.events.send(event);
+    }
+}
+
+/// One stretch of detection, from enabled to disabled.
+struct Session {
+    settings: MotionSettings,
+    detector_settings: DetectorSettings,
+    /// The detector and its decoder, here between scoring jobs.
+    scorer: Option<Scorer>,
+    /// The detector must start afresh when it comes back from the job it is in.
+    reset_detector: bool,
+    /// The scoring job running, if any.
+    scoring: Option<tokio::task::JoinHandle<Scored>>,
+    tracker: ClipTracker,
+    /// The pre-roll and the frames waiting to be scored or fed, oldest first.
+    ring: VecDeque<Buffered>,
+    ring_bytes: usize,
+    /// The newest frame buffered, and the newest handed to the recorder.
+    last_seq: u64,
+    sent_seq: u64,
+    clip_open: bool,
+    /// The scoring's CPU time per frame, a running average (milliseconds).
+    cpu_ms: Option<f32>,
+}
+
+impl Session {
+    fn new(settings: MotionSettings, last_seq: u64) -> Session {
+        let detector_settings = settings.detector();
+        Session {
+            scorer: Some(Scorer {
+                detector: Detector::new(detector_settings.clone()),
+                decoder: Decoder::new(),
+            }),
+            reset_detector: false,
+            scoring: None,
+            tracker: ClipTracker::new(settings.rules()),
+            ring: VecDeque::new(),
+            ring_bytes: 0,
+            last_seq,
+            sent_seq: 0,
+            clip_open: false,
+            cpu_ms: None,
+            detector_settings,
+            settings,
+        }
+    }
+
+    /// New settings while enabled: they apply from the next frame.
+    fn set(&mut self, task: &Task, settings: MotionSettings) {
+        self.tracker.set_rules(settings.rules());
+        if settings.detector() != self.detector_settings {
+            self.detector_settings = settings.detector();
+            self.reset_detector();
+        }
+        if !settings.record && self.clip_open {
+            if let Some(r) = &task.recorder {
+                r.end(true);
+            }
+            self.clip_open = false;
+        }
+        self.settings = settings;
+    }
+
+    /// Detection turned off: the event going on ends, its clip is kept.
+    fn disable(&mut self, task: &Task) {
+        if let Some(ClipEvent::End {
+            motion_frames,
+            keep,
+            ..
+        }) = self.tracker.stop(task.start.elapsed())
+        {
+            task.send(HubEvent::motion_end(&task.name, motion_frames, keep));
+        }
+        if self.clip_open
+            && let Some(r) = &task.recorder
+        {
+            r.end(true);
+        }
+        task.status(|s| *s = MotionStatus::default());
+        if let Some(job) = self.scoring.take() {
+            job.abort();
+        }
+    }
+
+    fn reset_detector(&mut self) {
+        match &mut self.scorer {
+            Some(s) => s.detector = Detector::new(self.detector_settings.clone()),
+            None => self.reset_detector = true,
+        }
+    }
+
+    /// A frame from the bus: buffered, and scored if the detector is free.
+    fn frame(&mut self, task: &Task, frame: Arc<Frame>) {
+        if frame.seq == self.last_seq {
+            return;
+        }
+        self.last_seq = frame.seq;
+        self.ring_bytes += frame.jpeg.len();
+        self.ring.push_back(Buffered {
+            t: frame.received.saturating_duration_since(task.start),
+            frame,
+            score: None,
+            picture: None,
+        });
+        trim(&mut self.ring, &mut self.ring_bytes, &self.settings);
+        if self.scoring.is_none() {
+            self.score_newest(task);
+        }
+    }
+
+    /// Starts a job on the newest buffered frame, if the detector is free.
+    fn score_newest(&mut self, task: &Task) {
+        if let Some(scorer) = self.scorer.take() {
+            let picture = share(&task.recorder, self.clip_open);
+            self.scoring = Some(score_newest(&self.ring, scorer, picture));
+        }
+    }
+
+    /// A scoring job came back: the status, the clip rules, the next job.
+    fn scored(&mut self, task: &mut Task, done: Scored) {
+        let Scored {
+            seq,
+            score,
+            scorer: mut back,
+            picture,
+            cpu,
+        } = done;
+        let ms = cpu.as_secs_f32() * 1e3;
+        let cpu_ms = *self
+            .cpu_ms
+            .insert(self.cpu_ms.map_or(ms, |avg| avg + (ms - avg) / 30.0));
+        if std::mem::take(&mut self.reset_detector) || score.is_err() {
+            back.detector = Detector::new(self.detector_settings.clone());
+        }
+        self.scorer = Some(back);
+        match score {
+            Ok(score) => {
+                self.on_score(task, seq, score, picture);
+                let in_event = self.tracker.recording();
+                task.status(|s| {
+                    *s = MotionStatus {
+                        level: score.changed_percent,
+                        in_event,
+                        scored_seq: seq,
+                        noise: score.noise_level,
+                        error: None,
+                        detector_cpu_ms: cpu_ms,
+                    }
+                });
+            }
+            Err(e) => task.status(|s| {
+                s.error = Some(e);
+                s.scored_seq = seq;
+                s.detector_cpu_ms = cpu_ms;
+            }),
+        }
+        // Frames came while scoring: score the newest of them next.
+        if self
+            .ring
+            .back()
+            .is_some_and(|b| b.frame.seq > seq && b.score.is_none())
+        {
+            self.score_newest(task);
+        }
+    }
+
+    /// A frame was scored: the clip rules decide, events go out, the recorder gets its
+    /// frames (with `picture`, the scored frame decoded, if the scoring decoded it).
+    fn on_score(&mut self, task: &mut Task, seq: u64, score: Score, picture: Option<Box<I420>>) {
+        let Some(at) = self.ring.iter().position(|b| b.frame.seq == seq) else {
+            if let (Some(r), Some(p)) = (task.recorder.as_ref(), picture) {
+                r.give_back(p);
+            }
+            return;
+        };
+        let b = &mut self.ring[at];
+        b.score = Some(score.changed_percent);
+        b.picture = picture;
+        let t = b.t;
+        let record = self.settings.record && task.recordings.is_some();
+        for event in self.tracker.frame(t, score.changed_percent) {
+            match event {
+                ClipEvent::Start { from, .. } => {
+                    task.send(HubEvent::motion_start(&task.name));
+                    if !record {
+                        continue;
+                    }
+                    if task.recorder.is_none() {
+                        task.recorder = spawn_recorder(task);
+                    }
+                    if let Some(r) = task.recorder.as_ref() {
+                        r.start();
+                        self.clip_open = true;
+                        self.sent_seq = self
+                            .ring
+                            .iter()
+                            .take_while(|b| b.t < from)
+                            .last()
+                            .map_or(0, |b| b.frame.seq);
+                    }
                 }
-                if cx.recorder.is_none() {
-                    *cx.recorder = spawn_recorder(cx.camera, cx.name, cx.recordings, cx.events);
-                }
-                if let Some(r) = cx.recorder.as_ref() {
-                    r.start();
-                    *cx.clip_open = true;
-                    *cx.sent_seq = cx
-                        .ring
-                        .iter()
-                        .take_while(|b| b.t < from)
-                        .last()
-                        .map_or(0, |b| b.frame.seq);
+                ClipEvent::End {
+                    motion_frames,
+                    keep,
+                    ..
+                } => {
+                    task.send(HubEvent::motion_end(&task.name, motion_frames, keep));
+                    self.close_clip(task, seq, keep);
                 }
             }
-            ClipEvent::End {
+        }
+        self.feed(task, seq);
+        // Not fed (the clip ended or recording was turned off meanwhile): not kept either.
+        if let Some(p) = self.ring[at].picture.take()
+            && let Some(r) = task.recorder.as_ref()
+        {
+            r.give_back(p);
+        }
+    }
+
+    /// Hands the open clip the buffered frames up to `upto` (a sequence number).
+    fn feed(&mut self, task: &Task, upto: u64) {
+        if self.clip_open
+            && let Some(r) = task.recorder.as_ref()
+        {
+            feed(
+                r,
+                &mut self.ring,
+                &mut self.sent_seq,
+                upto,
+                self.settings.threshold,
+            );
+        }
+    }
+
+    /// Ends the open clip with the frames up to `upto`: kept, or discarded.
+    fn close_clip(&mut self, task: &Task, upto: u64, keep: bool) {
+        self.feed(task, upto);
+        if self.clip_open
+            && let Some(r) = task.recorder.as_ref()
+        {
+            r.end(keep);
+        }
+        self.clip_open = false;
+    }
+
+    /// When the newest buffered frame is [`STALL`] old.
+    fn stalled_at(&self, start: Instant) -> tokio::time::Instant {
+        let last = self.ring.back().map_or(Duration::ZERO, |b| b.t);
+        tokio::time::Instant::from_std(start + last + STALL)
+    }
+
+    /// The camera's source went away (offline, stalled) or the hub is stopping: the
+    /// event going on ends at the last frame that came, its clip gets every frame up to
+    /// there and is closed, and the buffer is emptied, so a camera that comes back
+    /// starts a new clip instead of going on across the gap.
+    fn end_at_last_frame(&mut self, task: &Task) {
+        if let Some((at, seq)) = self.ring.back().map(|b| (b.t, b.frame.seq))
+            && let Some(ClipEvent::End {
                 motion_frames,
                 keep,
                 ..
-            } => {
-                let _ = cx
-                    .events
-                    .send(HubEvent::motion_end(cx.name, motion_frames, keep));
-                if *cx.clip_open
-                    && let Some(r) = cx.recorder.as_ref()
-                {
-                    feed(r, cx.ring, cx.sent_seq, seq, cx.settings.threshold);
-                    r.end(keep);
-                    *cx.clip_open = false;
-                }
+            }) = self.tracker.stop(at)
+        {
+            task.send(HubEvent::motion_end(&task.name, motion_frames, keep));
+            self.close_clip(task, seq, keep);
+        }
+        self.clip_open = false;
+        for b in self.ring.drain(..) {
+            if let (Some(r), Some(p)) = (task.recorder.as_ref(), b.picture) {
+                r.give_back(p);
             }
         }
-    }
-    if *cx.clip_open
-        && let Some(r) = cx.recorder.as_ref()
-    {
-        feed(r, cx.ring, cx.sent_seq, seq, cx.settings.threshold);
-    }
-    // Not fed (the clip ended or recording was turned off meanwhile): not kept either.
-    if let Some(p) = cx.ring[at].picture.take()
-        && let Some(r) = cx.recorder.as_ref()
-    {
-        r.give_back(p);
+        self.ring_bytes = 0;
+        task.status(|s| {
+            s.in_event = false;
+            s.level = 0.0;
+        });
     }
 }
 
@@ -680,66 +788,19 @@ fn on_score(cx: &mut Ctx<'_>, seq: u64, score: Score, picture: Option<Box<I420>>
 /// source stalled, or the phone lost its network without closing its connection).
 pub const STALL: Duration = Duration::from_secs(5);
 
-/// When the newest buffered frame is [`STALL`] old.
-fn stalled_at(ring: &VecDeque<Buffered>, start: Instant) -> tokio::time::Instant {
-    let last = ring.back().map_or(Duration::ZERO, |b| b.t);
-    tokio::time::Instant::from_std(start + last + STALL)
-}
-
-/// The camera's source went away (offline, or stalled): the event going on ends at the
-/// last frame that came, its clip gets every frame up to there and is closed, and the
-/// buffer is emptied, so a camera that comes back starts a new clip instead of going on
-/// across the gap.
-fn end_at_last_frame(cx: &mut Ctx<'_>) {
-    let last = cx.ring.back().map(|b| (b.t, b.frame.seq));
-    if let Some((at, seq)) = last
-        && let Some(ClipEvent::End {
-            motion_frames,
-            keep,
-            ..
-        }) = cx.tracker.stop(at)
-    {
-        let _ = cx
-            .events
-            .send(HubEvent::motion_end(cx.name, motion_frames, keep));
-        if *cx.clip_open
-            && let Some(r) = cx.recorder.as_ref()
-        {
-            feed(r, cx.ring, cx.sent_seq, seq, cx.settings.threshold);
-            r.end(keep);
-        }
-    }
-    *cx.clip_open = false;
-    for b in cx.ring.drain(..) {
-        if let (Some(r), Some(p)) = (cx.recorder.as_ref(), b.picture) {
-            r.give_back(p);
-        }
-    }
-    if let Some(c) = cx.camera.upgrade() {
-        c.motion.status.send_modify(|s| {
-            s.in_event = false;
-            s.level = 0.0;
-        });
-    }
-}
-
 /// A picture for the scoring job to decode the frame into for the recorder: while a clip
 /// is open and the recorder keeps up.
 fn share(recorder: &Option<Recorder>, clip_open: bool) -> Option<Box<I420>> {
     recorder.as_ref().filter(|_| clip_open)?.picture_to_share()
 }
 
-fn spawn_recorder(
-    camera: &Weak<Camera>,
-    name: &str,
-    recordings: Option<&Arc<Recordings>>,
-    events: &broadcast::Sender<HubEvent>,
-) -> Option<Recorder> {
-    let recordings = Arc::clone(recordings?);
-    match Recorder::spawn(camera.clone(), name.to_owned(), recordings, events.clone()) {
+fn spawn_recorder(task: &Task) -> Option<Recorder> {
+    let recordings = Arc::clone(task.recordings.as_ref()?);
+    let (camera, name) = (task.camera.clone(), task.name.clone());
+    match Recorder::spawn(camera, name, recordings, task.events.clone()) {
         Ok(r) => Some(r),
         Err(e) => {
-            tracing::error!(camera = %name, error = %e, "cannot start the recorder");
+            tracing::error!(camera = %task.name, error = %e, "cannot start the recorder");
             None
         }
     }

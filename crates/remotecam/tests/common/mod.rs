@@ -178,6 +178,16 @@ impl Hub {
             .unwrap()
     }
 
+    /// The camera's motion settings and status (`GET /api/cameras/{name}/motion`).
+    pub async fn motion(&self, name: &str) -> serde_json::Value {
+        reqwest::get(self.url(&format!("/api/cameras/{name}/motion")))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Polls the camera's status until `pred` holds (the hub's own view is the sync point).
     pub async fn wait_camera(&self, name: &str, pred: impl Fn(&serde_json::Value) -> bool) {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -604,12 +614,7 @@ pub fn ffprobe(path: &Path) -> Probe {
 pub async fn wait_scored(hub: &Hub, camera: &str, seq: u64) -> serde_json::Value {
     let deadline = Instant::now() + WAIT;
     loop {
-        let m: serde_json::Value = reqwest::get(hub.url(&format!("/api/cameras/{camera}/motion")))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let m = hub.motion(camera).await;
         if m["scored_seq"].as_u64() >= Some(seq) {
             return m;
         }
