@@ -8,7 +8,7 @@
 //!   at the hub's settings; a keyframe a second at 30 fps), file writing excluded.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use remotecam::motion::live::small_gray;
+use remotecam::motion::picture::small_gray;
 use remotecam::motion::{Detector, DetectorSettings, Gray};
 use remotecam::placeholder::Canvas;
 use remotecam::record::encode::{I420, VideoEncoder};

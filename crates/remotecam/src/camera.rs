@@ -19,7 +19,7 @@ use tokio::sync::{oneshot, watch};
 use crate::events::HubEvent;
 use crate::frame::Frame;
 use crate::jpeg::JpegInfo;
-use crate::motion::live::Motion;
+use crate::motion::Motion;
 use crate::placeholder;
 
 /// Where a camera's frames come from.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::hub::camera_name;
-use crate::motion::live::{MotionSettings, MotionUpdate};
+use crate::motion::{MotionSettings, MotionUpdate};
 use crate::source::SourceSpec;
 
 /// The file as written.

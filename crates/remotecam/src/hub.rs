@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 
 use crate::camera::{Camera, SourceKind};
 use crate::events::HubEvent;
-use crate::motion::live::SettingsStore;
+use crate::motion::SettingsStore;
 use crate::record::store::Recordings;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -55,6 +55,8 @@ pub struct Hub {
     recordings_error: std::sync::OnceLock<String>,
     /// Set once the hub is stopping: motion tasks end their events and clips.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// Set once they have (every clip is finished and its events are sent).
+    stopped: tokio::sync::watch::Sender<bool>,
 }
 
 impl Hub {
@@ -73,6 +75,7 @@ impl Hub {
             recordings: std::sync::OnceLock::new(),
             recordings_error: std::sync::OnceLock::new(),
             stopping: tokio::sync::watch::Sender::new(false),
+            stopped: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -176,6 +179,13 @@ impl Hub {
         {
             tracing::warn!("stopping with clips still being written; the next start recovers them");
         }
+        self.stopped.send_replace(true);
+    }
+
+    /// Becomes true when a stop has finished the clips ([`Hub::stop`]): event streams
+    /// then end, once they have sent what is queued.
+    pub fn stopped(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stopped.subscribe()
     }
 
     pub fn list(&self) -> Vec<Arc<Camera>> {

@@ -32,6 +32,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -77,6 +78,8 @@ pub struct Connections {
     limits: ConnectionLimits,
     trust_loopback: bool,
     counts: Mutex<Counts>,
+    /// Told when a connection closes (for [`Connections::closed`]).
+    closing: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -92,6 +95,7 @@ impl Connections {
             limits,
             trust_loopback,
             counts: Mutex::new(Counts::default()),
+            closing: tokio::sync::Notify::new(),
         })
     }
 
@@ -123,6 +127,20 @@ impl Connections {
     pub fn open(&self) -> usize {
         self.counts.lock().expect("connections lock").total
     }
+
+    /// Waits until every connection has closed, for `within` at most.
+    pub async fn closed(&self, within: Duration) {
+        let _ = tokio::time::timeout(within, async {
+            loop {
+                let closing = self.closing.notified();
+                if self.open() == 0 {
+                    return;
+                }
+                closing.await;
+            }
+        })
+        .await;
+    }
 }
 
 /// A connection's place in the count, given back when the connection closes (after a
@@ -138,6 +156,7 @@ impl Drop for Admitted {
     fn drop(&mut self) {
         let mut counts = self.connections.counts.lock().expect("connections lock");
         counts.total -= 1;
+        self.connections.closing.notify_waiters();
         if !self.trusted {
             counts.untrusted -= 1;
             if let Some(n) = counts.by_address.get_mut(&self.ip) {
@@ -166,13 +185,15 @@ pub fn raise_fd_limit() -> u64 {
     limit.current.unwrap_or(u64::MAX)
 }
 
-/// Serves `router` on `listener` (over TLS when `tls` is given) until the process
-/// stops, within `connections`' limits.
+/// Serves `router` on `listener` (over TLS when `tls` is given), within `connections`'
+/// limits, until `stop` becomes true: then no connection is taken any more, and each
+/// one is asked to close once its response in flight is sent.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     tls: Option<tokio_rustls::TlsAcceptor>,
     connections: Arc<Connections>,
+    mut stop: watch::Receiver<bool>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -182,7 +203,11 @@ pub async fn serve(
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of descriptors, most likely: wait for some to be given back
@@ -204,6 +229,7 @@ pub async fn serve(
             router.clone(),
             tls.clone(),
             Arc::clone(&builder),
+            stop.clone(),
         ));
     }
 }
@@ -214,6 +240,7 @@ async fn connection(
     router: Router,
     tls: Option<tokio_rustls::TlsAcceptor>,
     builder: Arc<auto::Builder<TokioExecutor>>,
+    mut stop: watch::Receiver<bool>,
 ) {
     let activity = Arc::clone(&io.activity);
     let https = tls.is_some();
@@ -225,22 +252,28 @@ async fn connection(
         router.clone().oneshot(request)
     });
     let served = async {
-        let result = match tls {
+        let io: Box<dyn Io> = match tls {
+            None => Box::new(io),
             Some(acceptor) => {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
-                    Ok(Ok(stream)) => {
-                        builder
-                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                            .await
-                    }
+                    Ok(Ok(stream)) => Box::new(stream),
                     Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
                 }
             }
+        };
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        let mut conn = std::pin::pin!(conn);
+        // Once the hub stops, the connection ends after the response in flight.
+        let ended = tokio::select! {
+            result = conn.as_mut() => Some(result),
+            _ = stop.wait_for(|s| *s) => None,
+        };
+        let result = match ended {
+            Some(result) => result,
             None => {
-                builder
-                    .serve_connection_with_upgrades(TokioIo::new(io), service)
-                    .await
+                conn.as_mut().graceful_shutdown();
+                conn.await
             }
         };
         if let Err(e) = result {
@@ -252,6 +285,10 @@ async fn connection(
         () = activity.idle_for(IDLE_TIMEOUT) => tracing::debug!(%peer, "closing an idle connection"),
     }
 }
+
+/// A connection's stream, plain or TLS.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// When a connection last moved a byte.
 #[derive(Debug)]

@@ -366,23 +366,31 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
         "connection limits"
     );
     let connections = Connections::new(limits, options.trust_loopback);
-    let http_server = listen::serve(http, router.clone(), None, Arc::clone(&connections));
-    let https_server = listen::serve(https, router, Some(tls), connections);
-    // Streams never end by themselves, so a stop does not wait for viewers to leave;
-    // it does wait for open clips to be finished.
-    tokio::select! {
-        () = http_server => {}
-        () = https_server => {}
-        _ = shutdown_signal() => {
-            tracing::info!("stopping");
-            hub.stop(STOP_WITHIN).await;
-        }
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    for (listener, tls) in [(http, None), (https, Some(tls))] {
+        tokio::spawn(listen::serve(
+            listener,
+            router.clone(),
+            tls,
+            Arc::clone(&connections),
+            stopping.clone(),
+        ));
     }
+    shutdown_signal().await;
+    // A stop finishes the open clips, lets the responses in flight go out (the event
+    // streams end with the stop's last events), and does not wait long for viewers:
+    // streams never end by themselves.
+    tracing::info!("stopping");
+    hub.stop(STOP_WITHIN).await;
+    stop.send_replace(true);
+    connections.closed(CLOSE_WITHIN).await;
     Ok(())
 }
 
 /// How long a stop waits for open clips to be finished.
 const STOP_WITHIN: Duration = Duration::from_secs(10);
+/// How long a stop then waits for connections to close.
+const CLOSE_WITHIN: Duration = Duration::from_secs(2);
 
 async fn shutdown_signal() {
     #[cfg(unix)]

@@ -2,11 +2,15 @@
 //! that scores each (small, grayscale) frame, and a tracker that decides when a clip
 //! starts, ends, is split or discarded. The recorder and the API are built on these.
 //!
-//! `live` runs them on cameras. Nothing is recorded yet.
+//! `live` runs them on cameras (and hands clips to the recorder), `picture` makes the
+//! detector's picture from a JPEG, `settings` holds what the API reads and writes.
 
 mod clip;
 mod detector;
 pub mod live;
+pub mod picture;
+pub mod settings;
 
 pub use clip::{ClipEvent, ClipRules, ClipTracker};
 pub use detector::{Detector, DetectorSettings, Gray, Polygon, Score};
+pub use settings::{Motion, MotionSettings, MotionStatus, MotionUpdate, SettingsStore};

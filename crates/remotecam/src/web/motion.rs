@@ -13,7 +13,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
 use crate::error::{AppError, ErrorKind};
-use crate::motion::live::{MotionSettings, MotionStatus, MotionUpdate};
+use crate::motion::{MotionSettings, MotionStatus, MotionUpdate};
 use crate::record::recorder::{RecordingState, RecordingStatus};
 
 #[derive(Serialize)]
@@ -86,13 +86,20 @@ pub(super) async fn put(
 }
 
 /// Server-sent events: `camera_online`, `camera_offline`, `motion_start`, `motion_end`,
-/// each with JSON data; `lagged` when this listener missed events.
+/// each with JSON data; `lagged` when this listener missed events. The stream ends when
+/// the hub has stopped, after the events of the stop (the last clips saved).
 pub(super) async fn events(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let rx = state.hub.events();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        let event = match rx.recv().await {
+    let listening = (state.hub.events(), state.hub.stopped());
+    let stream = futures_util::stream::unfold(listening, |(mut rx, mut stopped)| async move {
+        // Events already queued come first (`biased`), then the end.
+        let next = tokio::select! {
+            biased;
+            next = rx.recv() => next,
+            _ = stopped.wait_for(|s| *s) => return None,
+        };
+        let event = match next {
             Ok(e) => Event::default()
                 .event(e.kind)
                 .json_data(&e)
@@ -100,7 +107,7 @@ pub(super) async fn events(
             Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
             Err(RecvError::Closed) => return None,
         };
-        Some((Ok(event), rx))
+        Some((Ok(event), (rx, stopped)))
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
