@@ -402,10 +402,17 @@ async fn a_source_that_stalls_mid_event_gets_its_clip_closed() {
 async fn sigterm_finishes_the_open_clip() {
     let mut hub = Hub::start(&[]);
     let mut events = Events::open(&hub).await;
-    let _publisher = in_a_clip(&hub, "door").await;
+    let mut publisher = in_a_clip(&hub, "door").await;
+    let mut viewer = connect_ws(&hub.ws_url("/api/cameras/door/ws")).await;
     let id = recordings(&hub, "").await[0]["id"].clone();
     let status = hub.terminate();
     assert!(status.success(), "{status}");
+    // WebSockets are told the hub is going (1001), so clients know to come back.
+    for ws in [&mut viewer, &mut publisher.ws] {
+        let frame = close_frame(ws).await.expect("a close frame");
+        assert_eq!(u16::from(frame.code), 1001);
+        assert_eq!(frame.reason.as_str(), "the hub is stopping");
+    }
     // The clip was finished before the hub went: saved, not left for recovery.
     let saved = next_event(&mut events, "clip_saved").await;
     assert_eq!(saved["clip"]["id"], id);

@@ -8,7 +8,7 @@
 //!   can measure latency and keep at most a frame or two in flight);
 //! - bad input closes the connection with a code and a reason: 1003 not a JPEG or not a
 //!   metadata object, 1007 a broken JPEG or JSON, 1009 too large (bytes, or pixels in the JPEG header), 4000 replaced by a newer
-//!   publisher, 1001 silent for too long.
+//!   publisher, 1001 silent for too long or the hub stopping.
 //!
 //! Viewer protocol (`/api/cameras/{name}/ws`): text messages are JSON status
 //! (`{"type":"hello",...}`, `{"type":"status","online":bool}`); binary messages are frames
@@ -24,6 +24,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::IntoResponse;
 use axum::response::Response;
 use remotecam_core::wire::{PublishMeta, PublisherText, ViewerText};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{AppState, check_origin};
@@ -36,6 +37,16 @@ use crate::jpeg::JpegError;
 /// A viewer whose socket has not taken a frame for this long is dropped: it holds only
 /// old frames, and its client is gone or stuck.
 const VIEWER_STALL: Duration = Duration::from_secs(30);
+
+/// The close reason when the hub stops (code 1001): clients may come back.
+const STOPPING: &str = "the hub is stopping";
+
+/// Completes once the hub has stopped (its clips finished): sessions then close.
+async fn hub_stopped(stopped: &mut watch::Receiver<bool>) {
+    if stopped.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
 
 /// A viewer that answers nothing (not even the pings) for this long is dropped.
 const VIEWER_SILENCE: Duration = Duration::from_secs(60);
@@ -97,14 +108,20 @@ pub(super) async fn publish(
         .hub
         .get_or_create(&name, SourceKind::Browser)
         .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
+    let stopped = state.hub.stopped();
     Ok(upgrade
         .max_message_size(limits.max_bytes)
         .max_frame_size(limits.max_bytes)
         .max_write_buffer_size(WRITE_SLACK)
-        .on_upgrade(move |socket| publisher_session(socket, camera, limits)))
+        .on_upgrade(move |socket| publisher_session(socket, camera, limits, stopped)))
 }
 
-async fn publisher_session(mut socket: WebSocket, camera: Arc<Camera>, limits: FrameLimits) {
+async fn publisher_session(
+    mut socket: WebSocket,
+    camera: Arc<Camera>,
+    limits: FrameLimits,
+    mut stopped: watch::Receiver<bool>,
+) {
     let limit = limits.max_bytes;
     let mut lease = camera.claim_publisher();
     let mut replaced = lease.replaced.take().expect("fresh lease has its channel");
@@ -119,6 +136,7 @@ async fn publisher_session(mut socket: WebSocket, camera: Arc<Camera>, limits: F
     let mut last_heard = Instant::now();
     let reason: Option<(u16, String)> = loop {
         tokio::select! {
+            () = hub_stopped(&mut stopped) => break Some((close::GOING_AWAY, STOPPING.into())),
             _ = &mut replaced => {
                 break Some((close::REPLACED, format!(
                     "replaced: another publisher took camera '{}'", camera.name()
@@ -279,6 +297,7 @@ pub(super) async fn view(
 ) -> Result<Response, AppError> {
     check_origin(&headers, &uri)?;
     let camera = state.camera(&name)?;
+    let stopped = state.hub.stopped();
     let upgrade = match upgrade {
         Ok(u) => u,
         Err(rejection) => return Ok(rejection.into_response()),
@@ -287,10 +306,14 @@ pub(super) async fn view(
     Ok(upgrade
         .max_message_size(64 * 1024)
         .max_write_buffer_size(state.limits.max_bytes + WRITE_SLACK)
-        .on_upgrade(move |socket| viewer_session(socket, camera)))
+        .on_upgrade(move |socket| viewer_session(socket, camera, stopped)))
 }
 
-async fn viewer_session(mut socket: WebSocket, camera: Arc<Camera>) {
+async fn viewer_session(
+    mut socket: WebSocket,
+    camera: Arc<Camera>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let _guard = camera.viewer();
     let mut rx = camera.subscribe();
     let hello = ViewerText::Hello {
@@ -333,7 +356,9 @@ async fn viewer_session(mut socket: WebSocket, camera: Arc<Camera>) {
                 }
             }
         }
+        let mut stopping = false;
         tokio::select! {
+            () = hub_stopped(&mut stopped) => stopping = true,
             changed = rx.changed() => if changed.is_err() { return },
             message = socket.recv() => match message {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
@@ -349,6 +374,9 @@ async fn viewer_session(mut socket: WebSocket, camera: Arc<Camera>) {
                     return;
                 }
             }
+        }
+        if stopping {
+            return close_with(socket, close::GOING_AWAY, STOPPING.into()).await;
         }
     }
 }
