@@ -2,27 +2,34 @@
 //! a JPEG decoded at 1/8 scale), so its cost does not depend on the camera's resolution.
 //!
 //! Per frame:
-//! 1. The difference to a background picture (a running average), after removing the
-//!    change in mean brightness: a light that fades up or down uniformly cancels out.
-//! 2. A pixel counts as changed when its difference passes the noise level: a fixed one,
-//!    or three standard deviations of the scene's noise, estimated from the median
-//!    difference of each frame (robust: a moving object covering less than half of the
-//!    picture does not move the median). The first frames only learn.
+//! 1. The light's change since the background, as a tone curve: for each band of
+//!    background levels, the shift most of its pixels took (the median, so a moving
+//!    object covering less than half of a band does not move it). Daylight, a gamma or
+//!    contrast change, dark parts clipping to black, a camera's exposure settling: all
+//!    are a change of the tone curve, and cancel out.
+//! 2. The difference of each pixel to its background carried through that curve. A
+//!    pixel counts as changed when it passes the noise level: a fixed one, or three
+//!    standard deviations of the scene's noise, estimated from the median difference of
+//!    each frame (robust in the same way). The first frames only learn.
 //! 3. Changed pixels with fewer than three changed neighbours are specks and removed.
 //! 4. The score is the changed share of the picture in percent (so independent of the
-//!    resolution). A share above `global_limit`, or above 10% with a jump in mean
-//!    brightness, is a change of the whole picture (a light switched on, the camera's
-//!    exposure jumping), not motion: the score is reported as zero and the background is
-//!    learnt again from the new picture.
-//! 5. The background follows the scene slowly, and more slowly still where it changed,
-//!    so that a moving object does not melt into it. A pixel that stays changed for
-//!    [`STUCK_FRAMES`] frames running is no moving object but a ghost (what the first
-//!    picture held, an object that stopped): there the background catches up fast, so
-//!    the ghost fades within a few seconds instead of keeping a clip open for minutes.
-//!    While learning (the first frames), the background follows every pixel fast.
+//!    resolution). A share above `global_limit`, or above 10% with a jump of the light,
+//!    is a change of the whole picture the curve does not explain (a lamp lighting part
+//!    of a room), not motion: the score is reported as zero and the background is learnt
+//!    again from the new picture.
+//! 5. The background takes the new light at once (through the curve), then follows each
+//!    unchanged pixel fast, so that a change slower than objects move (a cloud's shadow
+//!    passing) never builds up, and changed pixels very slowly, so that a moving object
+//!    does not melt into it. A pixel that stays changed for [`STUCK_FRAMES`] frames
+//!    running is no moving object but a ghost (what the first picture held, an object
+//!    that stopped): there the background catches up fast, so the ghost fades within a
+//!    few seconds instead of keeping a clip open for minutes. While learning (the first
+//!    frames), the background follows every pixel fast.
 //!
 //! Mask zones (polygons) are left out of everything: a change there never counts and the
 //! share is of the watched part of the picture.
+
+use super::tone::ToneCurve;
 
 /// Whether (x, y) is inside `polygon` (even-odd rule).
 fn inside(polygon: &[(f32, f32)], x: f32, y: f32) -> bool {
@@ -57,8 +64,6 @@ pub struct DetectorSettings {
     pub noise_level: Option<f32>,
     /// Changed share (percent) above which the whole picture is taken to have changed.
     pub global_limit: f32,
-    /// How fast the background follows the scene (per frame, 0 to 1).
-    pub learn_rate: f32,
     /// Areas to ignore (a tree in the wind, a road): changes inside never count, and the
     /// share is of the rest of the picture.
     pub mask: Vec<Polygon>,
@@ -69,7 +74,6 @@ impl Default for DetectorSettings {
         DetectorSettings {
             noise_level: None,
             global_limit: 60.0,
-            learn_rate: 0.05,
             mask: Vec::new(),
         }
     }
@@ -90,8 +94,22 @@ pub struct Score {
 const MIN_NOISE: f32 = 4.0;
 /// A learnt noise level starts here and needs this many quiet frames to settle.
 const WARMUP_FRAMES: u32 = 10;
-/// Frames a pixel may stay changed before it counts as a ghost and is learnt fast.
-const STUCK_FRAMES: u16 = 25;
+/// A jump: a change from one frame to the next of this many times the noise level,
+/// beyond the change of light. Objects move in jumps; light changes gradually.
+const JUMP: f32 = 1.5;
+/// Frames a pixel stays changed after it last jumped. A change that came gradually
+/// (light) never counts; an object that stops, or the ghost of one that stood in the
+/// first picture, melts into the background after this.
+const MOTION_MEMORY: u8 = 25;
+
+/// How far the background moves toward a pixel per frame (share of the difference).
+/// An unchanged pixel is followed fast: a change of light slower than the noise level a
+/// frame never builds up into a difference.
+const FOLLOW_UNCHANGED: f32 = 0.8;
+/// A changed pixel, very slowly: a moving object does not melt into the background.
+const FOLLOW_CHANGED: f32 = 0.005;
+/// Every pixel, while the detector learns (its first frames).
+const FOLLOW_LEARNING: f32 = 0.3;
 
 #[derive(Debug, Clone)]
 pub struct Detector {
@@ -102,9 +120,13 @@ pub struct Detector {
     /// Running estimate of the noise's standard deviation.
     noise: f32,
     frames: u32,
+    tone: ToneCurve,
     changed: Vec<bool>,
-    /// Per pixel: frames it has been changed, running.
-    stuck: Vec<u16>,
+    /// Per pixel: the previous frame's level.
+    previous: Vec<u8>,
+    /// Per pixel: frames since it last jumped (changed by more than the noise level from
+    /// one frame to the next, beyond the change of light).
+    since_jump: Vec<u8>,
     /// Per pixel of the working picture: inside a mask polygon.
     masked: Vec<bool>,
     /// Pixels outside the mask.
@@ -120,8 +142,10 @@ impl Detector {
             height: 0,
             noise: MIN_NOISE / 3.0,
             frames: 0,
+            tone: ToneCurve::new(),
             changed: Vec::new(),
-            stuck: Vec::new(),
+            previous: Vec::new(),
+            since_jump: Vec::new(),
             masked: Vec::new(),
             watched: 0,
         }
@@ -132,7 +156,8 @@ impl Detector {
         self.height = frame.height;
         self.background = frame.pixels.iter().map(|&p| f32::from(p)).collect();
         self.changed = vec![false; frame.pixels.len()];
-        self.stuck = vec![0; frame.pixels.len()];
+        self.previous = frame.pixels.clone();
+        self.since_jump = vec![u8::MAX; frame.pixels.len()];
         let (w, h) = (frame.width, frame.height);
         self.masked = (0..w * h)
             .map(|i| {
@@ -160,34 +185,50 @@ impl Detector {
             self.reset(frame);
         }
         self.frames = self.frames.saturating_add(1);
-        // Uniform brightness change, removed before comparing.
-        let mean_now = frame.pixels.iter().map(|&p| p as u32).sum::<u32>() as f32 / n as f32;
-        let mean_bg = sum(&self.background) / n as f32;
-        let shift = mean_now - mean_bg;
+        let learning = self.frames <= WARMUP_FRAMES;
         let level = self.noise_level();
-        // The differences' histogram, in four parts filled in turn: successive pixels
+        self.tone.fit(&frame.pixels, &self.background, &self.masked);
+        // The background in the frame's light, and each pixel's difference to it. The
+        // differences' histogram is in four parts filled in turn: successive pixels
         // often fall in the same bin, and one histogram would make each count wait for
         // the previous one.
         let mut parts = [[0u32; 256]; 4];
-        for (i, (&p, &b)) in frame.pixels.iter().zip(&self.background).enumerate() {
-            let d = (f32::from(p) - b - shift).abs();
+        for (i, (&p, b)) in frame.pixels.iter().zip(&mut self.background).enumerate() {
+            let shift = self.tone.shift(*b);
+            *b += shift;
+            let p = f32::from(p);
+            let d = (p - *b).abs();
             parts[i % 4][(d as usize).min(255)] += 1;
-            self.changed[i] = d > level && !self.masked[i];
+            let step = p - f32::from(self.previous[i]) - shift;
+            let since = &mut self.since_jump[i];
+            // While learning nothing has jumped: the background is still forming (and
+            // after a jump of light, a camera's exposure settles and clipped parts come back).
+            *since = if learning {
+                u8::MAX
+            } else if step.abs() > JUMP * level {
+                0
+            } else {
+                since.saturating_add(1)
+            };
+            self.changed[i] = d > level && *since <= MOTION_MEMORY && !self.masked[i];
         }
+        self.previous.copy_from_slice(&frame.pixels);
         let histogram: [u32; 256] = std::array::from_fn(|v| parts.iter().map(|h| h[v]).sum());
         let changed = self.count_without_specks();
-        let learning = self.frames <= WARMUP_FRAMES;
         let percent = if learning || self.watched == 0 {
             0.0
         } else {
             changed as f32 * 100.0 / self.watched as f32
         };
-        // A whole-picture change: most of the picture changed, or much of it did together
-        // with a jump in mean brightness (a light switched on).
-        let jump = shift.abs() > (2.0 * level).max(10.0);
+        // A whole-picture change the tone curve does not explain: most of the picture
+        // changed, or much of it did together with a jump of the light (a lamp lighting
+        // one side of a room).
+        let jump = self.tone.overall().abs() > (2.0 * level).max(10.0);
         if !learning && (percent > self.settings.global_limit || (percent > 10.0 && jump)) {
-            // The whole picture changed: learn the new one, report no motion.
             self.reset(frame);
+            // Learn the new picture as the first: a camera's exposure often settles after
+            // a jump of the light, and parts that were clipped say little of the scene.
+            self.frames = 0;
             return Score {
                 changed_percent: 0.0,
                 noise_level: level,
@@ -195,53 +236,49 @@ impl Detector {
             };
         }
         if self.settings.noise_level.is_none() {
-            // Median absolute difference; for normal noise it is 0.6745 sigma.
-            let mut seen = 0u32;
-            let median = histogram
-                .iter()
-                .position(|&c| {
-                    seen += c;
-                    seen as usize * 2 >= n
-                })
-                .unwrap_or(0) as f32
-                + 0.5;
-            let mut sigma = median / 0.6745;
-            if !learning {
-                // The noise changes slowly; a sudden rise is the scene, not the sensor.
-                sigma = sigma.min(self.noise * 1.5);
-            }
-            let rate = if learning { 0.3 } else { 0.05 };
-            self.noise += (sigma - self.noise) * rate;
+            self.learn_noise(&histogram, n, learning);
         }
-        let rate = self.settings.learn_rate;
-        for (i, (&p, b)) in frame
-            .pixels
-            .iter()
-            .zip(self.background.iter_mut())
-            .enumerate()
-        {
-            let stuck = &mut self.stuck[i];
-            *stuck = if self.changed[i] {
-                stuck.saturating_add(1)
-            } else {
-                0
-            };
-            let r = if learning {
-                0.3
-            } else if *stuck > STUCK_FRAMES {
-                (rate * 4.0).min(1.0)
-            } else if *stuck > 0 {
-                rate * 0.1
-            } else {
-                rate
-            };
-            *b += (f32::from(p) - *b) * r;
-        }
+        self.follow(frame, learning);
         Score {
             changed_percent: percent,
             noise_level: level,
             global_change: false,
         }
+    }
+
+    /// The background follows the frame (the module's point 5).
+    fn follow(&mut self, frame: &Gray, learning: bool) {
+        for (i, (&p, b)) in frame.pixels.iter().zip(&mut self.background).enumerate() {
+            let follow = if learning {
+                FOLLOW_LEARNING
+            } else if self.changed[i] {
+                FOLLOW_CHANGED
+            } else {
+                FOLLOW_UNCHANGED
+            };
+            *b += (f32::from(p) - *b) * follow;
+        }
+    }
+
+    /// Updates the noise estimate from the histogram of a frame's `n` differences: their
+    /// median, which for normal noise is 0.6745 sigma.
+    fn learn_noise(&mut self, histogram: &[u32; 256], n: usize, learning: bool) {
+        let mut seen = 0u32;
+        let median = histogram
+            .iter()
+            .position(|&c| {
+                seen += c;
+                seen as usize * 2 >= n
+            })
+            .unwrap_or(0) as f32
+            + 0.5;
+        let mut sigma = median / 0.6745;
+        if !learning {
+            // The noise changes slowly; a sudden rise is the scene, not the sensor.
+            sigma = sigma.min(self.noise * 1.5);
+        }
+        let rate = if learning { 0.3 } else { 0.05 };
+        self.noise += (sigma - self.noise) * rate;
     }
 
     /// The per-pixel difference a change must pass.
@@ -251,7 +288,6 @@ impl Detector {
             .unwrap_or_else(|| (self.noise * 3.0).max(MIN_NOISE))
     }
 
-    /// Changed pixels that have at least three changed neighbours (of eight).
     /// Changed pixels with at least three changed neighbours (of eight): each pixel's
     /// 3x3 neighbourhood counted from column sums, three rows at a time.
     fn count_without_specks(&self) -> usize {
@@ -274,20 +310,6 @@ impl Detector {
         }
         count
     }
-}
-
-/// The sum of `values`, in eight lanes (so that it vectorizes; the order of the
-/// additions differs from a plain loop's only in rounding).
-fn sum(values: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let chunks = values.chunks_exact(8);
-    let rest: f32 = chunks.remainder().iter().sum();
-    for chunk in chunks {
-        for (l, v) in lanes.iter_mut().zip(chunk) {
-            *l += v;
-        }
-    }
-    lanes.iter().sum::<f32>() + rest
 }
 
 #[cfg(test)]

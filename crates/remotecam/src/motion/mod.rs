@@ -10,6 +10,7 @@ mod detector;
 pub mod live;
 pub mod picture;
 pub mod settings;
+mod tone;
 
 pub use clip::{ClipEvent, ClipRules, ClipTracker};
 pub use detector::{Detector, DetectorSettings, Gray, Polygon, Score};

@@ -1,0 +1,198 @@
+//! How the light changed between the detector's background and a frame, as a tone
+//! curve: the shift to add to a background level to get that level in the frame's
+//! light. Daylight coming and going, gamma and contrast changes, dark or bright parts
+//! clipping, a camera's exposure settling: each moves every pixel of a given level about
+//! the same way, so the curve is learnt from the picture itself, band of levels by band,
+//! and what it does not explain is what changed in the scene.
+//!
+//! Robust by construction: each band's shift is the median of its pixels' differences
+//! (an object covering less than half of a band does not move it), a band that disagrees
+//! with both of its neighbours is overruled by them (an object filling a band with few
+//! pixels is no change of light), and bands with too few pixels to say take the curve
+//! from the bands around them.
+
+/// Background levels per band.
+const BAND: usize = 16;
+const BANDS: usize = 256 / BAND;
+/// Differences from -255 to 255, one bin per level.
+const SPAN: usize = 511;
+
+#[derive(Debug, Clone)]
+pub(super) struct ToneCurve {
+    /// Per band, the histogram of differences (frame - background): `BANDS x SPAN`.
+    histograms: Vec<u32>,
+    /// The shift at each background level 0..=255 (and 256, for interpolation).
+    shift: [f32; 257],
+    /// The median difference over the picture: the light's jump as a whole.
+    overall: f32,
+}
+
+impl ToneCurve {
+    pub(super) fn new() -> ToneCurve {
+        ToneCurve {
+            histograms: vec![0; BANDS * SPAN],
+            shift: [0.0; 257],
+            overall: 0.0,
+        }
+    }
+
+    /// Learns the curve from a frame and its background, leaving out `skipped` pixels.
+    pub(super) fn fit(&mut self, frame: &[u8], background: &[f32], skipped: &[bool]) {
+        self.histograms.fill(0);
+        let mut sums = [0f32; BANDS];
+        let mut counts = [0u32; BANDS];
+        for ((&p, &b), &skip) in frame.iter().zip(background).zip(skipped) {
+            if skip {
+                continue;
+            }
+            let band = (b as usize).min(255) / BAND;
+            let d = (f32::from(p) - b).round() as i32 + 255;
+            self.histograms[band * SPAN + d.clamp(0, SPAN as i32 - 1) as usize] += 1;
+            sums[band] += b;
+            counts[band] += 1;
+        }
+        let total: u32 = counts.iter().sum();
+        let enough = (total / 64).max(16);
+        // (where the band's pixels lie, its shift) for bands with enough pixels.
+        let mut points: Vec<(f32, f32)> = (0..BANDS)
+            .filter(|&band| counts[band] >= enough)
+            .map(|band| {
+                let histogram = &self.histograms[band * SPAN..][..SPAN];
+                (
+                    sums[band] / counts[band] as f32,
+                    median(histogram, counts[band]),
+                )
+            })
+            .collect();
+        let shifts: Vec<f32> = points.iter().map(|p| p.1).collect();
+        for i in 1..points.len().saturating_sub(1) {
+            points[i].1 = median_of_three(shifts[i - 1], shifts[i], shifts[i + 1]);
+        }
+        self.interpolate(&points);
+        let summed: Vec<u32> = (0..SPAN)
+            .map(|d| {
+                (0..BANDS)
+                    .map(|band| self.histograms[band * SPAN + d])
+                    .sum()
+            })
+            .collect();
+        self.overall = if total == 0 {
+            0.0
+        } else {
+            median(&summed, total)
+        };
+    }
+
+    /// The curve through `points` (level, shift), straight between them and level
+    /// beyond the first and the last; no shift without points.
+    fn interpolate(&mut self, points: &[(f32, f32)]) {
+        for (level, shift) in self.shift.iter_mut().enumerate() {
+            let x = level as f32;
+            let after = points.iter().position(|p| p.0 > x);
+            *shift = match after {
+                None => points.last().map_or(0.0, |p| p.1),
+                Some(0) => points[0].1,
+                Some(i) => {
+                    let ((x0, y0), (x1, y1)) = (points[i - 1], points[i]);
+                    y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+                }
+            };
+        }
+    }
+
+    /// The shift of a background level.
+    pub(super) fn shift(&self, level: f32) -> f32 {
+        let level = level.clamp(0.0, 255.0);
+        let i = level as usize;
+        let (a, b) = (self.shift[i], self.shift[i + 1]);
+        a + (b - a) * (level - i as f32)
+    }
+
+    /// The median shift of the whole picture.
+    pub(super) fn overall(&self) -> f32 {
+        self.overall
+    }
+}
+
+/// The median difference of a histogram of `count` differences (bin 0 is -255), placed
+/// within its bin by the share of the counts below and in it.
+fn median(histogram: &[u32], count: u32) -> f32 {
+    let half = count as f32 / 2.0;
+    let mut below = 0u32;
+    for (bin, &c) in histogram.iter().enumerate() {
+        if c > 0 && (below + c) as f32 >= half {
+            let within = (half - below as f32) / c as f32;
+            return bin as f32 - 255.0 - 0.5 + within;
+        }
+        below += c;
+    }
+    0.0
+}
+
+fn median_of_three(a: f32, b: f32, c: f32) -> f32 {
+    a.max(b).min(a.min(b).max(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A picture of every level, its background, and the shifts the curve finds.
+    fn fitted(light: impl Fn(f32) -> f32) -> ToneCurve {
+        let background: Vec<f32> = (0..256 * 40).map(|i| (i % 256) as f32).collect();
+        let frame: Vec<u8> = background
+            .iter()
+            .map(|&b| light(b).round().clamp(0.0, 255.0) as u8)
+            .collect();
+        let mut curve = ToneCurve::new();
+        curve.fit(&frame, &background, &vec![false; frame.len()]);
+        curve
+    }
+
+    #[test]
+    fn a_uniform_change_is_one_shift() {
+        let curve = fitted(|b| b + 20.0);
+        for level in [40.0, 128.0, 200.0] {
+            assert!((curve.shift(level) - 20.0).abs() < 1.0, "{level}");
+        }
+        assert!((curve.overall() - 20.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_gain_with_clipping_follows_the_levels() {
+        let curve = fitted(|b| b * 1.5);
+        for level in [20.0f32, 60.0, 120.0, 160.0, 240.0] {
+            let expected = (level * 1.5).min(255.0) - level;
+            assert!(
+                (curve.shift(level) - expected).abs() < 3.0,
+                "{level}: {} for {expected}",
+                curve.shift(level)
+            );
+        }
+    }
+
+    #[test]
+    fn an_object_in_a_band_is_no_change_of_light() {
+        // One band's pixels all changed (a bright object over the levels 96 to 111):
+        // its neighbours overrule it.
+        let curve = fitted(|b| if (96.0..112.0).contains(&b) { 250.0 } else { b });
+        assert!(curve.shift(104.0).abs() < 1.0, "{}", curve.shift(104.0));
+    }
+
+    #[test]
+    fn no_pixels_no_shift() {
+        let mut curve = ToneCurve::new();
+        curve.fit(&[], &[], &[]);
+        assert_eq!(curve.shift(100.0), 0.0);
+        assert_eq!(curve.overall(), 0.0);
+    }
+
+    #[test]
+    fn medians_of_histograms() {
+        let mut histogram = vec![0; SPAN];
+        histogram[255 + 3] = 10;
+        assert!((median(&histogram, 10) - 3.0).abs() <= 0.5);
+        assert_eq!(median_of_three(1.0, 9.0, 5.0), 5.0);
+        assert_eq!(median_of_three(9.0, 1.0, 0.0), 1.0);
+    }
+}
