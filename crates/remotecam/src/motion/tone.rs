@@ -6,9 +6,9 @@
 //! and what it does not explain is what changed in the scene.
 //!
 //! Robust by construction: each band's shift is the median of its pixels' differences
-//! (an object covering less than half of a band does not move it), a band that disagrees
-//! with both of its neighbours is overruled by them (an object filling a band with few
-//! pixels is no change of light), and bands with too few pixels to say take the curve
+//! (an object covering less than half of a band does not move it), a band that stands
+//! out from both of its neighbours by more than a band's width is overruled by them (an
+//! object filling a band with few pixels is no change of light), and bands with too few pixels to say take the curve
 //! from the bands around them.
 
 /// Background levels per band.
@@ -66,7 +66,12 @@ impl ToneCurve {
             .collect();
         let shifts: Vec<f32> = points.iter().map(|p| p.1).collect();
         for i in 1..points.len().saturating_sub(1) {
-            points[i].1 = median_of_three(shifts[i - 1], shifts[i], shifts[i + 1]);
+            let (before, after) = (shifts[i - 1], shifts[i + 1]);
+            // A knee of the curve (where bright parts start to clip) bends it by less
+            // than a band's width; an object filling a band stands out by more.
+            if (shifts[i] - (before + after) / 2.0).abs() > BAND as f32 {
+                points[i].1 = median_of_three(before, shifts[i], after);
+            }
         }
         self.interpolate(&points);
         let summed: Vec<u32> = (0..SPAN)
