@@ -1,7 +1,8 @@
 //! The config file (TOML). Every flag of the hub has a key of the same name; cameras are
-//! tables `[cameras.<name>]` with a `source` URL. Unknown keys are errors, and every
-//! error names the file, the line and what was expected. The reference is
-//! `docs/config.md`.
+//! tables `[cameras.<name>]` with a `source` URL, or without one for a camera that comes
+//! by itself (a browser, a `Publisher`) and only has settings here; `[motion]` gives the
+//! motion settings every camera starts from. Unknown keys are errors, and every error
+//! names the file, the line and what was expected. The reference is `docs/config.md`.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -36,6 +37,9 @@ pub struct ConfigFile {
     pub record_max_total_mb: Option<f64>,
     pub record_min_free_mb: Option<u64>,
     pub webhook: Option<String>,
+    /// `[motion]`: the motion settings of every camera that has none of its own (saved
+    /// from its page or the API), any of the keys of `/api/cameras/{name}/motion`.
+    pub motion: Option<toml::Spanned<MotionUpdate>>,
     #[serde(default)]
     pub cameras: BTreeMap<String, CameraTable>,
 }
@@ -44,7 +48,8 @@ pub struct ConfigFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraTable {
-    pub source: toml::Spanned<String>,
+    /// Where the hub gets the frames; none for a camera that publishes by itself.
+    pub source: Option<toml::Spanned<String>>,
     /// HTTP sources: seconds to wait for the connection.
     pub connect_timeout_s: Option<f64>,
     /// HTTP sources: seconds a stream may stay silent before it is reconnected.
@@ -64,7 +69,9 @@ pub struct CameraTable {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfiguredCamera {
     pub name: String,
-    pub source: SourceSpec,
+    /// `None`: a camera that comes by itself (a browser, a `Publisher`); the file only
+    /// gives its settings, which apply when it appears.
+    pub source: Option<SourceSpec>,
     /// When set, the source runs only while someone watches, and stops after this long
     /// without viewers.
     pub on_demand: Option<Duration>,
@@ -79,6 +86,8 @@ pub struct Config {
     pub path: PathBuf,
     pub file: ConfigFile,
     pub cameras: Vec<ConfiguredCamera>,
+    /// `[motion]`, checked.
+    pub motion_defaults: Option<MotionUpdate>,
 }
 
 /// A config error: where, and what is wrong.
@@ -134,21 +143,47 @@ impl Config {
         };
         let file: ConfigFile = toml::from_str(text)
             .map_err(|e| error_at(e.span().map(|s| s.start), friendly(e.message())))?;
+        // Motion keys checked as the API checks them; an error points at the key's line.
+        let check_motion = |update: &toml::Spanned<MotionUpdate>, table: &str| {
+            MotionSettings::default()
+                .apply(update.get_ref().clone())
+                .map_err(|e| {
+                    // The message starts with the key at fault: point at its line.
+                    let key = e.split([' ', ':']).next().unwrap_or_default();
+                    let at = find_key(text, update.span(), key);
+                    error_at(
+                        Some(at.unwrap_or(update.span().start)),
+                        format!("{table}: {e}"),
+                    )
+                })
+                .map(|_| update.get_ref().clone())
+        };
+        let motion_defaults = file
+            .motion
+            .as_ref()
+            .map(|update| check_motion(update, "motion"))
+            .transpose()?;
         let mut cameras = Vec::new();
         for (raw_name, table) in &file.cameras {
             let header = find_table(text, raw_name);
             let name = camera_name(raw_name).map_err(|e| {
                 error_at(
-                    header.or(Some(table.source.span().start)),
+                    header.or(table.source.as_ref().map(|s| s.span().start)),
                     format!("[cameras.{raw_name}]: {e}"),
                 )
             })?;
-            let mut source = SourceSpec::parse(table.source.get_ref()).map_err(|e| {
-                error_at(
-                    Some(table.source.span().start),
-                    format!("cameras.{raw_name}.source: {e}"),
-                )
-            })?;
+            let mut source = table
+                .source
+                .as_ref()
+                .map(|source| {
+                    SourceSpec::parse(source.get_ref()).map_err(|e| {
+                        error_at(
+                            Some(source.span().start),
+                            format!("cameras.{raw_name}.source: {e}"),
+                        )
+                    })
+                })
+                .transpose()?;
             let http_only = |key: &str| {
                 error_at(
                     header,
@@ -161,8 +196,27 @@ impl Config {
                     .filter(|d| !d.is_zero())
                     .ok_or_else(|| error_at(header, format!("cameras.{raw_name}.{key} must be a number of seconds above 0, not {v}")))
             };
+            if source.is_none() {
+                let set = [
+                    ("connect_timeout_s", table.connect_timeout_s.is_some()),
+                    ("read_timeout_s", table.read_timeout_s.is_some()),
+                    ("poll_fps", table.poll_fps.is_some()),
+                    ("on_demand", table.on_demand.is_some()),
+                    ("idle_after_s", table.idle_after_s.is_some()),
+                ];
+                if let Some((key, _)) = set.iter().find(|(_, set)| *set) {
+                    return Err(error_at(
+                        header,
+                        format!(
+                            "cameras.{raw_name}.{key} needs a source: without one, the camera \
+                             is one that publishes by itself (a browser, a Publisher) and only \
+                             its motion settings apply"
+                        ),
+                    ));
+                }
+            }
             match &mut source {
-                SourceSpec::Http(http) => {
+                Some(SourceSpec::Http(http)) => {
                     if let Some(v) = table.connect_timeout_s {
                         http.connect_timeout = seconds("connect_timeout_s", v)?;
                     }
@@ -181,7 +235,7 @@ impl Config {
                         http.poll_fps = v;
                     }
                 }
-                _ => {
+                Some(_) => {
                     for (key, set) in [
                         ("connect_timeout_s", table.connect_timeout_s.is_some()),
                         ("read_timeout_s", table.read_timeout_s.is_some()),
@@ -192,6 +246,7 @@ impl Config {
                         }
                     }
                 }
+                None => {}
             }
             let on_demand = match (table.on_demand, table.idle_after_s) {
                 (Some(true), idle) => Some(seconds("idle_after_s", idle.unwrap_or(10.0))?),
@@ -203,23 +258,11 @@ impl Config {
                 }
                 _ => None,
             };
-            let motion = match &table.motion {
-                Some(update) => {
-                    MotionSettings::default()
-                        .apply(update.get_ref().clone())
-                        .map_err(|e| {
-                            // The message starts with the key at fault: point at its line.
-                            let key = e.split([' ', ':']).next().unwrap_or_default();
-                            let at = find_key(text, update.span(), key);
-                            error_at(
-                                Some(at.unwrap_or(update.span().start)),
-                                format!("cameras.{raw_name}.motion: {e}"),
-                            )
-                        })?;
-                    Some(update.get_ref().clone())
-                }
-                None => None,
-            };
+            let motion = table
+                .motion
+                .as_ref()
+                .map(|update| check_motion(update, &format!("cameras.{raw_name}.motion")))
+                .transpose()?;
             if cameras.iter().any(|c: &ConfiguredCamera| c.name == name) {
                 return Err(error_at(
                     header,
@@ -237,6 +280,7 @@ impl Config {
             path: path.to_owned(),
             file,
             cameras,
+            motion_defaults,
         })
     }
 }
@@ -371,7 +415,7 @@ read_timeout_s = 3
         assert_eq!(config.file.trust_loopback, Some(false));
         assert_eq!(config.cameras.len(), 2);
         assert_eq!(config.cameras[0].name, "door", "names are lower-cased");
-        let SourceSpec::Http(http) = &config.cameras[0].source else {
+        let Some(SourceSpec::Http(http)) = &config.cameras[0].source else {
             panic!()
         };
         assert_eq!(http.read_timeout, Duration::from_secs(3));
@@ -420,8 +464,36 @@ read_timeout_s = 3
         );
         let e = error("[cameras.a]\nsorce = \"test:\"\n");
         assert!(e.contains("unknown field `sorce`"), "{e}");
-        let e = error("[cameras.a]\n");
-        assert!(e.contains("missing field `source`"), "{e}");
+    }
+
+    #[test]
+    fn a_camera_without_a_source_has_settings_only() {
+        let config = parse("[cameras.phone.motion]\nenabled = true\n").unwrap();
+        assert_eq!(config.cameras.len(), 1);
+        assert_eq!(config.cameras[0].name, "phone");
+        assert_eq!(config.cameras[0].source, None);
+        assert_eq!(
+            config.cameras[0].motion.as_ref().and_then(|m| m.enabled),
+            Some(true)
+        );
+        let e = error("[cameras.phone]\non_demand = true\n");
+        assert!(
+            e.starts_with("remotecam.toml:1:1: cameras.phone.on_demand needs a source"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn motion_defaults_for_every_camera() {
+        let config = parse("[motion]\nenabled = true\nthreshold = 3\n").unwrap();
+        let defaults = config.motion_defaults.unwrap();
+        assert_eq!(defaults.enabled, Some(true));
+        assert_eq!(defaults.threshold, Some(3.0));
+        let e = error("port = 1\n[motion]\nenabled = true\ncalm_frames = 0\n");
+        assert!(
+            e.starts_with("remotecam.toml:4:1: motion: calm_frames"),
+            "{e}"
+        );
     }
 
     #[test]

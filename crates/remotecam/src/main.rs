@@ -102,7 +102,10 @@ fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
                     ),
                     None => String::new(),
                 };
-                println!("  {}: {}{demand}", camera.name, camera.source);
+                match &camera.source {
+                    Some(source) => println!("  {}: {source}{demand}", camera.name),
+                    None => println!("  {}: settings only (publishes by itself)", camera.name),
+                }
             }
             Ok(())
         }

@@ -108,6 +108,8 @@ pub struct Settings {
     pub retention: Retention,
     pub webhook: Option<String>,
     pub cameras: Vec<ConfiguredCamera>,
+    /// The config file's `[motion]`: what every camera's motion settings start from.
+    pub motion_defaults: Option<crate::motion::MotionUpdate>,
 }
 
 impl Settings {
@@ -146,15 +148,20 @@ impl Settings {
             .as_ref()
             .map(|c| c.cameras.clone())
             .unwrap_or_default();
-        if (options.demo || file.and_then(|f| f.demo).unwrap_or(false))
-            && !cameras.iter().any(|c| c.name == "demo")
-        {
-            cameras.push(ConfiguredCamera {
-                name: "demo".into(),
-                source: crate::source::SourceSpec::Test(Default::default()),
-                on_demand: None,
-                motion: None,
-            });
+        if options.demo || file.and_then(|f| f.demo).unwrap_or(false) {
+            let pattern = crate::source::SourceSpec::Test(Default::default());
+            match cameras.iter_mut().find(|c| c.name == "demo") {
+                // Settings for the demo camera in the file: it gets the pattern.
+                Some(demo) => {
+                    demo.source.get_or_insert(pattern);
+                }
+                None => cameras.push(ConfiguredCamera {
+                    name: "demo".into(),
+                    source: Some(pattern),
+                    on_demand: None,
+                    motion: None,
+                }),
+            }
         }
         Ok(Settings {
             config: config_path,
@@ -244,6 +251,7 @@ impl Settings {
                 other => other,
             },
             cameras,
+            motion_defaults: config.as_ref().and_then(|c| c.motion_defaults.clone()),
         })
     }
 }
@@ -308,16 +316,22 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
         tokio::spawn(crate::events::webhook(hub.events(), url.clone()));
     }
     let sources = SourceContext::new(options.frame_limits);
+    if let Some(defaults) = &options.motion_defaults {
+        hub.motion_store.set_defaults(defaults.clone());
+    }
     for camera in &options.cameras {
         if let Some(update) = &camera.motion {
             hub.motion_store.configure(&camera.name, update.clone());
         }
+        let Some(source) = &camera.source else {
+            continue;
+        };
         let cam = hub
-            .get_or_create(&camera.name, camera.source.kind())
+            .get_or_create(&camera.name, source.kind())
             .with_context(|| format!("adding configured camera {}", camera.name))?;
         tokio::spawn(crate::source::supervise(
             cam,
-            camera.source.clone(),
+            source.clone(),
             sources.clone(),
             camera.on_demand,
         ));
@@ -443,16 +457,14 @@ fn print_banner(
     out.push_str(&format!("HTTP  listening on {http}\n"));
     out.push_str(&format!("HTTPS listening on {https}\n"));
     out.push_str(&format!("Data directory: {}\n\n", data_dir.display()));
-    out.push_str(&format!(
-        "  Dashboard:           http://{}:{}/\n",
-        host(local),
-        http.port()
-    ));
-    out.push_str(&format!(
-        "  Camera of this computer: http://{}:{}/publish\n",
-        host(local),
-        http.port()
-    ));
+    let local_url = |path: &str| format!("http://{}:{}{path}", host(local), http.port());
+    for (label, path) in [
+        ("Dashboard:", "/"),
+        ("Recordings:", "/recordings"),
+        ("This computer's camera:", "/publish"),
+    ] {
+        out.push_str(&format!("  {label:<25}{}\n", local_url(path)));
+    }
     let reachable: Vec<IpAddr> = if http.ip().is_unspecified() {
         lan.iter().copied().filter(IpAddr::is_ipv4).collect()
     } else if http.ip().is_loopback() {
@@ -461,7 +473,10 @@ fn print_banner(
         vec![http.ip()]
     };
     if reachable.is_empty() {
-        out.push_str("\n  Only this machine can connect (--bind is a loopback address).\n");
+        out.push_str(
+            "\n  Only this machine can connect (--bind is a loopback address): no phone address \
+             or QR code.\n",
+        );
     } else {
         out.push_str(
             "\n  From a phone or another computer (accept the certificate warning once):\n",

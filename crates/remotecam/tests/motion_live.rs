@@ -209,3 +209,36 @@ async fn a_cmyk_frame_is_served_and_the_status_says_why_it_is_not_scored() {
         "{m}"
     );
 }
+
+#[tokio::test]
+async fn the_config_file_sets_motion_for_browser_cameras_and_every_camera() {
+    // `[motion]` for every camera; `[cameras.phone]` without a source: settings for a
+    // camera that publishes by itself, applied when it appears.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("test.toml");
+    std::fs::write(
+        &cfg,
+        "[motion]\nenabled = true\ncalm_frames = 30\n\n\
+         [cameras.phone.motion]\nthreshold = 4.5\n",
+    )
+    .unwrap();
+    let hub = Hub::start_in(dir, &["--config", cfg.to_str().unwrap()]);
+    let mut phone = Publisher::connect(&hub, "phone").await;
+    phone.send(scene(None)).await;
+    let mut other = Publisher::connect(&hub, "other").await;
+    other.send(scene(None)).await;
+    let m = hub.motion("phone").await;
+    assert_eq!(m["enabled"], true, "{m}");
+    assert_eq!(m["calm_frames"], 30, "{m}");
+    assert_eq!(m["threshold"], 4.5, "{m}");
+    let m = hub.motion("other").await;
+    assert_eq!(m["enabled"], true, "{m}");
+    assert_eq!(m["calm_frames"], 30, "{m}");
+    assert_eq!(m["threshold"], 1.0, "{m}");
+    let cameras = hub.cameras().await;
+    assert_eq!(
+        cameras.as_array().unwrap().len(),
+        2,
+        "no camera is made for settings alone"
+    );
+}

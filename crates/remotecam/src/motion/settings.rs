@@ -230,6 +230,8 @@ pub struct SettingsStore {
     saved: std::sync::Mutex<std::collections::BTreeMap<String, MotionSettings>>,
     /// From the config file: keys that win over the saved settings at every start.
     configured: std::sync::Mutex<std::collections::BTreeMap<String, MotionUpdate>>,
+    /// From the config file's `[motion]`: the settings of a camera with none saved.
+    defaults: std::sync::Mutex<Option<MotionSettings>>,
 }
 
 impl SettingsStore {
@@ -251,18 +253,21 @@ impl SettingsStore {
             path,
             saved: std::sync::Mutex::new(saved),
             configured: std::sync::Mutex::default(),
+            defaults: std::sync::Mutex::default(),
         }
     }
 
-    /// The settings `camera` starts with: those saved (or the defaults), with the config
-    /// file's keys over them; `None` when neither has anything for it.
+    /// The settings `camera` starts with: those saved (or the config file's `[motion]`
+    /// defaults), with the config file's keys for the camera over them; `None` when
+    /// nothing has anything for it (then it has [`MotionSettings::default`]).
     pub fn get(&self, camera: &str) -> Option<MotionSettings> {
         let saved = self
             .saved
             .lock()
             .expect("settings lock")
             .get(camera)
-            .cloned();
+            .cloned()
+            .or_else(|| self.defaults.lock().expect("settings lock").clone());
         let configured = self
             .configured
             .lock()
@@ -280,6 +285,16 @@ impl SettingsStore {
             }
             (saved, None) => saved,
         }
+    }
+
+    /// The config file's `[motion]` keys (checked when it was read): the settings of
+    /// every camera that has none saved.
+    pub fn set_defaults(&self, update: MotionUpdate) {
+        let defaults = MotionSettings::default().apply(update).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "[motion] from the config file not applied");
+            MotionSettings::default()
+        });
+        *self.defaults.lock().expect("settings lock") = Some(defaults);
     }
 
     /// The config file's motion keys for `camera`, applied by [`SettingsStore::get`] over
