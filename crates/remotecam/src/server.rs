@@ -35,7 +35,8 @@ pub struct Options {
     /// HTTPS port, 0 for any free one [default: 8443]. Phones need HTTPS for the camera.
     #[arg(long)]
     pub https_port: Option<u16>,
-    /// Where the token, certificate and config live
+    /// Where the hub keeps its data: token, certificate and key, motion.json, recordings/,
+    /// and remotecam.toml if you put one there
     /// [default: the user's data directory, e.g. ~/.local/share/remotecam].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
