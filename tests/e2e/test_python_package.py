@@ -55,6 +55,7 @@ def test_a_pure_red_frame_is_red_in_bgr(hub):
     assert np.abs(frame.astype(int) - [0, 0, 255]).max() <= 4, frame[120, 160]
     info = cam.last_info
     assert (info.seq, info.width, info.height) == (pub.last_seq, 320, 240)
+    assert not info.placeholder
     assert abs(info.hub_received_at - time.time()) < 60
 
 
@@ -74,11 +75,16 @@ def test_never_the_same_frame_twice_then_the_timeout_image(hub):
     # Take what came before the publisher stopped; then nothing new comes: the message
     # image, at the size of the last frame.
     cam2.get_frame()
+    assert not cam2.last_info.placeholder
+    last_seq = cam2.last_info.seq
     start = time.monotonic()
     image = cam2.get_frame()
     assert time.monotonic() - start >= 0.29
     assert image.shape == (240, 320, 3)
     assert (image > 200).any(axis=2).sum() > 300, "a message is drawn"
+    # The program can tell: the info says placeholder, and still names the last frame.
+    info = cam2.last_info
+    assert info.placeholder and info.seq == last_seq, info
     assert cam2.read() == (False, None)
     with pytest.raises(TimeoutError, match="no frame from camera 'seq'"):
         while True:  # at most one frame left from before the stop

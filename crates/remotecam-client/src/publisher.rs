@@ -30,7 +30,8 @@ impl std::fmt::Debug for Publisher {
 
 impl Publisher {
     pub async fn connect(target: Target) -> Result<Publisher, Error> {
-        let mut ws = open(&target, "publish").await?;
+        // The hub lists the camera with source "publisher" (not "browser").
+        let mut ws = open(&target, "publish?client=publisher").await?;
         let max_message_bytes = loop {
             match next_text(&mut ws).await? {
                 PublisherText::Hello {

@@ -30,8 +30,8 @@ fn bench(c: &mut Criterion) {
         seq: 1,
         width: 1280,
         height: 720,
-        captured_ms: Some(1.7e12),
-        received_ms: 1.7e12,
+        captured_ms: Some(1_700_000_000_000),
+        received_ms: 1_700_000_000_000,
         bytes: jpeg.len(),
     };
     c.bench_function("viewer frame message 720p", |b| {

@@ -55,13 +55,38 @@ impl Canvas {
         }
     }
 
-    /// Draws `text` centred horizontally at row `y`, as large as fits (up to `max_scale`).
+    /// Draws `text` centred horizontally at row `y`, as large as fits in 90% of the
+    /// width (up to `max_scale`); text too long for one line even at the smallest size
+    /// goes over several, by words. Returns the height drawn.
     pub fn centred(&mut self, y: usize, text: &str, max_scale: usize, rgb: [u8; 3]) -> usize {
+        let fit = self.width * 9 / 10;
         let chars = text.chars().count().max(1);
-        let scale = (self.width * 9 / 10 / (chars * 8)).clamp(1, max_scale);
+        let scale = (fit / (chars * 8)).clamp(1, max_scale);
         let w = Self::text_width(text, scale);
-        self.text(self.width.saturating_sub(w) / 2, y, text, scale, rgb);
-        8 * scale
+        if w <= fit || !text.contains(' ') {
+            self.text(self.width.saturating_sub(w) / 2, y, text, scale, rgb);
+            return 8 * scale;
+        }
+        let per_line = (fit / 8).max(1);
+        let mut lines = vec![String::new()];
+        for word in text.split(' ') {
+            let line = lines.last_mut().expect("a line");
+            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > per_line {
+                lines.push(word.to_owned());
+            } else {
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.push_str(word);
+            }
+        }
+        let mut drawn = 0;
+        for line in &lines {
+            let w = Self::text_width(line, 1);
+            self.text(self.width.saturating_sub(w) / 2, y + drawn, line, 1, rgb);
+            drawn += 10;
+        }
+        drawn
     }
 
     fn put(&mut self, x: usize, y: usize, rgb: [u8; 3]) {
@@ -87,6 +112,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn text_too_long_for_a_line_goes_over_several() {
+        let mut c = Canvas::new(100, 60, [0, 0, 0]);
+        // 38 characters at 8 px: 304 px, three lines of at most 11 characters.
+        let height = c.centred(
+            2,
+            "no frame from camera 'door' in 1.0 s x",
+            2,
+            [255, 255, 255],
+        );
+        assert_eq!(height, 40);
+        let lit = |x: usize, y: usize| c.rgb[(y * 100 + x) * 3] > 0;
+        // Nothing is drawn in the outer 5% columns (each line fits), and every line has ink.
+        for y in 0..60 {
+            assert!(!lit(0, y) && !lit(99, y), "row {y} reaches the edge");
+        }
+        for line in 0..4 {
+            assert!(
+                (0..100).any(|x| (0..8).any(|dy| lit(x, 2 + line * 10 + dy))),
+                "line {line}"
+            );
+        }
+    }
+
+    #[test]
     fn text_marks_pixels() {
         let mut c = Canvas::new(64, 16, [0, 0, 0]);
         c.text(0, 0, "AB", 1, [255, 255, 255]);
@@ -100,8 +149,8 @@ mod tests {
     #[test]
     fn centred_text_fits_and_to_jpeg_is_valid() {
         let mut c = Canvas::new(100, 40, [0, 0, 0]);
-        let h = c.centred(4, "a long line of text that cannot fit", 4, [255, 255, 255]);
-        assert_eq!(h, 8, "scaled down to the smallest size");
+        let h = c.centred(4, "short text", 4, [255, 255, 255]);
+        assert_eq!(h, 8, "scaled down to the smallest size that fits");
         let jpeg = c.to_jpeg(80);
         let info = crate::jpeg::inspect(&jpeg).unwrap();
         assert_eq!((info.width, info.height), (100, 40));

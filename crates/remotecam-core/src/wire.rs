@@ -15,11 +15,26 @@ pub struct FrameMeta {
     pub width: u16,
     pub height: u16,
     /// Unix milliseconds by the source's clock, when known.
-    pub captured_ms: Option<f64>,
+    #[serde(deserialize_with = "whole_ms::optional")]
+    pub captured_ms: Option<u64>,
     /// Unix milliseconds by the hub's clock, when the hub accepted the frame.
-    pub received_ms: f64,
+    #[serde(deserialize_with = "whole_ms::required")]
+    pub received_ms: u64,
     /// Size of the JPEG in bytes.
     pub bytes: usize,
+}
+
+/// Whole Unix milliseconds, read from any JSON number (earlier hubs wrote fractions).
+mod whole_ms {
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn required<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        f64::deserialize(d).map(|ms| ms as u64)
+    }
+
+    pub(super) fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Option::<f64>::deserialize(d).map(|ms| ms.map(|ms| ms as u64))
+    }
 }
 
 /// Text messages of the viewer WebSocket (`/api/cameras/{name}/ws`).
@@ -106,7 +121,7 @@ mod tests {
             width: 4,
             height: 2,
             captured_ms: None,
-            received_ms: 1.5,
+            received_ms: 1_700_000_000_123,
             bytes: 3,
         };
         let msg = encode_frame(&meta, b"abc");

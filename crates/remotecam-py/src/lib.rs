@@ -83,14 +83,21 @@ struct FrameInfo {
     received_at: f64,
     /// Frames that arrived after the previous call's frame and were never returned.
     skipped: u64,
+    /// The call returned the timeout image, not a frame: the other fields then describe
+    /// the last frame there was (seq 0 and times 0 when there was none).
+    placeholder: bool,
 }
 
 #[pymethods]
 impl FrameInfo {
     fn __repr__(&self) -> String {
         format!(
-            "FrameInfo(seq={}, width={}, height={}, skipped={})",
-            self.seq, self.width, self.height, self.skipped
+            "FrameInfo(seq={}, width={}, height={}, skipped={}, placeholder={})",
+            self.seq,
+            self.width,
+            self.height,
+            self.skipped,
+            if self.placeholder { "True" } else { "False" }
         )
     }
 }
@@ -128,10 +135,11 @@ impl RemoteCam {
                 seq: frame.meta.seq,
                 width: frame.meta.width,
                 height: frame.meta.height,
-                captured_at: frame.meta.captured_ms.map(|ms| ms / 1000.0),
-                hub_received_at: frame.meta.received_ms / 1000.0,
+                captured_at: frame.meta.captured_ms.map(|ms| ms as f64 / 1000.0),
+                hub_received_at: frame.meta.received_ms as f64 / 1000.0,
                 received_at: unix_seconds(received_at),
                 skipped: frame.skipped,
+                placeholder: false,
             };
             if decode {
                 Ok(Got::Frame(frame.decode()?, info))
@@ -161,8 +169,29 @@ impl RemoteCam {
             }
             Ok(Got::Jpeg(..)) => unreachable!("asked to decode"),
             Err(e @ Error::Timeout { .. }) if !self.raise_on_timeout => {
-                let (w, h) = self.last.lock().unwrap_or_else(|e| e.into_inner()).size;
-                Self::array(py, timeout_image(&self.camera, &e, w, h))
+                let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+                let (w, h) = last.size;
+                let image = timeout_image(&self.camera, &e, w, h);
+                // A program can tell the picture from a frame by `last_info`.
+                let before = last.info.take();
+                last.info = Some(FrameInfo {
+                    width: image.width as u16,
+                    height: image.height as u16,
+                    skipped: 0,
+                    placeholder: true,
+                    ..before.unwrap_or(FrameInfo {
+                        seq: 0,
+                        width: 0,
+                        height: 0,
+                        captured_at: None,
+                        hub_received_at: 0.0,
+                        received_at: 0.0,
+                        skipped: 0,
+                        placeholder: true,
+                    })
+                });
+                drop(last);
+                Self::array(py, image)
             }
             Err(e) => Err(to_py(e)),
         }

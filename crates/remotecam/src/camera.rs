@@ -28,12 +28,23 @@ use crate::placeholder;
 pub enum SourceKind {
     /// A browser publishing over `/api/cameras/{name}/publish` (the publisher page).
     Browser,
+    /// A program publishing over the same WebSocket (the Python or Rust `Publisher`,
+    /// which adds `?client=publisher` to the URL).
+    Publisher,
     /// The hub's own test pattern (`test:`).
     Test,
     /// An MJPEG stream or snapshot URL the hub pulls (`http://`).
     Http,
     /// A USB webcam on the hub's machine (`v4l2://`).
     V4l2,
+}
+
+impl SourceKind {
+    /// A camera that comes by itself over the publish WebSocket (no configured source):
+    /// anyone may publish into it, and the hub may forget it once it is offline.
+    pub fn publishes_itself(self) -> bool {
+        matches!(self, SourceKind::Browser | SourceKind::Publisher)
+    }
 }
 
 /// What a camera's source is doing, as the API and dashboard show it.

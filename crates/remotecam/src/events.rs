@@ -16,7 +16,7 @@ pub struct HubEvent {
     pub kind: &'static str,
     pub camera: String,
     /// Unix milliseconds, hub clock.
-    pub at_ms: f64,
+    pub at_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub motion_frames: Option<u32>,
     /// For `motion_end`: whether the event had enough motion frames to keep a clip.

@@ -63,10 +63,11 @@ pub struct Frame {
     ws_message: OnceLock<Bytes>,
 }
 
-pub(crate) fn epoch_ms(t: SystemTime) -> f64 {
+/// Whole Unix milliseconds, as the API and the viewer messages give times.
+pub(crate) fn epoch_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(0.0)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 impl Frame {
@@ -137,6 +138,7 @@ mod tests {
         assert_eq!(meta["seq"], 7);
         assert_eq!(meta["width"], 4);
         assert_eq!(meta["captured_ms"], serde_json::Value::Null);
+        assert!(meta["received_ms"].is_u64(), "whole milliseconds: {meta}");
         assert_eq!(&msg[4 + n..], &frame.jpeg[..]);
         // Built once: a second call shares the same allocation.
         assert_eq!(frame.ws_message().as_ptr(), msg.as_ptr());

@@ -214,7 +214,7 @@ impl Hub {
 fn forgettable(cameras: &BTreeMap<String, Arc<Camera>>) -> Option<String> {
     cameras
         .values()
-        .filter(|c| c.source() == SourceKind::Browser && !c.is_online())
+        .filter(|c| c.source().publishes_itself() && !c.is_online())
         .min_by_key(|c| c.latest().frame.map(|f| f.received))
         .map(|c| c.name().to_owned())
 }

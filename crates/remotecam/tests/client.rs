@@ -30,6 +30,11 @@ async fn published_colours_come_back_decoded_as_bgr() {
         centre[0] < 8 && centre[1] < 8 && centre[2] > 247,
         "pure red is [0, 0, 255] in BGR, got {centre:?}"
     );
+    assert_eq!(
+        hub.camera("colour").await["source"],
+        "publisher",
+        "a program's Publisher is no browser"
+    );
 }
 
 #[tokio::test]

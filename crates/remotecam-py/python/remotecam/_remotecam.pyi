@@ -33,6 +33,9 @@ class FrameInfo:
     """Unix time this program received the frame."""
     skipped: int
     """Frames that arrived after the previous call's frame and were never returned."""
+    placeholder: bool
+    """The call returned the timeout image, not a frame; the other fields then describe
+    the last frame there was (seq 0 and times 0 when there was none)."""
 
 class RemoteCam:
     """The newest frames of one camera of a remotecam hub, as NumPy BGR arrays.

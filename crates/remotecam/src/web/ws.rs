@@ -87,7 +87,7 @@ pub(super) async fn publish(
     // Refusals that do not need the upgrade come first, so that a plain GET of this URL
     // (the publisher page does one when its WebSocket is refused) tells why.
     if let Some(existing) = state.hub.get(&name)
-        && existing.source() != SourceKind::Browser
+        && !existing.source().publishes_itself()
     {
         return Err(AppError::new(
             ErrorKind::Conflict,
@@ -106,7 +106,7 @@ pub(super) async fn publish(
     };
     let camera = state
         .hub
-        .get_or_create(&name, SourceKind::Browser)
+        .get_or_create(&name, publisher_kind(&uri))
         .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
     let stopped = state.hub.stopped();
     Ok(upgrade
@@ -114,6 +114,19 @@ pub(super) async fn publish(
         .max_frame_size(limits.max_bytes)
         .max_write_buffer_size(WRITE_SLACK)
         .on_upgrade(move |socket| publisher_session(socket, camera, limits, stopped)))
+}
+
+/// Who publishes: a program's `Publisher` says so in the query (`client=publisher`);
+/// anyone else is taken for a browser.
+fn publisher_kind(uri: &Uri) -> SourceKind {
+    let program = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|pair| pair == "client=publisher"));
+    if program {
+        SourceKind::Publisher
+    } else {
+        SourceKind::Browser
+    }
 }
 
 async fn publisher_session(
