@@ -115,6 +115,40 @@ def mjpeg_frames(url, count, timeout=WAIT):
     return frames
 
 
+# Screenshots of the pages, at a phone's size and a desktop's, for a person to look at.
+SHOTS = ROOT / "target" / "screenshots"
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+
+
+def shoot(page, name):
+    """Screenshots `page` at both sizes into SHOTS (`<name>-phone.png`, `<name>-desktop.png`);
+    leaves it at the desktop size."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for label, size in VIEWPORTS.items():
+        page.set_viewport_size(size)
+        page.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SHOTS.is_dir() and any(SHOTS.iterdir()):
+        terminalreporter.write_line(f"screenshots of the pages (phone and desktop): {SHOTS}")
+
+
+def fits_the_width(page):
+    """Nothing on the page is wider than the window (no sideways scrolling), and no
+    select cuts its chosen option's text."""
+    return page.evaluate("""() => {
+      const cut = [...document.querySelectorAll('select')].filter((s) => {
+        if (!s.offsetParent) return false;
+        const ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = getComputedStyle(s).font;
+        const text = s.options[s.selectedIndex]?.text || '';
+        return ctx.measureText(text).width + 28 > s.clientWidth;  // 28: padding and arrow
+      }).map((s) => s.id);
+      return { wide: document.documentElement.scrollWidth > window.innerWidth, cut };
+    }""") == {"wide": False, "cut": []}
+
+
 CHROMIUM = "/usr/bin/chromium"
 BASE_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -10,33 +10,66 @@ function card(cam) {
   el.className = "card";
   el.dataset.camera = cam.name;
   el.innerHTML = `
-    <a class="view" href="/cameras/${encodeURIComponent(cam.name)}"><img alt=""><div class="overlay" hidden>OFFLINE</div></a>
+    <a class="view" href="/cameras/${encodeURIComponent(cam.name)}"><img alt="">
+      <div class="badges"><span class="overlay" hidden>OFFLINE</span>
+        <span class="badge motion" hidden>MOTION</span><span class="badge rec" hidden>● REC</span></div></a>
     <div class="meta"><span class="dot"></span><span class="name"></span>
       <span class="size muted"></span><span class="fps muted"></span><span class="viewers muted"></span>
-      <span class="source muted"></span></div>
+      <span class="source muted"></span><span class="detect muted"></span>
+      <button class="quiet delete forget" hidden>Forget</button></div>
     <div class="problem" hidden></div>`;
   el.querySelector(".name").textContent = cam.name;
   const img = el.querySelector("img");
   img.alt = `live view of ${cam.name}`;
   // Until the first frame arrives (or while offline): the newest frame or "no signal".
   img.src = `/api/cameras/${encodeURIComponent(cam.name)}/snapshot.jpg`;
-  const overlay = el.querySelector(".overlay");
-  const stop = openViewer(cam.name, img, {
-    onStatus: (online) => { overlay.hidden = online !== false; },
+  const stop = openViewer(cam.name, img);
+  el.querySelector(".forget").addEventListener("click", async () => {
+    try {
+      await api(`/api/cameras/${encodeURIComponent(cam.name)}`, { method: "DELETE" });
+      refresh();
+    } catch (e) {
+      const problem = el.querySelector(".problem");
+      problem.textContent = `Cannot forget it: ${e.message}`;
+      problem.hidden = false;
+    }
   });
   return { el, stop };
 }
 
+// "12 s", "3 min", "2 h", "4 days": how long ago something was.
+function ago(ms) {
+  const s = ms / 1000;
+  if (s < 60) return `${Math.round(s)} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 86400) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} days`;
+}
+
+// Cameras that come by themselves (a browser, a program's Publisher) may be forgotten
+// once offline; configured ones come back with their source.
+const SELF_PUBLISHED = ["browser", "publisher"];
+
 function update(entry, cam) {
   const q = (s) => entry.el.querySelector(s);
+  entry.el.classList.toggle("offline", !cam.online);
+  q(".overlay").hidden = cam.online;
   q(".dot").className = `dot ${cam.online ? "on" : "off"}`;
   q(".dot").title = cam.online ? "online" : "offline";
-  q(".size").textContent = cam.width ? `${cam.width}×${cam.height}` : "";
-  q(".fps").textContent = cam.online ? `${cam.fps.toFixed(1)} fps` : cam.state;
+  q(".size").textContent = cam.online && cam.width ? `${cam.width}×${cam.height}` : "";
+  if (cam.online) q(".fps").textContent = `${cam.fps.toFixed(1)} fps`;
+  else if (cam.last_frame_age_ms != null) q(".fps").textContent = `last seen ${ago(cam.last_frame_age_ms)} ago`;
+  else q(".fps").textContent = cam.state === "idle" ? "idle (on demand)" : "never seen";
+  // This page is a viewer too: count the others.
+  const others = Math.max(0, cam.viewers - 1);
+  q(".viewers").textContent = cam.online && others ? `${others} other viewer${others === 1 ? "" : "s"}` : "";
   q(".source").textContent = cam.source;
+  q(".detect").textContent = cam.motion_enabled ? "motion detection on" : "";
+  q(".badge.motion").hidden = !cam.in_event;
+  q(".badge.rec").hidden = cam.recording !== "recording";
+  q(".forget").hidden = cam.online || !SELF_PUBLISHED.includes(cam.source);
   q(".problem").hidden = !cam.error;
-  q(".problem").textContent = cam.error || "";
-  q(".viewers").textContent = `${cam.viewers} viewer${cam.viewers === 1 ? "" : "s"}`;
+  if (cam.error) q(".problem").textContent = cam.error;
 }
 
 async function refresh() {

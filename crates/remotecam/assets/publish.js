@@ -1,7 +1,8 @@
 // The publisher: camera -> canvas -> JPEG -> WebSocket /api/cameras/NAME/publish.
 // Never queues: a frame is only taken when the previous ones are acknowledged and the
 // socket's buffer is empty; otherwise the tick is counted as skipped. Reconnects with
-// backoff after a drop or a hub restart.
+// backoff after a drop or a hub restart; stops and says why when the hub refuses for
+// good (a name taken by a configured camera, a bad name, no token, the hub full).
 const $ = (id) => document.getElementById(id);
 const preview = $("preview");
 const canvas = document.createElement("canvas");
@@ -12,6 +13,8 @@ const fields = ["name", "device", "resolution", "cw", "ch", "quality", "fps"];
 
 let running = false, stream = null, ws = null, tickTimer = null, reconnectTimer = null;
 let retry = 0, inFlight = 0, encoding = false, wakeLock = null, pendingDevice = null;
+// The size of the frames sent, once one was ("–" before: the camera's size is not known).
+let sentSize = "";
 const stats = { sent: 0, skipped: 0, acks: [], latencies: [] };
 
 function loadSettings() {
@@ -91,32 +94,46 @@ function connect() {
       if (stats.latencies.length > 30) stats.latencies.shift();
     }
   };
-  socket.onclose = (ev) => {
+  socket.onclose = async (ev) => {
     if (ws === socket) ws = null;
     if (!running) return;
     if (ev.code === 4000) {
-      stop();
-      setStatus(`Stopped: ${ev.reason}. Use another name to stream from both devices.`, "error");
+      stop(`Stopped: ${ev.reason}. Use another name to stream from both devices.`);
+      return;
+    }
+    if (ev.code === 1009 || ev.code === 1007 || ev.code === 1003) {
+      stop(`Stopped: the hub refused a frame (${ev.reason}). Choose a smaller resolution or quality.`);
+      return;
+    }
+    const refused = greeted ? null : await refusal();
+    if (!running) return;
+    if (refused) {
+      stop(`Stopped: ${refused}`);
       return;
     }
     const delay = Math.min(10000, 500 * 2 ** retry++) * (0.75 + Math.random() / 2);
     const why = ev.reason || (greeted ? "connection lost" : "cannot reach the hub");
     setStatus(`${why}; reconnecting in ${(delay / 1000).toFixed(1)} s…`, "error");
-    if (!greeted) diagnose(delay);
     reconnectTimer = setTimeout(connect, delay);
   };
 }
 
-// A refused upgrade shows up as a bare close; ask the hub why (token? name taken by a
-// configured camera? camera limit?) with a plain request to the same URL.
-async function diagnose(delay) {
+// Answers that retrying cannot change: a bad name (400), no or a wrong token (401, 403),
+// a name taken by a configured camera (409), the hub full of cameras (503).
+const PERMANENT = [400, 401, 403, 409, 503];
+
+// A refused upgrade shows up as a bare close; ask the hub why with a plain request to
+// the same URL. The reason when the refusal is for good; null to retry (the hub is
+// restarting, the network is down).
+async function refusal() {
   try {
     const res = await fetch(`/api/cameras/${cameraName()}/publish`);
-    if (!res.ok && res.headers.get("content-type")?.includes("json")) {
-      const msg = (await res.json()).error;
-      setStatus(`${msg} (retrying in ${(delay / 1000).toFixed(1)} s)`, "error");
-    }
-  } catch {}
+    if (!PERMANENT.includes(res.status)) return null;
+    const body = res.headers.get("content-type")?.includes("json") ? await res.json() : {};
+    return body.error || `the hub refused (HTTP ${res.status})`;
+  } catch {
+    return null;
+  }
 }
 
 function tick() {
@@ -142,6 +159,7 @@ function tick() {
     socket.send(buf);
     inFlight++;
     stats.sent++;
+    sentSize = `${cw}×${ch}`;
     stats.lastBytes = (stats.lastBytes || []).concat([[performance.now(), buf.byteLength]]).slice(-120);
   }, "image/jpeg", +$("quality").value / 100);
 }
@@ -156,7 +174,7 @@ function showStats() {
   $("s-lat").textContent = lat.length ? lat[Math.floor(lat.length / 2)].toFixed(0) : "–";
   $("s-skip").textContent = stats.skipped;
   $("s-sent").textContent = stats.sent;
-  $("s-size").textContent = canvas.width ? `${canvas.width}×${canvas.height}` : "–";
+  $("s-size").textContent = sentSize || "–";
 }
 
 async function keepAwake() {
@@ -187,8 +205,10 @@ async function start() {
   keepAwake();
 }
 
-function stop() {
+// Stops streaming; `why` (an error) is shown instead of "Stopped.".
+function stop(why = "") {
   running = false;
+  sentSize = "";
   clearTimeout(tickTimer);
   clearTimeout(reconnectTimer);
   if (ws) ws.close(1000, "stopped");
@@ -201,7 +221,7 @@ function stop() {
   $("name").disabled = false;
   $("start").textContent = "Start streaming";
   $("start").classList.remove("stop");
-  setStatus("Stopped.");
+  setStatus(why || "Stopped.", why ? "error" : "");
 }
 
 $("start").addEventListener("click", () => (running ? stop() : start()));

@@ -154,6 +154,13 @@ pub struct CameraStatus {
     pub state: SourceState,
     /// The source's last error, while it matters (retrying, or frames skipped).
     pub error: Option<String>,
+    /// Motion detection is on.
+    pub motion_enabled: bool,
+    /// A motion event is going on.
+    pub in_event: bool,
+    /// What the camera's recorder is doing (the API fills it in as the motion endpoint
+    /// says it).
+    pub recording: crate::record::recorder::RecordingState,
 }
 
 impl Camera {
@@ -340,6 +347,9 @@ impl Camera {
             seq: frame.map_or(0, |f| f.seq),
             state,
             error,
+            motion_enabled: self.motion.settings.borrow().enabled,
+            in_event: self.motion.status.borrow().in_event,
+            recording: self.motion.recording.borrow().state,
         }
     }
 

@@ -36,7 +36,9 @@ pub fn camera_name(raw: &str) -> Result<String, NameError> {
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("the hub already has {0} cameras, its limit (--max-cameras)")]
+#[error(
+    "the hub is full: it keeps at most {0} camera(s) (--max-cameras), and none is offline to make room"
+)]
 pub struct TooManyCameras(pub usize);
 
 /// All cameras, by name. A camera is made when a source first publishes to its name

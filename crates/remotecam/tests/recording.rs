@@ -338,6 +338,21 @@ async fn in_a_clip(hub: &Hub, name: &str) -> Publisher {
         i > 12 && status["recording"]["state"] == "recording"
     })
     .await;
+    // The camera list says so too (the dashboard's tiles show it).
+    let camera = hub.camera(name).await;
+    assert_eq!(
+        (
+            &camera["motion_enabled"],
+            &camera["in_event"],
+            &camera["recording"]
+        ),
+        (
+            &serde_json::json!(true),
+            &serde_json::json!(true),
+            &serde_json::json!("recording")
+        ),
+        "{camera}"
+    );
     publisher
 }
 

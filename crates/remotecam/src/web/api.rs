@@ -11,7 +11,15 @@ use crate::error::{AppError, ErrorKind};
 
 /// `GET /api/cameras`: every camera with its status, by name.
 pub(super) async fn list_cameras(State(state): State<AppState>) -> Json<Vec<CameraStatus>> {
-    Json(state.hub.list().iter().map(|c| c.status()).collect())
+    Json(state.hub.list().iter().map(|c| status(&state, c)).collect())
+}
+
+/// A camera's status with its recorder's state as the motion endpoint gives it.
+fn status(state: &AppState, camera: &crate::camera::Camera) -> CameraStatus {
+    CameraStatus {
+        recording: super::motion::recording(state, camera).state,
+        ..camera.status()
+    }
 }
 
 /// `GET /api/cameras/{name}`
@@ -20,7 +28,7 @@ pub(super) async fn camera_status(
     Path(name): Path<String>,
 ) -> Result<Json<CameraStatus>, AppError> {
     let cam = state.camera(&name)?;
-    Ok(Json(cam.status()))
+    Ok(Json(status(&state, &cam)))
 }
 
 /// `DELETE /api/cameras/{name}`: forgets an offline camera.

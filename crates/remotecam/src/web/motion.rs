@@ -29,6 +29,16 @@ pub(super) struct MotionView {
 }
 
 fn view(state: &AppState, camera: &crate::camera::Camera) -> MotionView {
+    MotionView {
+        settings: camera.motion.settings.borrow().clone(),
+        status: camera.motion.status.borrow().clone(),
+        recording: recording(state, camera),
+    }
+}
+
+/// What the camera's recorder does, as the API says it: `off` unless detection and
+/// recording are on and the hub keeps recordings, `error` while they cannot be opened.
+pub(super) fn recording(state: &AppState, camera: &crate::camera::Camera) -> RecordingStatus {
     let settings = camera.motion.settings.borrow().clone();
     let mut recording = camera.motion.recording.borrow().clone();
     let asked = settings.enabled && settings.record;
@@ -48,11 +58,7 @@ fn view(state: &AppState, camera: &crate::camera::Camera) -> MotionView {
     } else if recording.state == RecordingState::Off {
         recording.state = RecordingState::Idle;
     }
-    MotionView {
-        settings,
-        status: camera.motion.status.borrow().clone(),
-        recording,
-    }
+    recording
 }
 
 pub(super) async fn get(
