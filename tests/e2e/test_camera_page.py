@@ -3,7 +3,7 @@ opens it), driven as a person would: turn detection on, watch the level graph mo
 against the threshold line, change the threshold (it applies at once), draw an ignored
 zone on the picture."""
 
-from conftest import WAIT, start_publishing, wait_until
+from conftest import VIEWPORTS, WAIT, fits_the_width, shoot, start_publishing, wait_until
 
 
 def motion(hub, name):
@@ -60,3 +60,56 @@ def test_motion_panel_turns_detection_on_graphs_the_level_and_sets_zones(make_hu
     page.wait_for_function("() => document.getElementById('mask-count').textContent === 'none'",
                            timeout=WAIT * 1000)
     assert motion(hub, "phone")["mask"] == []
+
+
+def test_graph_starts_full_every_setting_round_trips_and_plain_http_addresses(make_hub, browser_with):
+    hub = make_hub()
+    context = browser_with()
+    start_publishing(context.new_page(), hub, "phone")
+    hub.api("/api/cameras/phone/motion", "PUT", {"enabled": True})
+    # The hub keeps the levels while no page is open.
+    wait_until(lambda: len(hub.api("/api/cameras/phone/motion/history")["samples"]) >= 12,
+               "three seconds of levels kept")
+    page = context.new_page()
+    opened_ms = page.evaluate("() => Date.now()")
+    page.goto(hub.https_url(f"/cameras/phone?token={hub.token}"))
+    # The first draw already has what came before the page was opened, on a stable
+    # percent scale (a whole step: 1, 2, 5, 10...).
+    page.wait_for_function("() => +document.getElementById('m-graph').dataset.samples >= 12",
+                           timeout=WAIT * 1000)
+    graph = page.evaluate("() => ({...document.getElementById('m-graph').dataset})")
+    assert int(graph["oldest"]) < opened_ms - 2000, graph
+    assert int(graph["scale"]) in (1, 2, 5, 10, 20, 50, 100), graph
+
+    # Every setting is on the page, and what is typed there is what the hub has.
+    values = {"#m-calm": ("calm_frames", "33"), "#m-min": ("min_motion_frames", "4"),
+              "#m-preroll": ("pre_roll_s", "3.5"), "#m-maxclip": ("max_clip_s", "120"),
+              "#m-gap": ("min_gap_s", "7"), "#m-noise": ("noise_level", "12")}
+    for selector, (key, value) in values.items():
+        page.fill(selector, value)
+        page.dispatch_event(selector, "change")
+        wait_until(lambda: motion(hub, "phone")[key] == float(value), f"{key} is set")
+    page.uncheck("#m-record")
+    wait_until(lambda: motion(hub, "phone")["record"] is False, "recording is turned off")
+    page.fill("#m-noise", "")
+    page.dispatch_event("#m-noise", "change")
+    wait_until(lambda: motion(hub, "phone")["noise_level"] is None, "the noise level is learnt again")
+    page.fill("#m-calm", "0")
+    page.dispatch_event("#m-calm", "change")
+    page.wait_for_selector("#m-settingproblem:not([hidden])", timeout=WAIT * 1000)
+    assert "calm_frames" in page.text_content("#m-settingproblem")
+    page.reload()
+    page.wait_for_function("() => document.getElementById('m-calm').value === '33'",
+                           timeout=WAIT * 1000)
+    assert page.input_value("#m-preroll") == "3.5" and not page.is_checked("#m-record")
+
+    # Opened over HTTPS, the page gives the plain-HTTP addresses too (players refuse the
+    # self-signed certificate).
+    page.wait_for_selector("#urls a", timeout=WAIT * 1000)
+    links = page.eval_on_selector_all("#urls a", "els => els.map(e => e.textContent)")
+    assert hub.url("/api/cameras/phone/stream.mjpg") in links, links
+    assert hub.https_url("/api/cameras/phone/stream.mjpg") in links, links
+    for size in VIEWPORTS.values():
+        page.set_viewport_size(size)
+        assert fits_the_width(page), size
+    shoot(page, "camera")

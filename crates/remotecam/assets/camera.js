@@ -4,20 +4,56 @@ const name = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] 
 const $ = (id) => document.getElementById(id);
 $("title").textContent = name;
 document.title = `${name} · remotecam`;
-const base = `${location.origin}/api/cameras/${encodeURIComponent(name)}`;
-for (const [id, path] of [["mjpeg", "stream.mjpg"], ["snapshot", "snapshot.jpg"]]) {
-  $(id).href = `${base}/${path}`;
-  $(id).textContent = `${base}/${path}`;
-}
-$("wsurl").textContent = `${base.replace(/^http/, "ws")}/ws`;
-$("opencv").textContent = `cv2.VideoCapture("${base}/stream.mjpg")`;
+const path = `/api/cameras/${encodeURIComponent(name)}`;
 
-$("live").src = `${base}/snapshot.jpg`;
+// The camera's addresses on both of the hub's ports. Over HTTPS, the plain-HTTP ones
+// come first: players (VLC, OpenCV, Home Assistant) refuse the self-signed certificate.
+// From another machine a program needs the token: it is in the addresses when this page
+// was opened with it.
+async function showAddresses() {
+  let info = {};
+  try { info = await api("/api/info"); } catch {}
+  const host = location.hostname.includes(":") ? `[${location.hostname}]` : location.hostname;
+  const local = ["127.0.0.1", "localhost", "[::1]"].includes(host);
+  const token = info.token && !local ? `?token=${info.token}` : "";
+  const origins = [];
+  if (info.http_port) origins.push(["HTTP", `http://${host}:${info.http_port}`]);
+  if (info.https_port && location.protocol === "https:") origins.push(["HTTPS", `https://${host}:${info.https_port}`]);
+  if (!origins.length) origins.push([location.protocol.slice(0, -1).toUpperCase(), location.origin]);
+  const rows = [];
+  for (const [scheme, origin] of origins) {
+    const ws = origin.replace(/^http/, "ws");
+    rows.push([`MJPEG (${scheme})`, `${origin}${path}/stream.mjpg${token}`, true]);
+    rows.push([`Snapshot (${scheme})`, `${origin}${path}/snapshot.jpg${token}`, true]);
+    rows.push([`WebSocket (${scheme})`, `${ws}${path}/ws${token}`, false]);
+  }
+  const table = $("urls");
+  table.replaceChildren(...rows.map(([label, url, link]) => {
+    const tr = document.createElement("tr");
+    const td = document.createElement("td");
+    td.textContent = label;
+    const value = document.createElement("td");
+    const el = document.createElement(link ? "a" : "code");
+    if (link) el.href = url;
+    el.textContent = url;
+    value.append(el);
+    tr.append(td, value);
+    return tr;
+  }));
+  const first = rows[0][1];
+  const help = [];
+  if (!token && !local) help.push("From another machine add ?token=… (the token the hub printed).");
+  help.push(`OpenCV: cv2.VideoCapture("${first}")`);
+  $("urls-help").textContent = help.join(" ");
+}
+showAddresses();
+
+$("live").src = `${path}/snapshot.jpg`;
 openViewer(name, $("live"), { onStatus: (online) => { $("overlay").hidden = online !== false; } });
 
 async function refresh() {
   try {
-    const cam = await api(`/api/cameras/${encodeURIComponent(name)}`);
+    const cam = await api(path);
     $("dot").className = `dot ${cam.online ? "on" : "off"}`;
     $("state").textContent = cam.online ? "online" : "offline";
     $("size").textContent = cam.width ? `${cam.width}×${cam.height}` : "–";
@@ -35,42 +71,109 @@ async function refresh() {
 refresh();
 setInterval(refresh, 1000);
 
-// Motion: settings, and a live graph of the level against the threshold.
-const levels = [];
+// Motion: settings, and a graph of the last minutes of the level against the threshold.
 let threshold = 1;
 let mask = [];      // ignored zones, as the hub has them
 let drawing = null; // the zone being drawn, if any
 async function putMotion(change) {
   try {
-    await api(`/api/cameras/${encodeURIComponent(name)}/motion`, {
+    await api(`${path}/motion`, {
       method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(change),
     });
-  } catch (e) { $("problem").hidden = false; $("problem").textContent = e.message; }
+    $("m-settingproblem").hidden = true;
+  } catch (e) {
+    $("m-settingproblem").hidden = false;
+    $("m-settingproblem").textContent = e.message;
+  }
+  pollMotion();
 }
 $("m-enabled").addEventListener("change", () => putMotion({ enabled: $("m-enabled").checked }));
 $("m-record").addEventListener("change", () => putMotion({ record: $("m-record").checked }));
 $("recordings-link").href = `/recordings?camera=${encodeURIComponent(name)}`;
-$("m-threshold").addEventListener("change", () => putMotion({ threshold: +$("m-threshold").value }));
+// The number fields: each is one key of the motion settings (noise_level: empty to learn it).
+const numbers = [...document.querySelectorAll(".settings input[type=number]")];
+for (const input of numbers) {
+  input.addEventListener("change", () => {
+    const key = input.dataset.key;
+    const value = input.value === "" && key === "noise_level" ? null : +input.value;
+    putMotion({ [key]: value });
+  });
+}
 
+// The graph: the last KEEP_MS of samples from the hub (it keeps them, so the graph
+// starts full), a percent axis whose scale changes only in whole steps (never to follow
+// each peak), the threshold, and events shaded.
+const KEEP_MS = 5 * 60 * 1000;
+// The window shown: the last minute while the history is no longer, then five.
+const windowMs = () => (samples.length && samples[samples.length - 1].at_ms - samples[0].at_ms > 60000 ? KEEP_MS : 60000);
+let samples = [];
+let scale = 0;
+function niceTop(v) {
+  for (const step of [1, 2, 5, 10, 20, 50, 100]) if (v <= step) return step;
+  return 100;
+}
 function draw() {
   const c = $("m-graph"), g = c.getContext("2d");
-  const top = Math.max(threshold * 2, ...levels, 1);
-  const y = (v) => c.height - 4 - (v / top) * (c.height - 8);
+  const styles = getComputedStyle(document.body);
+  const peak = Math.max(0, ...samples.map((s) => s.level));
+  scale = Math.max(scale, niceTop(Math.max(threshold * 2, peak, 1)));
+  const left = 40, right = c.width - 6, top = 8, bottom = c.height - 20;
+  const now = samples.length ? samples[samples.length - 1].at_ms : Date.now();
+  const span = windowMs();
+  const x = (ms) => left + ((ms - (now - span)) / span) * (right - left);
+  const y = (v) => bottom - (Math.min(v, scale) / scale) * (bottom - top);
   g.clearRect(0, 0, c.width, c.height);
-  g.strokeStyle = "#dc2626"; g.setLineDash([6, 4]); g.beginPath();
-  g.moveTo(0, y(threshold)); g.lineTo(c.width, y(threshold)); g.stroke();
+  g.font = "11px system-ui, sans-serif";
+  g.fillStyle = "rgba(217, 119, 6, 0.22)";
+  for (const s of samples) if (s.in_event && s.at_ms > now - span) g.fillRect(x(s.at_ms), top, Math.max(1, x(s.at_ms + 250) - x(s.at_ms)), bottom - top);
+  g.strokeStyle = styles.getPropertyValue("--line") || "#ccc"; g.fillStyle = styles.getPropertyValue("--muted") || "#666";
+  g.lineWidth = 1; g.textAlign = "right"; g.textBaseline = "middle";
+  for (const v of [0, scale / 2, scale]) {
+    g.beginPath(); g.moveTo(left, y(v)); g.lineTo(right, y(v)); g.stroke();
+    g.fillText(`${v}%`, left - 4, y(v));
+  }
+  g.textAlign = "center"; g.textBaseline = "top";
+  const ticks = span > 60000 ? [5, 4, 3, 2, 1, 0].map((m) => [m * 60000, `-${m} min`])
+    : [60, 45, 30, 15, 0].map((s) => [s * 1000, `-${s} s`]);
+  for (const [ago, label] of ticks) g.fillText(ago ? label : "now", Math.max(left + 14, Math.min(right - 12, x(now - ago))), bottom + 4);
+  g.strokeStyle = "#dc2626"; g.setLineDash([6, 4]); g.lineWidth = 1.5; g.beginPath();
+  g.moveTo(left, y(threshold)); g.lineTo(right, y(threshold)); g.stroke();
   g.setLineDash([]); g.strokeStyle = "#2563eb"; g.lineWidth = 2; g.beginPath();
-  levels.forEach((v, i) => { const x = (i / 119) * c.width; i ? g.lineTo(x, y(v)) : g.moveTo(x, y(v)); });
+  let last = null;
+  for (const s of samples) {
+    // A gap (detection off, no frames) breaks the line.
+    if (last === null || s.at_ms - last > 1000) g.moveTo(x(s.at_ms), y(s.level));
+    else g.lineTo(x(s.at_ms), y(s.level));
+    last = s.at_ms;
+  }
   g.stroke();
+  // For tests and tools: what the graph shows.
+  Object.assign(c.dataset, { scale, samples: samples.length, oldest: samples.length ? samples[0].at_ms : "" });
 }
+async function pollHistory() {
+  const since = samples.length > 1 ? samples[samples.length - 2].at_ms : 0;
+  try {
+    const h = await api(`${path}/motion/history?since=${since}`);
+    samples = samples.filter((s) => s.at_ms <= since).concat(h.samples);
+    const newest = samples.length ? samples[samples.length - 1].at_ms : 0;
+    samples = samples.filter((s) => s.at_ms > newest - KEEP_MS);
+    draw();
+  } catch {}
+}
+pollHistory();
+setInterval(pollHistory, 500);
 
 async function pollMotion() {
   try {
-    const m = await api(`/api/cameras/${encodeURIComponent(name)}/motion`);
-    threshold = m.threshold;
-    if (document.activeElement !== $("m-threshold")) $("m-threshold").value = m.threshold;
+    const m = await api(`${path}/motion`);
+    if (m.threshold !== threshold) { threshold = m.threshold; scale = 0; }
     $("m-enabled").checked = m.enabled;
     $("m-record").checked = m.record;
+    for (const input of numbers) {
+      if (document.activeElement === input) continue;
+      const v = m[input.dataset.key];
+      input.value = v === null || v === undefined ? "" : v;
+    }
     const rec = m.recording || {};
     $("m-recording").textContent = { off: "off", idle: "waiting for motion", recording: "recording now",
       disk_full: "stopped: disk full", error: "stopped: error" }[rec.state] || "–";
@@ -81,12 +184,11 @@ async function pollMotion() {
     $("m-level").textContent = m.enabled ? m.level.toFixed(2) : "–";
     $("m-event").textContent = m.in_event ? "· motion now" : "";
     $("m-cpu").textContent = m.enabled && m.scored_seq ? m.detector_cpu_ms.toFixed(2) : "–";
-    if (m.enabled) { levels.push(m.level); if (levels.length > 120) levels.shift(); }
     draw();
   } catch {}
 }
 pollMotion();
-setInterval(pollMotion, 250);
+setInterval(pollMotion, 500);
 
 // Ignored zones: polygons drawn on the live picture, kept as fractions of its size.
 const maskCanvas = $("mask");

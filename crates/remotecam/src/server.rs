@@ -337,14 +337,6 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
             camera.on_demand,
         ));
     }
-    let state = AppState {
-        hub: Arc::clone(&hub),
-        auth: Arc::new(Auth::new(token.clone(), options.trust_loopback)),
-        limits: options.frame_limits,
-        hosts: Arc::new(hosts),
-    };
-    let router = web::app(state);
-
     let http = tokio::net::TcpListener::bind((options.bind, options.port))
         .await
         .with_context(|| {
@@ -363,6 +355,17 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
         })?;
     let http_addr = http.local_addr()?;
     let https_addr = https.local_addr()?;
+    let state = AppState {
+        hub: Arc::clone(&hub),
+        auth: Arc::new(Auth::new(token.clone(), options.trust_loopback)),
+        limits: options.frame_limits,
+        hosts: Arc::new(hosts),
+        ports: web::Ports {
+            http: http_addr.port(),
+            https: https_addr.port(),
+        },
+    };
+    let router = web::app(state);
 
     print_banner(&data_dir, http_addr, https_addr, &lan, &token);
     if let Some(path) = &options.config {

@@ -153,6 +153,34 @@ async fn token_works_as_bearer_query_and_cookie() {
 }
 
 #[tokio::test]
+async fn the_hub_gives_its_token_only_to_who_sent_it() {
+    let (hub, _p) = hub_with_camera(&[]).await;
+    let info: serde_json::Value = reqwest::get(hub.url("/api/info"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["http_port"], hub.http.port());
+    assert_eq!(info["https_port"], hub.https.port());
+    assert_eq!(
+        info["token"],
+        serde_json::Value::Null,
+        "trusted, not told: {info}"
+    );
+    let info: serde_json::Value = other_client()
+        .get(hub.url("/api/info"))
+        .bearer_auth(&hub.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["token"], hub.token.as_str());
+}
+
+#[tokio::test]
 async fn loopback_trust_can_be_turned_off() {
     let hub = Hub::start(&["--trust-loopback", "false"]);
     let res = reqwest::get(hub.url("/api/cameras")).await.unwrap();

@@ -58,6 +58,37 @@ async fn a_moving_object_makes_motion_events() {
     let (name, saved) = events.next().await;
     assert_eq!(name, "clip_saved", "{saved}");
 
+    // The hub kept the levels: the camera page's graph starts with them, event marked.
+    let history: serde_json::Value = reqwest::get(hub.url("/api/cameras/yard/motion/history"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let samples = history["samples"].as_array().unwrap();
+    let kept_peak = samples
+        .iter()
+        .map(|s| s["level"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(
+        (kept_peak - peak).abs() < 0.01,
+        "history peak {kept_peak}%, scored {peak}%"
+    );
+    assert!(samples.iter().any(|s| s["in_event"] == true), "{history}");
+    let newest = samples.last().unwrap()["at_ms"].as_u64().unwrap();
+    let later: serde_json::Value =
+        reqwest::get(hub.url(&format!("/api/cameras/yard/motion/history?since={newest}")))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        later["samples"],
+        serde_json::json!([]),
+        "nothing after the newest"
+    );
+
     // The publisher leaves: the camera goes offline, and listeners hear it.
     drop(publisher);
     assert_eq!(events.next().await.0, "camera_offline");

@@ -170,6 +170,14 @@ impl Task {
         }
     }
 
+    /// Keeps a scored frame's level in the camera's history.
+    fn history(&self, level: f32, in_event: bool) {
+        if let Some(c) = self.camera.upgrade() {
+            let now = crate::frame::epoch_ms(std::time::SystemTime::now());
+            c.motion.history.record(now, level, in_event);
+        }
+    }
+
     fn send(&self, event: HubEvent) {
         let _ = self.events.send(event);
     }
@@ -311,6 +319,7 @@ impl Session {
             Ok(score) => {
                 self.on_score(task, seq, score, picture);
                 let in_event = self.tracker.recording();
+                task.history(score.changed_percent, in_event);
                 task.status(|s| {
                     *s = MotionStatus {
                         level: score.changed_percent,

@@ -3,10 +3,12 @@
 //! starts, ends, is split or discarded. The recorder and the API are built on these.
 //!
 //! `live` runs them on cameras (and hands clips to the recorder), `picture` makes the
-//! detector's picture from a JPEG, `settings` holds what the API reads and writes.
+//! detector's picture from a JPEG, `settings` holds what the API reads and writes,
+//! `history` the last minutes of each camera's level.
 
 mod clip;
 mod detector;
+pub mod history;
 pub mod live;
 pub mod picture;
 pub mod settings;

@@ -209,6 +209,8 @@ pub struct Motion {
     pub status: watch::Sender<MotionStatus>,
     /// What the camera's recorder is doing.
     pub recording: watch::Sender<RecordingStatus>,
+    /// The last minutes of the level, for the camera page's graph.
+    pub history: super::history::LevelHistory,
 }
 
 impl Default for Motion {
@@ -217,6 +219,7 @@ impl Default for Motion {
             settings: watch::Sender::new(MotionSettings::default()),
             status: watch::Sender::new(MotionStatus::default()),
             recording: watch::Sender::new(RecordingStatus::default()),
+            history: super::history::LevelHistory::default(),
         }
     }
 }

@@ -72,6 +72,27 @@ pub(super) async fn snapshot(
     Ok(response)
 }
 
+/// `GET /api/info`: what the pages need to show a camera's addresses: the hub's version
+/// and ports, and its token to a client that sent it (never to one let in without it,
+/// such as a trusted loopback address: the token would let it in from elsewhere).
+pub(super) async fn info(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> Json<serde_json::Value> {
+    use crate::auth::Access;
+    let holds_token = matches!(
+        state.auth.check(None, &headers, uri.query()),
+        Access::Token | Access::QueryToken
+    );
+    Json(serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "http_port": state.ports.http,
+        "https_port": state.ports.https,
+        "token": holds_token.then(|| state.auth.token()),
+    }))
+}
+
 pub(super) async fn not_found() -> AppError {
     AppError::not_found("no such API endpoint (see docs/api.md)")
 }

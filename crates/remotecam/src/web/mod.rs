@@ -35,6 +35,15 @@ pub struct AppState {
     pub limits: FrameLimits,
     /// The names the hub answers to.
     pub hosts: Arc<HostNames>,
+    /// The ports the hub listens on (the pages show a camera's addresses on both).
+    pub ports: Ports,
+}
+
+/// The hub's two ports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ports {
+    pub http: u16,
+    pub https: u16,
 }
 
 impl AppState {
@@ -57,6 +66,8 @@ pub fn app(state: AppState) -> Router {
         .route("/cameras/{name}/ws", get(ws::view))
         .route("/cameras/{name}/publish", get(ws::publish))
         .route("/cameras/{name}/motion", get(motion::get).put(motion::put))
+        .route("/cameras/{name}/motion/history", get(motion::history))
+        .route("/info", get(api::info))
         .route("/events", get(motion::events))
         .route("/recordings", get(recordings::list))
         .route(

@@ -69,6 +69,28 @@ pub(super) async fn get(
     Ok(Json(view(&state, &camera)))
 }
 
+#[derive(serde::Deserialize)]
+pub(super) struct HistoryQuery {
+    /// Only samples after this (Unix ms); all without it.
+    since: Option<u64>,
+}
+
+/// `GET /api/cameras/{name}/motion/history?since=MS`: the last minutes of the level.
+pub(super) async fn history(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<HistoryQuery>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    use crate::motion::history::{KEEP_MS, STEP_MS};
+    let camera = state.camera(&name)?;
+    let samples = camera.motion.history.since(query.since.unwrap_or(0));
+    Ok(Json(serde_json::json!({
+        "step_ms": STEP_MS,
+        "keep_ms": KEEP_MS,
+        "samples": samples,
+    })))
+}
+
 pub(super) async fn put(
     State(state): State<AppState>,
     Path(name): Path<String>,
