@@ -2,7 +2,7 @@
 picture moves) triggers motion; the clip is saved, listed in the gallery page, and its
 `<video>` plays in Chromium to the end."""
 
-from conftest import WAIT, start_publishing, wait_until
+from conftest import WAIT, shoot, start_publishing, wait_until
 
 
 def recording_phone(make_hub, browser_with, max_clip_s):
@@ -75,3 +75,50 @@ def test_a_clip_being_recorded_plays_in_the_gallery(make_hub, browser_with):
     )
     still_open = hub.api(f"/api/recordings/{clip['id']}")
     assert still_open["in_progress"], "the clip was still being recorded while it played"
+
+
+def test_the_gallery_has_a_timeline_clip_details_and_deletes_several(make_hub, browser_with):
+    hub, context = recording_phone(make_hub, browser_with, max_clip_s=2)
+    done = wait_until(lambda: len(clips(hub, False)) >= 3 and clips(hub, False),
+                      "three clips saved", timeout=60)
+    gallery = context.new_page()
+    gallery.on("dialog", lambda dialog: dialog.accept())
+    gallery.goto(hub.https_url(f"/recordings?token={hub.token}"))
+    gallery.wait_for_selector(f".clip[data-id='{done[0]['id']}']", timeout=WAIT * 1000)
+    listed = [c["id"] for c in hub.api("/api/recordings?camera=phone")]
+
+    # No broken picture: a clip without its thumbnail yet shows the camera's newest frame.
+    gallery.wait_for_function(
+        "() => [...document.querySelectorAll('.clip img')].every((i) => i.complete && i.naturalWidth > 0)",
+        timeout=WAIT * 1000)
+
+    # The day's timeline: a mark per clip of the camera, at its time; a click plays it.
+    marks = gallery.eval_on_selector_all(".timeline .row[data-camera='phone'] .mark",
+                                         "els => els.map(e => +e.dataset.id)")
+    assert set(done_id["id"] for done_id in done) <= set(marks) <= set(listed) | set(marks), marks
+    clip = done[0]
+    # (Clips seconds apart overlap on a 24-hour axis: this one's mark is clicked as such.)
+    gallery.dispatch_event(f".timeline .mark[data-id='{clip['id']}']", "click")
+    gallery.wait_for_function(
+        f"() => document.getElementById('video').src.endsWith('/api/recordings/{clip['id']}.mp4')",
+        timeout=WAIT * 1000)
+    # The player says when as the card does.
+    card = gallery.locator(f".clip[data-id='{clip['id']}']")
+    when = card.locator(".name").inner_text().split(" · ")[0]
+    assert when in gallery.text_content("#playing"), (when, gallery.text_content("#playing"))
+    assert f"{clip['motion_frames']} motion frames" in card.inner_text(), card.inner_text()
+    assert "peak" in card.inner_text()
+    shoot(gallery, "recordings")
+
+    # Two ticked, one button: both gone.
+    gone = [c["id"] for c in done[:2]]
+    for clip_id in gone:
+        gallery.check(f".clip[data-id='{clip_id}'] input.pick")
+    assert gallery.text_content("#delete-selected") == "Delete 2 selected"
+    gallery.click("#delete-selected")
+    for clip_id in gone:
+        gallery.wait_for_selector(f".clip[data-id='{clip_id}']", state="detached",
+                                  timeout=WAIT * 1000)
+    left = [c["id"] for c in hub.api("/api/recordings?camera=phone")]
+    assert not set(gone) & set(left), left
+    assert done[2]["id"] in left, "only the ticked clips are deleted"

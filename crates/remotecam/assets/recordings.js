@@ -1,6 +1,8 @@
-// The recordings gallery: clips by day (the browser's local days) and camera, with
-// thumbnails; a click plays the clip in the page. New clips appear as they are saved
-// (the hub's event stream).
+// The recordings gallery: clips by day (the browser's local days), each day with a
+// 24-hour timeline per camera (a mark per clip; a click plays it) and the clips' cards
+// (thumbnail, length, size, motion frames, peak; select several to delete them at once).
+// A click plays the clip in the page. New clips appear as they are saved (the hub's
+// event stream).
 import { api } from "/assets/viewer.js";
 
 const $ = (id) => document.getElementById(id);
@@ -14,6 +16,9 @@ function fmtDuration(s) {
   const m = Math.floor(s / 60), r = Math.round(s % 60);
   return m ? `${m} min ${r} s` : `${r} s`;
 }
+// One way to say a time, on the cards and in the player alike.
+const fmtTime = (d) => d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const fmtDay = (d) => d.toLocaleDateString(undefined, { weekday: "long", year: "numeric", month: "long", day: "numeric" });
 const localDay = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 
 async function cameras() {
@@ -41,19 +46,39 @@ function play(clip) {
   $("player").hidden = false;
   $("video").src = clip.video_url;
   $("video").play().catch(() => {});
-  $("playing").textContent = `${clip.camera} · ${new Date(clip.start).toLocaleString()} · ${fmtDuration(clip.duration_s)}`;
+  const start = new Date(clip.start);
+  $("playing").textContent = `${clip.camera} · ${fmtDay(start)} ${fmtTime(start)} · ${fmtDuration(clip.duration_s)}`;
   $("download").href = `${clip.video_url}?download=1`;
   $("player").scrollIntoView({ behavior: "smooth", block: "nearest" });
 }
 $("close").addEventListener("click", () => { $("video").pause(); $("video").removeAttribute("src"); $("player").hidden = true; });
 
-async function remove(clip, card) {
-  if (!confirm(`Delete the ${clip.camera} clip of ${new Date(clip.start).toLocaleString()}?`)) return;
+function showProblem(e) { $("problem").hidden = false; $("problem").textContent = e.message; }
+
+async function remove(clip) {
+  const start = new Date(clip.start);
+  if (!confirm(`Delete the ${clip.camera} clip of ${fmtDay(start)} ${fmtTime(start)}?`)) return;
   try {
     await api(`/api/recordings/${clip.id}`, { method: "DELETE" });
-    card.remove();
-  } catch (e) { $("problem").hidden = false; $("problem").textContent = e.message; }
+  } catch (e) { showProblem(e); }
+  load();
 }
+
+// Several clips at once: those whose boxes are ticked.
+const selected = () => [...document.querySelectorAll(".clip input.pick:checked")].map((b) => b.closest(".clip").dataset.id);
+function showSelection() {
+  const n = selected().length;
+  $("delete-selected").hidden = n === 0;
+  $("delete-selected").textContent = `Delete ${n} selected`;
+}
+$("delete-selected").addEventListener("click", async () => {
+  const ids = selected();
+  if (!ids.length || !confirm(`Delete ${ids.length} clip${ids.length > 1 ? "s" : ""}?`)) return;
+  for (const id of ids) {
+    try { await api(`/api/recordings/${id}`, { method: "DELETE" }); } catch (e) { showProblem(e); }
+  }
+  load();
+});
 
 function card(clip) {
   const el = document.createElement("div");
@@ -61,17 +86,70 @@ function card(clip) {
   el.dataset.id = clip.id;
   const start = new Date(clip.start);
   el.innerHTML = `<a class="view" href="${clip.video_url}"><img loading="lazy" alt=""></a>
-    <div class="meta"><span class="name"></span><span class="muted"></span>
+    <div class="meta"><input type="checkbox" class="pick" title="select"><span class="name"></span>
+    <span class="muted what"></span><span class="muted motion"></span>
     <span class="actions"><a download>Download</a> <button class="quiet delete">Delete</button></span></div>`;
-  el.querySelector("img").src = clip.thumbnail_url;
-  el.querySelector(".name").textContent = `${start.toLocaleTimeString()} · ${clip.camera}`;
-  el.querySelector(".muted").textContent = clip.in_progress
+  const img = el.querySelector("img");
+  img.alt = `${clip.camera} at ${fmtTime(start)}`;
+  // A clip just started has no thumbnail yet: show its camera's newest frame meanwhile.
+  img.addEventListener("error", () => {
+    img.src = `/api/cameras/${encodeURIComponent(clip.camera)}/snapshot.jpg`;
+  }, { once: true });
+  img.src = clip.thumbnail_url;
+  el.querySelector(".name").textContent = `${fmtTime(start)} · ${clip.camera}`;
+  el.querySelector(".what").textContent = clip.in_progress
     ? "recording…" : `${fmtDuration(clip.duration_s)} · ${fmtBytes(clip.bytes)}`;
+  el.querySelector(".motion").textContent = clip.motion_frames
+    ? `${clip.motion_frames} motion frames · peak ${clip.peak.toFixed(1)}%` : "";
   el.querySelector("a[download]").href = `${clip.video_url}?download=1`;
   el.querySelector("a.view").addEventListener("click", (e) => { e.preventDefault(); play(clip); });
   const del = el.querySelector(".delete");
-  del.disabled = clip.in_progress;
-  del.addEventListener("click", () => remove(clip, el));
+  const pick = el.querySelector(".pick");
+  del.disabled = pick.disabled = clip.in_progress;
+  del.addEventListener("click", () => remove(clip));
+  pick.addEventListener("change", showSelection);
+  return el;
+}
+
+// A day's clips of each camera as marks on a 24-hour axis (the browser's local time);
+// a mark is as wide as its clip (at least a few pixels) and plays it when clicked.
+function timeline(day, list) {
+  const [y, m, d] = day.split("-").map(Number);
+  const midnight = new Date(y, m - 1, d).getTime(), dayMs = 86400000;
+  const el = document.createElement("div");
+  el.className = "timeline";
+  const byCamera = new Map();
+  for (const c of list) (byCamera.get(c.camera) || byCamera.set(c.camera, []).get(c.camera)).push(c);
+  for (const [camera, clips] of [...byCamera].sort()) {
+    const row = document.createElement("div");
+    row.className = "row";
+    row.dataset.camera = camera;
+    const label = document.createElement("span");
+    label.className = "muted";
+    label.textContent = camera;
+    const axis = document.createElement("div");
+    axis.className = "axis";
+    for (const h of [0, 6, 12, 18]) {
+      const tick = document.createElement("span");
+      tick.className = "tick";
+      tick.style.left = `${(h / 24) * 100}%`;
+      tick.textContent = `${String(h).padStart(2, "0")}:00`;
+      axis.append(tick);
+    }
+    for (const c of clips) {
+      const startMs = new Date(c.start).getTime() - midnight;
+      const mark = document.createElement("button");
+      mark.className = `mark${c.in_progress ? " open" : ""}`;
+      mark.dataset.id = c.id;
+      mark.style.left = `${Math.max(0, (startMs / dayMs) * 100)}%`;
+      mark.style.width = `${(Math.max(0, c.duration_s || 0) * 1000 / dayMs) * 100}%`;
+      mark.title = `${fmtTime(new Date(c.start))} · ${c.in_progress ? "recording…" : fmtDuration(c.duration_s)}`;
+      mark.addEventListener("click", () => play(c));
+      axis.append(mark);
+    }
+    row.append(label, axis);
+    el.append(row);
+  }
   return el;
 }
 
@@ -94,12 +172,13 @@ async function load() {
   for (const [d, list] of days) {
     const h = document.createElement("h2");
     h.className = "day";
-    h.textContent = new Date(`${d}T12:00:00`).toLocaleDateString(undefined, { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+    h.textContent = fmtDay(new Date(`${d}T12:00:00`));
     const grid = document.createElement("div");
     grid.className = "grid";
     for (const c of list) grid.append(card(c));
-    root.append(h, grid);
+    root.append(h, timeline(d, list), grid);
   }
+  showSelection();
   const bytes = clips.reduce((n, c) => n + c.bytes, 0);
   $("summary").textContent = clips.length ? `${clips.length} clip${clips.length > 1 ? "s" : ""}, ${fmtBytes(bytes)}` : "";
   $("empty").hidden = clips.length > 0;
