@@ -188,31 +188,48 @@ impl Detector {
         let learning = self.frames <= WARMUP_FRAMES;
         let level = self.noise_level();
         self.tone.fit(&frame.pixels, &self.background, &self.masked);
-        // The background in the frame's light, and each pixel's difference to it. The
-        // differences' histogram is in four parts filled in turn: successive pixels
-        // often fall in the same bin, and one histogram would make each count wait for
-        // the previous one.
-        let mut parts = [[0u32; 256]; 4];
-        for (i, (&p, b)) in frame.pixels.iter().zip(&mut self.background).enumerate() {
+        // The background in the frame's light, and each pixel's difference to it.
+        let jump = JUMP * level;
+        let pixels = frame
+            .pixels
+            .iter()
+            .zip(&mut self.background)
+            .zip(&self.previous)
+            .zip(&mut self.since_jump)
+            .zip(&mut self.changed)
+            .zip(&self.masked);
+        for (((((&p, b), &before), since), changed), &masked) in pixels {
             let shift = self.tone.shift(*b);
             *b += shift;
             let p = f32::from(p);
             let d = (p - *b).abs();
-            parts[i % 4][(d as usize).min(255)] += 1;
-            let step = p - f32::from(self.previous[i]) - shift;
-            let since = &mut self.since_jump[i];
-            // While learning nothing has jumped: the background is still forming (and
-            // after a jump of light, a camera's exposure settles and clipped parts come back).
-            *since = if learning {
-                u8::MAX
-            } else if step.abs() > JUMP * level {
-                0
-            } else {
-                since.saturating_add(1)
-            };
-            self.changed[i] = d > level && *since <= MOTION_MEMORY && !self.masked[i];
+            let step = p - f32::from(before) - shift;
+            // Without branches: 0 after a jump, one more frame since otherwise.
+            *since = since.saturating_add(1) * u8::from(step.abs() <= jump);
+            *changed = d > level && *since <= MOTION_MEMORY && !masked;
+        }
+        if learning {
+            // Nothing has jumped while the background is still forming (and after a jump
+            // of light, a camera's exposure settles and clipped parts come back).
+            self.since_jump.fill(u8::MAX);
         }
         self.previous.copy_from_slice(&frame.pixels);
+        // The differences' histogram, for the noise, from every third pixel (the median
+        // of a few thousand is as good), in four parts filled in turn: successive pixels
+        // often fall in the same bin, and one histogram would make each count wait for
+        // the previous one.
+        let mut parts = [[0u32; 256]; 4];
+        let mut sampled = 0;
+        for (i, (&p, &b)) in frame
+            .pixels
+            .iter()
+            .zip(&self.background)
+            .step_by(3)
+            .enumerate()
+        {
+            parts[i % 4][((f32::from(p) - b).abs() as usize).min(255)] += 1;
+            sampled += 1;
+        }
         let histogram: [u32; 256] = std::array::from_fn(|v| parts.iter().map(|h| h[v]).sum());
         let changed = self.count_without_specks();
         let percent = if learning || self.watched == 0 {
@@ -236,7 +253,7 @@ impl Detector {
             };
         }
         if self.settings.noise_level.is_none() {
-            self.learn_noise(&histogram, n, learning);
+            self.learn_noise(&histogram, sampled, learning);
         }
         self.follow(frame, learning);
         Score {
@@ -248,10 +265,11 @@ impl Detector {
 
     /// The background follows the frame (the module's point 5).
     fn follow(&mut self, frame: &Gray, learning: bool) {
-        for (i, (&p, b)) in frame.pixels.iter().zip(&mut self.background).enumerate() {
+        let pixels = frame.pixels.iter().zip(&mut self.background);
+        for ((&p, b), &changed) in pixels.zip(&self.changed) {
             let follow = if learning {
                 FOLLOW_LEARNING
-            } else if self.changed[i] {
+            } else if changed {
                 FOLLOW_CHANGED
             } else {
                 FOLLOW_UNCHANGED
