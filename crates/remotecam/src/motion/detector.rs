@@ -190,23 +190,24 @@ impl Detector {
         self.tone.fit(&frame.pixels, &self.background, &self.masked);
         // The background in the frame's light, and each pixel's difference to it.
         let jump = JUMP * level;
-        let pixels = frame
-            .pixels
-            .iter()
-            .zip(&mut self.background)
-            .zip(&self.previous)
-            .zip(&mut self.since_jump)
-            .zip(&mut self.changed)
-            .zip(&self.masked);
-        for (((((&p, b), &before), since), changed), &masked) in pixels {
-            let shift = self.tone.shift(*b);
-            *b += shift;
-            let p = f32::from(p);
-            let d = (p - *b).abs();
-            let step = p - f32::from(before) - shift;
+        let tone = &self.tone;
+        // Slices of one length, so that the loop has no bounds checks.
+        let pixels = &frame.pixels[..n];
+        let background = &mut self.background[..n];
+        let previous = &self.previous[..n];
+        let since_jump = &mut self.since_jump[..n];
+        let changed = &mut self.changed[..n];
+        let masked = &self.masked[..n];
+        for i in 0..n {
+            let shift = tone.shift(background[i]);
+            let b = background[i] + shift;
+            background[i] = b;
+            let p = f32::from(pixels[i]);
+            let step = p - f32::from(previous[i]) - shift;
             // Without branches: 0 after a jump, one more frame since otherwise.
-            *since = since.saturating_add(1) * u8::from(step.abs() <= jump);
-            *changed = d > level && *since <= MOTION_MEMORY && !masked;
+            let since = since_jump[i].saturating_add(1) * u8::from(step.abs() <= jump);
+            since_jump[i] = since;
+            changed[i] = ((p - b).abs() > level) & (since <= MOTION_MEMORY) & !masked[i];
         }
         if learning {
             // Nothing has jumped while the background is still forming (and after a jump
@@ -265,16 +266,18 @@ impl Detector {
 
     /// The background follows the frame (the module's point 5).
     fn follow(&mut self, frame: &Gray, learning: bool) {
-        let pixels = frame.pixels.iter().zip(&mut self.background);
-        for ((&p, b), &changed) in pixels.zip(&self.changed) {
+        let n = frame.pixels.len();
+        let (pixels, background) = (&frame.pixels[..n], &mut self.background[..n]);
+        let changed = &self.changed[..n];
+        for i in 0..n {
             let follow = if learning {
                 FOLLOW_LEARNING
-            } else if changed {
+            } else if changed[i] {
                 FOLLOW_CHANGED
             } else {
                 FOLLOW_UNCHANGED
             };
-            *b += (f32::from(p) - *b) * follow;
+            background[i] += (f32::from(pixels[i]) - background[i]) * follow;
         }
     }
 

@@ -23,8 +23,10 @@ const SAMPLE_EVERY: usize = 3;
 pub(super) struct ToneCurve {
     /// Per band, the histogram of differences (frame - background): `BANDS x SPAN`.
     histograms: Vec<u32>,
-    /// The shift at each background level 0..=255 (and 256, for interpolation).
-    shift: [f32; 257],
+    /// The shift at each background level 0..=255, and how it changes to the next
+    /// level: the curve is straight in between.
+    base: [f32; 256],
+    slope: [f32; 256],
     /// The median difference over the picture: the light's jump as a whole.
     overall: f32,
 }
@@ -33,7 +35,8 @@ impl ToneCurve {
     pub(super) fn new() -> ToneCurve {
         ToneCurve {
             histograms: vec![0; BANDS * SPAN],
-            shift: [0.0; 257],
+            base: [0.0; 256],
+            slope: [0.0; 256],
             overall: 0.0,
         }
     }
@@ -45,13 +48,10 @@ impl ToneCurve {
         let mut counts = [0u32; BANDS];
         // Every third pixel says as much of the light (a few thousand in a working
         // picture, still some hundreds per band) at a third of the cost.
-        let pixels = frame
-            .iter()
-            .zip(background)
-            .zip(skipped)
-            .step_by(SAMPLE_EVERY);
-        for ((&p, &b), &skip) in pixels {
-            if skip {
+        let n = frame.len().min(background.len()).min(skipped.len());
+        for i in (0..n).step_by(SAMPLE_EVERY) {
+            let (p, b) = (frame[i], background[i]);
+            if skipped[i] {
                 continue;
             }
             let band = (b as usize).min(255) / BAND;
@@ -102,26 +102,28 @@ impl ToneCurve {
     /// The curve through `points` (level, shift), straight between them and level
     /// beyond the first and the last; no shift without points.
     fn interpolate(&mut self, points: &[(f32, f32)]) {
-        for (level, shift) in self.shift.iter_mut().enumerate() {
-            let x = level as f32;
-            let after = points.iter().position(|p| p.0 > x);
-            *shift = match after {
-                None => points.last().map_or(0.0, |p| p.1),
-                Some(0) => points[0].1,
-                Some(i) => {
-                    let ((x0, y0), (x1, y1)) = (points[i - 1], points[i]);
-                    y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-                }
-            };
+        let at = |x: f32| match points.iter().position(|p| p.0 > x) {
+            None => points.last().map_or(0.0, |p| p.1),
+            Some(0) => points[0].1,
+            Some(i) => {
+                let ((x0, y0), (x1, y1)) = (points[i - 1], points[i]);
+                y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+            }
+        };
+        let mut next = at(0.0);
+        for level in 0..256 {
+            let here = next;
+            next = at(level as f32 + 1.0);
+            self.base[level] = here;
+            self.slope[level] = next - here;
         }
     }
 
-    /// The shift of a background level.
+    /// The shift of a background level (beyond 0..=255, the curve goes on straight).
     pub(super) fn shift(&self, level: f32) -> f32 {
-        let level = level.clamp(0.0, 255.0);
-        let i = level as usize;
-        let (a, b) = (self.shift[i], self.shift[i + 1]);
-        a + (b - a) * (level - i as f32)
+        // The cast saturates (NaN is 0); a 32-bit one is the cheapest.
+        let i = (level as i32).clamp(0, 255) as usize;
+        self.base[i] + self.slope[i] * (level - i as f32)
     }
 
     /// The median shift of the whole picture.
