@@ -124,6 +124,8 @@ pub struct Detector {
     changed: Vec<bool>,
     /// Per pixel: the previous frame's level.
     previous: Vec<u8>,
+    /// Per pixel: this frame's difference to the background (whole levels, at most 255).
+    differences: Vec<u8>,
     /// Per pixel: frames since it last jumped (changed by more than the noise level from
     /// one frame to the next, beyond the change of light).
     since_jump: Vec<u8>,
@@ -145,6 +147,7 @@ impl Detector {
             tone: ToneCurve::new(),
             changed: Vec::new(),
             previous: Vec::new(),
+            differences: Vec::new(),
             since_jump: Vec::new(),
             masked: Vec::new(),
             watched: 0,
@@ -157,6 +160,7 @@ impl Detector {
         self.background = frame.pixels.iter().map(|&p| f32::from(p)).collect();
         self.changed = vec![false; frame.pixels.len()];
         self.previous = frame.pixels.clone();
+        self.differences = vec![0; frame.pixels.len()];
         self.since_jump = vec![u8::MAX; frame.pixels.len()];
         let (w, h) = (frame.width, frame.height);
         self.masked = (0..w * h)
@@ -198,16 +202,32 @@ impl Detector {
         let since_jump = &mut self.since_jump[..n];
         let changed = &mut self.changed[..n];
         let masked = &self.masked[..n];
+        // The background then follows the frame (the module's point 5) in the same pass:
+        // after a whole-picture change it is learnt again from the frame anyway.
+        let (follow_changed, follow_unchanged) = if learning {
+            (FOLLOW_LEARNING, FOLLOW_LEARNING)
+        } else {
+            (FOLLOW_CHANGED, FOLLOW_UNCHANGED)
+        };
+        let differences = &mut self.differences[..n];
         for i in 0..n {
             let shift = tone.shift(background[i]);
             let b = background[i] + shift;
-            background[i] = b;
             let p = f32::from(pixels[i]);
+            let d = (p - b).abs();
+            differences[i] = d as u8; // saturating: 255 and above are 255
             let step = p - f32::from(previous[i]) - shift;
             // Without branches: 0 after a jump, one more frame since otherwise.
             let since = since_jump[i].saturating_add(1) * u8::from(step.abs() <= jump);
             since_jump[i] = since;
-            changed[i] = ((p - b).abs() > level) & (since <= MOTION_MEMORY) & !masked[i];
+            let is_changed = (d > level) & (since <= MOTION_MEMORY) & !masked[i];
+            changed[i] = is_changed;
+            let follow = if is_changed {
+                follow_changed
+            } else {
+                follow_unchanged
+            };
+            background[i] = b + (p - b) * follow;
         }
         if learning {
             // Nothing has jumped while the background is still forming (and after a jump
@@ -220,16 +240,9 @@ impl Detector {
         // often fall in the same bin, and one histogram would make each count wait for
         // the previous one.
         let mut parts = [[0u32; 256]; 4];
-        let mut sampled = 0;
-        for (i, (&p, &b)) in frame
-            .pixels
-            .iter()
-            .zip(&self.background)
-            .step_by(3)
-            .enumerate()
-        {
-            parts[i % 4][((f32::from(p) - b).abs() as usize).min(255)] += 1;
-            sampled += 1;
+        let sampled = self.differences.iter().step_by(3);
+        for (i, &d) in sampled.enumerate() {
+            parts[i % 4][usize::from(d)] += 1;
         }
         let histogram: [u32; 256] = std::array::from_fn(|v| parts.iter().map(|h| h[v]).sum());
         let changed = self.count_without_specks();
@@ -254,30 +267,12 @@ impl Detector {
             };
         }
         if self.settings.noise_level.is_none() {
-            self.learn_noise(&histogram, sampled, learning);
+            self.learn_noise(&histogram, n.div_ceil(3), learning);
         }
-        self.follow(frame, learning);
         Score {
             changed_percent: percent,
             noise_level: level,
             global_change: false,
-        }
-    }
-
-    /// The background follows the frame (the module's point 5).
-    fn follow(&mut self, frame: &Gray, learning: bool) {
-        let n = frame.pixels.len();
-        let (pixels, background) = (&frame.pixels[..n], &mut self.background[..n]);
-        let changed = &self.changed[..n];
-        for i in 0..n {
-            let follow = if learning {
-                FOLLOW_LEARNING
-            } else if changed[i] {
-                FOLLOW_CHANGED
-            } else {
-                FOLLOW_UNCHANGED
-            };
-            background[i] += (f32::from(pixels[i]) - background[i]) * follow;
         }
     }
 
