@@ -230,8 +230,19 @@ async fn a_cmyk_frame_is_served_and_the_status_says_why_it_is_not_scored() {
     jpeg_encoder::Encoder::new(&mut cmyk, 80)
         .encode(&[30u8; 64 * 48 * 4], 64, 48, jpeg_encoder::ColorType::Cmyk)
         .unwrap();
-    let seq = publisher.send(cmyk.into()).await;
-    let m = wait_scored(&hub, "print", seq).await;
+    // The motion task may start after a first frame: send the frame until one is scored
+    // (each send waits for the hub's ack, so this paces itself).
+    let cmyk = bytes::Bytes::from(cmyk);
+    let first = publisher.send(cmyk.clone()).await;
+    let mut m = hub.motion("print").await;
+    for _ in 0..500 {
+        if m["scored_seq"].as_u64() >= Some(first) {
+            break;
+        }
+        publisher.send(cmyk.clone()).await;
+        m = hub.motion("print").await;
+    }
+    assert!(m["scored_seq"].as_u64() >= Some(first), "never scored: {m}");
     assert!(
         m["error"]
             .as_str()

@@ -44,22 +44,22 @@ impl ToneCurve {
     /// Learns the curve from a frame and its background, leaving out `skipped` pixels.
     pub(super) fn fit(&mut self, frame: &[u8], background: &[f32], skipped: &[bool]) {
         self.histograms.fill(0);
-        let mut sums = [0f32; BANDS];
+        let mut sums = [0u32; BANDS];
         let mut counts = [0u32; BANDS];
         // Every third pixel says as much of the light (a few thousand in a working
         // picture, still some hundreds per band) at a third of the cost.
         let n = frame.len().min(background.len()).min(skipped.len());
         for i in (0..n).step_by(SAMPLE_EVERY) {
-            let (p, b) = (frame[i], background[i]);
             if skipped[i] {
                 continue;
             }
-            let band = (b as usize).min(255) / BAND;
-            // Rounded to the nearest level, from -255 at 0 (the cast floors what is
-            // positive and takes what is below to 0).
-            let d = ((f32::from(p) - b + 255.5) as usize).min(SPAN - 1);
+            // The background to the nearest level: the difference is then a whole one,
+            // from -255 (bin 0) to 255.
+            let b = ((background[i] + 0.5) as i32).clamp(0, 255) as usize;
+            let band = b / BAND;
+            let d = usize::from(frame[i]) + 255 - b;
             self.histograms[band * SPAN + d] += 1;
-            sums[band] += b;
+            sums[band] += b as u32;
             counts[band] += 1;
         }
         let total: u32 = counts.iter().sum();
@@ -70,7 +70,7 @@ impl ToneCurve {
             .map(|band| {
                 let histogram = &self.histograms[band * SPAN..][..SPAN];
                 (
-                    sums[band] / counts[band] as f32,
+                    sums[band] as f32 / counts[band] as f32,
                     median(histogram, counts[band]),
                 )
             })
