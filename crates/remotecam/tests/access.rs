@@ -155,12 +155,7 @@ async fn token_works_as_bearer_query_and_cookie() {
 #[tokio::test]
 async fn the_hub_gives_its_token_only_to_who_sent_it() {
     let (hub, _p) = hub_with_camera(&[]).await;
-    let info: serde_json::Value = reqwest::get(hub.url("/api/info"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = hub.json("/api/info").await;
     assert_eq!(info["http_port"], hub.http.port());
     assert_eq!(info["https_port"], hub.https.port());
     assert_eq!(

@@ -59,12 +59,7 @@ async fn a_moving_object_makes_motion_events() {
     assert_eq!(name, "clip_saved", "{saved}");
 
     // The hub kept the levels: the camera page's graph starts with them, event marked.
-    let history: serde_json::Value = reqwest::get(hub.url("/api/cameras/yard/motion/history"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = hub.json("/api/cameras/yard/motion/history").await;
     let samples = history["samples"].as_array().unwrap();
     let kept_peak = samples
         .iter()
@@ -76,13 +71,9 @@ async fn a_moving_object_makes_motion_events() {
     );
     assert!(samples.iter().any(|s| s["in_event"] == true), "{history}");
     let newest = samples.last().unwrap()["at_ms"].as_u64().unwrap();
-    let later: serde_json::Value =
-        reqwest::get(hub.url(&format!("/api/cameras/yard/motion/history?since={newest}")))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let later = hub
+        .json(&format!("/api/cameras/yard/motion/history?since={newest}"))
+        .await;
     assert_eq!(
         later["samples"],
         serde_json::json!([]),
@@ -184,19 +175,8 @@ async fn motion_settings_from_the_config_file_win_at_every_start() {
     )
     .unwrap();
     let cfg = cfg.to_str().unwrap().to_owned();
-    let get = |hub: &Hub| {
-        let url = hub.url("/api/cameras/yard/motion");
-        async move {
-            reqwest::get(url)
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
-    };
     let hub = Hub::start_in(dir, &["--config", &cfg]);
-    let m = get(&hub).await;
+    let m = hub.motion("yard").await;
     assert_eq!(m["enabled"], true);
     assert_eq!(m["threshold"], 3.5);
     assert_eq!(
@@ -213,9 +193,9 @@ async fn motion_settings_from_the_config_file_win_at_every_start() {
     )
     .await;
     assert_eq!(res.status(), 200);
-    assert_eq!(get(&hub).await["threshold"], 6.0);
+    assert_eq!(hub.motion("yard").await["threshold"], 6.0);
     let hub = hub.restart(&["--config", &cfg]);
-    let m = get(&hub).await;
+    let m = hub.motion("yard").await;
     assert_eq!(m["threshold"], 3.5);
     assert_eq!(m["calm_frames"], 40);
     assert_eq!(m["enabled"], true);

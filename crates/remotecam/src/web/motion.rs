@@ -39,9 +39,11 @@ fn view(state: &AppState, camera: &crate::camera::Camera) -> MotionView {
 /// What the camera's recorder does, as the API says it: `off` unless detection and
 /// recording are on and the hub keeps recordings, `error` while they cannot be opened.
 pub(super) fn recording(state: &AppState, camera: &crate::camera::Camera) -> RecordingStatus {
-    let settings = camera.motion.settings.borrow().clone();
+    let asked = {
+        let settings = camera.motion.settings.borrow();
+        settings.enabled && settings.record
+    };
     let mut recording = camera.motion.recording.borrow().clone();
-    let asked = settings.enabled && settings.record;
     if let Some(e) = state.hub.recordings_error() {
         recording = RecordingStatus {
             state: if asked {

@@ -78,6 +78,7 @@ pub(super) async fn publish(
     Path(raw): Path<String>,
     headers: HeaderMap,
     uri: Uri,
+    axum::extract::Query(query): axum::extract::Query<PublishQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     check_origin(&headers, &uri)?;
@@ -106,7 +107,7 @@ pub(super) async fn publish(
     };
     let camera = state
         .hub
-        .get_or_create(&name, publisher_kind(&uri))
+        .get_or_create(&name, query.kind())
         .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
     let stopped = state.hub.stopped();
     Ok(upgrade
@@ -116,16 +117,19 @@ pub(super) async fn publish(
         .on_upgrade(move |socket| publisher_session(socket, camera, limits, stopped)))
 }
 
-/// Who publishes: a program's `Publisher` says so in the query (`client=publisher`);
-/// anyone else is taken for a browser.
-fn publisher_kind(uri: &Uri) -> SourceKind {
-    let program = uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|pair| pair == "client=publisher"));
-    if program {
-        SourceKind::Publisher
-    } else {
-        SourceKind::Browser
+/// The publish URL's query: a program's `Publisher` says who it is (`client=publisher`);
+/// anyone else is taken for a browser. Other keys (`token`) are the guard's.
+#[derive(serde::Deserialize)]
+pub(super) struct PublishQuery {
+    client: Option<String>,
+}
+
+impl PublishQuery {
+    fn kind(&self) -> SourceKind {
+        match self.client.as_deref() {
+            Some("publisher") => SourceKind::Publisher,
+            _ => SourceKind::Browser,
+        }
     }
 }
 
