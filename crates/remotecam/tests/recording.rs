@@ -147,6 +147,13 @@ async fn a_motion_clip_is_saved_listed_served_and_deleted() {
     let clip = &saved["clip"];
     assert_eq!(clip["camera"], "yard");
     assert_eq!(clip["in_progress"], false);
+    // The encoder's own messages go through the hub's log, not raw to stderr.
+    let raw: Vec<String> = hub
+        .log()
+        .into_iter()
+        .filter(|l| l.contains("[OpenH264]"))
+        .collect();
+    assert!(raw.is_empty(), "raw encoder output: {raw:?}");
 
     let list = recordings(&hub, "?camera=yard").await;
     assert_eq!(list.len(), 1, "{list:?}");

@@ -329,6 +329,52 @@ impl std::fmt::Debug for VideoEncoder {
 /// measured 24.1 ms per recorded frame of a noisy 720p stream, 15.9 ms at this rate.
 const BITS_PER_PIXEL: f64 = 0.12;
 
+/// OpenH264 prints its messages to stderr by default, among them a warning at every
+/// start that frame skipping is off (our choice, see [`VideoEncoder::new`]). They go to
+/// the hub's log instead: errors as warnings, the rest at debug level. The callback must
+/// be set before the encoder's first frame, when the `openh264` crate initializes it and
+/// OpenH264 checks the parameters (the one option it accepts before initialization).
+#[allow(unsafe_code)]
+fn route_messages_to_log(encoder: &mut Encoder) {
+    let callback: openh264_sys2::WelsTraceCallback = Some(encoder_message);
+    // SAFETY: OpenH264 copies the function pointer out of the option before returning;
+    // `encoder_message` is a plain function, valid for the program's life.
+    let status = unsafe {
+        encoder.raw_api().set_option(
+            openh264_sys2::ENCODER_OPTION_TRACE_CALLBACK,
+            (&raw const callback).cast_mut().cast(),
+        )
+    };
+    if status != 0 {
+        tracing::debug!("OpenH264 refused its log callback ({status}): it prints to stderr");
+    }
+}
+
+/// Where OpenH264's messages arrive (`WelsTraceCallback`).
+#[allow(unsafe_code)]
+unsafe extern "C" fn encoder_message(
+    _context: *mut std::ffi::c_void,
+    level: std::ffi::c_int,
+    text: *const std::ffi::c_char,
+) {
+    if text.is_null() {
+        return;
+    }
+    // SAFETY: OpenH264 passes a NUL-terminated buffer that lives for the call.
+    let text = unsafe { std::ffi::CStr::from_ptr(text) }.to_string_lossy();
+    // "[OpenH264] this = 0x..., Warning:..." -> "Warning:..." (the target names the library).
+    let text = text.trim_end();
+    let text = text
+        .strip_prefix("[OpenH264] this = ")
+        .and_then(|t| t.split_once(", "))
+        .map_or(text, |(_, message)| message);
+    if level <= openh264_sys2::WELS_LOG_ERROR as std::ffi::c_int {
+        tracing::warn!(target: "openh264", "{text}");
+    } else {
+        tracing::debug!(target: "openh264", "{text}");
+    }
+}
+
 impl VideoEncoder {
     /// An encoder for pictures of `width x height`. Rate control aims at
     /// [`BITS_PER_PIXEL`], but frame skipping is off: every frame fed comes out (the
@@ -348,8 +394,9 @@ impl VideoEncoder {
             // Keyframes come when the writer asks, at the start of each fragment.
             .intra_frame_period(IntraFramePeriod::from_num_frames(0))
             .vui(VuiConfig::bt601().full_range(true));
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
+        let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|e| format!("cannot start the H.264 encoder: {e}"))?;
+        route_messages_to_log(&mut encoder);
         Ok(VideoEncoder { encoder })
     }
 

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -26,6 +26,8 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 pub struct Hub {
     child: Child,
+    /// Every line the hub wrote to stderr (its log), also passed on to the test's.
+    log: Arc<Mutex<Vec<String>>>,
     pub http: SocketAddr,
     pub https: SocketAddr,
     pub token: String,
@@ -83,9 +85,19 @@ impl Hub {
                 std::env::var("HUB_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start remotecam");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let kept = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+                kept.lock().unwrap().push(line);
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -109,6 +121,7 @@ impl Hub {
         }
         Hub {
             child,
+            log,
             http: http.unwrap(),
             https: https.unwrap(),
             token: token.unwrap(),
@@ -122,6 +135,11 @@ impl Hub {
 
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws://{}{path}", self.http)
+    }
+
+    /// What the hub has written to its log (stderr) so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 
     pub fn pid(&self) -> u32 {
