@@ -171,4 +171,44 @@ mod tests {
         assert_eq!(image.bgr.len(), 640 * 480 * 3);
         assert!(image.bgr.chunks(3).filter(|p| p[0] > 200).count() > 200);
     }
+
+    /// Every line of the picture is whole, at every size a program may ask for: no ink in
+    /// the outer columns, and the title as far from the left edge as from the right.
+    #[test]
+    fn timeout_image_text_is_never_cut_at_the_edges() {
+        let err = Error::Timeout {
+            camera: "front-door-of-the-garage".into(),
+            waited: std::time::Duration::from_secs(5),
+            why: Some("the camera is offline".into()),
+        };
+        for (w, h) in [
+            (64, 48),
+            (100, 400),
+            (160, 120),
+            (320, 240),
+            (640, 480),
+            (1920, 1080),
+        ] {
+            let image = timeout_image("front-door-of-the-garage", &err, w, h);
+            let background = [30, 26, 24];
+            let ink = |x: usize, y: usize| image.bgr[(y * w + x) * 3..][..3] != background;
+            for y in 0..h {
+                assert!(!ink(0, y) && !ink(w - 1, y), "{w}x{h}: text cut at row {y}");
+            }
+            // The title's columns (it is the only red: B < R in BGR order).
+            let title: Vec<usize> = (0..w)
+                .filter(|&x| {
+                    (0..h).any(|y| {
+                        let p = &image.bgr[(y * w + x) * 3..][..3];
+                        u16::from(p[2]) > u16::from(p[0]) + 60
+                    })
+                })
+                .collect();
+            let (left, right) = (title[0], w - 1 - title[title.len() - 1]);
+            assert!(
+                left.abs_diff(right) <= 8,
+                "{w}x{h}: title at {left}..{right}"
+            );
+        }
+    }
 }

@@ -57,36 +57,26 @@ impl Canvas {
 
     /// Draws `text` centred horizontally at row `y`, as large as fits in 90% of the
     /// width (up to `max_scale`); text too long for one line even at the smallest size
-    /// goes over several, by words. Returns the height drawn.
+    /// goes over several, by words (a word longer than a line is cut into pieces), so
+    /// nothing is ever cut at the picture's edges. Returns the height drawn.
     pub fn centred(&mut self, y: usize, text: &str, max_scale: usize, rgb: [u8; 3]) -> usize {
         let fit = self.width * 9 / 10;
         let chars = text.chars().count().max(1);
         let scale = (fit / (chars * 8)).clamp(1, max_scale);
-        let w = Self::text_width(text, scale);
-        if w <= fit || !text.contains(' ') {
-            self.text(self.width.saturating_sub(w) / 2, y, text, scale, rgb);
+        if Self::text_width(text, scale) <= fit {
+            self.line_centred(y, text, scale, rgb);
             return 8 * scale;
         }
-        let per_line = (fit / 8).max(1);
-        let mut lines = vec![String::new()];
-        for word in text.split(' ') {
-            let line = lines.last_mut().expect("a line");
-            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > per_line {
-                lines.push(word.to_owned());
-            } else {
-                if !line.is_empty() {
-                    line.push(' ');
-                }
-                line.push_str(word);
-            }
+        let lines = wrap(text, (fit / 8).max(1));
+        for (i, line) in lines.iter().enumerate() {
+            self.line_centred(y + i * 10, line, 1, rgb);
         }
-        let mut drawn = 0;
-        for line in &lines {
-            let w = Self::text_width(line, 1);
-            self.text(self.width.saturating_sub(w) / 2, y + drawn, line, 1, rgb);
-            drawn += 10;
-        }
-        drawn
+        lines.len() * 10
+    }
+
+    fn line_centred(&mut self, y: usize, text: &str, scale: usize, rgb: [u8; 3]) {
+        let w = Self::text_width(text, scale);
+        self.text(self.width.saturating_sub(w) / 2, y, text, scale, rgb);
     }
 
     fn put(&mut self, x: usize, y: usize, rgb: [u8; 3]) {
@@ -107,9 +97,44 @@ impl Canvas {
     }
 }
 
+/// `text` in lines of at most `per_line` characters, broken between words; a word
+/// longer than a line is cut into pieces of a line each.
+fn wrap(text: &str, per_line: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let (mut line, mut len) = (String::new(), 0);
+    for word in text.split(' ') {
+        let word: Vec<char> = word.chars().collect();
+        for piece in word.chunks(per_line) {
+            if len > 0 && len + 1 + piece.len() > per_line {
+                lines.push(std::mem::take(&mut line));
+                len = 0;
+            }
+            if len > 0 {
+                line.push(' ');
+                len += 1;
+            }
+            line.extend(piece);
+            len += piece.len();
+        }
+    }
+    if len > 0 || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_breaks_between_words_and_cuts_words_longer_than_a_line() {
+        assert_eq!(
+            wrap("camera front-door-of-the-garage is off", 11),
+            ["camera", "front-door-", "of-the-gara", "ge is off"]
+        );
+        assert_eq!(wrap("", 4), [""]);
+    }
 
     #[test]
     fn text_too_long_for_a_line_goes_over_several() {
