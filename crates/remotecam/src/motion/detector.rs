@@ -2,29 +2,32 @@
 //! a JPEG decoded at 1/8 scale), so its cost does not depend on the camera's resolution.
 //!
 //! Per frame:
-//! 1. The light's change since the background, as a tone curve: for each band of
-//!    background levels, the shift most of its pixels took (the median, so a moving
-//!    object covering less than half of a band does not move it). Daylight, a gamma or
+//! 1. The light's change since the background, as a tone curve (`tone.rs`): for each
+//!    band of background levels, the shift most of its pixels took. Daylight, a gamma or
 //!    contrast change, dark parts clipping to black, a camera's exposure settling: all
 //!    are a change of the tone curve, and cancel out.
 //! 2. The difference of each pixel to its background carried through that curve. A
-//!    pixel counts as changed when it passes the noise level: a fixed one, or three
+//!    pixel counts as changed when it passes the noise level (a fixed one, or three
 //!    standard deviations of the scene's noise, estimated from the median difference of
-//!    each frame (robust in the same way). The first frames only learn.
+//!    each frame) and it *jumped* (changed from one frame to the next by more than
+//!    [`JUMP`] times the noise level, beyond the curve) within the last
+//!    [`MOTION_MEMORY`] frames. Objects move in jumps; light, however non-uniform,
+//!    changes gradually and never counts. An object that stops, or the ghost of one
+//!    that stood in the first picture, stops counting after that memory.
 //! 3. Changed pixels with fewer than three changed neighbours are specks and removed.
 //! 4. The score is the changed share of the picture in percent (so independent of the
 //!    resolution). A share above `global_limit`, or above 10% with a jump of the light,
 //!    is a change of the whole picture the curve does not explain (a lamp lighting part
-//!    of a room), not motion: the score is reported as zero and the background is learnt
-//!    again from the new picture.
+//!    of a room), not motion: the score is reported as zero and the detector learns
+//!    again from the new picture ([`WARMUP_FRAMES`], as at the start).
 //! 5. The background takes the new light at once (through the curve), then follows each
 //!    unchanged pixel fast, so that a change slower than objects move (a cloud's shadow
 //!    passing) never builds up, and changed pixels very slowly, so that a moving object
-//!    does not melt into it. A pixel that stays changed for [`STUCK_FRAMES`] frames
-//!    running is no moving object but a ghost (what the first picture held, an object
-//!    that stopped): there the background catches up fast, so the ghost fades within a
-//!    few seconds instead of keeping a clip open for minutes. While learning (the first
-//!    frames), the background follows every pixel fast.
+//!    does not melt into it. While learning, it follows every pixel alike.
+//!
+//! The work per pixel is laid out for the compiler to vectorize: the curve's lookup in
+//! a pass of its own, no float-to-integer conversions (see [`nearest_level`]), and the
+//! noise histogram and curve fitted from every third pixel.
 //!
 //! Mask zones (polygons) are left out of everything: a change there never counts and the
 //! share is of the watched part of the picture.
@@ -44,6 +47,14 @@ fn inside(polygon: &[(f32, f32)], x: f32, y: f32) -> bool {
         j = i;
     }
     result
+}
+
+/// `x` (-0.5 to 255.5) to the nearest whole level without a conversion instruction:
+/// adding 1.5 x 2^23 leaves the rounded value in the float's low bits. Unlike `as`
+/// (which saturates, and is done a lane at a time without AVX-512), this runs on whole
+/// vectors.
+fn nearest_level(x: f32) -> u8 {
+    (x + 12_582_912.0).to_bits() as u8
 }
 
 /// A grayscale picture, one byte per pixel, rows without padding.
@@ -126,6 +137,10 @@ pub struct Detector {
     previous: Vec<u8>,
     /// Per pixel: this frame's difference to the background (whole levels, at most 255).
     differences: Vec<u8>,
+    /// Per pixel: the background to the nearest level, for the tone curve.
+    levels: Vec<u8>,
+    /// Per pixel: the shift of light at its background level (scratch of each frame).
+    shifts: Vec<f32>,
     /// Per pixel: frames since it last jumped (changed by more than the noise level from
     /// one frame to the next, beyond the change of light).
     since_jump: Vec<u8>,
@@ -148,6 +163,8 @@ impl Detector {
             changed: Vec::new(),
             previous: Vec::new(),
             differences: Vec::new(),
+            levels: Vec::new(),
+            shifts: Vec::new(),
             since_jump: Vec::new(),
             masked: Vec::new(),
             watched: 0,
@@ -161,6 +178,8 @@ impl Detector {
         self.changed = vec![false; frame.pixels.len()];
         self.previous = frame.pixels.clone();
         self.differences = vec![0; frame.pixels.len()];
+        self.shifts = vec![0.0; frame.pixels.len()];
+        self.levels = frame.pixels.clone();
         self.since_jump = vec![u8::MAX; frame.pixels.len()];
         let (w, h) = (frame.width, frame.height);
         self.masked = (0..w * h)
@@ -191,7 +210,7 @@ impl Detector {
         self.frames = self.frames.saturating_add(1);
         let learning = self.frames <= WARMUP_FRAMES;
         let level = self.noise_level();
-        self.tone.fit(&frame.pixels, &self.background, &self.masked);
+        self.tone.fit(&frame.pixels, &self.levels, &self.masked);
         // The background in the frame's light, and each pixel's difference to it.
         let jump = JUMP * level;
         let tone = &self.tone;
@@ -209,13 +228,20 @@ impl Detector {
         } else {
             (FOLLOW_CHANGED, FOLLOW_UNCHANGED)
         };
+        // Each pixel's shift of light, looked up in a pass of its own: the pass after it
+        // then has no table lookups and runs on whole vectors.
+        let shifts = &mut self.shifts[..n];
+        for (shift, &level) in shifts.iter_mut().zip(self.levels.iter()) {
+            *shift = tone.shift(level);
+        }
+        let levels = &mut self.levels[..n];
         let differences = &mut self.differences[..n];
         for i in 0..n {
-            let shift = tone.shift(background[i]);
+            let shift = shifts[i];
             let b = background[i] + shift;
             let p = f32::from(pixels[i]);
             let d = (p - b).abs();
-            differences[i] = d as u8; // saturating: 255 and above are 255
+            differences[i] = nearest_level(d.min(255.0) - 0.5); // whole levels below d
             let step = p - f32::from(previous[i]) - shift;
             // Without branches: 0 after a jump, one more frame since otherwise.
             let since = since_jump[i].saturating_add(1) * u8::from(step.abs() <= jump);
@@ -227,7 +253,9 @@ impl Detector {
             } else {
                 follow_unchanged
             };
-            background[i] = b + (p - b) * follow;
+            let followed = b + (p - b) * follow;
+            background[i] = followed;
+            levels[i] = nearest_level(followed.clamp(0.0, 255.0));
         }
         if learning {
             // Nothing has jumped while the background is still forming (and after a jump
@@ -331,6 +359,20 @@ impl Detector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nearest_levels() {
+        for (x, level) in [
+            (-0.5, 0),
+            (0.2, 0),
+            (0.6, 1),
+            (127.4, 127),
+            (254.9, 255),
+            (255.0, 255),
+        ] {
+            assert_eq!(nearest_level(x), level, "{x}");
+        }
+    }
 
     #[test]
     fn point_in_polygon() {

@@ -23,10 +23,9 @@ const SAMPLE_EVERY: usize = 3;
 pub(super) struct ToneCurve {
     /// Per band, the histogram of differences (frame - background): `BANDS x SPAN`.
     histograms: Vec<u32>,
-    /// The shift at each background level 0..=255, and how it changes to the next
-    /// level: the curve is straight in between.
-    base: [f32; 256],
-    slope: [f32; 256],
+    /// The shift at each whole background level 0..=255 (a level's fraction would move
+    /// it by less than a hundredth of the noise level).
+    shifts: [f32; 256],
     /// The median difference over the picture: the light's jump as a whole.
     overall: f32,
 }
@@ -35,14 +34,14 @@ impl ToneCurve {
     pub(super) fn new() -> ToneCurve {
         ToneCurve {
             histograms: vec![0; BANDS * SPAN],
-            base: [0.0; 256],
-            slope: [0.0; 256],
+            shifts: [0.0; 256],
             overall: 0.0,
         }
     }
 
-    /// Learns the curve from a frame and its background, leaving out `skipped` pixels.
-    pub(super) fn fit(&mut self, frame: &[u8], background: &[f32], skipped: &[bool]) {
+    /// Learns the curve from a frame and its background (to the nearest level), leaving
+    /// out `skipped` pixels.
+    pub(super) fn fit(&mut self, frame: &[u8], background: &[u8], skipped: &[bool]) {
         self.histograms.fill(0);
         let mut sums = [0u32; BANDS];
         let mut counts = [0u32; BANDS];
@@ -53,9 +52,8 @@ impl ToneCurve {
             if skipped[i] {
                 continue;
             }
-            // The background to the nearest level: the difference is then a whole one,
-            // from -255 (bin 0) to 255.
-            let b = ((background[i] + 0.5) as i32).clamp(0, 255) as usize;
+            // A whole difference, from -255 (bin 0) to 255.
+            let b = usize::from(background[i]);
             let band = b / BAND;
             let d = usize::from(frame[i]) + 255 - b;
             self.histograms[band * SPAN + d] += 1;
@@ -85,13 +83,12 @@ impl ToneCurve {
             }
         }
         self.interpolate(&points);
-        let summed: Vec<u32> = (0..SPAN)
-            .map(|d| {
-                (0..BANDS)
-                    .map(|band| self.histograms[band * SPAN + d])
-                    .sum()
-            })
-            .collect();
+        let mut summed = [0u32; SPAN];
+        for histogram in self.histograms.chunks_exact(SPAN) {
+            for (sum, &count) in summed.iter_mut().zip(histogram) {
+                *sum += count;
+            }
+        }
         self.overall = if total == 0 {
             0.0
         } else {
@@ -110,20 +107,14 @@ impl ToneCurve {
                 y0 + (y1 - y0) * (x - x0) / (x1 - x0)
             }
         };
-        let mut next = at(0.0);
-        for level in 0..256 {
-            let here = next;
-            next = at(level as f32 + 1.0);
-            self.base[level] = here;
-            self.slope[level] = next - here;
+        for (level, shift) in self.shifts.iter_mut().enumerate() {
+            *shift = at(level as f32);
         }
     }
 
-    /// The shift of a background level (beyond 0..=255, the curve goes on straight).
-    pub(super) fn shift(&self, level: f32) -> f32 {
-        // The cast saturates (NaN is 0); a 32-bit one is the cheapest.
-        let i = (level as i32).clamp(0, 255) as usize;
-        self.base[i] + self.slope[i] * (level - i as f32)
+    /// The shift of a background level.
+    pub(super) fn shift(&self, level: u8) -> f32 {
+        self.shifts[usize::from(level)]
     }
 
     /// The median shift of the whole picture.
@@ -157,10 +148,10 @@ mod tests {
 
     /// A picture of every level, its background, and the shifts the curve finds.
     fn fitted(light: impl Fn(f32) -> f32) -> ToneCurve {
-        let background: Vec<f32> = (0..256 * 40).map(|i| (i % 256) as f32).collect();
+        let background: Vec<u8> = (0..256 * 40).map(|i| (i % 256) as u8).collect();
         let frame: Vec<u8> = background
             .iter()
-            .map(|&b| light(b).round().clamp(0.0, 255.0) as u8)
+            .map(|&b| light(f32::from(b)).round().clamp(0.0, 255.0) as u8)
             .collect();
         let mut curve = ToneCurve::new();
         curve.fit(&frame, &background, &vec![false; frame.len()]);
@@ -170,7 +161,7 @@ mod tests {
     #[test]
     fn a_uniform_change_is_one_shift() {
         let curve = fitted(|b| b + 20.0);
-        for level in [40.0, 128.0, 200.0] {
+        for level in [40, 128, 200] {
             assert!((curve.shift(level) - 20.0).abs() < 1.0, "{level}");
         }
         assert!((curve.overall() - 20.0).abs() < 1.0);
@@ -179,8 +170,8 @@ mod tests {
     #[test]
     fn a_gain_with_clipping_follows_the_levels() {
         let curve = fitted(|b| b * 1.5);
-        for level in [20.0f32, 60.0, 120.0, 160.0, 240.0] {
-            let expected = (level * 1.5).min(255.0) - level;
+        for level in [20u8, 60, 120, 160, 240] {
+            let expected = (f32::from(level) * 1.5).min(255.0) - f32::from(level);
             assert!(
                 (curve.shift(level) - expected).abs() < 3.0,
                 "{level}: {} for {expected}",
@@ -194,14 +185,14 @@ mod tests {
         // One band's pixels all changed (a bright object over the levels 96 to 111):
         // its neighbours overrule it.
         let curve = fitted(|b| if (96.0..112.0).contains(&b) { 250.0 } else { b });
-        assert!(curve.shift(104.0).abs() < 1.0, "{}", curve.shift(104.0));
+        assert!(curve.shift(104).abs() < 1.0, "{}", curve.shift(104));
     }
 
     #[test]
     fn no_pixels_no_shift() {
         let mut curve = ToneCurve::new();
         curve.fit(&[], &[], &[]);
-        assert_eq!(curve.shift(100.0), 0.0);
+        assert_eq!(curve.shift(100), 0.0);
         assert_eq!(curve.overall(), 0.0);
     }
 
