@@ -25,7 +25,7 @@ def solid(color, w=320, h=240):
 
 
 class Feeder:
-    """Publishes frames of one colour in a thread, numbered in the top-left corner."""
+    """Publishes frames of one colour in a thread."""
 
     def __init__(self, hub, camera, color, fps=60):
         self.stop = threading.Event()

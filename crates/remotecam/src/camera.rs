@@ -19,7 +19,6 @@ use tokio::sync::{oneshot, watch};
 use crate::events::HubEvent;
 use crate::frame::Frame;
 use crate::jpeg::JpegInfo;
-use crate::motion::Motion;
 use crate::placeholder;
 
 /// Where a camera's frames come from.
@@ -126,8 +125,6 @@ pub struct Camera {
     placeholder: Mutex<Option<(u16, u16, Bytes)>>,
     /// Set by configured sources; browser cameras derive theirs from `online`.
     source_state: Mutex<Option<(SourceState, Option<String>)>>,
-    /// Motion detection settings and status.
-    pub motion: Motion,
     events: tokio::sync::broadcast::Sender<HubEvent>,
 }
 
@@ -154,17 +151,10 @@ pub struct CameraStatus {
     pub state: SourceState,
     /// The source's last error, while it matters (retrying, or frames skipped).
     pub error: Option<String>,
-    /// Motion detection is on.
-    pub motion_enabled: bool,
-    /// A motion event is going on.
-    pub in_event: bool,
-    /// What the camera's recorder is doing (the API fills it in as the motion endpoint
-    /// says it).
-    pub recording: crate::record::recorder::RecordingState,
 }
 
 impl Camera {
-    /// A camera on its own (tests); [`crate::hub::Hub`] makes them with its event channel.
+    /// A camera on its own (tests); the hub makes them with its event channel.
     pub fn new(name: String, source: SourceKind) -> Camera {
         Camera::with_events(name, source, tokio::sync::broadcast::Sender::new(1))
     }
@@ -185,7 +175,6 @@ impl Camera {
             next_lease: AtomicU64::new(1),
             placeholder: Mutex::new(None),
             source_state: Mutex::new(None),
-            motion: Motion::default(),
             events,
         }
     }
@@ -347,9 +336,6 @@ impl Camera {
             seq: frame.map_or(0, |f| f.seq),
             state,
             error,
-            motion_enabled: self.motion.settings.borrow().enabled,
-            in_event: self.motion.status.borrow().in_event,
-            recording: self.motion.recording.borrow().state,
         }
     }
 

@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 
 use crate::camera::{Camera, SourceKind};
 use crate::events::HubEvent;
-use crate::motion::SettingsStore;
+use crate::motion::{Motion, SettingsStore};
 use crate::record::store::Recordings;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -41,65 +41,99 @@ pub fn camera_name(raw: &str) -> Result<String, NameError> {
 )]
 pub struct TooManyCameras(pub usize);
 
+/// What the hub keeps of each camera: its frame bus, and beside it (not inside it)
+/// motion detection's settings and state, which the API, the motion task and the
+/// recorder share. The camera knows nothing of who consumes its frames.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub camera: Arc<Camera>,
+    pub motion: Arc<Motion>,
+}
+
+/// Called with each camera the hub makes, to start what works on it (the server starts
+/// its motion task); the hub itself starts nothing.
+pub type OnNewCamera = Box<dyn Fn(&Hub, &Entry) + Send + Sync>;
+
+/// Where the hub's clips go: recordings, none (a hub without a data directory), or the
+/// reason they could not be opened (every camera's recording state and
+/// `/api/recordings` tell it).
+#[derive(Debug)]
+pub enum RecordingsSetup {
+    Open(Arc<Recordings>),
+    None,
+    Failed(String),
+}
+
 /// All cameras, by name. A camera is made when a source first publishes to its name
 /// and stays listed (offline) when the source leaves, until it is deleted or the hub
 /// stops. The number of cameras is capped so that clients cannot grow the hub's memory
 /// by inventing names.
-#[derive(Debug)]
 pub struct Hub {
-    cameras: RwLock<BTreeMap<String, Arc<Camera>>>,
+    cameras: RwLock<BTreeMap<String, Entry>>,
     max_cameras: usize,
     events: broadcast::Sender<HubEvent>,
     /// Motion settings kept across restarts.
     pub motion_store: SettingsStore,
-    /// Where motion clips go; unset, nothing is recorded.
-    recordings: std::sync::OnceLock<Arc<Recordings>>,
-    recordings_error: std::sync::OnceLock<String>,
+    recordings: RecordingsSetup,
+    on_new_camera: Option<OnNewCamera>,
     /// Set once the hub is stopping: motion tasks end their events and clips.
     stopping: tokio::sync::watch::Sender<bool>,
     /// Set once they have (every clip is finished and its events are sent).
     stopped: tokio::sync::watch::Sender<bool>,
 }
 
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("max_cameras", &self.max_cameras)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Hub {
-    /// A hub that keeps nothing on disk.
+    /// A hub that keeps nothing on disk and starts nothing on its cameras (tests).
     pub fn new(max_cameras: usize) -> Hub {
-        Hub::with_data_dir(max_cameras, None)
+        Hub::with_parts(
+            max_cameras,
+            SettingsStore::open(None),
+            RecordingsSetup::None,
+            None,
+        )
     }
 
-    /// A hub that keeps its per-camera settings in `data_dir`.
-    pub fn with_data_dir(max_cameras: usize, data_dir: Option<&std::path::Path>) -> Hub {
+    /// A hub with its settings store and recordings, calling `on_new_camera` for each
+    /// camera it makes.
+    pub fn with_parts(
+        max_cameras: usize,
+        motion_store: SettingsStore,
+        recordings: RecordingsSetup,
+        on_new_camera: Option<OnNewCamera>,
+    ) -> Hub {
         Hub {
             cameras: RwLock::new(BTreeMap::new()),
             max_cameras,
             events: broadcast::Sender::new(256),
-            motion_store: SettingsStore::open(data_dir),
-            recordings: std::sync::OnceLock::new(),
-            recordings_error: std::sync::OnceLock::new(),
+            motion_store,
+            recordings,
+            on_new_camera,
             stopping: tokio::sync::watch::Sender::new(false),
             stopped: tokio::sync::watch::Sender::new(false),
         }
     }
 
-    /// Gives the hub its recordings (once, before cameras are made: cameras made before
-    /// do not record).
-    pub fn set_recordings(&self, recordings: Arc<Recordings>) {
-        let _ = self.recordings.set(recordings);
-    }
-
-    /// Says why the hub has no recordings (they could not be opened): every camera's
-    /// recording state and `/api/recordings` tell it.
-    pub fn set_recordings_error(&self, error: String) {
-        let _ = self.recordings_error.set(error);
-    }
-
     /// Why there are no recordings, if they failed to open.
     pub fn recordings_error(&self) -> Option<&str> {
-        self.recordings_error.get().map(String::as_str)
+        match &self.recordings {
+            RecordingsSetup::Failed(e) => Some(e),
+            _ => None,
+        }
     }
 
     pub fn recordings(&self) -> Option<&Arc<Recordings>> {
-        self.recordings.get()
+        match &self.recordings {
+            RecordingsSetup::Open(r) => Some(r),
+            _ => None,
+        }
     }
 
     /// Listens to the hub's events (camera online/offline, motion).
@@ -107,7 +141,22 @@ impl Hub {
         self.events.subscribe()
     }
 
+    /// Where the hub's events are sent, for the workers that send them.
+    pub fn event_sender(&self) -> broadcast::Sender<HubEvent> {
+        self.events.clone()
+    }
+
+    /// Becomes true when the hub starts to stop ([`Hub::stop`]).
+    pub fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
     pub fn get(&self, name: &str) -> Option<Arc<Camera>> {
+        self.entry(name).map(|e| e.camera)
+    }
+
+    /// The camera and what the hub keeps beside it.
+    pub fn entry(&self, name: &str) -> Option<Entry> {
         self.cameras
             .read()
             .expect("cameras lock")
@@ -137,8 +186,8 @@ impl Hub {
             return Ok(cam);
         }
         let mut cameras = self.cameras.write().expect("cameras lock");
-        if let Some(cam) = cameras.get(name) {
-            return Ok(Arc::clone(cam));
+        if let Some(entry) = cameras.get(name) {
+            return Ok(Arc::clone(&entry.camera));
         }
         if cameras.len() >= self.max_cameras {
             // Full: the browser camera offline the longest makes room (a phone that
@@ -149,26 +198,20 @@ impl Hub {
             tracing::info!(camera = %old, "forgetting the camera offline the longest, to make room");
             cameras.remove(&old);
         }
-        let cam = Arc::new(Camera::with_events(
-            name.to_owned(),
-            source,
-            self.events.clone(),
-        ));
-        if let Some(settings) = self.motion_store.get(name) {
-            cam.motion.settings.send_replace(settings);
-        }
-        cameras.insert(name.to_owned(), Arc::clone(&cam));
-        // Motion detection waits, costing nothing, until it is enabled; it ends when the
-        // camera is dropped. Without a runtime (unit tests) there is none.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(crate::motion::live::run(
-                Arc::downgrade(&cam),
+        let entry = Entry {
+            camera: Arc::new(Camera::with_events(
+                name.to_owned(),
+                source,
                 self.events.clone(),
-                self.recordings.get().cloned(),
-                self.stopping.subscribe(),
-            ));
+            )),
+            motion: Arc::new(Motion::new(self.motion_store.get(name).unwrap_or_default())),
+        };
+        cameras.insert(name.to_owned(), entry.clone());
+        drop(cameras);
+        if let Some(start) = &self.on_new_camera {
+            start(self, &entry);
         }
-        Ok(cam)
+        Ok(entry.camera)
     }
 
     /// A clean stop: every motion event ends and its clip is closed (kept, playable,
@@ -190,7 +233,8 @@ impl Hub {
         self.stopped.subscribe()
     }
 
-    pub fn list(&self) -> Vec<Arc<Camera>> {
+    /// Every camera with what is kept beside it, by name.
+    pub fn list(&self) -> Vec<Entry> {
         self.cameras
             .read()
             .expect("cameras lock")
@@ -202,8 +246,8 @@ impl Hub {
     /// Forgets an offline camera. Returns `Err(())` if it is online.
     pub fn remove_offline(&self, name: &str) -> Option<Result<(), ()>> {
         let mut cameras = self.cameras.write().expect("cameras lock");
-        let cam = cameras.get(name)?;
-        if cam.is_online() {
+        let entry = cameras.get(name)?;
+        if entry.camera.is_online() {
             return Some(Err(()));
         }
         cameras.remove(name);
@@ -213,9 +257,10 @@ impl Hub {
 
 /// The offline browser camera whose last frame is the oldest (one that never sent a
 /// frame first). Configured cameras are never forgotten.
-fn forgettable(cameras: &BTreeMap<String, Arc<Camera>>) -> Option<String> {
+fn forgettable(cameras: &BTreeMap<String, Entry>) -> Option<String> {
     cameras
         .values()
+        .map(|e| &e.camera)
         .filter(|c| c.source().publishes_itself() && !c.is_online())
         .min_by_key(|c| c.latest().frame.map(|f| f.received))
         .map(|c| c.name().to_owned())
@@ -266,7 +311,11 @@ mod tests {
         }
         assert!(hub.has_room_for("new").is_ok());
         hub.get_or_create("new", SourceKind::Browser).unwrap();
-        let names: Vec<String> = hub.list().iter().map(|c| c.name().to_owned()).collect();
+        let names: Vec<String> = hub
+            .list()
+            .iter()
+            .map(|e| e.camera.name().to_owned())
+            .collect();
         assert_eq!(names, ["new", "pattern", "recent"]);
         // Online cameras and configured ones are never forgotten.
         let _live = hub.get("new").unwrap().claim_publisher();

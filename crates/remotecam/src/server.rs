@@ -12,8 +12,9 @@ use crate::auth::{self, Auth};
 use crate::config::{Config, ConfiguredCamera};
 use crate::frame::FrameLimits;
 use crate::hosts::{self, HostNames};
-use crate::hub::Hub;
+use crate::hub::{Hub, OnNewCamera, RecordingsSetup};
 use crate::listen::{self, ConnectionLimits, Connections};
+use crate::motion::SettingsStore;
 use crate::record::store::{Recordings, Retention};
 use crate::source::SourceContext;
 use crate::tls;
@@ -291,7 +292,6 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
             .map(String::as_str),
     );
     let tls = listen::tls_acceptor(&cert, &key)?;
-    let hub = Arc::new(Hub::with_data_dir(options.max_cameras, Some(&data_dir)));
     // Recordings (and recovery of clips a crash left) before any camera exists. A hub
     // whose recordings cannot open still streams.
     let root = data_dir.join("recordings");
@@ -302,17 +302,36 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
         tracing::warn!(path = %root.display(), error = %e, "cannot make the recordings private");
     }
     let retention = options.retention.clone();
-    match tokio::task::spawn_blocking(move || Recordings::open(&root, retention)).await? {
-        Ok(recordings) => {
-            let recordings = Arc::new(recordings);
-            hub.set_recordings(Arc::clone(&recordings));
-            tokio::spawn(crate::record::retention_task(recordings));
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "recordings unavailable; nothing will be recorded");
-            hub.set_recordings_error(e);
-        }
-    }
+    let recordings =
+        match tokio::task::spawn_blocking(move || Recordings::open(&root, retention)).await? {
+            Ok(recordings) => {
+                let recordings = Arc::new(recordings);
+                tokio::spawn(crate::record::retention_task(Arc::clone(&recordings)));
+                RecordingsSetup::Open(recordings)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "recordings unavailable; nothing will be recorded");
+                RecordingsSetup::Failed(e)
+            }
+        };
+    // Every camera gets a motion task: it waits, costing nothing, until detection is
+    // enabled, and ends when the camera leaves the hub.
+    let start_motion: OnNewCamera = Box::new(|hub, entry| {
+        let inputs = crate::motion::live::Inputs::new(
+            &entry.camera,
+            &entry.motion,
+            hub.event_sender(),
+            hub.recordings().cloned(),
+            hub.stopping(),
+        );
+        tokio::spawn(crate::motion::live::run(inputs));
+    });
+    let hub = Arc::new(Hub::with_parts(
+        options.max_cameras,
+        SettingsStore::open(Some(&data_dir)),
+        recordings,
+        Some(start_motion),
+    ));
     if let Some(url) = &options.webhook {
         tokio::spawn(crate::events::webhook(hub.events(), url.clone()));
     }

@@ -9,20 +9,21 @@
 //! frame, so that it is decoded once.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, watch};
 
 use super::detector::Score;
+use super::history::LevelHistory;
 use super::picture::{small_gray, small_gray_decoded};
-use super::settings::{MotionSettings, MotionStatus};
+use super::settings::{Motion, MotionSettings, MotionStatus};
 use super::{ClipEvent, ClipTracker, Detector, DetectorSettings};
-use crate::camera::Camera;
+use crate::camera::{Camera, Latest};
 use crate::events::HubEvent;
 use crate::frame::Frame;
 use crate::record::encode::I420;
-use crate::record::recorder::Recorder;
+use crate::record::recorder::{Recorder, RecordingStatus};
 use crate::record::store::Recordings;
 use remotecam_core::planar::Decoder;
 
@@ -60,32 +61,68 @@ struct Scored {
     cpu: Duration,
 }
 
-/// Scores `camera`'s frames while its motion detection is enabled, and records clips
-/// into `recordings` (when there are recordings and the camera's settings say so); ends
-/// when the camera is gone or the hub stops (ending the event going on first).
+/// What a camera's motion task works with: the camera's frames, the parts of its
+/// motion state it reports (its own handles: it holds neither the camera nor the hub),
+/// and the hub's events, recordings and stop.
+pub struct Inputs {
+    name: String,
+    frames: watch::Receiver<Latest>,
+    settings: watch::Receiver<MotionSettings>,
+    status: watch::Sender<MotionStatus>,
+    history: Arc<LevelHistory>,
+    recording: watch::Sender<RecordingStatus>,
+    events: broadcast::Sender<HubEvent>,
+    recordings: Option<Arc<Recordings>>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Inputs {
+    pub fn new(
+        camera: &Camera,
+        motion: &Motion,
+        events: broadcast::Sender<HubEvent>,
+        recordings: Option<Arc<Recordings>>,
+        stopping: watch::Receiver<bool>,
+    ) -> Inputs {
+        Inputs {
+            name: camera.name().to_owned(),
+            frames: camera.subscribe(),
+            settings: motion.settings.subscribe(),
+            status: motion.status.clone(),
+            history: Arc::clone(&motion.history),
+            recording: motion.recording.clone(),
+            events,
+            recordings,
+            stopping,
+        }
+    }
+}
+
+/// Scores a camera's frames while its motion detection is enabled, and records clips
+/// (when there are recordings and the camera's settings say so); ends when the camera
+/// leaves the hub or the hub stops (ending the event going on first).
 ///
 /// Every frame goes into a buffer (the pre-roll); the newest one is scored off the async
 /// threads, and frames that arrive meanwhile wait unscored (a slow detector skips frames,
 /// it never holds up the camera). Frames go to the recorder once a frame at least as new
 /// is scored, so a clip holds exactly the frames from its pre-roll to its end.
-pub async fn run(
-    camera: Weak<Camera>,
-    events: broadcast::Sender<HubEvent>,
-    recordings: Option<Arc<Recordings>>,
-    mut stopping: watch::Receiver<bool>,
-) {
-    let Some((mut settings_rx, mut frames, name)) = camera.upgrade().map(|c| {
-        (
-            c.motion.settings.subscribe(),
-            c.subscribe(),
-            c.name().to_owned(),
-        )
-    }) else {
-        return;
-    };
-    let mut task = Task {
-        camera,
+pub async fn run(inputs: Inputs) {
+    let Inputs {
         name,
+        mut frames,
+        settings: mut settings_rx,
+        status,
+        history,
+        recording,
+        events,
+        recordings,
+        mut stopping,
+    } = inputs;
+    let mut task = Task {
+        name,
+        status,
+        history,
+        recording,
         events,
         recordings,
         start: Instant::now(),
@@ -153,8 +190,11 @@ pub async fn run(
 
 /// What a camera's motion task keeps from one stretch of detection to the next.
 struct Task {
-    camera: Weak<Camera>,
     name: String,
+    status: watch::Sender<MotionStatus>,
+    history: Arc<LevelHistory>,
+    /// Handed to the recorder, which reports into it.
+    recording: watch::Sender<RecordingStatus>,
     events: broadcast::Sender<HubEvent>,
     recordings: Option<Arc<Recordings>>,
     /// Frames' times (`Buffered::t`) count from here.
@@ -165,17 +205,13 @@ struct Task {
 
 impl Task {
     fn status(&self, f: impl FnOnce(&mut MotionStatus)) {
-        if let Some(c) = self.camera.upgrade() {
-            c.motion.status.send_modify(f);
-        }
+        self.status.send_modify(f);
     }
 
     /// Keeps a scored frame's level in the camera's history.
     fn history(&self, level: f32, in_event: bool) {
-        if let Some(c) = self.camera.upgrade() {
-            let now = crate::frame::epoch_ms(std::time::SystemTime::now());
-            c.motion.history.record(now, level, in_event);
-        }
+        let now = crate::frame::epoch_ms(std::time::SystemTime::now());
+        self.history.record(now, level, in_event);
     }
 
     fn send(&self, event: HubEvent) {
@@ -474,8 +510,8 @@ fn share(recorder: &Option<Recorder>, clip_open: bool) -> Option<Box<I420>> {
 
 fn spawn_recorder(task: &Task) -> Option<Recorder> {
     let recordings = Arc::clone(task.recordings.as_ref()?);
-    let (camera, name) = (task.camera.clone(), task.name.clone());
-    match Recorder::spawn(camera, name, recordings, task.events.clone()) {
+    let (status, name) = (task.recording.clone(), task.name.clone());
+    match Recorder::spawn(status, name, recordings, task.events.clone()) {
         Ok(r) => Some(r),
         Err(e) => {
             tracing::error!(camera = %task.name, error = %e, "cannot start the recorder");

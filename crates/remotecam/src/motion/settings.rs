@@ -2,6 +2,8 @@
 //! detector's status beside them, and the store that keeps the settings across
 //! restarts.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -202,7 +204,9 @@ pub struct MotionStatus {
     pub detector_cpu_ms: f32,
 }
 
-/// A camera's motion settings and status.
+/// A camera's motion settings and status, kept by the hub beside the camera. The API
+/// reads and writes them here; the motion task and the recorder each hold their own
+/// handle to the part they report (a `watch::Sender` clone), never the camera.
 #[derive(Debug)]
 pub struct Motion {
     pub settings: watch::Sender<MotionSettings>,
@@ -210,16 +214,16 @@ pub struct Motion {
     /// What the camera's recorder is doing.
     pub recording: watch::Sender<RecordingStatus>,
     /// The last minutes of the level, for the camera page's graph.
-    pub history: super::history::LevelHistory,
+    pub history: Arc<super::history::LevelHistory>,
 }
 
-impl Default for Motion {
-    fn default() -> Motion {
+impl Motion {
+    pub fn new(settings: MotionSettings) -> Motion {
         Motion {
-            settings: watch::Sender::new(MotionSettings::default()),
+            settings: watch::Sender::new(settings),
             status: watch::Sender::new(MotionStatus::default()),
             recording: watch::Sender::new(RecordingStatus::default()),
-            history: super::history::LevelHistory::default(),
+            history: Arc::default(),
         }
     }
 }

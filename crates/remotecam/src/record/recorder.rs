@@ -19,7 +19,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -29,7 +29,6 @@ use super::encode::{I420, VideoEncoder};
 use super::fmp4::{ClipFile, TIMESCALE, Written};
 use super::index::ClipRow;
 use super::store::Recordings;
-use crate::camera::Camera;
 use crate::events::HubEvent;
 use crate::frame::{Frame, epoch_ms};
 
@@ -105,8 +104,9 @@ fn give_back(pool: &Pool, picture: Box<I420>) {
 }
 
 impl Recorder {
+    /// Starts the thread; it reports what it does into `status`.
     pub fn spawn(
-        camera: Weak<Camera>,
+        status: tokio::sync::watch::Sender<RecordingStatus>,
         name: String,
         recordings: Arc<Recordings>,
         events: broadcast::Sender<HubEvent>,
@@ -118,7 +118,7 @@ impl Recorder {
         let worker = Worker {
             pool: Arc::clone(&pool),
             picture: I420::default(),
-            camera,
+            status,
             name: name.clone(),
             recordings,
             events,
@@ -210,7 +210,7 @@ struct Clip {
 }
 
 struct Worker {
-    camera: Weak<Camera>,
+    status: tokio::sync::watch::Sender<RecordingStatus>,
     name: String,
     recordings: Arc<Recordings>,
     events: broadcast::Sender<HubEvent>,
@@ -256,15 +256,12 @@ impl Worker {
     }
 
     fn status(&self) {
-        let Some(camera) = self.camera.upgrade() else {
-            return;
-        };
         let (state, error) = match (&self.clip, &self.stopped) {
             (Some(_), _) => (RecordingState::Recording, None),
             (None, Some((state, e))) => (*state, Some(e.clone())),
             (None, None) => (RecordingState::Idle, None),
         };
-        camera.motion.recording.send_replace(RecordingStatus {
+        self.status.send_replace(RecordingStatus {
             state,
             clip: self.clip.as_ref().map(|c| c.row.id),
             error,

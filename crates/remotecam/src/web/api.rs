@@ -6,19 +6,38 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{AppState, no_store};
+use serde::Serialize;
+
 use crate::camera::CameraStatus;
 use crate::error::{AppError, ErrorKind};
+use crate::hub::Entry;
+use crate::record::recorder::RecordingState;
 
-/// `GET /api/cameras`: every camera with its status, by name.
-pub(super) async fn list_cameras(State(state): State<AppState>) -> Json<Vec<CameraStatus>> {
-    Json(state.hub.list().iter().map(|c| status(&state, c)).collect())
+/// A camera as `GET /api/cameras` lists it: its own status, and its motion detection's
+/// beside it.
+#[derive(Serialize)]
+pub(super) struct CameraView {
+    #[serde(flatten)]
+    camera: CameraStatus,
+    /// Motion detection is on.
+    motion_enabled: bool,
+    /// A motion event is going on.
+    in_event: bool,
+    /// What the camera's recorder is doing, as the motion endpoint says it.
+    recording: RecordingState,
 }
 
-/// A camera's status with its recorder's state as the motion endpoint gives it.
-fn status(state: &AppState, camera: &crate::camera::Camera) -> CameraStatus {
-    CameraStatus {
-        recording: super::motion::recording(state, camera).state,
-        ..camera.status()
+/// `GET /api/cameras`: every camera with its status, by name.
+pub(super) async fn list_cameras(State(state): State<AppState>) -> Json<Vec<CameraView>> {
+    Json(state.hub.list().iter().map(|e| view(&state, e)).collect())
+}
+
+fn view(state: &AppState, entry: &Entry) -> CameraView {
+    CameraView {
+        camera: entry.camera.status(),
+        motion_enabled: entry.motion.settings.borrow().enabled,
+        in_event: entry.motion.status.borrow().in_event,
+        recording: super::motion::recording(state, &entry.motion).state,
     }
 }
 
@@ -26,9 +45,9 @@ fn status(state: &AppState, camera: &crate::camera::Camera) -> CameraStatus {
 pub(super) async fn camera_status(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<CameraStatus>, AppError> {
-    let cam = state.camera(&name)?;
-    Ok(Json(status(&state, &cam)))
+) -> Result<Json<CameraView>, AppError> {
+    let entry = state.entry(&name)?;
+    Ok(Json(view(&state, &entry)))
 }
 
 /// `DELETE /api/cameras/{name}`: forgets an offline camera.

@@ -51,6 +51,13 @@ impl AppState {
     pub(crate) fn camera(&self, name: &str) -> Result<Arc<crate::camera::Camera>, AppError> {
         self.hub.get(name).ok_or_else(|| AppError::no_camera(name))
     }
+
+    /// The camera with what the hub keeps beside it (its motion detection).
+    pub(crate) fn entry(&self, name: &str) -> Result<crate::hub::Entry, AppError> {
+        self.hub
+            .entry(name)
+            .ok_or_else(|| AppError::no_camera(name))
+    }
 }
 
 /// The whole router; `main` serves it on both listeners and tests may drive it directly.

@@ -13,7 +13,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
 use crate::error::{AppError, ErrorKind};
-use crate::motion::{MotionSettings, MotionStatus, MotionUpdate};
+use crate::motion::{Motion, MotionSettings, MotionStatus, MotionUpdate};
 use crate::record::recorder::{RecordingState, RecordingStatus};
 
 #[derive(Serialize)]
@@ -28,22 +28,22 @@ pub(super) struct MotionView {
     recording: RecordingStatus,
 }
 
-fn view(state: &AppState, camera: &crate::camera::Camera) -> MotionView {
+fn view(state: &AppState, motion: &Motion) -> MotionView {
     MotionView {
-        settings: camera.motion.settings.borrow().clone(),
-        status: camera.motion.status.borrow().clone(),
-        recording: recording(state, camera),
+        settings: motion.settings.borrow().clone(),
+        status: motion.status.borrow().clone(),
+        recording: recording(state, motion),
     }
 }
 
 /// What the camera's recorder does, as the API says it: `off` unless detection and
 /// recording are on and the hub keeps recordings, `error` while they cannot be opened.
-pub(super) fn recording(state: &AppState, camera: &crate::camera::Camera) -> RecordingStatus {
+pub(super) fn recording(state: &AppState, motion: &Motion) -> RecordingStatus {
     let asked = {
-        let settings = camera.motion.settings.borrow();
+        let settings = motion.settings.borrow();
         settings.enabled && settings.record
     };
-    let mut recording = camera.motion.recording.borrow().clone();
+    let mut recording = motion.recording.borrow().clone();
     if let Some(e) = state.hub.recordings_error() {
         recording = RecordingStatus {
             state: if asked {
@@ -67,8 +67,8 @@ pub(super) async fn get(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<MotionView>, AppError> {
-    let camera = state.camera(&name)?;
-    Ok(Json(view(&state, &camera)))
+    let entry = state.entry(&name)?;
+    Ok(Json(view(&state, &entry.motion)))
 }
 
 #[derive(serde::Deserialize)]
@@ -84,8 +84,8 @@ pub(super) async fn history(
     axum::extract::Query(query): axum::extract::Query<HistoryQuery>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     use crate::motion::history::{KEEP_MS, STEP_MS};
-    let camera = state.camera(&name)?;
-    let samples = camera.motion.history.since(query.since.unwrap_or(0));
+    let entry = state.entry(&name)?;
+    let samples = entry.motion.history.since(query.since.unwrap_or(0));
     Ok(Json(serde_json::json!({
         "step_ms": STEP_MS,
         "keep_ms": KEEP_MS,
@@ -98,9 +98,9 @@ pub(super) async fn put(
     Path(name): Path<String>,
     body: Result<Json<MotionUpdate>, JsonRejection>,
 ) -> Result<Json<MotionView>, AppError> {
-    let camera = state.camera(&name)?;
+    let entry = state.entry(&name)?;
     let Json(update) = body.map_err(|e| AppError::new(ErrorKind::BadRequest, e.body_text()))?;
-    let current = camera.motion.settings.borrow().clone();
+    let current = entry.motion.settings.borrow().clone();
     let next = current
         .apply(update)
         .map_err(|e| AppError::new(ErrorKind::BadRequest, e))?;
@@ -111,8 +111,8 @@ pub(super) async fn put(
             "cannot save the settings in the data directory",
         )
     })?;
-    camera.motion.settings.send_replace(next);
-    Ok(Json(view(&state, &camera)))
+    entry.motion.settings.send_replace(next);
+    Ok(Json(view(&state, &entry.motion)))
 }
 
 /// Server-sent events: `camera_online`, `camera_offline`, `motion_start`, `motion_end`,

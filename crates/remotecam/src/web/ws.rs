@@ -161,7 +161,8 @@ async fn publisher_session(
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > PUBLISHER_SILENCE {
-                    break Some((close::GOING_AWAY, "nothing received for 20 s".into()));
+                    let silence = PUBLISHER_SILENCE.as_secs();
+                    break Some((close::GOING_AWAY, format!("nothing received for {silence} s")));
                 }
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
                     break None;
