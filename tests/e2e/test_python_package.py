@@ -162,12 +162,15 @@ def test_opencv_style_api(hub):
         ok, frame = cam.read()
         assert ok and frame.shape == (240, 320, 3)
         assert cam.getFrame().shape == (240, 320, 3)
-        frames = []
+        infos = []
         for frame in cam:
-            frames.append(frame)
-            if len(frames) == 3:
+            assert frame.shape == (240, 320, 3)
+            infos.append(cam.last_info)
+            if len(infos) == 3:
                 break
-        assert cam.last_info.skipped >= 0
+        # Each frame says how many came between it and the one taken before it.
+        for before, after in zip(infos, infos[1:]):
+            assert after.skipped == after.seq - before.seq - 1, (before, after)
         jpeg = cam.get_jpeg()
         assert jpeg[:2] == b"\xff\xd8"
     with pytest.raises(remotecam.RemoteCamError, match="closed"):

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 
-use crate::events::HubEvent;
+use crate::events::{HubEvent, What};
 use crate::frame::Frame;
 use crate::jpeg::JpegInfo;
 use crate::placeholder;
@@ -252,11 +252,12 @@ impl Camera {
             changed
         });
         if changed {
-            let _ = self.events.send(if online {
-                HubEvent::camera_online(&self.name)
+            let what = if online {
+                What::CameraOnline
             } else {
-                HubEvent::camera_offline(&self.name)
-            });
+                What::CameraOffline
+            };
+            let _ = self.events.send(HubEvent::new(&self.name, what));
         }
     }
 

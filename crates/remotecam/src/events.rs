@@ -9,95 +9,87 @@ use serde::Serialize;
 
 use crate::frame::epoch_ms;
 
-/// One event. Its `kind` is the SSE event name; the rest is its JSON data.
+/// One event: the camera it is about, when, and what happened. Serialized as the
+/// documented JSON: `camera`, `at_ms`, `event` (its name, also the SSE event name) and
+/// the fields of what happened.
 #[derive(Debug, Clone, Serialize)]
 pub struct HubEvent {
-    #[serde(skip)]
-    pub kind: &'static str,
     pub camera: String,
     /// Unix milliseconds, hub clock.
     pub at_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub motion_frames: Option<u32>,
-    /// For `motion_end`: whether the event had enough motion frames to keep a clip.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kept: Option<bool>,
-    /// For `clip_saved` and `clip_discarded`: the clip (as `GET /api/recordings` lists
-    /// it, for a saved clip).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub clip: Option<serde_json::Value>,
-    /// For `recording_stopped`: `disk_full` or `error`; `error` says more.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    #[serde(flatten)]
+    pub what: What,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum What {
+    CameraOnline,
+    CameraOffline,
+    MotionStart,
+    MotionEnd {
+        motion_frames: u32,
+        /// Whether the event had enough motion frames to keep a clip.
+        kept: bool,
+    },
+    ClipSaved {
+        /// The clip as `GET /api/recordings` lists it.
+        clip: serde_json::Value,
+    },
+    ClipDiscarded {
+        motion_frames: u32,
+    },
+    /// Recording stopped on this camera (live view goes on).
+    RecordingStopped {
+        reason: StopReason,
+        error: String,
+    },
+    /// Recording works again after `recording_stopped`.
+    RecordingResumed,
+}
+
+/// Why recording stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The disk (or the free-space floor) is full; a new clip resumes when there is room.
+    DiskFull,
+    /// Another write error; `error` says which.
+    Error,
+}
+
+impl What {
+    /// The event's name: the SSE event name, and `event` in its JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            What::CameraOnline => "camera_online",
+            What::CameraOffline => "camera_offline",
+            What::MotionStart => "motion_start",
+            What::MotionEnd { .. } => "motion_end",
+            What::ClipSaved { .. } => "clip_saved",
+            What::ClipDiscarded { .. } => "clip_discarded",
+            What::RecordingStopped { .. } => "recording_stopped",
+            What::RecordingResumed => "recording_resumed",
+        }
+    }
 }
 
 impl HubEvent {
-    fn new(kind: &'static str, camera: &str) -> HubEvent {
+    /// `what` happened to `camera` now.
+    pub fn new(camera: &str, what: What) -> HubEvent {
         HubEvent {
-            kind,
             camera: camera.to_owned(),
             at_ms: epoch_ms(SystemTime::now()),
-            motion_frames: None,
-            kept: None,
-            clip: None,
-            reason: None,
-            error: None,
+            what,
         }
     }
 
-    pub fn camera_online(camera: &str) -> HubEvent {
-        HubEvent::new("camera_online", camera)
-    }
-
-    pub fn camera_offline(camera: &str) -> HubEvent {
-        HubEvent::new("camera_offline", camera)
-    }
-
-    pub fn motion_start(camera: &str) -> HubEvent {
-        HubEvent::new("motion_start", camera)
-    }
-
-    pub fn motion_end(camera: &str, motion_frames: u32, kept: bool) -> HubEvent {
-        HubEvent {
-            motion_frames: Some(motion_frames),
-            kept: Some(kept),
-            ..HubEvent::new("motion_end", camera)
-        }
-    }
-
-    pub fn clip_saved(camera: &str, clip: serde_json::Value) -> HubEvent {
-        HubEvent {
-            clip: Some(clip),
-            ..HubEvent::new("clip_saved", camera)
-        }
-    }
-
-    pub fn clip_discarded(camera: &str, motion_frames: u32) -> HubEvent {
-        HubEvent {
-            motion_frames: Some(motion_frames),
-            ..HubEvent::new("clip_discarded", camera)
-        }
-    }
-
-    /// Recording stopped on this camera (live view goes on): a full disk, or a write
-    /// error.
-    pub fn recording_stopped(camera: &str, reason: &'static str, error: String) -> HubEvent {
-        HubEvent {
-            reason: Some(reason),
-            error: Some(error),
-            ..HubEvent::new("recording_stopped", camera)
-        }
-    }
-
-    /// Recording works again after `recording_stopped`.
-    pub fn recording_resumed(camera: &str) -> HubEvent {
-        HubEvent::new("recording_resumed", camera)
+    pub fn name(&self) -> &'static str {
+        self.what.name()
     }
 }
 
-/// Posts every event to `url` as JSON (`{"event": kind, ...data}`), one at a time, 5 s
+/// Posts every event to `url` as its JSON (`{"event": name, ...}`), one at a time, 5 s
 /// each at most. A slow or dead receiver loses events (counted in the log), it never
 /// holds up the hub.
 pub async fn webhook(mut events: tokio::sync::broadcast::Receiver<HubEvent>, url: String) {
@@ -121,20 +113,70 @@ pub async fn webhook(mut events: tokio::sync::broadcast::Receiver<HubEvent>, url
             }
             Err(RecvError::Closed) => return,
         };
-        let mut body = serde_json::to_value(&event).unwrap_or_default();
-        if let Some(map) = body.as_object_mut() {
-            map.insert("event".into(), event.kind.into());
-        }
+        let body = serde_json::to_string(&event).unwrap_or_default();
         let request = client
             .post(&url)
             .header("content-type", "application/json")
-            .body(body.to_string());
+            .body(body);
         match request.send().await {
             Ok(r) if r.status().is_success() => {}
             Ok(r) => {
-                tracing::warn!(status = %r.status(), kind = event.kind, "webhook refused an event")
+                tracing::warn!(status = %r.status(), event = event.name(), "webhook refused an event")
             }
-            Err(e) => tracing::warn!(error = %e, kind = event.kind, "webhook failed"),
+            Err(e) => tracing::warn!(error = %e, event = event.name(), "webhook failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON is the documented one, and `event` in it is the SSE event's name.
+    #[test]
+    fn events_serialize_as_documented() {
+        let cases = [
+            (What::CameraOnline, serde_json::json!({})),
+            (What::CameraOffline, serde_json::json!({})),
+            (What::MotionStart, serde_json::json!({})),
+            (
+                What::MotionEnd {
+                    motion_frames: 7,
+                    kept: true,
+                },
+                serde_json::json!({"motion_frames": 7, "kept": true}),
+            ),
+            (
+                What::ClipSaved {
+                    clip: serde_json::json!({"id": 3}),
+                },
+                serde_json::json!({"clip": {"id": 3}}),
+            ),
+            (
+                What::ClipDiscarded { motion_frames: 2 },
+                serde_json::json!({"motion_frames": 2}),
+            ),
+            (
+                What::RecordingStopped {
+                    reason: StopReason::DiskFull,
+                    error: "no room".into(),
+                },
+                serde_json::json!({"reason": "disk_full", "error": "no room"}),
+            ),
+            (What::RecordingResumed, serde_json::json!({})),
+        ];
+        for (what, fields) in cases {
+            let name = what.name();
+            let event = HubEvent {
+                camera: "yard".into(),
+                at_ms: 5,
+                what,
+            };
+            let mut expected = serde_json::json!({"camera": "yard", "at_ms": 5, "event": name});
+            for (k, v) in fields.as_object().unwrap() {
+                expected[k] = v.clone();
+            }
+            assert_eq!(serde_json::to_value(&event).unwrap(), expected, "{name}");
         }
     }
 }

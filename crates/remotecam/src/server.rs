@@ -311,7 +311,7 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
             }
             Err(e) => {
                 tracing::error!(error = %e, "recordings unavailable; nothing will be recorded");
-                RecordingsSetup::Failed(e)
+                RecordingsSetup::Failed(e.to_string())
             }
         };
     // Every camera gets a motion task: it waits, costing nothing, until detection is

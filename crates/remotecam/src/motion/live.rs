@@ -20,7 +20,7 @@ use super::picture::{small_gray, small_gray_decoded};
 use super::settings::{Motion, MotionSettings, MotionStatus};
 use super::{ClipEvent, ClipTracker, Detector, DetectorSettings};
 use crate::camera::{Camera, Latest};
-use crate::events::HubEvent;
+use crate::events::{HubEvent, What};
 use crate::frame::Frame;
 use crate::record::encode::I420;
 use crate::record::recorder::{Recorder, RecordingStatus};
@@ -214,8 +214,8 @@ impl Task {
         self.history.record(now, level, in_event);
     }
 
-    fn send(&self, event: HubEvent) {
-        let _ = self.events.send(event);
+    fn send(&self, what: What) {
+        let _ = self.events.send(HubEvent::new(&self.name, what));
     }
 }
 
@@ -287,7 +287,10 @@ impl Session {
             ..
         }) = self.tracker.stop(task.start.elapsed())
         {
-            task.send(HubEvent::motion_end(&task.name, motion_frames, keep));
+            task.send(What::MotionEnd {
+                motion_frames,
+                kept: keep,
+            });
         }
         if self.clip_open
             && let Some(r) = &task.recorder
@@ -400,7 +403,7 @@ impl Session {
         for event in self.tracker.frame(t, score.changed_percent) {
             match event {
                 ClipEvent::Start { from, .. } => {
-                    task.send(HubEvent::motion_start(&task.name));
+                    task.send(What::MotionStart);
                     if !record {
                         continue;
                     }
@@ -423,7 +426,10 @@ impl Session {
                     keep,
                     ..
                 } => {
-                    task.send(HubEvent::motion_end(&task.name, motion_frames, keep));
+                    task.send(What::MotionEnd {
+                        motion_frames,
+                        kept: keep,
+                    });
                     self.close_clip(task, seq, keep);
                 }
             }
@@ -481,7 +487,10 @@ impl Session {
                 ..
             }) = self.tracker.stop(at)
         {
-            task.send(HubEvent::motion_end(&task.name, motion_frames, keep));
+            task.send(What::MotionEnd {
+                motion_frames,
+                kept: keep,
+            });
             self.close_clip(task, seq, keep);
         }
         self.clip_open = false;

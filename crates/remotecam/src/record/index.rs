@@ -31,6 +31,51 @@ pub struct ClipRow {
     pub stem: String,
 }
 
+/// RFC 3339 in UTC, millisecond precision.
+pub fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| format!("{t:.3}"))
+        .unwrap_or_default()
+}
+
+/// A clip as `GET /api/recordings` lists it (and `clip_saved` carries it): the API's
+/// contract, one key per field.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClipView {
+    pub id: i64,
+    pub camera: String,
+    /// RFC 3339, UTC.
+    pub start: String,
+    pub end: String,
+    pub duration_s: f64,
+    pub frames: i64,
+    pub motion_frames: i64,
+    pub peak: f64,
+    pub bytes: i64,
+    pub video_url: String,
+    pub thumbnail_url: String,
+    pub in_progress: bool,
+}
+
+impl ClipView {
+    pub fn of(clip: &ClipRow) -> ClipView {
+        ClipView {
+            id: clip.id,
+            camera: clip.camera.clone(),
+            start: rfc3339(clip.start_ms),
+            end: rfc3339(clip.end_ms),
+            duration_s: (clip.end_ms - clip.start_ms) as f64 / 1000.0,
+            frames: clip.frames,
+            motion_frames: clip.motion_frames,
+            peak: clip.peak,
+            bytes: clip.bytes,
+            video_url: format!("/api/recordings/{}.mp4", clip.id),
+            thumbnail_url: format!("/api/recordings/{}.jpg", clip.id),
+            in_progress: clip.in_progress,
+        }
+    }
+}
+
 /// Which clips to list.
 #[derive(Debug, Clone, Default)]
 pub struct Query {

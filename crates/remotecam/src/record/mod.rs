@@ -1,6 +1,7 @@
 //! Recording: motion clips as MP4 files, their index, and retention.
 
 pub mod encode;
+pub mod error;
 pub mod fmp4;
 pub mod index;
 pub mod recorder;

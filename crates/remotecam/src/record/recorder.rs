@@ -26,10 +26,11 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::encode::{I420, VideoEncoder};
+use super::error::{Kind, RecordError};
 use super::fmp4::{ClipFile, TIMESCALE, Written};
-use super::index::ClipRow;
+use super::index::{ClipRow, ClipView};
 use super::store::Recordings;
-use crate::events::HubEvent;
+use crate::events::{HubEvent, What};
 use crate::frame::{Frame, epoch_ms};
 
 /// Frames the recorder may be behind before new ones are dropped (about 8 s at 30 fps).
@@ -220,17 +221,10 @@ struct Worker {
     picture: I420,
     clip: Option<Clip>,
     /// Why recording stopped, until a new clip finds room.
-    stopped: Option<(RecordingState, String)>,
+    stopped: Option<RecordError>,
     dropped: u64,
     /// Counted while the thread lives (dropped after the last clip is finished).
     _writer: super::store::Writer,
-}
-
-fn is_disk_full(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-    )
 }
 
 impl Worker {
@@ -258,7 +252,7 @@ impl Worker {
     fn status(&self) {
         let (state, error) = match (&self.clip, &self.stopped) {
             (Some(_), _) => (RecordingState::Recording, None),
-            (None, Some((state, e))) => (*state, Some(e.clone())),
+            (None, Some(e)) => (e.state(), Some(e.message.clone())),
             (None, None) => (RecordingState::Idle, None),
         };
         self.status.send_replace(RecordingStatus {
@@ -275,20 +269,15 @@ impl Worker {
         }
         if let Err(e) = self.recordings.room_to_record() {
             if self.stopped.is_none() {
-                tracing::warn!(camera = %self.name, error = %e, "recording stopped");
-                let _ = self.events.send(HubEvent::recording_stopped(
-                    &self.name,
-                    "disk_full",
-                    e.clone(),
-                ));
+                self.stopped_by(&e);
             }
-            self.stopped = Some((RecordingState::DiskFull, e));
+            self.stopped = Some(e);
             self.status();
             return;
         }
         if self.stopped.take().is_some() {
             tracing::info!(camera = %self.name, "recording resumed");
-            let _ = self.events.send(HubEvent::recording_resumed(&self.name));
+            self.send(What::RecordingResumed);
         }
         // The clip itself begins with its first frame (its size and time).
         self.status();
@@ -298,7 +287,7 @@ impl Worker {
         &mut self,
         frame: &Frame,
         (width, height): (usize, usize),
-    ) -> Result<Clip, (RecordingState, String)> {
+    ) -> Result<Clip, RecordError> {
         let start_ms = epoch_ms(frame.received_at) as i64;
         let row = self
             .recordings
@@ -306,14 +295,7 @@ impl Worker {
             .begin(&self.name, start_ms, |id| {
                 Recordings::stem(&self.name, start_ms, id)
             })
-            .map_err(|e| {
-                let state = if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
-                    RecordingState::DiskFull
-                } else {
-                    RecordingState::Error
-                };
-                (state, format!("recordings index: {e}"))
-            })?;
+            .map_err(|e| RecordError::index(&e))?;
         let path = self.recordings.mp4_path(&row);
         let created = path
             .parent()
@@ -323,15 +305,12 @@ impl Worker {
             Ok(f) => f,
             Err(e) => {
                 let _ = self.recordings.index.remove(row.id);
-                let state = if is_disk_full(&e) {
-                    RecordingState::DiskFull
-                } else {
-                    RecordingState::Error
-                };
-                return Err((state, format!("cannot create {}: {e}", path.display())));
+                let doing = format_args!("cannot create {}", path.display());
+                return Err(RecordError::io(doing, &e));
             }
         };
-        let encoder = VideoEncoder::new(width, height).map_err(|e| (RecordingState::Error, e))?;
+        let encoder =
+            VideoEncoder::new(width, height).map_err(|e| RecordError::new(Kind::Codec, e))?;
         Ok(Clip {
             row,
             file,
@@ -381,7 +360,7 @@ impl Worker {
         if self.clip.is_none() {
             match self.open(&frame, (picture.width, picture.height)) {
                 Ok(c) => self.clip = Some(c),
-                Err((state, e)) => return self.stop(state, e),
+                Err(e) => return self.stop(e),
             }
             self.status();
         }
@@ -394,15 +373,10 @@ impl Worker {
         let encoded = match clip.encoder.encode(picture, dts / 90, key) {
             Ok(Some(e)) => e,
             Ok(None) => return,
-            Err(e) => return self.stop(RecordingState::Error, e),
+            Err(e) => return self.stop(RecordError::new(Kind::Codec, e)),
         };
         if let Err(e) = clip.file.push(dts, encoded) {
-            let state = if is_disk_full(&e) {
-                RecordingState::DiskFull
-            } else {
-                RecordingState::Error
-            };
-            return self.stop(state, format!("writing the clip: {e}"));
+            return self.stop(RecordError::io("writing the clip", &e));
         }
         clip.last_dts = Some(dts);
         if motion {
@@ -432,21 +406,24 @@ impl Worker {
     }
 
     /// Stops recording after an error: the open clip keeps what is whole.
-    fn stop(&mut self, state: RecordingState, error: String) {
-        tracing::warn!(camera = %self.name, error = %error, "recording stopped");
-        let reason = if state == RecordingState::DiskFull {
-            "disk_full"
-        } else {
-            "error"
-        };
-        let _ = self.events.send(HubEvent::recording_stopped(
-            &self.name,
-            reason,
-            error.clone(),
-        ));
+    fn stop(&mut self, error: RecordError) {
+        self.stopped_by(&error);
         self.end(true);
-        self.stopped = Some((state, error));
+        self.stopped = Some(error);
         self.status();
+    }
+
+    /// Says that `error` stopped recording: the log and `recording_stopped`.
+    fn stopped_by(&self, error: &RecordError) {
+        tracing::warn!(camera = %self.name, error = %error, "recording stopped");
+        self.send(What::RecordingStopped {
+            reason: error.reason(),
+            error: error.message.clone(),
+        });
+    }
+
+    fn send(&self, what: What) {
+        let _ = self.events.send(HubEvent::new(&self.name, what));
     }
 
     fn end(&mut self, keep: bool) {
@@ -475,10 +452,8 @@ impl Worker {
                     if let Err(e) = self.recordings.enforce_retention() {
                         tracing::warn!(error = %e, "retention failed");
                     }
-                    let _ = self.events.send(HubEvent::clip_saved(
-                        &self.name,
-                        Recordings::clip_json(&clip.row),
-                    ));
+                    let clip = serde_json::to_value(ClipView::of(&clip.row)).unwrap_or_default();
+                    self.send(What::ClipSaved { clip });
                 }
                 Err(e) => {
                     tracing::warn!(camera = %self.name, error = %e, "clip not marked finished; it will be at the next start");
@@ -488,10 +463,9 @@ impl Worker {
             if let Err(e) = self.recordings.remove_files_and_row(&clip.row) {
                 tracing::warn!(camera = %self.name, error = %e, "discarded clip not removed");
             }
-            let _ = self.events.send(HubEvent::clip_discarded(
-                &self.name,
-                clip.motion_frames as u32,
-            ));
+            self.send(What::ClipDiscarded {
+                motion_frames: clip.motion_frames as u32,
+            });
         }
         if let Err(e) = self.recordings.enforce_retention() {
             tracing::warn!(error = %e, "retention failed");

@@ -8,8 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::json;
-
+use super::error::{Kind, RecordError};
 use super::fmp4;
 use super::index::{ClipRow, Index, Query};
 
@@ -42,13 +41,6 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// RFC 3339 in UTC, millisecond precision.
-pub fn rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| format!("{t:.3}"))
-        .unwrap_or_default()
-}
-
 /// Why a clip could not be deleted.
 #[derive(Debug, thiserror::Error)]
 pub enum DeleteError {
@@ -57,7 +49,7 @@ pub enum DeleteError {
     #[error("recording {0} is still being written; delete it once it ends")]
     InProgress(i64),
     #[error("{0}")]
-    Io(String),
+    Record(RecordError),
 }
 
 #[derive(Debug)]
@@ -80,22 +72,20 @@ impl Drop for Writer {
     }
 }
 
-fn db_err(e: rusqlite::Error) -> String {
-    format!("recordings index: {e}")
-}
-
 /// The index's file name in the recordings directory.
 const INDEX: &str = "index.sqlite";
 
 /// Renames a damaged index (and its WAL files) to `index.sqlite.damaged-<unix s>`.
-fn set_aside(path: &Path) -> Result<PathBuf, String> {
+fn set_aside(path: &Path) -> Result<PathBuf, RecordError> {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
     let aside = path.with_file_name(format!("{INDEX}.damaged-{secs}"));
-    std::fs::rename(path, &aside)
-        .map_err(|e| format!("cannot set the damaged index {} aside: {e}", path.display()))?;
+    std::fs::rename(path, &aside).map_err(|e| {
+        let doing = format_args!("cannot set the damaged index {} aside", path.display());
+        RecordError::io(doing, &e)
+    })?;
     for suffix in ["-wal", "-shm"] {
         let side = path.with_file_name(format!("{INDEX}{suffix}"));
         if side.exists() {
@@ -155,9 +145,9 @@ impl Recordings {
     /// deleted, and a new one is built from the clip files, which hold their own
     /// durations: clips get new ids, their start is the second their file name gives,
     /// and their motion frames and peak are not known (0).
-    pub fn open(root: &Path, retention: Retention) -> Result<Recordings, String> {
+    pub fn open(root: &Path, retention: Retention) -> Result<Recordings, RecordError> {
         std::fs::create_dir_all(root)
-            .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+            .map_err(|e| RecordError::io(format_args!("cannot create {}", root.display()), &e))?;
         let path = root.join(INDEX);
         let index = match Index::open(&path) {
             Ok(index) => index,
@@ -168,9 +158,9 @@ impl Recordings {
                     kept = %aside.display(),
                     "the recordings index is damaged: set aside, and rebuilt from the clip files"
                 );
-                Index::open(&path).map_err(db_err)?
+                Index::open(&path)?
             }
-            Err(e) => return Err(db_err(e)),
+            Err(e) => return Err(e.into()),
         };
         let recordings = Recordings {
             root: root.to_owned(),
@@ -187,29 +177,25 @@ impl Recordings {
     /// recordings directory deleted): a new index is opened and the clip files still
     /// there are listed. Cheap (one `stat`) when nothing happened; called before
     /// listing and before each clip.
-    pub fn check_index(&self) -> Result<(), String> {
+    pub fn check_index(&self) -> Result<(), RecordError> {
         let path = self.root.join(INDEX);
         if path.exists() {
             return Ok(());
         }
         tracing::warn!(path = %path.display(), "the recordings index was removed: starting a new one");
-        std::fs::create_dir_all(&self.root)
-            .map_err(|e| format!("cannot create {}: {e}", self.root.display()))?;
-        self.index.reopen(&path).map_err(db_err)?;
+        std::fs::create_dir_all(&self.root).map_err(|e| {
+            RecordError::io(format_args!("cannot create {}", self.root.display()), &e)
+        })?;
+        self.index.reopen(&path)?;
         self.index_orphans()
     }
 
     /// Lists the clip files that have no row (the index was lost, set aside or
     /// removed): each is cut back to its last whole fragment, as after a crash, and
     /// gets a new row; a file without one whole fragment is removed.
-    fn index_orphans(&self) -> Result<(), String> {
-        let known: std::collections::HashSet<String> = self
-            .index
-            .all()
-            .map_err(db_err)?
-            .into_iter()
-            .map(|c| c.stem)
-            .collect();
+    fn index_orphans(&self) -> Result<(), RecordError> {
+        let known: std::collections::HashSet<String> =
+            self.index.all()?.into_iter().map(|c| c.stem).collect();
         for (camera, day, name) in clip_files(&self.root) {
             let stem = format!("{camera}/{day}/{name}");
             if known.contains(&stem) {
@@ -236,7 +222,7 @@ impl Recordings {
                     clip.frames = written.frames as i64;
                     clip.bytes = written.bytes as i64;
                     clip.end_ms = start_ms + written.millis();
-                    clip.id = self.index.insert_done(&clip).map_err(db_err)?;
+                    clip.id = self.index.insert_done(&clip)?;
                     tracing::info!(clip = clip.id, stem = %clip.stem, "listed a clip file the index did not have");
                 }
                 Ok(None) => self.remove_files_and_row(&clip)?,
@@ -263,8 +249,8 @@ impl Recordings {
             .is_ok()
     }
 
-    fn recover(&self) -> Result<(), String> {
-        for mut clip in self.index.in_progress().map_err(db_err)? {
+    fn recover(&self) -> Result<(), RecordError> {
+        for mut clip in self.index.in_progress()? {
             let mp4 = self.mp4_path(&clip);
             match fmp4::recover(&mp4) {
                 Ok(Some(written)) => {
@@ -272,7 +258,7 @@ impl Recordings {
                     clip.bytes = written.bytes as i64;
                     clip.end_ms = clip.start_ms + written.millis();
                     clip.in_progress = false;
-                    self.index.update(&clip).map_err(db_err)?;
+                    self.index.update(&clip)?;
                     tracing::info!(
                         clip = clip.id,
                         camera = %clip.camera,
@@ -289,10 +275,10 @@ impl Recordings {
                 }
             }
         }
-        for clip in self.index.all().map_err(db_err)? {
+        for clip in self.index.all()? {
             if !clip.in_progress && !self.mp4_path(&clip).exists() {
                 tracing::warn!(clip = clip.id, "clip file missing; dropped from the index");
-                self.index.remove(clip.id).map_err(db_err)?;
+                self.index.remove(clip.id)?;
             }
         }
         Ok(())
@@ -316,31 +302,13 @@ impl Recordings {
         self.root.join(format!("{}.jpg", clip.stem))
     }
 
-    /// A clip as the API lists it.
-    pub fn clip_json(clip: &ClipRow) -> serde_json::Value {
-        json!({
-            "id": clip.id,
-            "camera": clip.camera,
-            "start": rfc3339(clip.start_ms),
-            "end": rfc3339(clip.end_ms),
-            "duration_s": (clip.end_ms - clip.start_ms) as f64 / 1000.0,
-            "frames": clip.frames,
-            "motion_frames": clip.motion_frames,
-            "peak": clip.peak,
-            "bytes": clip.bytes,
-            "video_url": format!("/api/recordings/{}.mp4", clip.id),
-            "thumbnail_url": format!("/api/recordings/{}.jpg", clip.id),
-            "in_progress": clip.in_progress,
-        })
-    }
-
-    pub fn list(&self, q: &Query) -> Result<Vec<ClipRow>, String> {
+    pub fn list(&self, q: &Query) -> Result<Vec<ClipRow>, RecordError> {
         self.check_index()?;
-        self.index.list(q).map_err(db_err)
+        Ok(self.index.list(q)?)
     }
 
-    pub fn get(&self, id: i64) -> Result<Option<ClipRow>, String> {
-        self.index.get(id).map_err(db_err)
+    pub fn get(&self, id: i64) -> Result<Option<ClipRow>, RecordError> {
+        Ok(self.index.get(id)?)
     }
 
     /// Removes a finished clip: files first, then its row (so the index never lists a
@@ -348,30 +316,34 @@ impl Recordings {
     pub fn delete(&self, id: i64) -> Result<ClipRow, DeleteError> {
         let clip = self
             .get(id)
-            .map_err(DeleteError::Io)?
+            .map_err(DeleteError::Record)?
             .ok_or(DeleteError::NotFound(id))?;
         if clip.in_progress {
             return Err(DeleteError::InProgress(id));
         }
-        self.remove_files_and_row(&clip).map_err(DeleteError::Io)?;
+        self.remove_files_and_row(&clip)
+            .map_err(DeleteError::Record)?;
         Ok(clip)
     }
 
     /// Removes a clip's files and row, whatever its state (the recorder discarding a
     /// clip, or recovery dropping an empty one).
-    pub fn remove_files_and_row(&self, clip: &ClipRow) -> Result<(), String> {
+    pub fn remove_files_and_row(&self, clip: &ClipRow) -> Result<(), RecordError> {
         for path in [self.mp4_path(clip), self.jpg_path(clip)] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(format!("cannot remove {}: {e}", path.display())),
+                Err(e) => {
+                    let doing = format_args!("cannot remove {}", path.display());
+                    return Err(RecordError::io(doing, &e));
+                }
             }
         }
         // An emptied day directory goes too (the camera directory stays).
         if let Some(day) = self.mp4_path(clip).parent() {
             let _ = std::fs::remove_dir(day);
         }
-        self.index.remove(clip.id).map_err(db_err)
+        Ok(self.index.remove(clip.id)?)
     }
 
     /// Free bytes on the recordings' filesystem, for an unprivileged writer.
@@ -382,13 +354,13 @@ impl Recordings {
 
     /// Removes the oldest finished clips until the retention limits hold (or nothing
     /// finished is left). Returns the clips removed.
-    pub fn enforce_retention(&self) -> Result<Vec<ClipRow>, String> {
+    pub fn enforce_retention(&self) -> Result<Vec<ClipRow>, RecordError> {
         let mut removed = Vec::new();
         let now = now_ms();
-        let mut total = self.index.total_bytes().map_err(db_err)?.max(0) as u64;
+        let mut total = self.index.total_bytes()?.max(0) as u64;
         let mut free = self.free_bytes().unwrap_or(u64::MAX);
         loop {
-            let batch = self.index.oldest_done(64).map_err(db_err)?;
+            let batch = self.index.oldest_done(64)?;
             if batch.is_empty() {
                 return Ok(removed);
             }
@@ -423,16 +395,19 @@ impl Recordings {
     }
 
     /// Whether a new clip may start: retention first, then the free-space floor.
-    pub fn room_to_record(&self) -> Result<(), String> {
+    pub fn room_to_record(&self) -> Result<(), RecordError> {
         self.check_index()?;
         if let Err(e) = self.enforce_retention() {
             tracing::warn!(error = %e, "retention failed");
         }
         match self.free_bytes() {
-            Some(free) if free < self.retention.min_free_bytes => Err(format!(
-                "disk full: {} MB free, recording needs at least {} MB",
-                free >> 20,
-                self.retention.min_free_bytes >> 20
+            Some(free) if free < self.retention.min_free_bytes => Err(RecordError::new(
+                Kind::Full,
+                format!(
+                    "disk full: {} MB free, recording needs at least {} MB",
+                    free >> 20,
+                    self.retention.min_free_bytes >> 20
+                ),
             )),
             _ => Ok(()),
         }

@@ -115,8 +115,9 @@ pub(super) async fn put(
     Ok(Json(view(&state, &entry.motion)))
 }
 
-/// Server-sent events: `camera_online`, `camera_offline`, `motion_start`, `motion_end`,
-/// each with JSON data; `lagged` when this listener missed events. The stream ends when
+/// Server-sent events: every [`crate::events::What`] (`camera_online` to
+/// `recording_resumed`), each with its JSON data; `lagged` when this listener missed
+/// events. The stream ends when
 /// the hub has stopped, after the events of the stop (the last clips saved).
 pub(super) async fn events(
     State(state): State<AppState>,
@@ -131,7 +132,7 @@ pub(super) async fn events(
         };
         let event = match next {
             Ok(e) => Event::default()
-                .event(e.kind)
+                .event(e.name())
                 .json_data(&e)
                 .unwrap_or_else(|_| Event::default().event("error")),
             Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),

@@ -13,7 +13,8 @@ use tower_http::services::ServeFile;
 
 use super::AppState;
 use crate::error::{AppError, ErrorKind};
-use crate::record::index;
+use crate::record::error::RecordError;
+use crate::record::index::{self, ClipView};
 use crate::record::store::{DeleteError, Recordings};
 
 #[derive(Debug, Deserialize)]
@@ -65,27 +66,28 @@ fn time_ms(key: &str, value: &Option<String>) -> Result<Option<i64>, AppError> {
     }
 }
 
+/// A failure the client is told only in general (what failed is logged, not sent).
+fn unavailable(what: &'static str, e: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %e, "{what}");
+    AppError::new(ErrorKind::Unavailable, what)
+}
+
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+    f: impl FnOnce() -> Result<T, RecordError> + Send + 'static,
 ) -> Result<T, AppError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r)
-        .map_err(|e| {
-            tracing::error!(error = %e, "recordings");
-            AppError::new(
-                ErrorKind::Unavailable,
-                "the recordings index is unavailable",
-            )
-        })
+    const WHAT: &str = "the recordings index is unavailable";
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(unavailable(WHAT, e)),
+        Err(e) => Err(unavailable(WHAT, e)),
+    }
 }
 
 /// Clips, newest first.
 pub(super) async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<serde_json::Value>>, AppError> {
+) -> Result<Json<Vec<ClipView>>, AppError> {
     let Query(q) = query.map_err(|e| AppError::new(ErrorKind::BadRequest, e.body_text()))?;
     let recordings = recordings(&state)?;
     let query = index::Query {
@@ -95,7 +97,7 @@ pub(super) async fn list(
         limit: q.limit.unwrap_or(1000).clamp(1, 10_000),
     };
     let rows = blocking(move || recordings.list(&query)).await?;
-    Ok(Json(rows.iter().map(Recordings::clip_json).collect()))
+    Ok(Json(rows.iter().map(ClipView::of).collect()))
 }
 
 /// `{id}.mp4` (the video, with byte ranges for seeking), `{id}.jpg` (the thumbnail) or
@@ -118,7 +120,7 @@ pub(super) async fn get(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no recording {id}")))?;
     let (path, mime) = match ext {
-        None => return Ok(Json(Recordings::clip_json(&clip)).into_response()),
+        None => return Ok(Json(ClipView::of(&clip)).into_response()),
         Some("mp4") => (recordings.mp4_path(&clip), "video/mp4"),
         Some("jpg") => (recordings.jpg_path(&clip), "image/jpeg"),
         Some(_) => return Err(AppError::not_found(format!("no recording '{file}'"))),
@@ -153,7 +155,7 @@ pub(super) async fn get(
     let mut response = ServeFile::new_with_mime(&path, &mime.parse().expect("mime"))
         .oneshot(request)
         .await
-        .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?
+        .map_err(|e| unavailable("the recording cannot be read", e))?
         .into_response();
     let headers = response.headers_mut();
     // A clip in progress grows; a finished one never changes.
@@ -167,7 +169,7 @@ pub(super) async fn get(
         let name = format!(
             "{}-{}.{}",
             clip.camera,
-            crate::record::store::rfc3339(clip.start_ms).replace(':', "-"),
+            crate::record::index::rfc3339(clip.start_ms).replace(':', "-"),
             ext.unwrap_or("mp4")
         );
         if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
@@ -227,22 +229,17 @@ pub(super) async fn delete(
         .parse()
         .map_err(|_| AppError::not_found(format!("no recording '{file}'")))?;
     let recordings = recordings(&state)?;
+    const FAILED: &str = "the recording could not be deleted";
     let result = tokio::task::spawn_blocking(move || recordings.delete(id))
         .await
-        .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
+        .map_err(|e| unavailable(FAILED, e))?;
     match result {
         Ok(clip) => Ok(Json(serde_json::json!({ "deleted": clip.id }))),
         Err(e @ DeleteError::NotFound(_)) => Err(AppError::not_found(e.to_string())),
         Err(e @ DeleteError::InProgress(_)) => {
             Err(AppError::new(ErrorKind::Conflict, e.to_string()))
         }
-        Err(DeleteError::Io(e)) => {
-            tracing::error!(error = %e, "delete failed");
-            Err(AppError::new(
-                ErrorKind::Unavailable,
-                "the recording could not be deleted",
-            ))
-        }
+        Err(DeleteError::Record(e)) => Err(unavailable(FAILED, e)),
     }
 }
 

@@ -271,18 +271,20 @@ fn parse_meta(text: &str) -> Result<PublishMeta, (u16, String)> {
         .map_err(|e| (close::INVALID_DATA, format!("bad frame metadata: {e}")))
 }
 
+/// A read that failed: a message over the size limit is closed with 1009 and the limit;
+/// anything else (the connection dropped) ends the session silently.
 fn read_error(e: &axum::Error, limit: usize) -> Option<(u16, String)> {
-    let text = e.to_string();
-    if text.contains("Space limit exceeded")
-        || text.contains("too long")
-        || text.contains("Message too big")
-    {
+    use std::error::Error as _;
+    let cause = e
+        .source()
+        .and_then(|s| s.downcast_ref::<tungstenite::Error>());
+    if let Some(tungstenite::Error::Capacity(_)) = cause {
         Some((
             close::TOO_BIG,
             format!("message larger than the {limit}-byte limit"),
         ))
     } else {
-        tracing::debug!(error = %text, "publisher read error");
+        tracing::debug!(error = %e, "publisher read error");
         None
     }
 }
