@@ -260,7 +260,8 @@ impl Settings {
 
 /// Runs the hub until the process is stopped.
 pub async fn run(options: Settings) -> anyhow::Result<()> {
-    // One crypto provider for the whole process (see docs/DEPENDENCIES: ring).
+    // One crypto provider for the whole process: ring, which builds with a C compiler
+    // alone (aws-lc-rs, the other provider rustls offers, needs cmake too).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let fd_limit = listen::raise_fd_limit();
     // What the hub writes (clips, thumbnails, the index, settings) is the user's alone:

@@ -23,6 +23,10 @@ const TOKEN: &str = "contract-token";
 /// backticks in the first column; `a`, `b` is two keys).
 fn documented_keys(heading: &str) -> BTreeSet<String> {
     let docs = include_str!("../../../docs/api.md");
+    assert!(
+        docs.contains(r#"`{"error": "<what is wrong, for a person>"}`"#),
+        "docs/api.md's Errors section names the one key"
+    );
     let section = docs
         .split("\n#")
         .find(|s| s.trim_start_matches('#').trim_start().starts_with(heading))
@@ -170,4 +174,8 @@ async fn errors_are_one_documented_key() {
     assert_eq!(keys(&body), BTreeSet::from(["error".to_owned()]));
     assert_eq!(body["error"], "no camera named 'nobody'");
     let docs = include_str!("../../../docs/api.md");
+    assert!(
+        docs.contains(r#"`{"error": "<what is wrong, for a person>"}`"#),
+        "docs/api.md's Errors section names the one key"
+    );
 }

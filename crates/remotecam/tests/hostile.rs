@@ -223,7 +223,7 @@ async fn a_connection_flood_from_another_machine_starves_no_viewer_and_no_record
     let dir = tempfile::tempdir().unwrap();
     // The common soft limit of 1024 open files, as most machines give a service.
     let wrapper = ["sh", "-c", "ulimit -n 1024 && exec \"$@\"", "sh"];
-    let hub = Hub::start_wrapped(dir, 0, 0, &[], &wrapper);
+    let hub = Hub::builder().dir(dir).args(&[]).wrapper(&wrapper).start();
     let mut publisher = Publisher::connect(&hub, "door").await;
     publisher.send(scene(None)).await;
     put_motion(
@@ -300,7 +300,7 @@ async fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
     let dir = tempfile::tempdir().unwrap();
     // A soft limit of 256 under a higher hard one, as a service manager may start it.
     let wrapper = ["sh", "-c", "ulimit -Sn 256 && exec \"$@\"", "sh"];
-    let hub = Hub::start_wrapped(dir, 0, 0, &[], &wrapper);
+    let hub = Hub::builder().dir(dir).args(&[]).wrapper(&wrapper).start();
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", hub.pid())).unwrap();
     let line = limits
         .lines()

@@ -175,7 +175,7 @@ async fn motion_settings_from_the_config_file_win_at_every_start() {
     )
     .unwrap();
     let cfg = cfg.to_str().unwrap().to_owned();
-    let hub = Hub::start_in(dir, &["--config", &cfg]);
+    let hub = Hub::builder().dir(dir).args(&["--config", &cfg]).start();
     let m = hub.motion("yard").await;
     assert_eq!(m["enabled"], true);
     assert_eq!(m["threshold"], 3.5);
@@ -244,7 +244,10 @@ async fn the_config_file_sets_motion_for_browser_cameras_and_every_camera() {
          [cameras.phone.motion]\nthreshold = 4.5\n",
     )
     .unwrap();
-    let hub = Hub::start_in(dir, &["--config", cfg.to_str().unwrap()]);
+    let hub = Hub::builder()
+        .dir(dir)
+        .args(&["--config", cfg.to_str().unwrap()])
+        .start();
     let mut phone = Publisher::connect(&hub, "phone").await;
     phone.send(scene(None)).await;
     let mut other = Publisher::connect(&hub, "other").await;

@@ -503,7 +503,7 @@ async fn a_damaged_or_emptied_index_is_rebuilt_from_the_clip_files() {
     for side in ["index.sqlite-wal", "index.sqlite-shm"] {
         let _ = std::fs::remove_file(dir.path().join("recordings").join(side));
     }
-    let hub = Hub::start_in(dir, &[]);
+    let hub = Hub::builder().dir(dir).args(&[]).start();
     listed_again(&hub, &[&clip]).await;
     let kept: Vec<_> = std::fs::read_dir(hub.dir.path().join("recordings"))
         .unwrap()
@@ -522,7 +522,7 @@ async fn a_damaged_or_emptied_index_is_rebuilt_from_the_clip_files() {
     for side in ["index.sqlite-wal", "index.sqlite-shm"] {
         let _ = std::fs::remove_file(dir.path().join("recordings").join(side));
     }
-    let hub = Hub::start_in(dir, &[]);
+    let hub = Hub::builder().dir(dir).args(&[]).start();
     listed_again(&hub, &[&clip]).await;
 }
 
@@ -549,7 +549,7 @@ async fn recordings_that_cannot_open_say_why() {
     let dir = tempfile::tempdir().unwrap();
     // A file where the recordings directory should be.
     std::fs::write(dir.path().join("recordings"), b"not a directory").unwrap();
-    let hub = Hub::start_in(dir, &[]);
+    let hub = Hub::builder().dir(dir).args(&[]).start();
     let _publisher = Publisher::connect(&hub, "door").await;
     let res = put_motion(&hub, "door", serde_json::json!({"enabled": true})).await;
     assert_eq!(res.status(), 200);
@@ -701,7 +701,11 @@ async fn a_full_disk_stops_recording_cleanly_and_live_view_goes_on() {
         mount,
         &path,
     ]);
-    let hub = Hub::start_wrapped(dir, 0, 0, &["--record-min-free-mb", "0"], &wrapper);
+    let hub = Hub::builder()
+        .dir(dir)
+        .args(&["--record-min-free-mb", "0"])
+        .wrapper(&wrapper)
+        .start();
     let mut events = Events::open(&hub).await;
     let mut publisher = Publisher::connect(&hub, "shed").await;
     put_motion(

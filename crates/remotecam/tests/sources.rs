@@ -55,13 +55,19 @@ async fn a_hub_pulls_another_hubs_camera_over_http() {
         &dir_a,
         "[cameras.a]\nsource = \"test:?width=320&height=240&fps=20\"\n",
     );
-    let hub_a = Hub::start_in(dir_a, &["--config", &cfg_a]);
+    let hub_a = Hub::builder()
+        .dir(dir_a)
+        .args(&["--config", &cfg_a])
+        .start();
     hub_a.wait_camera("a", |c| c["state"] == "live").await;
 
     let dir_b = tempfile::tempdir().unwrap();
     let url = hub_a.url("/api/cameras/a/stream.mjpg");
     let cfg_b = config(&dir_b, &format!("[cameras.b]\nsource = \"{url}\"\n"));
-    let hub_b = Hub::start_in(dir_b, &["--config", &cfg_b]);
+    let hub_b = Hub::builder()
+        .dir(dir_b)
+        .args(&["--config", &cfg_b])
+        .start();
     hub_b
         .wait_camera("b", |c| c["state"] == "live" && c["seq"].as_u64() > Some(3))
         .await;
@@ -224,7 +230,7 @@ fn hub_with(url: &str) -> Hub {
              [cameras.bad]\nsource = \"{url}\"\nread_timeout_s = 1\nconnect_timeout_s = 1\n"
         ),
     );
-    Hub::start_in(dir, &["--config", &cfg])
+    Hub::builder().dir(dir).args(&["--config", &cfg]).start()
 }
 
 async fn healthy_camera_still_serves(hub: &Hub) {
@@ -338,7 +344,7 @@ async fn on_demand_source_runs_only_while_watched() {
         &dir,
         "[cameras.lazy]\nsource = \"test:?width=160&height=120&fps=30\"\non_demand = true\nidle_after_s = 0.3\n",
     );
-    let hub = Hub::start_in(dir, &["--config", &cfg]);
+    let hub = Hub::builder().dir(dir).args(&["--config", &cfg]).start();
     hub.wait_camera("lazy", |c| c["state"] == "idle").await;
     assert_eq!(
         status(&hub, "lazy").await["seq"],
@@ -393,7 +399,7 @@ async fn a_missing_webcam_is_reported_and_retried() {
         &dir,
         "[cameras.usb]\nsource = \"v4l2:///dev/remotecam-test-no-such-video?width=640&height=480\"\n",
     );
-    let hub = Hub::start_in(dir, &["--config", &cfg]);
+    let hub = Hub::builder().dir(dir).args(&["--config", &cfg]).start();
     hub.wait_camera("usb", |c| {
         c["state"] == "retrying"
             && c["error"]
@@ -470,7 +476,10 @@ async fn a_snapshot_url_is_polled() {
         &dir_a,
         "[cameras.a]\nsource = \"test:?width=320&height=240&fps=30\"\n",
     );
-    let hub_a = Hub::start_in(dir_a, &["--config", &cfg_a]);
+    let hub_a = Hub::builder()
+        .dir(dir_a)
+        .args(&["--config", &cfg_a])
+        .start();
     hub_a.wait_camera("a", |c| c["state"] == "live").await;
     let dir_b = tempfile::tempdir().unwrap();
     let url = hub_a.url("/api/cameras/a/snapshot.jpg");
@@ -478,7 +487,10 @@ async fn a_snapshot_url_is_polled() {
         &dir_b,
         &format!("[cameras.b]\nsource = \"{url}\"\npoll_fps = 20\n"),
     );
-    let hub_b = Hub::start_in(dir_b, &["--config", &cfg_b]);
+    let hub_b = Hub::builder()
+        .dir(dir_b)
+        .args(&["--config", &cfg_b])
+        .start();
     hub_b
         .wait_camera("b", |c| {
             c["state"] == "live" && c["seq"].as_u64() >= Some(5)

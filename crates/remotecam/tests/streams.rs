@@ -257,7 +257,7 @@ async fn https_serves_the_same_api_with_a_certificate_for_localhost() {
     assert!(cert.contains("BEGIN CERTIFICATE"));
     // The same certificate is used again on the next start.
     let dir = hub.stop();
-    let hub = Hub::start_in(dir, &[]);
+    let hub = Hub::builder().dir(dir).args(&[]).start();
     let again = std::fs::read_to_string(hub.dir.path().join("tls/cert.pem")).unwrap();
     assert_eq!(cert, again);
     // And the token too.

@@ -1,0 +1,246 @@
+//! The real `remotecam` binary on 127.0.0.1 with free ports, its log, and JSON fetches
+//! from it.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use super::WAIT;
+
+pub struct Hub {
+    child: Child,
+    /// Every line the hub wrote to stderr (its log), also passed on to the test's.
+    log: Arc<Mutex<Vec<String>>>,
+    pub http: SocketAddr,
+    pub https: SocketAddr,
+    pub token: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// How to start a hub: [`Hub::start`] for the usual case, this for the rest (a data
+/// directory of the test's, a wrapper command such as `unshare` around the binary).
+#[derive(Default)]
+pub struct HubBuilder<'a> {
+    dir: Option<tempfile::TempDir>,
+    ports: (u16, u16),
+    args: &'a [&'a str],
+    wrapper: &'a [&'a str],
+}
+
+impl<'a> HubBuilder<'a> {
+    /// The data directory (a fresh one without it).
+    pub fn dir(mut self, dir: tempfile::TempDir) -> Self {
+        self.dir = Some(dir);
+        self
+    }
+
+    /// Flags after the ones every test hub gets (`--bind`, ports, `--data-dir`).
+    pub fn args(mut self, args: &'a [&'a str]) -> Self {
+        self.args = args;
+        self
+    }
+
+    /// A command that ends by running the rest of its arguments, e.g. to give the hub a
+    /// filesystem of its own.
+    pub fn wrapper(mut self, wrapper: &'a [&'a str]) -> Self {
+        self.wrapper = wrapper;
+        self
+    }
+
+    fn ports(mut self, http: u16, https: u16) -> Self {
+        self.ports = (http, https);
+        self
+    }
+
+    pub fn start(self) -> Hub {
+        let dir = self.dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
+        let (port, https_port) = self.ports;
+        // reqwest is built without a default crypto provider; use the hub's (ring).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let bin = env!("CARGO_BIN_EXE_remotecam");
+        let mut command = match self.wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = command
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--https-port", &https_port.to_string(), "--data-dir"])
+            .arg(dir.path())
+            .args(self.args)
+            .env(
+                "RUST_LOG",
+                std::env::var("HUB_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start remotecam");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let kept = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+                kept.lock().unwrap().push(line);
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut http, mut https, mut token) = (None, None, None);
+        while http.is_none() || https.is_none() || token.is_none() {
+            let line = rx.recv_timeout(WAIT).expect("hub printed its banner");
+            if let Some(a) = line.strip_prefix("HTTP  listening on ") {
+                http = Some(a.trim().parse().unwrap());
+            } else if let Some(a) = line.strip_prefix("HTTPS listening on ") {
+                https = Some(a.trim().parse().unwrap());
+            } else if let Some(rest) = line.trim().strip_prefix("Access token: ") {
+                token = Some(rest.split_whitespace().next().unwrap().to_owned());
+            }
+        }
+        Hub {
+            child,
+            log,
+            http: http.unwrap(),
+            https: https.unwrap(),
+            token: token.unwrap(),
+            dir,
+        }
+    }
+}
+
+impl Hub {
+    pub fn builder<'a>() -> HubBuilder<'a> {
+        HubBuilder::default()
+    }
+
+    /// A hub with a fresh data directory and these flags.
+    pub fn start(args: &[&str]) -> Hub {
+        Hub::builder().args(args).start()
+    }
+
+    /// Stops the hub and starts it again on the same ports with the same data.
+    pub fn restart(self, args: &[&str]) -> Hub {
+        let (port, https) = (self.http.port(), self.https.port());
+        let dir = self.stop();
+        Hub::builder()
+            .dir(dir)
+            .ports(port, https)
+            .args(args)
+            .start()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.http)
+    }
+
+    /// What the hub has written to its log (stderr) so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the hub process, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    /// Stops the hub as a service manager does (SIGTERM) and waits for it to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).expect("a pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the hub did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the hub and gives back its data directory.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub async fn cameras(&self) -> serde_json::Value {
+        reqwest::get(self.url("/api/cameras"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn camera(&self, name: &str) -> serde_json::Value {
+        self.json(&format!("/api/cameras/{name}")).await
+    }
+
+    /// The camera's motion settings and status (`GET /api/cameras/{name}/motion`).
+    pub async fn motion(&self, name: &str) -> serde_json::Value {
+        self.json(&format!("/api/cameras/{name}/motion")).await
+    }
+
+    /// The JSON answer to `GET path`, from this machine (trusted loopback).
+    pub async fn json(&self, path: &str) -> serde_json::Value {
+        reqwest::get(self.url(path))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls the camera's status until `pred` holds (the hub's own view is the sync point).
+    pub async fn wait_camera(&self, name: &str, pred: impl Fn(&serde_json::Value) -> bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let status = self.camera(name).await;
+            if pred(&status) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "camera {name} never reached the state; last {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
