@@ -148,9 +148,7 @@ impl Config {
             MotionSettings::default()
                 .apply(update.get_ref().clone())
                 .map_err(|e| {
-                    // The message starts with the key at fault: point at its line.
-                    let key = e.split([' ', ':']).next().unwrap_or_default();
-                    let at = find_key(text, update.span(), key);
+                    let at = find_key(text, update.span(), e.key);
                     error_at(
                         Some(at.unwrap_or(update.span().start)),
                         format!("{table}: {e}"),

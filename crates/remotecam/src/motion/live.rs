@@ -8,7 +8,6 @@
 //! scored frame is decoded in full and the picture goes to the recorder with the
 //! frame, so that it is decoded once.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use tokio::sync::{broadcast, watch};
 use super::detector::Score;
 use super::history::LevelHistory;
 use super::picture::{small_gray, small_gray_decoded};
+use super::preroll::PreRoll;
 use super::settings::{Motion, MotionSettings, MotionStatus};
 use super::{ClipEvent, ClipTracker, Detector, DetectorSettings};
 use crate::camera::{Camera, Latest};
@@ -26,23 +26,6 @@ use crate::record::encode::I420;
 use crate::record::recorder::{Recorder, RecordingStatus};
 use crate::record::store::Recordings;
 use remotecam_core::planar::Decoder;
-
-/// A frame waiting in the motion task: for scoring, for the pre-roll, for the recorder.
-struct Buffered {
-    frame: Arc<Frame>,
-    /// Since the task started, by the frame's arrival.
-    t: Duration,
-    score: Option<f32>,
-    /// The frame decoded for the recorder, from its scoring until it is fed.
-    picture: Option<Box<I420>>,
-}
-
-/// Frames kept beyond the pre-roll (seconds), so that frames not yet scored are there.
-const RING_SLACK: Duration = Duration::from_secs(1);
-/// The most the pre-roll buffer holds, whatever the settings (a fast camera with big
-/// frames): bytes and frames.
-const RING_MAX_BYTES: usize = 96 << 20;
-const RING_MAX_FRAMES: usize = 2_000;
 
 /// A scoring job's state, handed to the blocking thread and back.
 struct Scorer {
@@ -230,12 +213,8 @@ struct Session {
     /// The scoring job running, if any.
     scoring: Option<tokio::task::JoinHandle<Scored>>,
     tracker: ClipTracker,
-    /// The pre-roll and the frames waiting to be scored or fed, oldest first.
-    ring: VecDeque<Buffered>,
-    ring_bytes: usize,
-    /// The newest frame buffered, and the newest handed to the recorder.
-    last_seq: u64,
-    sent_seq: u64,
+    /// The pre-roll and the frames waiting to be scored or fed.
+    ring: PreRoll,
     clip_open: bool,
     /// The scoring's CPU time per frame, a running average (milliseconds).
     cpu_ms: Option<f32>,
@@ -252,10 +231,7 @@ impl Session {
             reset_detector: false,
             scoring: None,
             tracker: ClipTracker::new(settings.rules()),
-            ring: VecDeque::new(),
-            ring_bytes: 0,
-            last_seq,
-            sent_seq: 0,
+            ring: PreRoll::new(last_seq),
             clip_open: false,
             cpu_ms: None,
             detector_settings,
@@ -312,18 +288,11 @@ impl Session {
 
     /// A frame from the bus: buffered, and scored if the detector is free.
     fn frame(&mut self, task: &Task, frame: Arc<Frame>) {
-        if frame.seq == self.last_seq {
+        let t = frame.received.saturating_duration_since(task.start);
+        let pre_roll = Duration::from_secs_f64(self.settings.pre_roll_s);
+        if !self.ring.push(frame, t, pre_roll) {
             return;
         }
-        self.last_seq = frame.seq;
-        self.ring_bytes += frame.jpeg.len();
-        self.ring.push_back(Buffered {
-            t: frame.received.saturating_duration_since(task.start),
-            frame,
-            score: None,
-            picture: None,
-        });
-        trim(&mut self.ring, &mut self.ring_bytes, &self.settings);
         if self.scoring.is_none() {
             self.score_newest(task);
         }
@@ -379,7 +348,7 @@ impl Session {
         // Frames came while scoring: score the newest of them next.
         if self
             .ring
-            .back()
+            .newest()
             .is_some_and(|b| b.frame.seq > seq && b.score.is_none())
         {
             self.score_newest(task);
@@ -389,16 +358,10 @@ impl Session {
     /// A frame was scored: the clip rules decide, events go out, the recorder gets its
     /// frames (with `picture`, the scored frame decoded, if the scoring decoded it).
     fn on_score(&mut self, task: &mut Task, seq: u64, score: Score, picture: Option<Box<I420>>) {
-        let Some(at) = self.ring.iter().position(|b| b.frame.seq == seq) else {
-            if let (Some(r), Some(p)) = (task.recorder.as_ref(), picture) {
-                r.give_back(p);
-            }
-            return;
+        let t = match self.ring.scored(seq, score.changed_percent, picture) {
+            Ok(t) => t,
+            Err(picture) => return give_back(task, picture),
         };
-        let b = &mut self.ring[at];
-        b.score = Some(score.changed_percent);
-        b.picture = picture;
-        let t = b.t;
         let record = self.settings.record && task.recordings.is_some();
         for event in self.tracker.frame(t, score.changed_percent) {
             match event {
@@ -413,12 +376,7 @@ impl Session {
                     if let Some(r) = task.recorder.as_ref() {
                         r.start();
                         self.clip_open = true;
-                        self.sent_seq = self
-                            .ring
-                            .iter()
-                            .take_while(|b| b.t < from)
-                            .last()
-                            .map_or(0, |b| b.frame.seq);
+                        self.ring.clip_from(from);
                     }
                 }
                 ClipEvent::End {
@@ -436,11 +394,7 @@ impl Session {
         }
         self.feed(task, seq);
         // Not fed (the clip ended or recording was turned off meanwhile): not kept either.
-        if let Some(p) = self.ring[at].picture.take()
-            && let Some(r) = task.recorder.as_ref()
-        {
-            r.give_back(p);
-        }
+        give_back(task, self.ring.take_picture(seq));
     }
 
     /// Hands the open clip the buffered frames up to `upto` (a sequence number).
@@ -448,13 +402,16 @@ impl Session {
         if self.clip_open
             && let Some(r) = task.recorder.as_ref()
         {
-            feed(
-                r,
-                &mut self.ring,
-                &mut self.sent_seq,
-                upto,
-                self.settings.threshold,
-            );
+            let threshold = self.settings.threshold;
+            self.ring.hand_on(upto, |b| {
+                let score = b.score.unwrap_or(0.0);
+                r.frame(
+                    Arc::clone(&b.frame),
+                    score,
+                    score >= threshold,
+                    b.picture.take(),
+                );
+            });
         }
     }
 
@@ -471,7 +428,7 @@ impl Session {
 
     /// When the newest buffered frame is [`STALL`] old.
     fn stalled_at(&self, start: Instant) -> tokio::time::Instant {
-        let last = self.ring.back().map_or(Duration::ZERO, |b| b.t);
+        let last = self.ring.newest().map_or(Duration::ZERO, |b| b.t);
         tokio::time::Instant::from_std(start + last + STALL)
     }
 
@@ -480,7 +437,7 @@ impl Session {
     /// there and is closed, and the buffer is emptied, so a camera that comes back
     /// starts a new clip instead of going on across the gap.
     fn end_at_last_frame(&mut self, task: &Task) {
-        if let Some((at, seq)) = self.ring.back().map(|b| (b.t, b.frame.seq))
+        if let Some((at, seq)) = self.ring.newest().map(|b| (b.t, b.frame.seq))
             && let Some(ClipEvent::End {
                 motion_frames,
                 keep,
@@ -494,12 +451,9 @@ impl Session {
             self.close_clip(task, seq, keep);
         }
         self.clip_open = false;
-        for b in self.ring.drain(..) {
-            if let (Some(r), Some(p)) = (task.recorder.as_ref(), b.picture) {
-                r.give_back(p);
-            }
+        for picture in self.ring.clear() {
+            give_back(task, Some(picture));
         }
-        self.ring_bytes = 0;
         task.status(|s| {
             s.in_event = false;
             s.level = 0.0;
@@ -510,6 +464,13 @@ impl Session {
 /// How long an event may go without a frame before it ends at its last frame (the
 /// source stalled, or the phone lost its network without closing its connection).
 pub const STALL: Duration = Duration::from_secs(5);
+
+/// A decoded picture back to the recorder's pool, for reuse.
+fn give_back(task: &Task, picture: Option<Box<I420>>) {
+    if let (Some(r), Some(p)) = (task.recorder.as_ref(), picture) {
+        r.give_back(p);
+    }
+}
 
 /// A picture for the scoring job to decode the frame into for the recorder: while a clip
 /// is open and the recorder keeps up.
@@ -532,11 +493,11 @@ fn spawn_recorder(task: &Task) -> Option<Recorder> {
 /// Scores the newest buffered frame on a blocking thread; given a `picture`, decodes the
 /// frame in full into it (for the recorder) and scores from that.
 fn score_newest(
-    ring: &VecDeque<Buffered>,
+    ring: &PreRoll,
     mut scorer: Scorer,
     mut picture: Option<Box<I420>>,
 ) -> tokio::task::JoinHandle<Scored> {
-    let frame = Arc::clone(&ring.back().expect("a frame to score").frame);
+    let frame = Arc::clone(&ring.newest().expect("a frame to score").frame);
     tokio::task::spawn_blocking(move || {
         let before = thread_cpu();
         let decoded = picture
@@ -568,46 +529,4 @@ fn thread_cpu() -> Duration {
         u64::try_from(t.tv_sec).unwrap_or(0),
         u32::try_from(t.tv_nsec).unwrap_or(0),
     )
-}
-
-/// Hands the recorder the buffered frames after `sent` up to `upto` (sequence numbers),
-/// with their pictures where decoded.
-fn feed(
-    recorder: &Recorder,
-    ring: &mut VecDeque<Buffered>,
-    sent: &mut u64,
-    upto: u64,
-    threshold: f32,
-) {
-    let after = *sent;
-    for b in ring
-        .iter_mut()
-        .filter(|b| b.frame.seq > after && b.frame.seq <= upto)
-    {
-        let score = b.score.unwrap_or(0.0);
-        recorder.frame(
-            Arc::clone(&b.frame),
-            score,
-            score >= threshold,
-            b.picture.take(),
-        );
-        *sent = b.frame.seq;
-    }
-}
-
-/// Keeps the pre-roll (plus slack for frames waiting to be scored), within the caps.
-fn trim(ring: &mut VecDeque<Buffered>, bytes: &mut usize, settings: &MotionSettings) {
-    let Some(newest) = ring.back().map(|b| b.t) else {
-        return;
-    };
-    let keep = Duration::from_secs_f64(settings.pre_roll_s) + RING_SLACK;
-    while let Some(old) = ring.front() {
-        let too_old = newest.saturating_sub(old.t) > keep && old.score.is_some();
-        if too_old || *bytes > RING_MAX_BYTES || ring.len() > RING_MAX_FRAMES {
-            *bytes -= old.frame.jpeg.len();
-            ring.pop_front();
-        } else {
-            break;
-        }
-    }
 }

@@ -77,9 +77,24 @@ mod double_option {
     }
 }
 
+/// A motion setting refused: the key at fault (as data, so the config file can point at
+/// its line) and why, for a person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SettingError {
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl SettingError {
+    fn new(key: &'static str, message: String) -> SettingError {
+        SettingError { key, message }
+    }
+}
+
 impl MotionSettings {
     /// Applies `update`, checking every value; on error nothing changes.
-    pub fn apply(&self, update: MotionUpdate) -> Result<MotionSettings, String> {
+    pub fn apply(&self, update: MotionUpdate) -> Result<MotionSettings, SettingError> {
         let mut s = self.clone();
         if let Some(v) = update.enabled {
             s.enabled = v;
@@ -89,29 +104,37 @@ impl MotionSettings {
         }
         if let Some(v) = update.threshold {
             if !(0.01..=100.0).contains(&v) {
-                return Err(format!(
-                    "threshold is a percentage of the picture, 0.01 to 100 (got {v})"
+                return Err(SettingError::new(
+                    "threshold",
+                    format!("threshold is a percentage of the picture, 0.01 to 100 (got {v})"),
                 ));
             }
             s.threshold = v;
         }
         if let Some(v) = update.calm_frames {
             if !(1..=10_000).contains(&v) {
-                return Err(format!("calm_frames must be 1 to 10000 (got {v})"));
+                return Err(SettingError::new(
+                    "calm_frames",
+                    format!("calm_frames must be 1 to 10000 (got {v})"),
+                ));
             }
             s.calm_frames = v;
         }
         if let Some(v) = update.min_motion_frames {
             if v > 10_000 {
-                return Err(format!("min_motion_frames must be at most 10000 (got {v})"));
+                return Err(SettingError::new(
+                    "min_motion_frames",
+                    format!("min_motion_frames must be at most 10000 (got {v})"),
+                ));
             }
             s.min_motion_frames = v;
         }
-        let seconds = |key: &str, v: f64, max: f64| {
+        let seconds = |key: &'static str, v: f64, max: f64| {
             if v.is_finite() && (0.0..=max).contains(&v) {
                 Ok(v)
             } else {
-                Err(format!("{key} must be 0 to {max} seconds (got {v})"))
+                let message = format!("{key} must be 0 to {max} seconds (got {v})");
+                Err(SettingError::new(key, message))
             }
         };
         if let Some(v) = update.pre_roll_s {
@@ -127,29 +150,36 @@ impl MotionSettings {
             if let Some(level) = v
                 && !(1.0..=255.0).contains(&level)
             {
-                return Err(format!(
-                    "noise_level must be 1 to 255, or null to learn it (got {level})"
+                return Err(SettingError::new(
+                    "noise_level",
+                    format!("noise_level must be 1 to 255, or null to learn it (got {level})"),
                 ));
             }
             s.noise_level = v;
         }
         if let Some(mask) = update.mask {
             if mask.len() > 16 {
-                return Err(format!(
-                    "mask takes at most 16 polygons (got {})",
-                    mask.len()
+                return Err(SettingError::new(
+                    "mask",
+                    format!("mask takes at most 16 polygons (got {})", mask.len()),
                 ));
             }
             for (i, polygon) in mask.iter().enumerate() {
                 if !(3..=64).contains(&polygon.len()) {
-                    return Err(format!(
-                        "mask polygon {i} needs 3 to 64 points (got {})",
-                        polygon.len()
+                    return Err(SettingError::new(
+                        "mask",
+                        format!(
+                            "mask polygon {i} needs 3 to 64 points (got {})",
+                            polygon.len()
+                        ),
                     ));
                 }
                 if polygon.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
-                    return Err(format!(
-                        "mask polygon {i}: points are [x, y] from 0 to 1 (fractions of the picture)"
+                    return Err(SettingError::new(
+                        "mask",
+                        format!(
+                            "mask polygon {i}: points are [x, y] from 0 to 1 (fractions of the picture)"
+                        ),
                     ));
                 }
             }
@@ -335,5 +365,34 @@ impl SettingsStore {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(json: &str) -> SettingError {
+        let update: MotionUpdate = serde_json::from_str(json).unwrap();
+        MotionSettings::default().apply(update).unwrap_err()
+    }
+
+    /// Each refusal names the key at fault as data (the config file points at its line).
+    #[test]
+    fn refusals_name_their_key() {
+        for (json, key) in [
+            (r#"{"threshold": 0}"#, "threshold"),
+            (r#"{"calm_frames": 0}"#, "calm_frames"),
+            (r#"{"min_motion_frames": 10001}"#, "min_motion_frames"),
+            (r#"{"pre_roll_s": -1}"#, "pre_roll_s"),
+            (r#"{"max_clip_s": 1e9}"#, "max_clip_s"),
+            (r#"{"min_gap_s": -2}"#, "min_gap_s"),
+            (r#"{"noise_level": 0.5}"#, "noise_level"),
+            (r#"{"mask": [[[0, 0], [1, 1]]]}"#, "mask"),
+        ] {
+            let e = refused(json);
+            assert_eq!(e.key, key, "{json}: {e}");
+            assert!(e.message.contains(key), "{json}: {e}");
+        }
     }
 }

@@ -103,7 +103,7 @@ pub(super) async fn put(
     let current = entry.motion.settings.borrow().clone();
     let next = current
         .apply(update)
-        .map_err(|e| AppError::new(ErrorKind::BadRequest, e))?;
+        .map_err(|e| AppError::new(ErrorKind::BadRequest, e.message))?;
     state.hub.motion_store.put(&name, &next).map_err(|e| {
         tracing::error!(error = %e, "cannot save motion settings");
         AppError::new(
