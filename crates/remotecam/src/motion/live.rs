@@ -25,12 +25,10 @@ use crate::frame::Frame;
 use crate::record::encode::I420;
 use crate::record::recorder::{Recorder, RecordingStatus};
 use crate::record::store::Recordings;
-use remotecam_core::planar::Decoder;
 
 /// A scoring job's state, handed to the blocking thread and back.
 struct Scorer {
     detector: Detector,
-    decoder: Decoder,
 }
 
 /// What a scoring job gives back.
@@ -206,7 +204,7 @@ impl Task {
 struct Session {
     settings: MotionSettings,
     detector_settings: DetectorSettings,
-    /// The detector and its decoder, here between scoring jobs.
+    /// The detector, here between scoring jobs.
     scorer: Option<Scorer>,
     /// The detector must start afresh when it comes back from the job it is in.
     reset_detector: bool,
@@ -226,7 +224,6 @@ impl Session {
         Session {
             scorer: Some(Scorer {
                 detector: Detector::new(detector_settings.clone()),
-                decoder: Decoder::new(),
             }),
             reset_detector: false,
             scoring: None,
@@ -500,9 +497,7 @@ fn score_newest(
     let frame = Arc::clone(&ring.newest().expect("a frame to score").frame);
     tokio::task::spawn_blocking(move || {
         let before = thread_cpu();
-        let decoded = picture
-            .as_mut()
-            .map(|p| small_gray_decoded(&frame.jpeg, &mut scorer.decoder, p));
+        let decoded = picture.as_mut().map(|p| small_gray_decoded(&frame.jpeg, p));
         // A frame the recorder cannot take (too large to record, say) is still scored.
         let gray = match decoded {
             Some(Ok(gray)) => Ok(gray),

@@ -9,27 +9,28 @@ use openh264::encoder::{
     RateControlMode, SpsPpsStrategy, UsageType, VuiConfig,
 };
 use openh264::formats::YUVSource;
-use remotecam_core::planar::{DecodeError, Decoder, Picture, Plane};
+use std::cell::RefCell;
+
+use turbojpeg::{Colorspace, Decompressor, Subsamp, YuvImage};
 use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 
-/// A picture in planar YUV 4:2:0 (I420), full range as JPEG has it. Width and height are
-/// even: a JPEG with an odd size loses its last column or row. Rows are `y_stride`
-/// (luma) and `c_stride` (chroma) bytes apart, which may be more than the picture's
-/// width: a 4:2:0 JPEG's planes are taken over from the decoder as they are, padded to
-/// whole blocks.
+/// A picture in planar YUV 4:2:0 (I420), full range as JPEG has it, in one buffer: the
+/// Y plane, then U, then V. Width and height are even: a JPEG with an odd size loses its
+/// last column or row. Rows are `y_stride` (luma) and `c_stride` (chroma) bytes apart,
+/// which may be more than the picture's width (an odd-width JPEG's chroma rows have a
+/// sample more).
 #[derive(Debug, Clone, Default)]
 pub struct I420 {
     pub width: usize,
     pub height: usize,
-    pub y: Vec<u8>,
-    pub u: Vec<u8>,
-    pub v: Vec<u8>,
     pub y_stride: usize,
     pub c_stride: usize,
-    /// The JPEG decoder's buffers, kept from one frame to the next.
-    decoder: Decoder,
+    data: Vec<u8>,
+    /// Where the U and V planes start in `data`.
+    u_at: usize,
+    v_at: usize,
 }
 
 impl YUVSource for I420 {
@@ -42,97 +43,116 @@ impl YUVSource for I420 {
     }
 
     fn y(&self) -> &[u8] {
-        &self.y
+        &self.data[..self.u_at]
     }
 
     fn u(&self) -> &[u8] {
-        &self.u
+        &self.data[self.u_at..self.v_at]
     }
 
     fn v(&self) -> &[u8] {
-        &self.v
+        &self.data[self.v_at..]
     }
 }
 
-impl I420 {
-    /// Decodes a JPEG into `self`, reusing its buffers.
-    ///
-    /// The hub's own decoder gives the JPEG's planes as coded (for the usual 4:2:0 JPEG,
-    /// exactly I420: no chroma upsampling, no colour conversion); JPEGs it leaves to a
-    /// general decoder (progressive, CMYK, ...) go through zune-jpeg.
-    pub fn decode_jpeg(&mut self, jpeg: &[u8]) -> Result<(), String> {
-        let mut decoder = std::mem::take(&mut self.decoder);
-        let result = self.decode_jpeg_with(&mut decoder, jpeg);
-        self.decoder = decoder;
-        result
-    }
+thread_local! {
+    /// This thread's libjpeg-turbo decompressor, made at its first frame.
+    static TURBO: RefCell<Option<Decompressor>> = const { RefCell::new(None) };
+}
 
-    /// [`I420::decode_jpeg`] with the caller's decoder, whose buffers then stay with the
-    /// caller (a picture handed from thread to thread carries only its planes), and
-    /// which keeps the picture's luma at 1/8 ([`Decoder::eighth`]) when it decoded it.
-    pub fn decode_jpeg_with(&mut self, decoder: &mut Decoder, jpeg: &[u8]) -> Result<(), String> {
+/// Scans a progressive JPEG may have: cameras send one to a dozen; a crafted one with
+/// thousands would make each frame cost seconds.
+const MAX_SCANS: u32 = 100;
+
+fn turbo_error(e: turbojpeg::Error) -> String {
+    format!("cannot decode the frame: {e}")
+}
+
+impl I420 {
+    /// Decodes a JPEG into `self`, reusing its buffer.
+    ///
+    /// YCbCr 4:2:0 JPEGs (what cameras and browsers send) and gray ones, baseline or
+    /// progressive, are decoded by libjpeg-turbo straight to planes: 4:2:0 is what
+    /// H.264 takes, so there is no chroma upsampling and no colour conversion (and it is
+    /// faster than the hub's own decoder was for this: BENCHMARKS.md). Other samplings
+    /// and colour spaces go by way of zune-jpeg.
+    pub fn decode_jpeg(&mut self, jpeg: &[u8]) -> Result<(), String> {
         let info = remotecam_core::jpeg::inspect(jpeg).map_err(|e| e.to_string())?;
         check_size(usize::from(info.width), usize::from(info.height))?;
-        let strides = match decoder.decode(jpeg) {
-            // Luma at full size, as every camera codes it.
-            Ok(picture) if steps(&picture.planes[0]) == (1, 1) => {
-                let (w, h) = (picture.width, picture.height);
-                match picture.planes[..] {
-                    [y, u, v] if steps(&u) == (2, 2) && steps(&v) == (2, 2) => {
-                        (w, h, y.stride, u.stride)
-                    }
-                    _ => return self.fill_from_planes(&picture),
+        TURBO.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let turbo = match slot.as_mut() {
+                Some(turbo) => turbo,
+                None => {
+                    let mut turbo = Decompressor::new().map_err(turbo_error)?;
+                    turbo.set_scan_limit(MAX_SCANS).map_err(turbo_error)?;
+                    slot.insert(turbo)
                 }
-            }
-            Ok(_) | Err(DecodeError::Unsupported(_)) => return self.decode_general(jpeg),
-            Err(e) => return Err(format!("cannot decode the frame: {e}")),
+            };
+            self.decode_turbo(turbo, jpeg)
+        })
+    }
+
+    fn decode_turbo(&mut self, turbo: &mut Decompressor, jpeg: &[u8]) -> Result<(), String> {
+        let Ok(header) = turbo.read_header(jpeg) else {
+            return self.decode_general(jpeg);
         };
-        // 4:2:0, I420 already: the decoder's planes are taken as they are (this picture's
-        // buffers go to the decoder for its next picture).
-        let (w, h, y_stride, c_stride) = strides;
+        let subsamp = match (header.colorspace, header.subsamp) {
+            (Colorspace::YCbCr, Subsamp::Sub2x2) => Subsamp::Sub2x2,
+            (Colorspace::Gray, _) => Subsamp::Gray,
+            _ => return self.decode_general(jpeg),
+        };
+        let (w, h) = (header.width, header.height);
         check_size(w, h)?;
-        let mut planes = [
-            std::mem::take(&mut self.y),
-            std::mem::take(&mut self.u),
-            std::mem::take(&mut self.v),
-        ];
-        decoder.swap_planes(&mut planes);
-        [self.y, self.u, self.v] = planes;
+        // libjpeg-turbo's layout (rows 1-aligned): a 4:2:0 luma plane is padded to an
+        // even size, the chroma planes are half that.
+        let (yw, yh) = match subsamp {
+            Subsamp::Sub2x2 => (w.next_multiple_of(2), h.next_multiple_of(2)),
+            _ => (w, h),
+        };
+        let (cw, ch) = (yw.div_ceil(2), yh.div_ceil(2));
+        let decoded = turbojpeg::yuv_pixels_len(w, 1, h, subsamp).map_err(turbo_error)?;
+        self.data.resize(yw * yh + 2 * cw * ch, 128);
+        let output = YuvImage {
+            pixels: &mut self.data[..decoded],
+            width: w,
+            align: 1,
+            height: h,
+            subsamp,
+        };
+        turbo.decompress_to_yuv(jpeg, output).map_err(turbo_error)?;
+        let u_at = yw * yh;
+        if subsamp == Subsamp::Gray {
+            self.data[u_at..].fill(128);
+        }
         (self.width, self.height) = (w & !1, h & !1);
-        (self.y_stride, self.c_stride) = (y_stride, c_stride);
+        (self.y_stride, self.c_stride) = (yw, cw);
+        (self.u_at, self.v_at) = (u_at, u_at + cw * ch);
         Ok(())
     }
 
-    /// Sizes the buffers for a `w x h` picture, rows one after the other.
+    /// The luma plane (rows `y_stride` apart).
+    pub fn luma(&self) -> &[u8] {
+        self.y()
+    }
+
+    /// Sizes the buffer for a `w x h` picture, rows one after the other.
     fn size_for(&mut self, w: usize, h: usize) -> Result<(), String> {
         check_size(w, h)?;
         let (ew, eh) = (w & !1, h & !1);
         self.width = ew;
         self.height = eh;
         (self.y_stride, self.c_stride) = (ew, ew / 2);
-        self.y.resize(ew * eh, 0);
-        self.u.resize(ew * eh / 4, 128);
-        self.v.resize(ew * eh / 4, 128);
+        (self.u_at, self.v_at) = (ew * eh, ew * eh + ew * eh / 4);
+        self.data.resize(ew * eh * 3 / 2, 128);
         Ok(())
     }
 
-    /// From planes at any sampling: luma copied, chroma copied when it is 4:2:0 and
-    /// averaged (or repeated) onto the 4:2:0 grid otherwise; gray gets neutral chroma.
-    fn fill_from_planes(&mut self, picture: &Picture<'_>) -> Result<(), String> {
-        self.size_for(picture.width, picture.height)?;
-        let (w, h) = (self.width, self.height);
-        let luma = &picture.planes[0];
-        for row in 0..h {
-            self.y[row * w..][..w].copy_from_slice(&luma.data[row * luma.stride..][..w]);
-        }
-        let [_, cb, cr] = picture.planes[..] else {
-            self.u.fill(128);
-            self.v.fill(128);
-            return Ok(());
-        };
-        to_420(&cb, &mut self.u, w / 2, h / 2);
-        to_420(&cr, &mut self.v, w / 2, h / 2);
-        Ok(())
+    /// The three planes to write: Y, U, V.
+    fn planes_mut(&mut self) -> (&mut [u8], &mut [u8], &mut [u8]) {
+        let (y, chroma) = self.data.split_at_mut(self.u_at);
+        let (u, v) = chroma.split_at_mut(self.v_at - self.u_at);
+        (y, u, v)
     }
 
     /// Any JPEG, by way of zune-jpeg's full-size output.
@@ -154,11 +174,12 @@ impl I420 {
                 let luma = decoder
                     .decode()
                     .map_err(|e| format!("cannot decode the frame: {e}"))?;
+                let (y, u, v) = self.planes_mut();
                 for row in 0..eh {
-                    self.y[row * ew..][..ew].copy_from_slice(&luma[row * w..][..ew]);
+                    y[row * ew..][..ew].copy_from_slice(&luma[row * w..][..ew]);
                 }
-                self.u.fill(128);
-                self.v.fill(128);
+                u.fill(128);
+                v.fill(128);
             }
             other => {
                 // YCbCr straight from the JPEG (no colour conversion); anything else
@@ -188,9 +209,10 @@ impl I420 {
     /// chroma averaged over 2x2 blocks.
     fn fill_from_ycbcr(&mut self, px: &[u8], stride: usize) {
         let (w, h) = (self.width, self.height);
+        let (y, u, v) = self.planes_mut();
         for row in 0..h {
             let src = &px[row * stride * 3..][..w * 3];
-            let dst = &mut self.y[row * w..][..w];
+            let dst = &mut y[row * w..][..w];
             for (d, s) in dst.iter_mut().zip(src.chunks_exact(3)) {
                 *d = s[0];
             }
@@ -203,8 +225,8 @@ impl I420 {
                 let i = c * 6;
                 let cb = u16::from(a[i + 1]) + u16::from(a[i + 4]) + u16::from(b[i + 1]);
                 let cr = u16::from(a[i + 2]) + u16::from(a[i + 5]) + u16::from(b[i + 2]);
-                self.u[crow * cw + c] = ((cb + u16::from(b[i + 4]) + 2) / 4) as u8;
-                self.v[crow * cw + c] = ((cr + u16::from(b[i + 5]) + 2) / 4) as u8;
+                u[crow * cw + c] = ((cb + u16::from(b[i + 4]) + 2) / 4) as u8;
+                v[crow * cw + c] = ((cr + u16::from(b[i + 5]) + 2) / 4) as u8;
             }
         }
     }
@@ -216,15 +238,16 @@ impl I420 {
         let (tw, th) = (self.width / f, self.height / f);
         let mut px = Vec::with_capacity(tw * th * 3);
         let cw = self.c_stride;
+        let (luma, u, v) = (self.y(), self.u(), self.v());
         for ty in 0..th {
             for tx in 0..tw {
                 let mut sum = 0u32;
                 for dy in 0..f {
-                    let row = &self.y[(ty * f + dy) * self.y_stride + tx * f..][..f];
+                    let row = &luma[(ty * f + dy) * self.y_stride + tx * f..][..f];
                     sum += row.iter().map(|&p| u32::from(p)).sum::<u32>();
                 }
                 let c = (ty * f / 2) * cw + tx * f / 2;
-                px.extend_from_slice(&[(sum / (f * f) as u32) as u8, self.u[c], self.v[c]]);
+                px.extend_from_slice(&[(sum / (f * f) as u32) as u8, u[c], v[c]]);
             }
         }
         let mut out = Vec::new();
@@ -234,10 +257,6 @@ impl I420 {
             .map_err(|e| e.to_string())?;
         Ok(out)
     }
-}
-
-fn steps(plane: &Plane<'_>) -> (usize, usize) {
-    (plane.x_step, plane.y_step)
 }
 
 /// The largest picture recorded: H.264 level 5.1's frame size (36,864 macroblocks, e.g.
@@ -255,40 +274,6 @@ fn check_size(w: usize, h: usize) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// A chroma plane onto the 4:2:0 grid (`cw x ch`, a sample per 2x2 picture pixels):
-/// each sample is the mean of the plane's samples covering those pixels.
-fn to_420(plane: &Plane<'_>, out: &mut [u8], cw: usize, ch: usize) {
-    let (xs, ys) = (plane.x_step, plane.y_step);
-    if (xs, ys) == (2, 2) {
-        for row in 0..ch {
-            out[row * cw..][..cw].copy_from_slice(&plane.data[row * plane.stride..][..cw]);
-        }
-        return;
-    }
-    // The plane's samples under picture pixels [2x, 2x + 2) (at least one).
-    let span = |i: usize, step: usize, len: usize| {
-        let a = (2 * i / step).min(len - 1);
-        let b = (2 * i + 2).div_ceil(step).clamp(a + 1, len);
-        a..b
-    };
-    for y in 0..ch {
-        let rows = span(y, ys, plane.height);
-        for x in 0..cw {
-            let cols = span(x, xs, plane.width);
-            let mut sum = 0u32;
-            for r in rows.clone() {
-                let line = &plane.data[r * plane.stride..];
-                sum += line[cols.clone()]
-                    .iter()
-                    .map(|&p| u32::from(p))
-                    .sum::<u32>();
-            }
-            let n = (rows.len() * cols.len()) as u32;
-            out[y * cw + x] = ((sum + n / 2) / n) as u8;
-        }
-    }
 }
 
 /// RGB to full-range BT.601 YCbCr (as JPEG defines it), in place.
@@ -457,13 +442,13 @@ mod tests {
     /// Pixel (x, y) of each plane, read through the strides.
     fn yuv(p: &I420, x: usize, y: usize) -> [u8; 3] {
         let c = (y / 2) * p.c_stride + x / 2;
-        [p.y[y * p.y_stride + x], p.u[c], p.v[c]]
+        [p.y()[y * p.y_stride + x], p.u()[c], p.v()[c]]
     }
 
     #[test]
-    fn planes_taken_from_the_decoder_match_a_general_decode() {
-        // 98x60: the planes are padded to whole blocks, so rows are more than the width
-        // apart; odd sizes lose their last column and row.
+    fn libjpeg_turbos_planes_match_a_general_decode() {
+        // Odd sizes lose their last column and row (and have chroma rows a sample wider
+        // than half the picture).
         for (w, h) in [(98, 60), (97, 61), (64, 32)] {
             for sampling in [
                 Some(SamplingFactor::R_4_2_0),
@@ -489,8 +474,7 @@ mod tests {
                         }
                     }
                 }
-                // Decoding again into the same picture (buffers exchanged with the
-                // decoder) gives the same.
+                // Decoding again into the same picture (its buffer reused) gives the same.
                 let before = (0..ours.height)
                     .flat_map(|y| (0..ours.width).map(move |x| (x, y)))
                     .map(|(x, y)| yuv(&ours, x, y))
@@ -515,7 +499,10 @@ mod tests {
         let mut picture = I420::default();
         let e = picture.decode_jpeg(&small).unwrap_err();
         assert!(e.contains("too large to record"), "{e}");
-        assert!(picture.y.capacity() < 1 << 20, "nothing allocated for it");
+        assert!(
+            picture.data.capacity() < 1 << 20,
+            "nothing allocated for it"
+        );
         assert!(picture.decode_jpeg(&jpeg(64, 48, None)).is_ok());
     }
 
@@ -536,10 +523,15 @@ mod tests {
                 })
                 .collect()
         };
+        let mut data = pad(packed.y(), 98, 112);
+        let u_at = data.len();
+        data.extend(pad(packed.u(), 49, 63));
+        let v_at = data.len();
+        data.extend(pad(packed.v(), 49, 63));
         let padded = I420 {
-            y: pad(&packed.y, 98, 112),
-            u: pad(&packed.u, 49, 63),
-            v: pad(&packed.v, 49, 63),
+            data,
+            u_at,
+            v_at,
             y_stride: 112,
             c_stride: 63,
             ..packed.clone()
