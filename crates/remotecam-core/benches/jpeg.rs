@@ -1,11 +1,11 @@
 //! The per-frame cost of ingest checks, of building the viewers' frame message, and of
-//! the hub's own decoding (luma at 1/8 for the motion detector, planes for the recorder)
-//! beside a general decoder's (zune-jpeg) on the same frame.
+//! the hub's luma at 1/8 for the motion detector beside a general decoder's (zune-jpeg)
+//! on the same frame.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use remotecam_core::canvas::Canvas;
 use remotecam_core::jpeg::inspect;
-use remotecam_core::planar::{Decoder, luma_eighth};
+use remotecam_core::planar::luma_eighth;
 use remotecam_core::wire::{FrameMeta, encode_frame};
 
 /// A 1280x720 JPEG with sensor-like noise, about the size a webcam sends.
@@ -40,15 +40,6 @@ fn bench(c: &mut Criterion) {
     let mut small = Vec::new();
     c.bench_function("luma at 1/8 (DC only) 720p", |b| {
         b.iter(|| luma_eighth(std::hint::black_box(&jpeg), &mut small).expect("decodes"))
-    });
-    let mut decoder = Decoder::new();
-    c.bench_function("planes (YCbCr as coded) 720p", |b| {
-        b.iter(|| {
-            decoder
-                .decode(std::hint::black_box(&jpeg))
-                .expect("decodes")
-                .width
-        })
     });
     use zune_jpeg::zune_core::{
         bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,

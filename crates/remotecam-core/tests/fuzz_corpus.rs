@@ -55,18 +55,12 @@ fn jpeg_inspect_corpus() {
 
 #[test]
 fn planar_corpus() {
-    use remotecam_core::planar::{Decoder, luma_eighth};
-    let mut decoder = Decoder::new();
+    use remotecam_core::planar::luma_eighth;
     let mut small = Vec::new();
     let mut decoded = 0;
     for data in corpus("planar") {
-        if let Ok(picture) = decoder.decode(&data) {
-            decoded += 1;
-            for p in &picture.planes {
-                assert!(p.width <= p.stride && p.data.len() >= p.stride * p.height);
-            }
-        }
         if let Ok((w, h)) = luma_eighth(&data, &mut small) {
+            decoded += 1;
             assert_eq!(small.len(), w * h);
         }
     }

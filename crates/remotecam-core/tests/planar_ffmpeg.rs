@@ -1,11 +1,11 @@
 //! JPEGs as ffmpeg writes them (per-picture optimised Huffman tables; 4:2:0, 4:2:2 and
 //! 4:4:4; a size that is not a whole number of blocks; made with `ffmpeg -f lavfi -i
-//! testsrc2=size=98x60,noise=alls=8:allf=t -frames:v 1 -pix_fmt FMT -q:v 3`) decode with
-//! the hub's own decoder as with a general one.
+//! testsrc2=size=98x60,noise=alls=8:allf=t -frames:v 1 -pix_fmt FMT -q:v 3`) give the
+//! hub's luma at 1/8 as the block means of a general decoder's luma.
 
 use std::path::Path;
 
-use remotecam_core::planar::{Decoder, luma_eighth};
+use remotecam_core::planar::luma_eighth;
 use zune_jpeg::zune_core::bytestream::ZCursor;
 use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
@@ -31,18 +31,7 @@ fn ffmpeg_jpegs_decode_like_a_general_decoder() {
     for format in ["yuvj420p", "yuvj422p", "yuvj444p"] {
         let jpeg = fixture(&format!("ffmpeg-{format}.jpg"));
         let (w, h, luma) = reference_luma(&jpeg);
-        let mut decoder = Decoder::new();
-        let picture = decoder.decode(&jpeg).unwrap();
-        assert_eq!((picture.width, picture.height), (98, 60), "{format}");
         assert_eq!((w, h), (98, 60));
-        assert_eq!(picture.planes.len(), 3);
-        let y = picture.planes[0];
-        let worst = (0..h * w)
-            .map(|i| y.data[(i / w) * y.stride + i % w].abs_diff(luma[i]))
-            .max()
-            .unwrap();
-        assert!(worst <= 2, "{format}: luma off by {worst}");
-
         let mut small = Vec::new();
         let (sw, sh) = luma_eighth(&jpeg, &mut small).unwrap();
         assert_eq!((sw, sh), (12, 7), "{format}");
