@@ -1,7 +1,8 @@
 //! The hub's luma at 1/8 (`remotecam_core::planar::luma_eighth`) on arbitrary bytes: it
 //! must never panic, what it returns must be as large as it says, and where
 //! libjpeg-turbo reads the same bytes at 1/8 scale (its scaled inverse DCT keeps only
-//! the DC coefficients, as ours does) every block must agree within a level.
+//! the DC coefficients, as ours does) every block must agree within a level (but those
+//! clamped to black or white).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -33,7 +34,9 @@ fuzz_target!(|data: &[u8]| {
         format: turbojpeg::PixelFormat::GRAY,
     };
     if turbo.decompress(data, image).is_ok() {
-        for i in 0..w * h {
+        // Blocks we clamp to black or white are left out: beyond the range a real
+        // picture's DC reaches, libjpeg-turbo's range limit wraps instead of clamping.
+        for i in (0..w * h).filter(|&i| small[i] != 0 && small[i] != 255) {
             let theirs = gray[(i / w) * tw + i % w];
             assert!(
                 small[i].abs_diff(theirs) <= 1,

@@ -123,7 +123,11 @@ pub fn luma_eighth(jpeg: &[u8], out: &mut Vec<u8>) -> Result<(usize, usize)> {
                     y * slot.per_mcu.1 + slot.at.1,
                 );
                 if bx < w && by < h {
-                    out[by * w + bx] = dc_pixel(pred.wrapping_mul(q0));
+                    // The coefficient as decoders store it, 16 bits (a valid stream's
+                    // fit in 12): a corrupt stream's runaway predictor wraps the same
+                    // way as libjpeg's, and the product cannot overflow.
+                    let coefficient = i32::from(pred as i16);
+                    out[by * w + bx] = dc_pixel(coefficient * q0);
                 }
             }
         }
