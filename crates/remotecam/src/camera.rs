@@ -261,13 +261,9 @@ impl Camera {
         }
     }
 
-    /// Publishes a checked JPEG as the camera's newest frame.
-    pub fn publish(
-        &self,
-        jpeg: Bytes,
-        info: JpegInfo,
-        captured_at: Option<SystemTime>,
-    ) -> Arc<Frame> {
+    /// Publishes a checked JPEG as the camera's newest frame (through a lease: only its
+    /// holder publishes).
+    fn publish(&self, jpeg: Bytes, info: JpegInfo, captured_at: Option<SystemTime>) -> Arc<Frame> {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let frame = Arc::new(Frame::new(seq, jpeg, info.width, info.height, captured_at));
         self.rate.lock().expect("rate lock").record(frame.received);
@@ -373,6 +369,17 @@ impl PublisherLease {
     pub fn camera(&self) -> &Arc<Camera> {
         &self.camera
     }
+
+    /// Publishes a checked JPEG as the camera's newest frame. A lease a newer publisher
+    /// took over still publishes until its holder notices (`replaced`) and stops.
+    pub fn publish(
+        &self,
+        jpeg: Bytes,
+        info: JpegInfo,
+        captured_at: Option<SystemTime>,
+    ) -> Arc<Frame> {
+        self.camera.publish(jpeg, info, captured_at)
+    }
 }
 
 impl Drop for PublisherLease {
@@ -412,10 +419,10 @@ mod tests {
     fn sequence_numbers_continue_across_publishers() {
         let cam = Arc::new(Camera::new("door".into(), SourceKind::Browser));
         let lease = cam.claim_publisher();
-        assert_eq!(cam.publish(Bytes::from_static(b"a"), info(), None).seq, 1);
+        assert_eq!(lease.publish(Bytes::from_static(b"a"), info(), None).seq, 1);
         drop(lease);
-        let _lease = cam.claim_publisher();
-        assert_eq!(cam.publish(Bytes::from_static(b"b"), info(), None).seq, 2);
+        let lease = cam.claim_publisher();
+        assert_eq!(lease.publish(Bytes::from_static(b"b"), info(), None).seq, 2);
     }
 
     #[test]

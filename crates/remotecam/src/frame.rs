@@ -70,6 +70,23 @@ pub(crate) fn epoch_ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
+/// The header of one MJPEG part (boundary line and part headers) for a JPEG of `len`
+/// bytes: a frame's carries its sequence number and arrival time (Unix seconds and
+/// microseconds); the no-signal picture's has neither.
+pub fn mjpeg_part_header(len: usize, frame: Option<(u64, std::time::Duration)>) -> Bytes {
+    let mut header =
+        format!("--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len}\r\n");
+    if let Some((seq, ts)) = frame {
+        header += &format!(
+            "X-Frame-Seq: {seq}\r\nX-Timestamp: {}.{:06}\r\n",
+            ts.as_secs(),
+            ts.subsec_micros()
+        );
+    }
+    header += "\r\n";
+    Bytes::from(header)
+}
+
 impl Frame {
     pub fn new(
         seq: u64,
@@ -80,13 +97,7 @@ impl Frame {
     ) -> Frame {
         let received_at = SystemTime::now();
         let ts = received_at.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let part_header = Bytes::from(format!(
-            "--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\
-             X-Frame-Seq: {seq}\r\nX-Timestamp: {}.{:06}\r\n\r\n",
-            jpeg.len(),
-            ts.as_secs(),
-            ts.subsec_micros()
-        ));
+        let part_header = mjpeg_part_header(jpeg.len(), Some((seq, ts)));
         Frame {
             seq,
             jpeg,

@@ -306,7 +306,7 @@ mod tests {
         for name in ["old", "recent"] {
             let cam = hub.get_or_create(name, SourceKind::Browser).unwrap();
             let lease = cam.claim_publisher();
-            cam.publish(bytes::Bytes::from_static(b"x"), info, None);
+            lease.publish(bytes::Bytes::from_static(b"x"), info, None);
             drop(lease);
         }
         assert!(hub.has_room_for("new").is_ok());

@@ -110,13 +110,13 @@ impl Api {
 async fn cameras_are_listed_with_the_documented_keys() {
     let api = Api::new();
     let camera = api.hub.get_or_create("yard", SourceKind::Browser).unwrap();
-    let _lease = camera.claim_publisher();
+    let lease = camera.claim_publisher();
     let info = remotecam::jpeg::JpegInfo {
         width: 64,
         height: 48,
         components: 3,
     };
-    camera.publish(bytes::Bytes::from_static(b"\xff\xd8 a frame"), info, None);
+    lease.publish(bytes::Bytes::from_static(b"\xff\xd8 a frame"), info, None);
 
     let (status, list) = api.get("/api/cameras").await;
     assert_eq!(status, StatusCode::OK);

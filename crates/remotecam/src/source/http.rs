@@ -12,7 +12,7 @@ use remotecam_core::multipart::{MultipartParser, boundary_of};
 use reqwest::header::CONTENT_TYPE;
 
 use super::{HttpSpec, SourceContext};
-use crate::camera::{Camera, SourceState};
+use crate::camera::{Camera, PublisherLease, SourceState};
 
 /// Runs one connection; returns why it ended (the supervisor retries).
 pub(super) async fn run(camera: &Arc<Camera>, spec: &HttpSpec, ctx: &SourceContext) -> String {
@@ -75,9 +75,9 @@ async fn connect_and_stream(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let _lease = camera.claim_publisher();
+    let lease = camera.claim_publisher();
     if content_type.starts_with("image/jpeg") || content_type.starts_with("image/jpg") {
-        return poll_snapshots(camera, spec, ctx, response).await;
+        return poll_snapshots(&lease, spec, ctx, response).await;
     }
     if !content_type.starts_with("multipart/") {
         return Err(format!(
@@ -108,7 +108,7 @@ async fn connect_and_stream(
                     if bad == 0 {
                         camera.set_source_state(SourceState::Live, None);
                     }
-                    camera.publish(jpeg::with_huffman_tables(part), info, None);
+                    lease.publish(jpeg::with_huffman_tables(part), info, None);
                 }
                 Err(e) => {
                     bad += 1;
@@ -123,7 +123,7 @@ async fn connect_and_stream(
 }
 
 async fn poll_snapshots(
-    camera: &Arc<Camera>,
+    lease: &PublisherLease,
     spec: &HttpSpec,
     ctx: &SourceContext,
     mut response: reqwest::Response,
@@ -138,12 +138,12 @@ async fn poll_snapshots(
             .limits
             .check(&body)
             .map_err(|e| format!("the snapshot is not a usable JPEG: {e}"))?;
-        camera.publish(
+        lease.publish(
             jpeg::with_huffman_tables(body),
             info,
             Some(SystemTime::now()),
         );
-        camera.set_source_state(SourceState::Live, None);
+        lease.camera().set_source_state(SourceState::Live, None);
         tick.tick().await;
         response = get(spec, ctx).await?;
     }

@@ -104,7 +104,7 @@ pub(super) async fn run(camera: &Arc<Camera>, pattern: &TestPattern) -> String {
             };
         match remotecam_core::jpeg::inspect(&jpeg) {
             Ok(info) => {
-                camera.publish(jpeg, info, Some(now));
+                lease.publish(jpeg, info, Some(now));
             }
             Err(e) => return format!("test pattern made a bad JPEG: {e}"),
         }

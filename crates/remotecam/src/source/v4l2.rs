@@ -281,7 +281,7 @@ fn capture_loop(
         Ok(c) => c,
         Err(e) => return format!("cannot start {}: {e}", spec.device),
     };
-    let _lease = camera.claim_publisher();
+    let lease = camera.claim_publisher();
     camera.set_source_state(SourceState::Live, None);
     let mut bad = 0u64;
     while !stop.load(Ordering::Relaxed) {
@@ -299,7 +299,7 @@ fn capture_loop(
                 .map_err(|e| e.to_string())
         }) {
             Ok((jpeg, info)) => {
-                camera.publish(jpeg, info, Some(std::time::SystemTime::now()));
+                lease.publish(jpeg, info, Some(std::time::SystemTime::now()));
             }
             Err(e) => {
                 bad += 1;

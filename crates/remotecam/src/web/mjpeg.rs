@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use super::{AppState, no_store};
 use crate::camera::{Camera, Latest, ViewerGuard};
 use crate::error::AppError;
-use crate::frame::MJPEG_BOUNDARY;
+use crate::frame::{MJPEG_BOUNDARY, mjpeg_part_header};
 
 const PLACEHOLDER_EVERY: Duration = Duration::from_secs(1);
 const PART_END: Bytes = Bytes::from_static(b"\r\n");
@@ -105,10 +105,7 @@ impl MjpegViewer {
                 _ => {
                     self.placeholder_due = Some(now + PLACEHOLDER_EVERY);
                     let jpeg = self.camera.placeholder().await;
-                    let header = Bytes::from(format!(
-                        "--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
-                        jpeg.len()
-                    ));
+                    let header = mjpeg_part_header(jpeg.len(), None);
                     return Some([header, jpeg, PART_END]);
                 }
             }

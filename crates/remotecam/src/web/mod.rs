@@ -4,10 +4,13 @@
 //! tools outside this repository (see `docs/api.md`); add, never rename.
 
 mod api;
+mod events;
 mod mjpeg;
 mod motion;
 mod pages;
+mod publish;
 mod recordings;
+mod view;
 mod ws;
 
 use std::net::SocketAddr;
@@ -70,12 +73,12 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/cameras/{name}/snapshot.jpg", get(api::snapshot))
         .route("/cameras/{name}/stream.mjpg", get(mjpeg::stream))
-        .route("/cameras/{name}/ws", get(ws::view))
-        .route("/cameras/{name}/publish", get(ws::publish))
+        .route("/cameras/{name}/ws", get(view::view))
+        .route("/cameras/{name}/publish", get(publish::publish))
         .route("/cameras/{name}/motion", get(motion::get).put(motion::put))
         .route("/cameras/{name}/motion/history", get(motion::history))
         .route("/info", get(api::info))
-        .route("/events", get(motion::events))
+        .route("/events", get(events::events))
         .route("/recordings", get(recordings::list))
         .route(
             "/recordings/{file}",

@@ -1,0 +1,125 @@
+//! Watching a camera over a WebSocket, a sink like the MJPEG stream.
+//!
+//! Protocol (`/api/cameras/{name}/ws`): text messages are JSON status
+//! (`{"type":"hello",...}`, `{"type":"status","online":bool}`); binary messages are frames
+//! as described in [`crate::frame::Frame::ws_message`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::IntoResponse;
+use axum::response::Response;
+use remotecam_core::wire::ViewerText;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::{AppState, check_origin};
+use crate::camera::Camera;
+use crate::error::AppError;
+
+use super::ws::{PING_EVERY, STOPPING, WRITE_SLACK, close, close_with, hub_stopped, text};
+
+/// A viewer whose socket has not taken a frame for this long is dropped: it holds only
+/// old frames, and its client is gone or stuck.
+const VIEWER_STALL: Duration = Duration::from_secs(30);
+
+/// A viewer that answers nothing (not even the pings) for this long is dropped.
+const VIEWER_SILENCE: Duration = Duration::from_secs(60);
+
+/// `GET /api/cameras/{name}/ws` (WebSocket upgrade).
+pub(super) async fn view(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, AppError> {
+    check_origin(&headers, &uri)?;
+    let camera = state.camera(&name)?;
+    let stopped = state.hub.stopped();
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(rejection) => return Ok(rejection.into_response()),
+    };
+    // Viewers send nothing but control frames; keep their messages small.
+    Ok(upgrade
+        .max_message_size(64 * 1024)
+        .max_write_buffer_size(state.limits.max_bytes + WRITE_SLACK)
+        .on_upgrade(move |socket| viewer_session(socket, camera, stopped)))
+}
+
+async fn viewer_session(
+    mut socket: WebSocket,
+    camera: Arc<Camera>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let _guard = camera.viewer();
+    let mut rx = camera.subscribe();
+    let hello = ViewerText::Hello {
+        camera: camera.name().to_owned(),
+    };
+    if socket.send(text(&hello)).await.is_err() {
+        return;
+    }
+    let mut last_seq = 0;
+    let mut was_online = None;
+    // Pings find viewers that went away while nothing was sent (an offline camera).
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut last_heard = Instant::now();
+    loop {
+        let latest = rx.borrow_and_update().clone();
+        if was_online != Some(latest.online) {
+            was_online = Some(latest.online);
+            let status = ViewerText::Status {
+                online: latest.online,
+            };
+            if socket.send(text(&status)).await.is_err() {
+                return;
+            }
+        }
+        if latest.online
+            && let Some(frame) = latest.frame
+            && frame.seq != last_seq
+        {
+            last_seq = frame.seq;
+            let send = socket.send(Message::Binary(frame.ws_message()));
+            match tokio::time::timeout(VIEWER_STALL, send).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    tracing::info!(
+                        camera = camera.name(),
+                        "dropping a WebSocket viewer stalled for 30 s"
+                    );
+                    return;
+                }
+            }
+        }
+        let mut stopping = false;
+        tokio::select! {
+            () = hub_stopped(&mut stopped) => stopping = true,
+            changed = rx.changed() => if changed.is_err() { return },
+            message = socket.recv() => match message {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => last_heard = Instant::now(),
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > VIEWER_SILENCE {
+                    tracing::info!(camera = camera.name(), "dropping a WebSocket viewer silent for 60 s");
+                    return;
+                }
+                let ping = socket.send(Message::Ping(Default::default()));
+                if !matches!(tokio::time::timeout(VIEWER_STALL, ping).await, Ok(Ok(()))) {
+                    return;
+                }
+            }
+        }
+        if stopping {
+            return close_with(socket, close::GOING_AWAY, STOPPING.into()).await;
+        }
+    }
+}
