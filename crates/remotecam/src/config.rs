@@ -9,43 +9,111 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::hub::camera_name;
 use crate::motion::{MotionSettings, MotionUpdate};
 use crate::source::SourceSpec;
 
-/// The file as written.
-#[derive(Debug, Default, Deserialize)]
+/// Every setting the hub takes both as a flag and as a key of the config file, declared
+/// once: clap reads the flags (the doc comments are `--help`), serde the file, where each
+/// key has its flag's name (`--https-port`, `https_port`). The file also has `[motion]`
+/// and `[cameras.<name>]`, which have no flags. A flag given wins over the file
+/// ([`Keys::over`]); defaults are applied after (`server::Settings`).
+#[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConfigFile {
+pub struct Keys {
+    /// Address to listen on, HTTP and HTTPS [default: 0.0.0.0, the whole LAN].
+    #[arg(long)]
     pub bind: Option<IpAddr>,
+    /// Plain HTTP port, 0 for any free one [default: 8100].
+    #[arg(long)]
     pub port: Option<u16>,
+    /// HTTPS port, 0 for any free one [default: 8443]. Phones need HTTPS for the camera.
+    #[arg(long)]
     pub https_port: Option<u16>,
+    /// Where the hub keeps its data: token, certificate and key, motion.json, recordings/,
+    /// and remotecam.toml if you put one there
+    /// [default: the user's data directory, e.g. ~/.local/share/remotecam].
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Your own certificate (PEM) instead of the generated self-signed one.
+    #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Let requests from this machine (127.0.0.1, ::1) in without the token [default: true].
+    #[arg(long, action = clap::ArgAction::Set)]
     pub trust_loopback: Option<bool>,
+    /// Largest frame a publisher or source may send, in bytes [default: 8388608].
+    #[arg(long)]
     pub max_frame_bytes: Option<usize>,
+    /// Largest picture a publisher or source may send, width times height in pixels
+    /// [default: 33177600, 7680x4320].
+    #[arg(long)]
     pub max_frame_pixels: Option<u64>,
+    /// More names the hub answers to (comma-separated), besides localhost, its
+    /// addresses, its host name and its certificate's names: e.g. a name a reverse proxy
+    /// or a DNS record gives it. Requests for any other name are refused (DNS rebinding).
+    #[arg(long, value_delimiter = ',')]
     pub allowed_hosts: Option<Vec<String>>,
+    /// Most cameras the hub keeps [default: 64].
+    #[arg(long)]
     pub max_cameras: Option<usize>,
+    /// Most client connections open at once, both listeners together [default: 4096,
+    /// and never more than the open-file limit leaves after 128 for the hub itself].
+    #[arg(long)]
     pub max_connections: Option<usize>,
+    /// Most connections open at once from one address that needs the token (another
+    /// machine) [default: 128].
+    #[arg(long)]
     pub max_connections_per_address: Option<usize>,
-    pub demo: Option<bool>,
+    /// Start with a test-pattern camera named "demo", so there is something to watch.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demo: bool,
+    /// Remove recordings older than this many days, 0 to keep them whatever their age
+    /// [default: 30].
+    #[arg(long)]
     pub record_max_age_days: Option<f64>,
+    /// Keep at most this many megabytes of recordings, 0 for no limit [default: 0].
+    #[arg(long)]
     pub record_max_total_mb: Option<f64>,
+    /// Keep this many megabytes free on the recordings' disk: old clips are removed, and
+    /// recording stops when none is left to remove [default: 256].
+    #[arg(long)]
     pub record_min_free_mb: Option<u64>,
+    /// POST every hub event (JSON) to this http:// or https:// URL.
+    #[arg(long)]
     pub webhook: Option<String>,
     /// `[motion]`: the motion settings of every camera that has none of its own (saved
     /// from its page or the API), any of the keys of `/api/cameras/{name}/motion`.
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
     pub motion: Option<toml::Spanned<MotionUpdate>>,
-    #[serde(default)]
-    pub cameras: BTreeMap<String, CameraTable>,
+    /// `[cameras.<name>]`, by name (where the parser found it, for errors).
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
+    pub cameras: BTreeMap<toml::Spanned<String>, CameraTable>,
+}
+
+impl Keys {
+    /// These keys (the flags) over `file`'s: each key given here wins, the others come
+    /// from the file. Done on the keys' TOML form, so that no key is listed again here.
+    pub fn over(&self, file: &Keys) -> Keys {
+        let table = |keys: &Keys| toml::Table::try_from(keys).expect("keys serialize");
+        let mut merged = table(file);
+        merged.extend(table(self));
+        let mut keys: Keys = merged.try_into().expect("merged keys deserialize");
+        keys.motion.clone_from(&file.motion);
+        keys.cameras.clone_from(&file.cameras);
+        keys
+    }
 }
 
 /// `[cameras.<name>]`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraTable {
     /// Where the hub gets the frames; none for a camera that publishes by itself.
@@ -84,7 +152,7 @@ pub struct ConfiguredCamera {
 #[derive(Debug)]
 pub struct Config {
     pub path: PathBuf,
-    pub file: ConfigFile,
+    pub file: Keys,
     pub cameras: Vec<ConfiguredCamera>,
     /// `[motion]`, checked.
     pub motion_defaults: Option<MotionUpdate>,
@@ -141,7 +209,7 @@ impl Config {
                 message,
             }
         };
-        let file: ConfigFile = toml::from_str(text)
+        let file: Keys = toml::from_str(text)
             .map_err(|e| error_at(e.span().map(|s| s.start), friendly(e.message())))?;
         // Motion keys checked as the API checks them; an error points at the key's line.
         let check_motion = |update: &toml::Spanned<MotionUpdate>, table: &str| {
@@ -162,14 +230,10 @@ impl Config {
             .map(|update| check_motion(update, "motion"))
             .transpose()?;
         let mut cameras = Vec::new();
-        for (raw_name, table) in &file.cameras {
-            let header = find_table(text, raw_name);
-            let name = camera_name(raw_name).map_err(|e| {
-                error_at(
-                    header.or(table.source.as_ref().map(|s| s.span().start)),
-                    format!("[cameras.{raw_name}]: {e}"),
-                )
-            })?;
+        for (key, table) in &file.cameras {
+            let (raw_name, header) = (key.get_ref(), Some(key.span().start));
+            let name = camera_name(raw_name)
+                .map_err(|e| error_at(header, format!("[cameras.{raw_name}]: {e}")))?;
             let mut source = table
                 .source
                 .as_ref()
@@ -289,19 +353,6 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.len() - before.rfind('\n').map_or(0, |p| p + 1) + 1;
     (line, col)
-}
-
-/// Offset of the `[cameras.<name>]` header, for errors about the table as a whole.
-fn find_table(text: &str, name: &str) -> Option<usize> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim();
-        if t.starts_with('[') && t.contains("cameras") && t.contains(name) {
-            return Some(offset + (line.len() - line.trim_start().len()));
-        }
-        offset += line.len();
-    }
-    None
 }
 
 /// Offset of the line setting `key` in the table that starts at `span` (its header, or
@@ -457,7 +508,9 @@ read_timeout_s = 3
     fn bad_camera_name_and_missing_source() {
         let e = error("[cameras.\"front door\"]\nsource = \"test:\"\n");
         assert!(
-            e.starts_with("remotecam.toml:1:1: [cameras.front door]: camera name may contain only"),
+            e.starts_with(
+                "remotecam.toml:1:10: [cameras.front door]: camera name may contain only"
+            ),
             "{e}"
         );
         let e = error("[cameras.a]\nsorce = \"test:\"\n");
@@ -476,7 +529,7 @@ read_timeout_s = 3
         );
         let e = error("[cameras.phone]\non_demand = true\n");
         assert!(
-            e.starts_with("remotecam.toml:1:1: cameras.phone.on_demand needs a source"),
+            e.starts_with("remotecam.toml:1:10: cameras.phone.on_demand needs a source"),
             "{e}"
         );
     }
@@ -505,6 +558,48 @@ read_timeout_s = 3
         assert!(e.contains("above 0"), "{e}");
         let e = error("[cameras.a]\nsource = \"test:\"\n[cameras.A]\nsource = \"test:\"\n");
         assert!(e.contains("used twice"), "{e}");
+    }
+
+    /// An error about a camera's table points at that camera's name, found by the
+    /// parser (a search of the text once took `[cameras.yard]` for camera `a`'s table).
+    #[test]
+    fn errors_point_at_their_own_camera() {
+        let e = error(
+            "[cameras.yard]\nsource = \"test:\"\n\n[cameras.a]\nsource = \"test:\"\npoll_fps = 2\n",
+        );
+        assert!(
+            e.starts_with("remotecam.toml:4:10: cameras.a.poll_fps applies only"),
+            "{e}"
+        );
+        let e = error("cameras.x = { source = \"test:\", idle_after_s = 3 }\n");
+        assert!(
+            e.starts_with("remotecam.toml:1:9: cameras.x.idle_after_s"),
+            "{e}"
+        );
+    }
+
+    /// One declaration for flags and file: a flag given wins, the others come from the
+    /// file, and a flag not given (`--demo` absent) leaves the file's value.
+    #[test]
+    fn flags_over_the_file() {
+        let file: Keys = toml::from_str(
+            "port = 9000\nhttps_port = 9443\ndemo = true\nallowed_hosts = [\"cam.lan\"]\n\
+             [cameras.a]\nsource = \"test:\"\n",
+        )
+        .unwrap();
+        let flags = Keys {
+            port: Some(8000),
+            max_cameras: Some(3),
+            ..Keys::default()
+        };
+        let keys = flags.over(&file);
+        assert_eq!((keys.port, keys.https_port), (Some(8000), Some(9443)));
+        assert_eq!(keys.max_cameras, Some(3));
+        assert!(keys.demo);
+        assert_eq!(keys.allowed_hosts, Some(vec!["cam.lan".to_owned()]));
+        assert_eq!(keys.cameras.len(), 1);
+        let none = Keys::default().over(&Keys::default());
+        assert_eq!((none.port, none.demo), (None, false));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::auth::{self, Auth};
-use crate::config::{Config, ConfiguredCamera};
+use crate::config::{Config, ConfiguredCamera, Keys};
 use crate::frame::FrameLimits;
 use crate::hosts::{self, HostNames};
 use crate::hub::{Hub, OnNewCamera, RecordingsSetup};
@@ -20,76 +20,15 @@ use crate::source::SourceContext;
 use crate::tls;
 use crate::web::{self, AppState};
 
-/// How the hub serves, from the command line. Each flag has a key of the same name in
-/// the config file (`docs/config.md`); a flag given wins over the file.
+/// How the hub serves, from the command line: the config file, and every setting it
+/// also takes from that file ([`Keys`], declared once for both).
 #[derive(Debug, Clone, Default, Args)]
 pub struct Options {
     /// The config file [default: remotecam.toml in the data directory, if it exists].
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Address to listen on, HTTP and HTTPS [default: 0.0.0.0, the whole LAN].
-    #[arg(long)]
-    pub bind: Option<IpAddr>,
-    /// Plain HTTP port, 0 for any free one [default: 8100].
-    #[arg(long)]
-    pub port: Option<u16>,
-    /// HTTPS port, 0 for any free one [default: 8443]. Phones need HTTPS for the camera.
-    #[arg(long)]
-    pub https_port: Option<u16>,
-    /// Where the hub keeps its data: token, certificate and key, motion.json, recordings/,
-    /// and remotecam.toml if you put one there
-    /// [default: the user's data directory, e.g. ~/.local/share/remotecam].
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Your own certificate (PEM) instead of the generated self-signed one.
-    #[arg(long, requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// The private key (PEM) of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    /// Let requests from this machine (127.0.0.1, ::1) in without the token [default: true].
-    #[arg(long, action = clap::ArgAction::Set)]
-    pub trust_loopback: Option<bool>,
-    /// Largest frame a publisher or source may send, in bytes [default: 8388608].
-    #[arg(long)]
-    pub max_frame_bytes: Option<usize>,
-    /// Largest picture a publisher or source may send, width times height in pixels
-    /// [default: 33177600, 7680x4320].
-    #[arg(long)]
-    pub max_frame_pixels: Option<u64>,
-    /// More names the hub answers to (comma-separated), besides localhost, its
-    /// addresses, its host name and its certificate's names: e.g. a name a reverse proxy
-    /// or a DNS record gives it. Requests for any other name are refused (DNS rebinding).
-    #[arg(long, value_delimiter = ',')]
-    pub allowed_hosts: Option<Vec<String>>,
-    /// Most cameras the hub keeps [default: 64].
-    #[arg(long)]
-    pub max_cameras: Option<usize>,
-    /// Most client connections open at once, both listeners together [default: 4096,
-    /// and never more than the open-file limit leaves after 128 for the hub itself].
-    #[arg(long)]
-    pub max_connections: Option<usize>,
-    /// Most connections open at once from one address that needs the token (another
-    /// machine) [default: 128].
-    #[arg(long)]
-    pub max_connections_per_address: Option<usize>,
-    /// Start with a test-pattern camera named "demo", so there is something to watch.
-    #[arg(long)]
-    pub demo: bool,
-    /// Remove recordings older than this many days, 0 to keep them whatever their age
-    /// [default: 30].
-    #[arg(long)]
-    pub record_max_age_days: Option<f64>,
-    /// Keep at most this many megabytes of recordings, 0 for no limit [default: 0].
-    #[arg(long)]
-    pub record_max_total_mb: Option<f64>,
-    /// Keep this many megabytes free on the recordings' disk: old clips are removed, and
-    /// recording stops when none is left to remove [default: 256].
-    #[arg(long)]
-    pub record_min_free_mb: Option<u64>,
-    /// POST every hub event (JSON) to this http:// or https:// URL.
-    #[arg(long)]
-    pub webhook: Option<String>,
+    #[command(flatten)]
+    pub keys: Keys,
 }
 
 /// The settings in force: flags, else the config file, else the defaults.
@@ -121,7 +60,7 @@ impl Settings {
                 .map(|d| d.join("remotecam"))
                 .context("no user data directory on this system: pass --data-dir")
         };
-        let config_path = match (&options.config, &options.data_dir) {
+        let config_path = match (&options.config, &options.keys.data_dir) {
             (Some(path), _) => Some(path.clone()),
             (None, Some(dir)) => Some(dir.join("remotecam.toml")).filter(|p| p.exists()),
             (None, None) => Some(default_dir()?.join("remotecam.toml")).filter(|p| p.exists()),
@@ -130,18 +69,12 @@ impl Settings {
             Some(path) => Some(Config::load(path)?),
             None => None,
         };
-        let file = config.as_ref().map(|c| &c.file);
-        let pick = |flag: Option<bool>, key: Option<bool>| flag.or(key);
-        let tls = match (
-            options
-                .tls_cert
-                .clone()
-                .or_else(|| file.and_then(|f| f.tls_cert.clone())),
-            options
-                .tls_key
-                .clone()
-                .or_else(|| file.and_then(|f| f.tls_key.clone())),
-        ) {
+        // Flags over the file; then the defaults.
+        let keys = match &config {
+            Some(c) => options.keys.over(&c.file),
+            None => options.keys.clone(),
+        };
+        let tls = match (keys.tls_cert, keys.tls_key) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
             _ => anyhow::bail!("tls_cert and tls_key go together: give both or neither"),
@@ -150,7 +83,7 @@ impl Settings {
             .as_ref()
             .map(|c| c.cameras.clone())
             .unwrap_or_default();
-        if options.demo || file.and_then(|f| f.demo).unwrap_or(false) {
+        if keys.demo {
             let pattern = crate::source::SourceSpec::Test(Default::default());
             match cameras.iter_mut().find(|c| c.name == "demo") {
                 // Settings for the demo camera in the file: it gets the pattern.
@@ -165,93 +98,50 @@ impl Settings {
                 }),
             }
         }
+        let days = keys.record_max_age_days.unwrap_or(30.0);
+        if !(days.is_finite() && days >= 0.0) {
+            anyhow::bail!("record_max_age_days must be 0 or more (got {days})");
+        }
+        let total = keys.record_max_total_mb.unwrap_or(0.0);
+        if !(total.is_finite() && total >= 0.0) {
+            anyhow::bail!("record_max_total_mb must be 0 or more (got {total})");
+        }
+        if let Some(url) = &keys.webhook
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            anyhow::bail!("webhook must be an http:// or https:// URL (got {url})")
+        }
         Ok(Settings {
             config: config_path,
-            bind: options
-                .bind
-                .or(file.and_then(|f| f.bind))
-                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-            port: options.port.or(file.and_then(|f| f.port)).unwrap_or(8100),
-            https_port: options
-                .https_port
-                .or(file.and_then(|f| f.https_port))
-                .unwrap_or(8443),
-            data_dir: match options
-                .data_dir
-                .clone()
-                .or_else(|| file.and_then(|f| f.data_dir.clone()))
-            {
+            bind: keys.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            port: keys.port.unwrap_or(8100),
+            https_port: keys.https_port.unwrap_or(8443),
+            data_dir: match keys.data_dir {
                 Some(d) => d,
                 None => default_dir()?,
             },
             tls,
-            trust_loopback: pick(options.trust_loopback, file.and_then(|f| f.trust_loopback))
-                .unwrap_or(true),
+            trust_loopback: keys.trust_loopback.unwrap_or(true),
             frame_limits: FrameLimits {
-                max_bytes: options
+                max_bytes: keys
                     .max_frame_bytes
-                    .or(file.and_then(|f| f.max_frame_bytes))
                     .unwrap_or(FrameLimits::default().max_bytes),
-                max_pixels: match options
-                    .max_frame_pixels
-                    .or(file.and_then(|f| f.max_frame_pixels))
-                {
+                max_pixels: match keys.max_frame_pixels {
                     Some(0) => anyhow::bail!("max_frame_pixels must be more than 0"),
                     Some(n) => n,
                     None => FrameLimits::default().max_pixels,
                 },
             },
-            allowed_hosts: options
-                .allowed_hosts
-                .clone()
-                .or_else(|| file.and_then(|f| f.allowed_hosts.clone()))
-                .unwrap_or_default(),
-            max_cameras: options
-                .max_cameras
-                .or(file.and_then(|f| f.max_cameras))
-                .unwrap_or(64),
-            max_connections: options
-                .max_connections
-                .or(file.and_then(|f| f.max_connections)),
-            max_connections_per_address: options
-                .max_connections_per_address
-                .or(file.and_then(|f| f.max_connections_per_address))
-                .unwrap_or(128),
-            retention: {
-                let days = options
-                    .record_max_age_days
-                    .or(file.and_then(|f| f.record_max_age_days))
-                    .unwrap_or(30.0);
-                if !(days.is_finite() && days >= 0.0) {
-                    anyhow::bail!("record_max_age_days must be 0 or more (got {days})");
-                }
-                let total = options
-                    .record_max_total_mb
-                    .or(file.and_then(|f| f.record_max_total_mb))
-                    .unwrap_or(0.0);
-                if !(total.is_finite() && total >= 0.0) {
-                    anyhow::bail!("record_max_total_mb must be 0 or more (got {total})");
-                }
-                Retention {
-                    max_age: (days > 0.0).then(|| Duration::from_secs_f64(days * 86_400.0)),
-                    max_bytes: (total > 0.0).then_some((total * 1_048_576.0) as u64),
-                    min_free_bytes: options
-                        .record_min_free_mb
-                        .or(file.and_then(|f| f.record_min_free_mb))
-                        .unwrap_or(256)
-                        << 20,
-                }
+            allowed_hosts: keys.allowed_hosts.unwrap_or_default(),
+            max_cameras: keys.max_cameras.unwrap_or(64),
+            max_connections: keys.max_connections,
+            max_connections_per_address: keys.max_connections_per_address.unwrap_or(128),
+            retention: Retention {
+                max_age: (days > 0.0).then(|| Duration::from_secs_f64(days * 86_400.0)),
+                max_bytes: (total > 0.0).then_some((total * 1_048_576.0) as u64),
+                min_free_bytes: keys.record_min_free_mb.unwrap_or(256) << 20,
             },
-            webhook: match options
-                .webhook
-                .clone()
-                .or_else(|| file.and_then(|f| f.webhook.clone()))
-            {
-                Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                    anyhow::bail!("webhook must be an http:// or https:// URL (got {url})")
-                }
-                other => other,
-            },
+            webhook: keys.webhook,
             cameras,
             motion_defaults: config.as_ref().and_then(|c| c.motion_defaults.clone()),
         })
