@@ -212,11 +212,12 @@ impl Config {
         let file: Keys = toml::from_str(text)
             .map_err(|e| error_at(e.span().map(|s| s.start), friendly(e.message())))?;
         // Motion keys checked as the API checks them; an error points at the key's line.
-        let check_motion = |update: &toml::Spanned<MotionUpdate>, table: &str| {
+        let check_motion = |update: &toml::Spanned<MotionUpdate>, camera: Option<&str>| {
             MotionSettings::default()
                 .apply(update.get_ref().clone())
                 .map_err(|e| {
-                    let at = find_key(text, update.span(), e.key);
+                    let at = motion_key_at(text, camera, e.key);
+                    let table = camera.map_or("motion".into(), |c| format!("cameras.{c}.motion"));
                     error_at(
                         Some(at.unwrap_or(update.span().start)),
                         format!("{table}: {e}"),
@@ -227,7 +228,7 @@ impl Config {
         let motion_defaults = file
             .motion
             .as_ref()
-            .map(|update| check_motion(update, "motion"))
+            .map(|update| check_motion(update, None))
             .transpose()?;
         let mut cameras = Vec::new();
         for (key, table) in &file.cameras {
@@ -323,7 +324,7 @@ impl Config {
             let motion = table
                 .motion
                 .as_ref()
-                .map(|update| check_motion(update, &format!("cameras.{raw_name}.motion")))
+                .map(|update| check_motion(update, Some(raw_name)))
                 .transpose()?;
             if cameras.iter().any(|c: &ConfiguredCamera| c.name == name) {
                 return Err(error_at(
@@ -355,23 +356,27 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// Offset of the line setting `key` in the table that starts at `span` (its header, or
-/// the inline table itself): up to the next table header.
-fn find_key(text: &str, span: std::ops::Range<usize>, key: &str) -> Option<usize> {
-    let mut offset = span.start;
-    for (i, line) in text.get(span.start..)?.split_inclusive('\n').enumerate() {
-        let t = line.trim_start();
-        if i > 0 && t.starts_with('[') {
-            break;
-        }
-        if let Some(at) = t.find(key).filter(|_| !key.is_empty())
-            && t[at + key.len()..].trim_start().starts_with('=')
-        {
-            return Some(offset + (line.len() - t.len()) + at);
-        }
-        offset += line.len();
+/// Where the parser found motion key `key`: in `[motion]`, or in camera `camera`'s
+/// `motion` table (the file read again, for an error only).
+fn motion_key_at(text: &str, camera: Option<&str>, key: &str) -> Option<usize> {
+    type Keyed = BTreeMap<toml::Spanned<String>, toml::Value>;
+    #[derive(Deserialize)]
+    struct File {
+        motion: Option<Keyed>,
+        #[serde(default)]
+        cameras: BTreeMap<String, CameraMotion>,
     }
-    None
+    #[derive(Deserialize)]
+    struct CameraMotion {
+        motion: Option<Keyed>,
+    }
+    let mut file: File = toml::from_str(text).ok()?;
+    let table = match camera {
+        None => file.motion?,
+        Some(name) => file.cameras.remove(name)?.motion?,
+    };
+    let found = table.into_keys().find(|k| k.get_ref() == key)?;
+    Some(found.span().start)
 }
 
 /// The parser's words, made plainer for the types a user meets here.
@@ -439,6 +444,16 @@ mask = [[[0.0, 0.0], [0.5, 0.0], [0.5, 0.5]]]
             "{e}"
         );
         assert!(e.ends_with("threshold = 200"), "{e}");
+        // The key's own place, from the parser, also inside an inline table, and not a
+        // camera's key of the same name elsewhere in the file.
+        let e = error(
+            "[cameras.b]\nsource = \"test:\"\n[cameras.b.motion]\nthreshold = 5\n\
+             [cameras.a]\nsource = \"test:\"\nmotion = { enabled = true, threshold = 0 }\n",
+        );
+        assert!(
+            e.starts_with("remotecam.toml:7:28: cameras.a.motion: threshold"),
+            "{e}"
+        );
     }
 
     #[test]
