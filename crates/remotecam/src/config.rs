@@ -3,6 +3,9 @@
 //! by itself (a browser, a `Publisher`) and only has settings here; `[motion]` gives the
 //! motion settings every camera starts from. Unknown keys are errors, and every error
 //! names the file, the line and what was expected. The reference is `docs/config.md`.
+//!
+//! One responsibility, kept whole: the file's shape and its checks (about 400 lines),
+//! then their tests, each error's wording and place (the rest).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -12,6 +12,7 @@ pub mod history;
 pub mod live;
 pub mod picture;
 mod preroll;
+mod session;
 pub mod settings;
 mod tone;
 
