@@ -9,13 +9,17 @@ say() { printf '\n== %s\n' "$*"; }
 
 # Debian packages: Chromium for the browser tests, ffmpeg to make test videos, cmake
 # and nasm to build libjpeg-turbo (the client's JPEG codec), python3-venv where Python
-# lacks venv.
+# lacks venv, GStreamer for the RTSP camera.
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v cmake >/dev/null || need+=(cmake)
 command -v nasm >/dev/null || need+=(nasm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+# The RTSP camera of the tests: GStreamer's RTSP server with x264enc (ugly), x265enc
+# (bad) and the RTP payloaders (good), driven from Debian's own Python.
+gst_check='import gi; gi.require_version("Gst", "1.0"); gi.require_version("GstRtspServer", "1.0"); from gi.repository import Gst; Gst.init(None); assert all(Gst.ElementFactory.find(e) for e in ["x264enc", "x265enc", "rtph264pay", "timeoverlay"])'
+/usr/bin/python3 -c "$gst_check" 2>/dev/null || need+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad)
 if ((${#need[@]})); then
   say "installing Debian packages: ${need[*]}"
   sudo=""

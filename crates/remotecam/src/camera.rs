@@ -20,6 +20,9 @@ use crate::events::{HubEvent, What};
 use crate::frame::Frame;
 use crate::jpeg::JpegInfo;
 use crate::placeholder;
+use crate::video::gop::VideoBus;
+use crate::video::pictures::Picture;
+use crate::video::{AccessUnit, Codec, VideoParams};
 
 /// Where a camera's frames come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -36,6 +39,8 @@ pub enum SourceKind {
     Http,
     /// A USB webcam on the hub's machine (`v4l2://`).
     V4l2,
+    /// An IP camera's RTSP stream the hub pulls (`rtsp://`): H.264 or H.265 video.
+    Rtsp,
 }
 
 impl SourceKind {
@@ -119,6 +124,11 @@ pub struct Camera {
     next_seq: AtomicU64,
     /// Open viewers; sources that run on demand watch it.
     viewers: watch::Sender<usize>,
+    /// Consumers of JPEG pictures (JPEG viewers, snapshots, motion detection): a video
+    /// camera makes pictures only while there are some.
+    pictures_wanted: watch::Sender<usize>,
+    /// The encoded video of a camera that sends it (RTSP); empty for JPEG cameras.
+    video: Arc<VideoBus>,
     rate: Mutex<RateMeter>,
     publisher: Mutex<Option<Lease>>,
     next_lease: AtomicU64,
@@ -151,6 +161,11 @@ pub struct CameraStatus {
     pub state: SourceState,
     /// The source's last error, while it matters (retrying, or frames skipped).
     pub error: Option<String>,
+    /// What the frames are encoded as (`null` for a video camera before its first
+    /// frame).
+    pub codec: Option<Codec>,
+    /// A video camera's time between keyframes, by its own clock.
+    pub keyframe_interval_ms: Option<u64>,
 }
 
 impl Camera {
@@ -170,6 +185,8 @@ impl Camera {
             latest: watch::Sender::new(Latest::default()),
             next_seq: AtomicU64::new(1),
             viewers: watch::Sender::new(0),
+            pictures_wanted: watch::Sender::new(0),
+            video: Arc::new(VideoBus::default()),
             rate: Mutex::new(RateMeter::default()),
             publisher: Mutex::new(None),
             next_lease: AtomicU64::new(1),
@@ -207,11 +224,36 @@ impl Camera {
         self.viewers.subscribe()
     }
 
+    /// Counts a viewer of JPEG pictures (MJPEG, WebSocket, a snapshot) for as long as
+    /// the guard lives: it wakes an on-demand source and, on a video camera, the making
+    /// of pictures.
     pub fn viewer(self: &Arc<Self>) -> ViewerGuard {
         self.viewers.send_modify(|n| *n += 1);
         ViewerGuard {
             camera: Arc::clone(self),
+            _pictures: self.want_pictures(),
         }
+    }
+
+    /// Counts a consumer of JPEG pictures that is not a viewer (motion detection: it
+    /// does not wake an on-demand source).
+    pub fn want_pictures(&self) -> PicturesGuard {
+        self.pictures_demand().want()
+    }
+
+    /// What counts JPEG consumers, for one that holds no camera (the motion task).
+    pub fn pictures_demand(&self) -> PicturesDemand {
+        PicturesDemand(self.pictures_wanted.clone())
+    }
+
+    /// The number of JPEG consumers, to wait on.
+    pub fn watch_pictures_wanted(&self) -> watch::Receiver<usize> {
+        self.pictures_wanted.subscribe()
+    }
+
+    /// The camera's encoded video (empty unless the camera sends video).
+    pub fn video(&self) -> &Arc<VideoBus> {
+        &self.video
     }
 
     /// Takes the publisher role. A publisher already attached is told through its
@@ -241,6 +283,7 @@ impl Camera {
         if slot.as_ref().is_some_and(|l| l.id == id) {
             *slot = None;
             drop(slot);
+            self.video.reset();
             self.set_online(false);
         }
     }
@@ -267,11 +310,37 @@ impl Camera {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let frame = Arc::new(Frame::new(seq, jpeg, info.width, info.height, captured_at));
         self.rate.lock().expect("rate lock").record(frame.received);
+        self.show(&frame);
+        frame
+    }
+
+    fn show(&self, frame: &Arc<Frame>) {
         self.latest.send_modify(|l| {
-            l.frame = Some(Arc::clone(&frame));
+            l.frame = Some(Arc::clone(frame));
             l.online = true;
         });
-        frame
+    }
+
+    fn publish_video(
+        &self,
+        data: Bytes,
+        keyframe: bool,
+        pts: i64,
+        params: Arc<VideoParams>,
+    ) -> Arc<AccessUnit> {
+        let received = Instant::now();
+        let unit = Arc::new(AccessUnit {
+            seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
+            data,
+            keyframe,
+            pts,
+            params,
+            received_at: SystemTime::now(),
+            received,
+        });
+        self.rate.lock().expect("rate lock").record(received);
+        self.video.push(Arc::clone(&unit));
+        unit
     }
 
     /// The "no signal" picture for this camera, at the size of its last frame (so that
@@ -317,7 +386,7 @@ impl Camera {
             None if latest.online => (SourceState::Live, None),
             None => (SourceState::Offline, None),
         };
-        CameraStatus {
+        let mut status = CameraStatus {
             name: self.name.clone(),
             source: self.source,
             online: latest.online,
@@ -333,7 +402,23 @@ impl Camera {
             seq: frame.map_or(0, |f| f.seq),
             state,
             error,
+            codec: Some(Codec::Jpeg),
+            keyframe_interval_ms: None,
+        };
+        if self.source == SourceKind::Rtsp {
+            let params = self.video.params();
+            status.codec = params.as_ref().map(|p| p.codec);
+            status.width = params.as_ref().map(|p| p.width);
+            status.height = params.as_ref().map(|p| p.height);
+            if let Some(newest) = self.video.newest() {
+                status.seq = newest.seq;
+                status.last_frame_age_ms =
+                    Some(now.duration_since(newest.received).as_millis() as u64);
+            }
+            status.keyframe_interval_ms =
+                self.video.keyframe_interval().map(|d| d.as_millis() as u64);
         }
+        status
     }
 
     pub fn is_online(&self) -> bool {
@@ -345,6 +430,28 @@ impl Camera {
 #[derive(Debug)]
 pub struct ViewerGuard {
     camera: Arc<Camera>,
+    _pictures: PicturesGuard,
+}
+
+/// Counts a consumer of JPEG pictures for as long as it lives.
+#[derive(Debug)]
+pub struct PicturesGuard(watch::Sender<usize>);
+
+impl Drop for PicturesGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Makes [`PicturesGuard`]s for one camera.
+#[derive(Debug, Clone)]
+pub struct PicturesDemand(watch::Sender<usize>);
+
+impl PicturesDemand {
+    pub fn want(&self) -> PicturesGuard {
+        self.0.send_modify(|n| *n += 1);
+        PicturesGuard(self.0.clone())
+    }
 }
 
 impl Drop for ViewerGuard {
@@ -379,6 +486,31 @@ impl PublisherLease {
         captured_at: Option<SystemTime>,
     ) -> Arc<Frame> {
         self.camera.publish(jpeg, info, captured_at)
+    }
+
+    /// Publishes a video camera's next access unit (`data` with 4-byte NAL lengths).
+    pub fn publish_video(
+        &self,
+        data: Bytes,
+        keyframe: bool,
+        pts: i64,
+        params: Arc<VideoParams>,
+    ) -> Arc<AccessUnit> {
+        self.camera.publish_video(data, keyframe, pts, params)
+    }
+
+    /// Shows a picture made from the access unit `unit` as the camera's newest JPEG
+    /// frame, under that unit's sequence number.
+    pub fn publish_picture(&self, unit: &AccessUnit, picture: Picture) -> Arc<Frame> {
+        let frame = Arc::new(Frame::new(
+            unit.seq,
+            picture.jpeg,
+            picture.width,
+            picture.height,
+            None,
+        ));
+        self.camera.show(&frame);
+        frame
     }
 }
 

@@ -121,9 +121,9 @@ impl Keys {
 pub struct CameraTable {
     /// Where the hub gets the frames; none for a camera that publishes by itself.
     pub source: Option<toml::Spanned<String>>,
-    /// HTTP sources: seconds to wait for the connection.
+    /// HTTP and RTSP sources: seconds to wait for the connection.
     pub connect_timeout_s: Option<f64>,
-    /// HTTP sources: seconds a stream may stay silent before it is reconnected.
+    /// HTTP and RTSP sources: seconds a stream may stay silent before it is reconnected.
     pub read_timeout_s: Option<f64>,
     /// HTTP snapshot sources: fetches per second.
     pub poll_fps: Option<f64>,
@@ -250,10 +250,10 @@ impl Config {
                     })
                 })
                 .transpose()?;
-            let http_only = |key: &str| {
+            let only_for = |key: &str, sources: &str| {
                 error_at(
                     header,
-                    format!("cameras.{raw_name}.{key} applies only to http:// sources"),
+                    format!("cameras.{raw_name}.{key} applies only to {sources} sources"),
                 )
             };
             let seconds = |key: &str, v: f64| {
@@ -301,14 +301,33 @@ impl Config {
                         http.poll_fps = v;
                     }
                 }
+                Some(SourceSpec::Rtsp(rtsp)) => {
+                    if let Some(v) = table.connect_timeout_s {
+                        rtsp.connect_timeout = seconds("connect_timeout_s", v)?;
+                    }
+                    if let Some(v) = table.read_timeout_s {
+                        rtsp.read_timeout = seconds("read_timeout_s", v)?;
+                    }
+                    if table.poll_fps.is_some() {
+                        return Err(only_for("poll_fps", "http://"));
+                    }
+                }
                 Some(_) => {
-                    for (key, set) in [
-                        ("connect_timeout_s", table.connect_timeout_s.is_some()),
-                        ("read_timeout_s", table.read_timeout_s.is_some()),
-                        ("poll_fps", table.poll_fps.is_some()),
+                    for (key, set, sources) in [
+                        (
+                            "connect_timeout_s",
+                            table.connect_timeout_s.is_some(),
+                            "http:// and rtsp://",
+                        ),
+                        (
+                            "read_timeout_s",
+                            table.read_timeout_s.is_some(),
+                            "http:// and rtsp://",
+                        ),
+                        ("poll_fps", table.poll_fps.is_some(), "http://"),
                     ] {
                         if set {
-                            return Err(http_only(key));
+                            return Err(only_for(key, sources));
                         }
                     }
                 }
@@ -513,7 +532,7 @@ read_timeout_s = 3
 
     #[test]
     fn bad_source_points_at_its_line() {
-        let e = error("[cameras.a]\nsource = \"rtsp://cam/1\"\n");
+        let e = error("[cameras.a]\nsource = \"rtmp://cam/1\"\n");
         assert!(
             e.starts_with("remotecam.toml:2:10: cameras.a.source: unknown source"),
             "{e}"

@@ -1,5 +1,6 @@
-//! remotecam: a camera hub. Sources (browsers, the test pattern, HTTP MJPEG cameras) put JPEG frames into a
-//! per-camera frame bus; sinks (MJPEG, snapshot, WebSocket) read the newest frame.
+//! remotecam: a camera hub. Sources (browsers, the test pattern, HTTP MJPEG cameras,
+//! webcams) put JPEG frames into a per-camera frame bus, RTSP cameras their H.264 video
+//! into a video bus; sinks (MJPEG, snapshot, WebSocket) read the newest frame.
 //! See ARCHITECTURE.md for the map and docs/glossary.md for the words.
 
 pub mod auth;
@@ -18,4 +19,5 @@ pub mod record;
 pub mod server;
 pub mod source;
 pub mod tls;
+pub mod video;
 pub mod web;

@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, watch};
 use super::history::LevelHistory;
 use super::session::{Scored, Session, Task};
 use super::settings::{Motion, MotionSettings, MotionStatus};
-use crate::camera::{Camera, Latest};
+use crate::camera::{Camera, Latest, PicturesDemand};
 use crate::events::HubEvent;
 use crate::record::recorder::RecordingStatus;
 use crate::record::store::Recordings;
@@ -27,6 +27,8 @@ use crate::record::store::Recordings;
 pub struct Inputs {
     name: String,
     frames: watch::Receiver<Latest>,
+    /// Held while detection is on: a video camera makes JPEG pictures only on demand.
+    pictures: PicturesDemand,
     settings: watch::Receiver<MotionSettings>,
     status: watch::Sender<MotionStatus>,
     history: Arc<LevelHistory>,
@@ -47,6 +49,7 @@ impl Inputs {
         Inputs {
             name: camera.name().to_owned(),
             frames: camera.subscribe(),
+            pictures: camera.pictures_demand(),
             settings: motion.settings.subscribe(),
             status: motion.status.clone(),
             history: Arc::clone(&motion.history),
@@ -70,6 +73,7 @@ pub async fn run(inputs: Inputs) {
     let Inputs {
         name,
         mut frames,
+        pictures,
         settings: mut settings_rx,
         status,
         history,
@@ -84,6 +88,7 @@ pub async fn run(inputs: Inputs) {
             enabled = settings_rx.wait_for(|s| s.enabled) => if enabled.is_err() { return },
             _ = stopping.wait_for(|s| *s) => return,
         }
+        let _pictures = pictures.want();
         let settings = settings_rx.borrow_and_update().clone();
         let last_seq = frames.borrow().frame.as_ref().map_or(0, |f| f.seq);
         let mut s = Session::new(settings, last_seq);

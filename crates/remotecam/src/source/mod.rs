@@ -1,4 +1,6 @@
 //! Sources: what produces a camera's frames, other than a browser publishing to it.
+//! JPEG sources publish into the frame bus; RTSP cameras publish their video into the
+//! video bus, and pictures are made from it for JPEG consumers (`pictures.rs`).
 //!
 //! Every source runs under [`supervise`]: it reports its state (connecting, live,
 //! retrying with the error) on its camera, and when it fails it is started again after a
@@ -6,6 +8,8 @@
 //! is down the camera is offline and viewers get the no-signal picture.
 
 mod http;
+mod pictures;
+mod rtsp;
 mod spec;
 mod test_pattern;
 pub mod v4l2;
@@ -17,7 +21,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use spec::{HttpSpec, SourceSpec, TestPattern};
+pub use spec::{HttpSpec, RtspSpec, RtspTransport, SourceSpec, TestPattern};
 pub use test_pattern::render as render_test_pattern;
 
 use crate::camera::{Camera, SourceState};
@@ -92,6 +96,7 @@ pub async fn supervise(
                 SourceSpec::V4l2(spec) => {
                     v4l2::run(&camera, spec, std::sync::Arc::clone(&ctx.v4l2)).await
                 }
+                SourceSpec::Rtsp(spec) => rtsp::run(&camera, spec, &ctx).await,
             }
         };
         let error = tokio::select! {

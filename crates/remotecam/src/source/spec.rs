@@ -11,6 +11,30 @@ pub enum SourceSpec {
     Http(HttpSpec),
     /// `v4l2:///dev/video0?width=1280&height=720&fps=30`: a USB webcam.
     V4l2(super::v4l2::V4l2Spec),
+    /// `rtsp://user:password@host:554/path`: an IP camera's H.264 or H.265 stream.
+    Rtsp(RtspSpec),
+}
+
+/// How RTP packets come from an RTSP camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RtspTransport {
+    /// Interleaved in the RTSP connection: one TCP connection, through any NAT or
+    /// firewall, nothing lost but delayed when the network is slow. The default.
+    Tcp,
+    /// RTP over UDP: lower latency on a good network, packets lost on a bad one.
+    Udp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RtspSpec {
+    /// The URL as the camera is asked for it: without the user and password, and
+    /// without the `#` options.
+    pub url: url::Url,
+    pub user: Option<(String, String)>,
+    pub transport: RtspTransport,
+    pub connect_timeout: Duration,
+    /// Longest wait for the next frame (a stalled camera is reconnected).
+    pub read_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,8 +89,11 @@ impl SourceSpec {
         if let Some(rest) = url.strip_prefix("v4l2://") {
             return super::v4l2::parse(rest).map(SourceSpec::V4l2);
         }
+        if url.starts_with("rtsp://") || url.starts_with("rtsps://") {
+            return parse_rtsp(url).map(SourceSpec::Rtsp);
+        }
         Err(format!(
-            "unknown source {url:?}: expected a URL starting with test:, http://, https:// or v4l2://"
+            "unknown source {url:?}: expected a URL starting with test:, http://, https://, rtsp:// or v4l2://"
         ))
     }
 
@@ -76,6 +103,7 @@ impl SourceSpec {
             SourceSpec::Test(_) => crate::camera::SourceKind::Test,
             SourceSpec::Http(_) => crate::camera::SourceKind::Http,
             SourceSpec::V4l2(_) => crate::camera::SourceKind::V4l2,
+            SourceSpec::Rtsp(_) => crate::camera::SourceKind::Rtsp,
         }
     }
 }
@@ -112,8 +140,72 @@ impl std::fmt::Display for SourceSpec {
                     .map(|k| format!(" ({})", k.name()))
                     .unwrap_or_default()
             ),
+            SourceSpec::Rtsp(r) => {
+                let mut shown = r.url.clone();
+                if let Some((user, _)) = &r.user {
+                    let _ = shown.set_username(user);
+                    let _ = shown.set_password(Some("***"));
+                }
+                let transport = match r.transport {
+                    RtspTransport::Tcp => "TCP",
+                    RtspTransport::Udp => "UDP",
+                };
+                write!(f, "RTSP {shown} (over {transport})")
+            }
         }
     }
+}
+
+/// `rtsp://[user:password@]host[:port]/path[#transport=tcp|udp]`. The `#` part is the
+/// hub's (a fragment is never sent to the camera), as go2rtc has its options.
+fn parse_rtsp(raw: &str) -> Result<RtspSpec, String> {
+    if raw.starts_with("rtsps://") {
+        return Err(format!(
+            "source {raw:?}: rtsps:// (RTSP over TLS) is not supported yet; use the camera's rtsp:// URL"
+        ));
+    }
+    let mut url = url::Url::parse(raw).map_err(|e| format!("source {raw:?}: {e}"))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("source {raw:?} has no host"));
+    }
+    let mut transport = RtspTransport::Tcp;
+    for option in url
+        .fragment()
+        .unwrap_or("")
+        .split('&')
+        .filter(|o| !o.is_empty())
+    {
+        transport = match option {
+            "transport=tcp" => RtspTransport::Tcp,
+            "transport=udp" => RtspTransport::Udp,
+            other => {
+                return Err(format!(
+                    "source {raw:?}: unknown option #{other} (rtsp:// takes #transport=tcp or #transport=udp)"
+                ));
+            }
+        };
+    }
+    url.set_fragment(None);
+    let user = match (url.username(), url.password()) {
+        ("", None) => None,
+        (user, password) => Some((decode(user), decode(password.unwrap_or("")))),
+    };
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Ok(RtspSpec {
+        url,
+        user,
+        transport,
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: Duration::from_secs(10),
+    })
+}
+
+/// A URL's user or password as typed (`%40` is `@`).
+fn decode(part: &str) -> String {
+    percent_encoding::percent_decode_str(part)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn parse_test(rest: &str) -> Result<TestPattern, String> {
@@ -201,6 +293,40 @@ mod tests {
     }
 
     #[test]
+    fn rtsp_urls_keep_the_password_out_of_the_url_and_the_options_to_the_hub() {
+        let Ok(SourceSpec::Rtsp(spec)) =
+            SourceSpec::parse("rtsp://admin:p%40ss@10.0.0.7:554/Streaming/101?x=1#transport=udp")
+        else {
+            panic!("an RTSP URL")
+        };
+        assert_eq!(spec.url.as_str(), "rtsp://10.0.0.7:554/Streaming/101?x=1");
+        assert_eq!(spec.user, Some(("admin".into(), "p@ss".into())));
+        assert_eq!(spec.transport, RtspTransport::Udp);
+        let shown = SourceSpec::Rtsp(spec).to_string();
+        assert!(
+            !shown.contains("p@ss") && !shown.contains("p%40ss"),
+            "{shown}"
+        );
+        assert!(shown.contains("admin:***@10.0.0.7"), "{shown}");
+
+        let Ok(SourceSpec::Rtsp(spec)) = SourceSpec::parse("rtsp://cam/live") else {
+            panic!("an RTSP URL")
+        };
+        assert_eq!((spec.user, spec.transport), (None, RtspTransport::Tcp));
+        for (bad, says) in [
+            (
+                "rtsp://cam/live#transport=sctp",
+                "#transport=tcp or #transport=udp",
+            ),
+            ("rtsp:///live", "no host"),
+            ("rtsps://cam/live", "not supported yet"),
+        ] {
+            let error = SourceSpec::parse(bad).unwrap_err();
+            assert!(error.contains(says), "{bad}: {error}");
+        }
+    }
+
+    #[test]
     fn http_urls_and_unknown_schemes() {
         assert!(matches!(
             SourceSpec::parse("http://10.0.0.7/video"),
@@ -216,7 +342,7 @@ mod tests {
                 .contains("no host")
         );
         assert!(
-            SourceSpec::parse("rtsp://cam/stream")
+            SourceSpec::parse("rtmp://cam/stream")
                 .unwrap_err()
                 .contains("expected a URL starting with")
         );

@@ -72,7 +72,7 @@ pub(super) async fn snapshot(
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     let cam = state.camera(&name)?;
-    wake_idle_source(&cam).await;
+    fresh_picture(&cam).await;
     let latest = cam.latest();
     let (body, online, seq) = match (&latest.frame, latest.online) {
         (Some(frame), true) => (frame.jpeg.clone(), true, Some(frame.seq)),
@@ -116,19 +116,27 @@ pub(super) async fn not_found() -> AppError {
     AppError::not_found("no such API endpoint (see docs/api.md)")
 }
 
-/// How long a snapshot waits for an idle on-demand source to deliver a frame.
+/// How long a snapshot waits for a picture newer than the one the hub holds.
 const WAKE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// A snapshot of an on-demand camera that is idle: start its source (by being a viewer
-/// for a moment) and wait for its first frame, so the snapshot is not a stale one.
-async fn wake_idle_source(cam: &std::sync::Arc<crate::camera::Camera>) {
-    if cam.status().state != crate::camera::SourceState::Idle {
-        return;
-    }
+/// Makes sure the snapshot is not a stale picture: an on-demand camera that is idle is
+/// started (by being a viewer for a moment), and a video camera whose pictures are not
+/// being made (nobody wanted JPEG lately) makes one of its newest frame; the snapshot
+/// waits for that picture.
+async fn fresh_picture(cam: &std::sync::Arc<crate::camera::Camera>) {
+    let held = cam.latest().frame.as_ref().map_or(0, |f| f.seq);
+    let wanted = if cam.status().state == crate::camera::SourceState::Idle {
+        held + 1
+    } else {
+        match cam.video().newest() {
+            // The decoder, when running, is at most the unit being decoded behind.
+            Some(unit) if held + 1 < unit.seq => unit.seq,
+            _ => return,
+        }
+    };
     let _viewer = cam.viewer();
     let mut rx = cam.subscribe();
-    let before = rx.borrow().frame.as_ref().map_or(0, |f| f.seq);
     let fresh =
-        |l: &crate::camera::Latest| l.online && l.frame.as_ref().is_some_and(|f| f.seq > before);
+        |l: &crate::camera::Latest| l.online && l.frame.as_ref().is_some_and(|f| f.seq >= wanted);
     let _ = tokio::time::timeout(WAKE_WAIT, rx.wait_for(fresh)).await;
 }

@@ -8,6 +8,7 @@ mod mjpeg;
 mod motion;
 mod pictures;
 mod probe;
+mod rtsp;
 mod ws;
 
 pub use hub::{Hub, HubBuilder};
@@ -15,6 +16,7 @@ pub use mjpeg::{MjpegReader, Part};
 pub use motion::{Events, put_motion, wait_scored};
 pub use pictures::{claiming, scene, test_jpeg};
 pub use probe::{Probe, ffprobe};
+pub use rtsp::{RtspCamera, RtspOptions};
 pub use ws::*;
 
 use std::time::Duration;

@@ -1,0 +1,70 @@
+//! JPEG for a video camera's JPEG consumers: MJPEG and WebSocket viewers, snapshots,
+//! motion detection, the Python and Rust clients.
+//!
+//! One decoder per camera (`video::pictures`), started when the first JPEG consumer
+//! comes and stopped [`LINGER`] after the last one left, so that snapshots taken one
+//! after another find it running. It starts at the newest keyframe the bus holds and
+//! decodes its way to the newest unit, so a first picture never waits for the camera's
+//! next keyframe. Decoding runs on a blocking thread, never on the async threads.
+
+use std::time::Duration;
+
+use crate::camera::{PublisherLease, SourceState};
+use crate::video::Codec;
+use crate::video::pictures::PictureMaker;
+
+/// How long the decoder keeps running after its last consumer left.
+pub(super) const LINGER: Duration = Duration::from_secs(10);
+
+/// Makes pictures for as long as the source runs. Returns only if it cannot make any
+/// (the JPEG encoder could not be made).
+pub(super) async fn run(lease: &PublisherLease) -> String {
+    let camera = lease.camera();
+    let mut wanted = camera.watch_pictures_wanted();
+    loop {
+        if wanted.wait_for(|n| *n > 0).await.is_err() {
+            return std::future::pending().await;
+        }
+        let mut maker = match PictureMaker::new() {
+            Ok(maker) => Box::new(maker),
+            Err(e) => return e,
+        };
+        let mut reader = camera.video().reader();
+        let mut failing = false;
+        loop {
+            let unit = tokio::select! {
+                unit = reader.next() => unit,
+                () = super::unwatched(&mut wanted, Some(LINGER)) => break,
+            };
+            let Some(unit) = unit else {
+                return std::future::pending().await;
+            };
+            if unit.params.codec != Codec::H264 {
+                continue;
+            }
+            // Every unit is decoded; only the newest becomes a JPEG.
+            let encode = !reader.behind();
+            let job = tokio::task::spawn_blocking(move || {
+                let picture = maker.decode(&unit, encode);
+                (maker, unit, picture)
+            });
+            let (returned, unit, picture) = job.await.expect("decoding does not panic");
+            maker = returned;
+            match picture {
+                Ok(Some(picture)) => {
+                    lease.publish_picture(&unit, picture);
+                    if failing {
+                        failing = false;
+                        camera.set_source_state(SourceState::Live, None);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(camera = camera.name(), error = %e, "picture not made");
+                    failing = true;
+                    camera.set_source_state(SourceState::Live, Some(e));
+                }
+            }
+        }
+    }
+}

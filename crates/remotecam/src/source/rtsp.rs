@@ -1,0 +1,192 @@
+//! `rtsp://` sources: IP cameras' H.264 and H.265 streams, pulled with retina (TCP
+//! interleaved by default, UDP with `#transport=udp`; digest and basic auth from the
+//! URL). The camera's access units go onto the video bus as they come, with their
+//! parameter sets beside them; JPEG is made from them only while someone needs it
+//! (`pictures.rs`).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use retina::client::{
+    Credentials, Demuxed, PlayOptions, Session, SessionOptions, SetupOptions, Transport,
+};
+use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoParametersCodec};
+
+use super::spec::{RtspSpec, RtspTransport};
+use super::{SourceContext, pictures};
+use crate::camera::{Camera, PublisherLease, SourceState};
+use crate::frame::FrameLimits;
+use crate::video::{Codec, VideoParams};
+
+/// Runs one connection; returns why it ended (the supervisor retries).
+pub(super) async fn run(camera: &Arc<Camera>, spec: &RtspSpec, ctx: &SourceContext) -> String {
+    let opened = tokio::time::timeout(spec.connect_timeout + spec.read_timeout, open(spec)).await;
+    let mut demuxed = match opened {
+        Ok(Ok(demuxed)) => demuxed,
+        Ok(Err(e)) => return e,
+        Err(_) => {
+            return format!(
+                "no answer within {:.0} s",
+                (spec.connect_timeout + spec.read_timeout).as_secs_f64()
+            );
+        }
+    };
+    let lease = camera.claim_publisher();
+    tokio::select! {
+        e = ingest(&lease, &mut demuxed, spec, ctx.limits) => e,
+        e = pictures::run(&lease) => e,
+    }
+}
+
+/// DESCRIBE, SETUP of the first H.264 or H.265 video stream, PLAY.
+async fn open(spec: &RtspSpec) -> Result<Demuxed, String> {
+    let creds = spec.user.as_ref().map(|(username, password)| Credentials {
+        username: username.clone(),
+        password: password.clone(),
+    });
+    let options = SessionOptions::default()
+        .creds(creds)
+        .user_agent(concat!("remotecam/", env!("CARGO_PKG_VERSION")).to_owned());
+    let mut session = Session::describe(spec.url.clone(), options)
+        .await
+        .map_err(|e| describe(&e))?;
+    let video = session
+        .streams()
+        .iter()
+        .position(|s| s.media() == "video" && matches!(s.encoding_name(), "h264" | "h265"))
+        .ok_or_else(|| {
+            let offered: Vec<String> = session
+                .streams()
+                .iter()
+                .map(|s| format!("{} {}", s.media(), s.encoding_name()))
+                .collect();
+            format!(
+                "the camera offers no H.264 or H.265 video (it offers: {})",
+                offered.join(", ")
+            )
+        })?;
+    let transport = match spec.transport {
+        RtspTransport::Tcp => Transport::default(),
+        RtspTransport::Udp => "udp".parse().expect("a transport retina knows"),
+    };
+    session
+        .setup(
+            video,
+            SetupOptions::default()
+                .transport(transport)
+                .frame_format(FrameFormat::MP4),
+        )
+        .await
+        .map_err(|e| describe(&e))?;
+    let playing = session
+        .play(PlayOptions::default())
+        .await
+        .map_err(|e| describe(&e))?;
+    playing.demuxed().map_err(|e| describe(&e))
+}
+
+/// What went wrong, in words a person can act on.
+fn describe(e: &retina::Error) -> String {
+    match e.status_code() {
+        Some(401 | 403) => format!(
+            "the camera refused access (RTSP {}): check the user and password in the URL",
+            e.status_code().unwrap_or(401)
+        ),
+        Some(404) => "the camera has no stream at this path (RTSP 404)".into(),
+        // retina's messages carry the connection and packet context after a blank line.
+        _ => e
+            .to_string()
+            .split("\n\n")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned(),
+    }
+}
+
+/// Publishes every access unit until the stream fails or stalls.
+async fn ingest(
+    lease: &PublisherLease,
+    demuxed: &mut Demuxed,
+    spec: &RtspSpec,
+    limits: FrameLimits,
+) -> String {
+    let mut params: Option<Arc<VideoParams>> = None;
+    loop {
+        let item = match tokio::time::timeout(spec.read_timeout, demuxed.next()).await {
+            Err(_) => {
+                return format!(
+                    "the stream stalled: no video for {:.0} s",
+                    spec.read_timeout.as_secs_f64()
+                );
+            }
+            Ok(None) => return "the camera ended the stream".into(),
+            Ok(Some(Err(e))) => return format!("bad stream: {}", describe(&e)),
+            Ok(Some(Ok(item))) => item,
+        };
+        let CodecItem::VideoFrame(frame) = item else {
+            continue;
+        };
+        if params.is_none() || frame.has_new_parameters() {
+            let stream = &demuxed.streams()[frame.stream_id()];
+            let next = match stream.parameters() {
+                Some(ParametersRef::Video(video)) => video_params(video, limits),
+                _ => Err("the camera sent video without its parameter sets (SPS/PPS)".into()),
+            };
+            match next {
+                Ok(next) => {
+                    if params.is_none() {
+                        lease.camera().set_source_state(SourceState::Live, None);
+                    }
+                    params = Some(Arc::new(next));
+                }
+                Err(e) => return e,
+            }
+        }
+        let Some(params) = &params else { continue };
+        if frame.data().len() > limits.max_bytes {
+            return format!(
+                "a frame of {} bytes, above the limit of {} (--max-frame-bytes)",
+                frame.data().len(),
+                limits.max_bytes
+            );
+        }
+        let keyframe = frame.is_random_access_point();
+        let pts = frame.timestamp().elapsed();
+        let data = Bytes::from(frame.into_data());
+        lease.publish_video(data, keyframe, pts, Arc::clone(params));
+    }
+}
+
+/// The stream's parameters, within the hub's limits.
+fn video_params(
+    video: &retina::codec::VideoParameters,
+    limits: FrameLimits,
+) -> Result<VideoParams, String> {
+    let (codec, parameter_sets) = match video.codec_params() {
+        VideoParametersCodec::H264 { sps, pps } => (Codec::H264, vec![sps.clone(), pps.clone()]),
+        VideoParametersCodec::H265 { vps, sps, pps } => {
+            (Codec::H265, vec![vps.clone(), sps.clone(), pps.clone()])
+        }
+        _ => return Err("the camera's video is neither H.264 nor H.265".into()),
+    };
+    let (width, height) = video.pixel_dimensions();
+    if u64::from(width) * u64::from(height) > limits.max_pixels
+        || width > u32::from(u16::MAX)
+        || height > u32::from(u16::MAX)
+    {
+        return Err(format!(
+            "the camera's picture is {width}x{height}, above the limit of {} pixels (--max-frame-pixels)",
+            limits.max_pixels
+        ));
+    }
+    Ok(VideoParams {
+        codec,
+        width: width as u16,
+        height: height as u16,
+        rfc6381: video.rfc6381_codec().to_owned(),
+        config: Bytes::copy_from_slice(video.extra_data()),
+        parameter_sets,
+    })
+}

@@ -1,0 +1,144 @@
+//! Encoded video on the bus: H.264 and H.265 access units as a camera sends them.
+//!
+//! A camera that sends inter-coded video (an RTSP camera) publishes its access units
+//! here, untouched; JPEG pictures are made from them only while someone needs JPEG
+//! ([`pictures`]). Inter-coded frames depend on the frames before them back to a
+//! keyframe, so the bus cannot keep only the newest frame as the JPEG bus does: it keeps
+//! the newest group of pictures ([`gop`]).
+
+pub mod gop;
+pub mod pictures;
+
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use serde::Serialize;
+
+/// What a camera's frames are encoded as, as `/api/cameras` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Codec {
+    /// A JPEG per frame (browsers, programs, MJPEG and snapshot cameras, webcams, the
+    /// test pattern).
+    Jpeg,
+    H264,
+    /// Passed through only: the hub has no H.265 decoder, so no JPEG views and no motion
+    /// detection of its own.
+    H265,
+}
+
+/// What a decoder or an MP4 writer needs to know of a stream besides its access units.
+/// Shared by every access unit of the stream until the camera changes them (a new
+/// resolution, say): a new `VideoParams` then comes with the keyframe that needs it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct VideoParams {
+    pub codec: Codec,
+    /// The picture as shown (the coded size cropped).
+    pub width: u16,
+    pub height: u16,
+    /// The RFC 6381 codec string (`avc1.640028`), what Media Source Extensions ask.
+    pub rfc6381: String,
+    /// The decoder configuration record (ISO/IEC 14496-15 `avcC` or `hvcC`), what an MP4
+    /// sample entry carries.
+    pub config: Bytes,
+    /// The parameter sets (H.264: SPS, PPS; H.265: VPS, SPS, PPS), each without a start
+    /// code, for a decoder that reads them in-band.
+    pub parameter_sets: Vec<Bytes>,
+}
+
+/// One coded picture (an access unit) of an H.264 or H.265 stream, immutable once
+/// published. Its NAL units are each prefixed by a 4-byte big-endian length, as MP4
+/// stores them; the parameter sets are in [`VideoParams`], not here.
+#[derive(Debug)]
+pub struct AccessUnit {
+    /// Per camera, increasing by one per access unit, across reconnects.
+    pub seq: u64,
+    pub data: Bytes,
+    /// A picture decodable on its own (IDR or a random access point): where a consumer
+    /// may start.
+    pub keyframe: bool,
+    /// Presentation time in 90 kHz units from the start of the stream, by the camera's
+    /// clock (RTP timestamps).
+    pub pts: i64,
+    pub params: std::sync::Arc<VideoParams>,
+    /// When the hub received it, by the hub's clock.
+    pub received_at: SystemTime,
+    /// `received_at` on the monotonic clock.
+    pub received: Instant,
+}
+
+impl AccessUnit {
+    /// The NAL units in Annex B form (each behind a `00 00 00 01` start code), with the
+    /// parameter sets first on a keyframe: what a decoder that reads a byte stream takes.
+    pub fn annex_b(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.data.len() + 64);
+        if self.keyframe {
+            for set in &self.params.parameter_sets {
+                out.extend_from_slice(&[0, 0, 0, 1]);
+                out.extend_from_slice(set);
+            }
+        }
+        let mut rest = &self.data[..];
+        while rest.len() >= 4 {
+            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            let nal = rest.get(4..4 + len).unwrap_or(&rest[4..]);
+            out.extend_from_slice(&[0, 0, 0, 1]);
+            out.extend_from_slice(nal);
+            rest = &rest[4 + nal.len()..];
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    pub(crate) fn params() -> Arc<VideoParams> {
+        Arc::new(VideoParams {
+            codec: Codec::H264,
+            width: 64,
+            height: 48,
+            rfc6381: "avc1.640028".into(),
+            config: Bytes::new(),
+            parameter_sets: vec![
+                Bytes::from_static(b"\x67sps"),
+                Bytes::from_static(b"\x68pps"),
+            ],
+        })
+    }
+
+    pub(crate) fn unit(seq: u64, keyframe: bool, len: usize) -> AccessUnit {
+        let mut data = (len as u32).to_be_bytes().to_vec();
+        data.resize(4 + len, 0x41);
+        AccessUnit {
+            seq,
+            data: Bytes::from(data),
+            keyframe,
+            pts: seq as i64 * 3000,
+            params: params(),
+            received_at: SystemTime::now(),
+            received: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn annex_b_puts_start_codes_and_parameter_sets_on_keyframes() {
+        let mut au = unit(1, true, 0);
+        au.data = Bytes::from_static(b"\x00\x00\x00\x02\x65\x01\x00\x00\x00\x01\x06");
+        assert_eq!(
+            au.annex_b(),
+            b"\0\0\0\x01\x67sps\0\0\0\x01\x68pps\0\0\0\x01\x65\x01\0\0\0\x01\x06"
+        );
+        au.keyframe = false;
+        assert_eq!(au.annex_b(), b"\0\0\0\x01\x65\x01\0\0\0\x01\x06");
+    }
+
+    #[test]
+    fn annex_b_of_a_cut_unit_stops_at_its_end() {
+        let mut au = unit(1, false, 0);
+        au.data = Bytes::from_static(b"\x00\x00\x00\x09\x41\x01");
+        assert_eq!(au.annex_b(), b"\0\0\0\x01\x41\x01");
+    }
+}

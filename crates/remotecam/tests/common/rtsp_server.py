@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""A real RTSP camera for the tests: GStreamer's RTSP server with a test pattern.
+
+It serves SMPTE colour bars with the running time drawn over them (so every frame
+differs) as H.264 (x264enc) or H.265 (x265enc) at /cam, one shared pipeline for all
+clients, optionally behind a user and password (digest, or basic). It prints the URL it
+serves on one line once it listens, and stops when its standard input closes, so it
+never outlives the test that started it.
+
+Debian: python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-{base,good,ugly,bad}.
+"""
+
+import argparse
+import sys
+import threading
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+
+
+def pipeline(args):
+    source = (
+        f"videotestsrc is-live=true pattern=smpte "
+        f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
+        f"! timeoverlay halignment=left valignment=bottom font-desc=\"Sans 24\" "
+    )
+    if args.codec == "h265":
+        encode = (
+            f"! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={args.gop} "
+            f"! rtph265pay name=pay0 pt=96 config-interval=-1"
+        )
+    else:
+        encode = (
+            f"! x264enc tune=zerolatency speed-preset=superfast key-int-max={args.gop} "
+            f"! video/x-h264,profile={args.profile} "
+            f"! rtph264pay name=pay0 pt=96 config-interval=-1"
+        )
+    return f"( {source} {encode} )"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--codec", choices=["h264", "h265"], default="h264")
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=360)
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--gop", type=int, default=30, help="frames between keyframes")
+    parser.add_argument("--profile", default="high", help="H.264 profile")
+    parser.add_argument("--user")
+    parser.add_argument("--password")
+    parser.add_argument("--auth", choices=["digest", "basic"], default="digest")
+    args = parser.parse_args()
+
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(args.port))
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(pipeline(args))
+    factory.set_shared(True)
+    if args.user:
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "camera")
+        if args.auth == "basic":
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
+            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, args.password), token)
+        else:
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+            auth.add_digest(args.user, args.password, token)
+        server.set_auth(auth)
+        permissions = GstRtspServer.RTSPPermissions()
+        permissions.add_permission_for_role("camera", "media.factory.access", True)
+        permissions.add_permission_for_role("camera", "media.factory.construct", True)
+        factory.set_permissions(permissions)
+    server.get_mount_points().add_factory("/cam", factory)
+    if server.attach(None) == 0:
+        sys.exit(f"cannot listen on port {args.port}")
+
+    loop = GLib.MainLoop()
+
+    def wait_for_eof():
+        sys.stdin.read()
+        GLib.idle_add(loop.quit)
+
+    threading.Thread(target=wait_for_eof, daemon=True).start()
+    print(f"rtsp://127.0.0.1:{server.get_bound_port()}/cam", flush=True)
+    loop.run()
+
+
+if __name__ == "__main__":
+    main()
