@@ -328,17 +328,23 @@ impl Camera {
         pts: i64,
         params: Arc<VideoParams>,
     ) -> Arc<AccessUnit> {
-        let received = Instant::now();
-        let unit = Arc::new(AccessUnit {
-            seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
+        // How long the unit before it showed; a unit shows as long (the next one's time is
+        // not known yet).
+        let duration = self
+            .video
+            .newest()
+            .and_then(|before| u32::try_from(pts - before.pts).ok())
+            .filter(|ticks| (1..=90_000).contains(ticks))
+            .unwrap_or(3000);
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let unit = Arc::new(AccessUnit::new(
+            seq,
             data,
             keyframe,
-            pts,
+            (pts, duration),
             params,
-            received_at: SystemTime::now(),
-            received,
-        });
-        self.rate.lock().expect("rate lock").record(received);
+        ));
+        self.rate.lock().expect("rate lock").record(unit.received);
         self.video.push(Arc::clone(&unit));
         unit
     }

@@ -20,6 +20,8 @@ use crate::camera::{Camera, Latest, PicturesDemand};
 use crate::events::HubEvent;
 use crate::record::recorder::RecordingStatus;
 use crate::record::store::Recordings;
+use crate::video::AccessUnit;
+use crate::video::gop::{VideoBus, VideoReader};
 
 /// What a camera's motion task works with: the camera's frames, the parts of its
 /// motion state it reports (its own handles: it holds neither the camera nor the hub),
@@ -29,6 +31,8 @@ pub struct Inputs {
     frames: watch::Receiver<Latest>,
     /// Held while detection is on: a video camera makes JPEG pictures only on demand.
     pictures: PicturesDemand,
+    /// A video camera's own video, recorded as it is.
+    video: Option<Arc<VideoBus>>,
     settings: watch::Receiver<MotionSettings>,
     status: watch::Sender<MotionStatus>,
     history: Arc<LevelHistory>,
@@ -50,6 +54,8 @@ impl Inputs {
             name: camera.name().to_owned(),
             frames: camera.subscribe(),
             pictures: camera.pictures_demand(),
+            video: (camera.source() == crate::camera::SourceKind::Rtsp)
+                .then(|| Arc::clone(camera.video())),
             settings: motion.settings.subscribe(),
             status: motion.status.clone(),
             history: Arc::clone(&motion.history),
@@ -74,6 +80,7 @@ pub async fn run(inputs: Inputs) {
         name,
         mut frames,
         pictures,
+        video,
         settings: mut settings_rx,
         status,
         history,
@@ -94,7 +101,12 @@ pub async fn run(inputs: Inputs) {
         let mut s = Session::new(settings, last_seq);
         // The scoring job running, if any (one at a time: the detector is in it).
         let mut scoring: Option<tokio::task::JoinHandle<Scored>> = None;
+        let mut units = video.as_ref().map(|bus| bus.reader());
         loop {
+            // Every unit there is goes on before anything of the frames made from them.
+            while let Some(unit) = units.as_mut().and_then(VideoReader::try_next) {
+                s.unit(&mut task, unit);
+            }
             if scoring.is_none()
                 && let Some(job) = s.next_job(&task)
             {
@@ -128,6 +140,7 @@ pub async fn run(inputs: Inputs) {
                         s.frame(&task, frame);
                     }
                 }
+                Some(unit) = next_unit(&mut units) => s.unit(&mut task, unit),
                 () = tokio::time::sleep_until(stalled_at), if in_event => gone = true,
                 _ = stopping.wait_for(|s| *s) => {
                     // The recorder finishes its clip when it is dropped, with the task.
@@ -151,5 +164,13 @@ pub async fn run(inputs: Inputs) {
                 s.reset_detector();
             }
         }
+    }
+}
+
+/// A video camera's next access unit; never, for a JPEG camera.
+async fn next_unit(units: &mut Option<VideoReader>) -> Option<Arc<AccessUnit>> {
+    match units {
+        Some(reader) => reader.next().await,
+        None => std::future::pending().await,
     }
 }

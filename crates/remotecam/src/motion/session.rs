@@ -20,6 +20,7 @@ use crate::frame::Frame;
 use crate::record::encode::I420;
 use crate::record::recorder::{Recorder, RecordingStatus};
 use crate::record::store::Recordings;
+use crate::video::AccessUnit;
 
 /// A scoring job's state, handed to the blocking thread and back.
 pub(super) struct Scorer {
@@ -48,7 +49,8 @@ pub(super) struct Task {
     recordings: Option<Arc<Recordings>>,
     /// Frames' times (`Buffered::t`) count from here.
     pub(super) start: Instant,
-    /// Started at the first clip; its thread finishes the open clip when it is dropped.
+    /// Started at the first clip (a video camera's at its first unit); its thread
+    /// finishes the open clip when it is dropped.
     recorder: Option<Recorder>,
 }
 
@@ -137,6 +139,11 @@ impl Session {
             }
             self.clip_open = false;
         }
+        if settings.pre_roll_s != self.settings.pre_roll_s
+            && let Some(r) = &task.recorder
+        {
+            r.pre_roll(Duration::from_secs_f64(settings.pre_roll_s));
+        }
         self.settings = settings;
     }
 
@@ -173,6 +180,22 @@ impl Session {
         let t = frame.received.saturating_duration_since(task.start);
         let pre_roll = Duration::from_secs_f64(self.settings.pre_roll_s);
         self.ring.push(frame, t, pre_roll);
+    }
+
+    /// A video camera's access unit: to the recorder while clips are recorded, every one
+    /// (the recorder keeps the pre-roll of them; started at the first, so that it has
+    /// them when a clip starts). `live.rs` hands on the units up to a frame before the
+    /// frame itself, so the recorder has a clip's units when its frames come.
+    pub(super) fn unit(&mut self, task: &mut Task, unit: Arc<AccessUnit>) {
+        if !self.settings.record || task.recordings.is_none() {
+            return;
+        }
+        if task.recorder.is_none() {
+            task.recorder = spawn_recorder(task, &self.settings);
+        }
+        if let Some(r) = &task.recorder {
+            r.unit(unit);
+        }
     }
 
     /// The next scoring job: the newest frame, when the detector is free and that frame
@@ -248,7 +271,7 @@ impl Session {
                         continue;
                     }
                     if task.recorder.is_none() {
-                        task.recorder = spawn_recorder(task);
+                        task.recorder = spawn_recorder(task, &self.settings);
                     }
                     if let Some(r) = task.recorder.as_ref() {
                         r.start();
@@ -360,11 +383,14 @@ fn share(recorder: &Option<Recorder>, clip_open: bool) -> Option<Box<I420>> {
     recorder.as_ref().filter(|_| clip_open)?.picture_to_share()
 }
 
-fn spawn_recorder(task: &Task) -> Option<Recorder> {
+fn spawn_recorder(task: &Task, settings: &MotionSettings) -> Option<Recorder> {
     let recordings = Arc::clone(task.recordings.as_ref()?);
     let (status, name) = (task.recording.clone(), task.name.clone());
     match Recorder::spawn(status, name, recordings, task.events.clone()) {
-        Ok(r) => Some(r),
+        Ok(r) => {
+            r.pre_roll(Duration::from_secs_f64(settings.pre_roll_s));
+            Some(r)
+        }
         Err(e) => {
             tracing::error!(camera = %task.name, error = %e, "cannot start the recorder");
             None

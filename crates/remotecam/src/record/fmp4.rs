@@ -1,5 +1,8 @@
-//! A clip on disk: fragmented MP4 (ISO BMFF) with one H.264 track, written a fragment
-//! (about one second, starting at a keyframe) at a time.
+//! A clip on disk: fragmented MP4 (ISO BMFF) with one H.264 (or H.265) track, written a
+//! fragment (about one second) at a time. The hub's own encoder starts every fragment
+//! with a keyframe; a camera's own video is written as it came, so only the clip's
+//! first fragment starts with one, and the others are a second long whatever the
+//! camera's keyframe interval (a crash still loses about a second).
 //!
 //! Why fragmented: every fragment is complete on its own (`moof` says where its samples
 //! are, `mdat` holds them), so a file cut short by a crash or a full disk is playable up
@@ -15,25 +18,28 @@ use std::num::NonZeroU32;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use bytes::Bytes;
 use shiguredo_mp4::bitstream::h264::{
     H264SampleEntryConfig, LengthSize, annexb_to_length_prefixed, build_avc1_box_from_annexb,
 };
-
 use shiguredo_mp4::boxes::{FtypBox, MoofBox, MoovBox, SampleEntry};
 use shiguredo_mp4::mux::{Fmp4SegmentMuxer, Sample};
 use shiguredo_mp4::{Decode, Encode, TrackKind};
 
 use super::encode::Encoded;
+use crate::video::{AccessUnit, VideoParams};
 
 /// Media timescale: ticks per second.
 pub const TIMESCALE: u32 = 90_000;
-/// A new fragment starts with the first keyframe at least this long after the last one.
+/// A new fragment starts with the first frame at least this long after the fragment's
+/// first.
 pub const FRAGMENT_TICKS: u64 = TIMESCALE as u64;
 
 struct Pending {
     dts: u64,
     keyframe: bool,
-    data: Vec<u8>,
+    /// NAL units with 4-byte lengths.
+    data: Bytes,
 }
 
 /// What a clip file holds so far.
@@ -63,6 +69,8 @@ pub struct ClipFile {
     file: File,
     muxer: Fmp4SegmentMuxer,
     sample_entry: Option<SampleEntry>,
+    /// The camera's parameters the sample entry was made from (its own video only).
+    params: Option<std::sync::Arc<VideoParams>>,
     pending: Vec<Pending>,
     init_len: u64,
     written: Written,
@@ -88,13 +96,15 @@ impl ClipFile {
             file,
             muxer: Fmp4SegmentMuxer::new().map_err(mux_err)?,
             sample_entry: None,
+            params: None,
             pending: Vec::new(),
             init_len: 0,
             written: Written::default(),
         })
     }
 
-    /// Whether a frame at `dts` should be a keyframe: it starts the next fragment.
+    /// Whether a frame at `dts` starts the next fragment (the hub's encoder makes it a
+    /// keyframe).
     pub fn wants_keyframe(&self, dts: u64) -> bool {
         match self.pending.first() {
             None => true,
@@ -106,9 +116,41 @@ impl ClipFile {
         self.written
     }
 
-    /// Adds a picture decoded at `dts` ticks. A keyframe due to start a fragment first
-    /// writes out the pending one (so the call may do I/O and fail).
+    /// Adds a picture the hub encoded, at `dts` ticks. Starting a fragment first writes
+    /// out the pending one (so the call may do I/O and fail).
     pub fn push(&mut self, dts: u64, picture: Encoded) -> std::io::Result<()> {
+        if self.sample_entry.is_none() {
+            let config = H264SampleEntryConfig {
+                length_size: LengthSize::FourBytes,
+            };
+            let avc1 = build_avc1_box_from_annexb(&picture.annexb, &config).map_err(mux_err)?;
+            self.sample_entry = Some(SampleEntry::Avc1(avc1));
+        }
+        let data =
+            annexb_to_length_prefixed(&picture.annexb, LengthSize::FourBytes).map_err(mux_err)?;
+        self.push_sample(dts, picture.keyframe, Bytes::from(data))
+    }
+
+    /// Adds a camera's own access unit, at `dts` ticks, as it came. The first must be a
+    /// keyframe; a unit with other parameters than the clip's (a new resolution) is
+    /// refused with [`NewParameters`]: it needs a new file.
+    pub fn push_unit(&mut self, dts: u64, unit: &AccessUnit) -> std::io::Result<()> {
+        match &self.params {
+            Some(params) if std::sync::Arc::ptr_eq(params, &unit.params) => {}
+            Some(params) if **params == *unit.params => {}
+            Some(_) => return Err(std::io::Error::other(NewParameters)),
+            None => {
+                if !unit.keyframe {
+                    return Err(std::io::Error::other("a clip must start with a keyframe"));
+                }
+                self.sample_entry = Some(crate::video::mp4::sample_entry(&unit.params)?);
+                self.params = Some(std::sync::Arc::clone(&unit.params));
+            }
+        }
+        self.push_sample(dts, unit.keyframe, unit.data.clone())
+    }
+
+    fn push_sample(&mut self, dts: u64, keyframe: bool, data: Bytes) -> std::io::Result<()> {
         if let Some(last) = self.pending.last()
             && dts <= last.dts
         {
@@ -116,24 +158,15 @@ impl ClipFile {
                 "frame timestamps must increase within a clip",
             ));
         }
-        if self.sample_entry.is_none() {
-            if !picture.keyframe {
-                return Err(std::io::Error::other("a clip must start with a keyframe"));
-            }
-            let config = H264SampleEntryConfig {
-                length_size: LengthSize::FourBytes,
-            };
-            let avc1 = build_avc1_box_from_annexb(&picture.annexb, &config).map_err(mux_err)?;
-            self.sample_entry = Some(SampleEntry::Avc1(avc1));
+        if self.written.frames == 0 && self.pending.is_empty() && !keyframe {
+            return Err(std::io::Error::other("a clip must start with a keyframe"));
         }
-        if picture.keyframe && self.wants_keyframe(dts) && !self.pending.is_empty() {
+        if self.wants_keyframe(dts) && !self.pending.is_empty() {
             self.flush(dts)?;
         }
-        let data =
-            annexb_to_length_prefixed(&picture.annexb, LengthSize::FourBytes).map_err(mux_err)?;
         self.pending.push(Pending {
             dts,
-            keyframe: picture.keyframe,
+            keyframe,
             data,
         });
         Ok(())
@@ -204,6 +237,19 @@ impl ClipFile {
         (self.written, error)
     }
 }
+
+/// A camera's access unit whose parameters differ from the clip's: the clip goes on in a
+/// new file.
+#[derive(Debug)]
+pub struct NewParameters;
+
+impl std::fmt::Display for NewParameters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the camera changed its video parameters")
+    }
+}
+
+impl std::error::Error for NewParameters {}
 
 /// Writes `ticks` as the duration in the file's `moov` (movie, track, media and
 /// fragmented-movie headers), in place: the header keeps its size.

@@ -6,6 +6,7 @@ pub mod fmp4;
 pub mod index;
 pub mod recorder;
 pub mod store;
+pub mod units;
 
 use std::sync::Arc;
 use std::time::Duration;

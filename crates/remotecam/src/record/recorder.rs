@@ -13,25 +13,33 @@
 //! recorder keeps up ([`SHARED_AHEAD`]), which bounds the pictures in flight; the
 //! pictures come back to a small pool for reuse.
 //!
+//! A video camera (RTSP: H.264, H.265) is recorded without decoding or encoding: the
+//! motion task hands the recorder every access unit of the camera as well, the
+//! recorder keeps the pre-roll of them (`units.rs`), and a clip is the camera's own
+//! units from the keyframe at or before its first frame. The clip's frames then carry
+//! only what the clip rules said of them (motion, the peak for the thumbnail).
+//!
 //! A write error stops the clip cleanly: the file is cut back to its last whole
 //! fragment and kept, the camera's recording state says why, a `recording_stopped` event
 //! goes out, and nothing more is recorded until the next clip finds room.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::encode::{I420, VideoEncoder};
 use super::error::{Kind, RecordError};
-use super::fmp4::{ClipFile, TIMESCALE, Written};
+use super::fmp4::{ClipFile, NewParameters, TIMESCALE, Written};
 use super::index::{ClipRow, ClipView};
 use super::store::Recordings;
+use super::units::UnitBuffer;
 use crate::events::{HubEvent, What};
 use crate::frame::{Frame, epoch_ms};
+use crate::video::AccessUnit;
 
 /// Frames the recorder may be behind before new ones are dropped (about 8 s at 30 fps).
 pub const MAX_QUEUED: usize = 240;
@@ -83,6 +91,10 @@ enum Msg {
     End {
         keep: bool,
     },
+    /// A video camera's next access unit.
+    Unit(Arc<AccessUnit>),
+    /// How far back a clip starts before its trigger (for the units kept).
+    PreRoll(Duration),
 }
 
 /// The motion task's end of a camera's recorder. Dropping it finishes any open clip and
@@ -91,7 +103,13 @@ enum Msg {
 pub struct Recorder {
     tx: mpsc::Sender<Msg>,
     queued: Arc<AtomicUsize>,
+    /// Frames and units dropped because the recorder was behind.
+    dropped: Arc<AtomicU64>,
     pool: Pool,
+    /// The camera's own video is recorded (units came): frames need no decoding.
+    video: AtomicBool,
+    /// Units are being dropped: until the next keyframe, the ones after cannot decode.
+    dropping_units: AtomicBool,
 }
 
 /// Decoded pictures back from the recorder, for the motion task to decode into again.
@@ -114,6 +132,7 @@ impl Recorder {
     ) -> std::io::Result<Recorder> {
         let (tx, rx) = mpsc::channel();
         let queued = Arc::new(AtomicUsize::new(0));
+        let dropped = Arc::new(AtomicU64::new(0));
         let pool = Pool::default();
         let writer = recordings.writer();
         let worker = Worker {
@@ -126,13 +145,54 @@ impl Recorder {
             queued: Arc::clone(&queued),
             clip: None,
             stopped: None,
-            dropped: 0,
+            dropped: Arc::clone(&dropped),
+            units: None,
+            pre_roll: Duration::ZERO,
             _writer: writer,
         };
         std::thread::Builder::new()
             .name(format!("rec-{name}"))
             .spawn(move || worker.run(rx))?;
-        Ok(Recorder { tx, queued, pool })
+        Ok(Recorder {
+            tx,
+            queued,
+            dropped,
+            pool,
+            video: AtomicBool::new(false),
+            dropping_units: AtomicBool::new(false),
+        })
+    }
+
+    /// Queues a message unless the recorder is [`MAX_QUEUED`] behind.
+    fn queue(&self, msg: Msg) -> bool {
+        if self.queued.load(Ordering::Relaxed) >= MAX_QUEUED {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send(msg).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Hands on a video camera's next access unit (every one, clip or not: the recorder
+    /// keeps the pre-roll). After a dropped unit, the next ones are dropped too up to a
+    /// keyframe.
+    pub fn unit(&self, unit: Arc<AccessUnit>) {
+        self.video.store(true, Ordering::Relaxed);
+        if self.dropping_units.load(Ordering::Relaxed) && !unit.keyframe {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let queued = self.queue(Msg::Unit(unit));
+        self.dropping_units.store(!queued, Ordering::Relaxed);
+    }
+
+    /// The clip rules' pre-roll: how much of a video camera's units to keep.
+    pub fn pre_roll(&self, pre_roll: Duration) {
+        let _ = self.tx.send(Msg::PreRoll(pre_roll));
     }
 
     pub fn start(&self) {
@@ -148,31 +208,20 @@ impl Recorder {
         motion: bool,
         picture: Option<Box<I420>>,
     ) -> bool {
-        if self.queued.load(Ordering::Relaxed) >= MAX_QUEUED {
-            return false;
-        }
-        self.queued.fetch_add(1, Ordering::Relaxed);
-        if self
-            .tx
-            .send(Msg::Frame {
-                frame,
-                score,
-                motion,
-                picture,
-            })
-            .is_err()
-        {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
-            return false;
-        }
-        true
+        self.queue(Msg::Frame {
+            frame,
+            score,
+            motion,
+            picture,
+        })
     }
 
     /// A picture to decode the next frame into for this recorder, when it keeps up
     /// (fewer than [`SHARED_AHEAD`] frames waiting); `None` tells the caller to leave
     /// the decoding to the recorder.
     pub fn picture_to_share(&self) -> Option<Box<I420>> {
-        if self.queued.load(Ordering::Relaxed) >= SHARED_AHEAD {
+        if self.queued.load(Ordering::Relaxed) >= SHARED_AHEAD || self.video.load(Ordering::Relaxed)
+        {
             return None;
         }
         Some(
@@ -199,8 +248,13 @@ impl Recorder {
 struct Clip {
     row: ClipRow,
     file: ClipFile,
-    encoder: VideoEncoder,
+    /// The hub's encoder, for a JPEG camera; none for a camera's own video.
+    encoder: Option<VideoEncoder>,
     first: Instant,
+    /// A camera's own video: the first unit's time, by the camera's clock, and the
+    /// newest unit written.
+    first_pts: Option<i64>,
+    last_unit: u64,
     size: (usize, usize),
     last_dts: Option<u64>,
     motion_frames: u64,
@@ -222,7 +276,10 @@ struct Worker {
     clip: Option<Clip>,
     /// Why recording stopped, until a new clip finds room.
     stopped: Option<RecordError>,
-    dropped: u64,
+    dropped: Arc<AtomicU64>,
+    /// A video camera's pre-roll of units (from its first unit on).
+    units: Option<UnitBuffer>,
+    pre_roll: Duration,
     /// Counted while the thread lives (dropped after the last clip is finished).
     _writer: super::store::Writer,
 }
@@ -243,6 +300,16 @@ impl Worker {
                     self.frame(frame, score, motion, picture);
                 }
                 Msg::End { keep } => self.end(keep),
+                Msg::Unit(unit) => {
+                    self.queued.fetch_sub(1, Ordering::Relaxed);
+                    self.unit(unit);
+                }
+                Msg::PreRoll(pre_roll) => {
+                    self.pre_roll = pre_roll;
+                    if let Some(units) = &mut self.units {
+                        units.set_pre_roll(pre_roll);
+                    }
+                }
             }
         }
         // The camera is gone or the hub is stopping: keep what was recorded.
@@ -259,7 +326,7 @@ impl Worker {
             state,
             clip: self.clip.as_ref().map(|c| c.row.id),
             error,
-            dropped_frames: self.dropped,
+            dropped_frames: self.dropped.load(Ordering::Relaxed),
         });
     }
 
@@ -283,12 +350,15 @@ impl Worker {
         self.status();
     }
 
+    /// Opens a clip file (and its index row) starting at `received_at`; `encoder` for a
+    /// JPEG camera.
     fn open(
         &mut self,
-        frame: &Frame,
-        (width, height): (usize, usize),
+        (received_at, received): (SystemTime, Instant),
+        size: (usize, usize),
+        encoder: Option<VideoEncoder>,
     ) -> Result<Clip, RecordError> {
-        let start_ms = epoch_ms(frame.received_at) as i64;
+        let start_ms = epoch_ms(received_at) as i64;
         let row = self
             .recordings
             .index
@@ -309,14 +379,14 @@ impl Worker {
                 return Err(RecordError::io(doing, &e));
             }
         };
-        let encoder =
-            VideoEncoder::new(width, height).map_err(|e| RecordError::new(Kind::Codec, e))?;
         Ok(Clip {
             row,
             file,
             encoder,
-            size: (width, height),
-            first: frame.received,
+            size,
+            first: received,
+            first_pts: None,
+            last_unit: 0,
             last_dts: None,
             motion_frames: 0,
             peak: None,
@@ -326,6 +396,9 @@ impl Worker {
     }
 
     fn frame(&mut self, frame: Arc<Frame>, score: f32, motion: bool, decoded: Option<Box<I420>>) {
+        if self.units.is_some() {
+            return self.video_frame(frame, score, motion);
+        }
         if let Some(picture) = decoded {
             if self.stopped.is_none() {
                 self.record(frame, &picture, score, motion);
@@ -358,7 +431,13 @@ impl Worker {
             }
         }
         if self.clip.is_none() {
-            match self.open(&frame, (picture.width, picture.height)) {
+            let size = (picture.width, picture.height);
+            let opened = VideoEncoder::new(size.0, size.1)
+                .map_err(|e| RecordError::new(Kind::Codec, e))
+                .and_then(|encoder| {
+                    self.open((frame.received_at, frame.received), size, Some(encoder))
+                });
+            match opened {
                 Ok(c) => self.clip = Some(c),
                 Err(e) => return self.stop(e),
             }
@@ -370,7 +449,11 @@ impl Worker {
             return;
         }
         let key = clip.file.wants_keyframe(dts);
-        let encoded = match clip.encoder.encode(picture, dts / 90, key) {
+        let encoder = clip
+            .encoder
+            .as_mut()
+            .expect("a JPEG camera's clip has an encoder");
+        let encoded = match encoder.encode(picture, dts / 90, key) {
             Ok(Some(e)) => e,
             Ok(None) => return,
             Err(e) => return self.stop(RecordError::new(Kind::Codec, e)),
@@ -379,6 +462,13 @@ impl Worker {
             return self.stop(RecordError::io("writing the clip", &e));
         }
         clip.last_dts = Some(dts);
+        self.counted(frame, score, motion);
+    }
+
+    /// A frame is in the open clip: its motion and the peak, and the index and the
+    /// thumbnail after each whole fragment.
+    fn counted(&mut self, frame: Arc<Frame>, score: f32, motion: bool) {
+        let Some(clip) = &mut self.clip else { return };
         if motion {
             clip.motion_frames += 1;
         }
@@ -388,6 +478,91 @@ impl Worker {
         }
         if clip.file.written() != clip.flushed {
             self.progress();
+        }
+    }
+
+    /// A frame of a video camera's clip: the clip opens at its first frame, with the
+    /// units from the keyframe at or before it; the frame itself is not written (the
+    /// camera's units are).
+    fn video_frame(&mut self, frame: Arc<Frame>, score: f32, motion: bool) {
+        if self.stopped.is_some() {
+            return;
+        }
+        if self.clip.is_none() {
+            let units = self.units.as_ref().expect("a video camera");
+            let start: Vec<Arc<AccessUnit>> = units.from(frame.seq).cloned().collect();
+            if !self.open_video(&start) {
+                return;
+            }
+        }
+        self.counted(frame, score, motion);
+    }
+
+    /// Opens a clip of the camera's own video and writes `units` into it (the first a
+    /// keyframe). False when nothing could be opened.
+    fn open_video(&mut self, units: &[Arc<AccessUnit>]) -> bool {
+        let Some(first) = units.first() else {
+            tracing::debug!(camera = %self.name, "no keyframe yet: the clip waits for one");
+            return false;
+        };
+        let size = (
+            usize::from(first.params.width),
+            usize::from(first.params.height),
+        );
+        match self.open((first.received_at, first.received), size, None) {
+            Ok(c) => self.clip = Some(c),
+            Err(e) => {
+                self.stop(e);
+                return false;
+            }
+        }
+        self.status();
+        for unit in units {
+            self.write_unit(unit);
+        }
+        self.clip.is_some()
+    }
+
+    /// A video camera's unit: into the pre-roll, and into the open clip.
+    fn unit(&mut self, unit: Arc<AccessUnit>) {
+        let pre_roll = self.pre_roll;
+        self.units
+            .get_or_insert_with(|| UnitBuffer::new(pre_roll))
+            .push(Arc::clone(&unit));
+        if self.clip.as_ref().is_some_and(|c| unit.seq > c.last_unit) {
+            self.write_unit(&unit);
+        }
+    }
+
+    /// Writes one of the camera's units into the open clip, at its own time; a unit with
+    /// new parameters (a new resolution) goes on in a new file.
+    fn write_unit(&mut self, unit: &Arc<AccessUnit>) {
+        let Some(clip) = &mut self.clip else { return };
+        let first_pts = *clip.first_pts.get_or_insert(unit.pts);
+        let mut dts = u64::try_from(unit.pts - first_pts).unwrap_or(0);
+        // Timestamps must rise within a file (a camera with B-frames sends them out of
+        // presentation order; shown a tick apart rather than refused).
+        if let Some(last) = clip.last_dts
+            && dts <= last
+        {
+            dts = last + 1;
+        }
+        match clip.file.push_unit(dts, unit) {
+            Ok(()) => {
+                clip.last_dts = Some(dts);
+                clip.last_unit = unit.seq;
+                if clip.file.written() != clip.flushed {
+                    self.progress();
+                }
+            }
+            Err(e) if e.get_ref().is_some_and(|e| e.is::<NewParameters>()) => {
+                self.end(true);
+                self.start();
+                if self.stopped.is_none() && unit.keyframe {
+                    self.open_video(std::slice::from_ref(unit));
+                }
+            }
+            Err(e) => self.stop(RecordError::io("writing the clip", &e)),
         }
     }
 

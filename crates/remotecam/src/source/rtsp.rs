@@ -181,12 +181,11 @@ fn video_params(
             limits.max_pixels
         ));
     }
-    Ok(VideoParams {
+    Ok(VideoParams::new(
         codec,
-        width: width as u16,
-        height: height as u16,
-        rfc6381: video.rfc6381_codec().to_owned(),
-        config: Bytes::copy_from_slice(video.extra_data()),
+        (width as u16, height as u16),
+        video.rfc6381_codec().to_owned(),
+        Bytes::copy_from_slice(video.extra_data()),
         parameter_sets,
-    })
+    ))
 }

@@ -7,8 +7,10 @@
 //! the newest group of pictures ([`gop`]).
 
 pub mod gop;
+pub mod mp4;
 pub mod pictures;
 
+use std::sync::OnceLock;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
@@ -30,7 +32,7 @@ pub enum Codec {
 /// What a decoder or an MP4 writer needs to know of a stream besides its access units.
 /// Shared by every access unit of the stream until the camera changes them (a new
 /// resolution, say): a new `VideoParams` then comes with the keyframe that needs it.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct VideoParams {
     pub codec: Codec,
     /// The picture as shown (the coded size cropped).
@@ -44,6 +46,58 @@ pub struct VideoParams {
     /// The parameter sets (H.264: SPS, PPS; H.265: VPS, SPS, PPS), each without a start
     /// code, for a decoder that reads them in-band.
     pub parameter_sets: Vec<Bytes>,
+    /// The live MP4 init segment, made on first use.
+    init: OnceLock<Bytes>,
+}
+
+/// Two streams' parameters are the same when a decoder could not tell them apart.
+impl PartialEq for VideoParams {
+    fn eq(&self, other: &VideoParams) -> bool {
+        (
+            self.codec,
+            self.width,
+            self.height,
+            &self.config,
+            &self.parameter_sets,
+        ) == (
+            other.codec,
+            other.width,
+            other.height,
+            &other.config,
+            &other.parameter_sets,
+        )
+    }
+}
+
+impl Eq for VideoParams {}
+
+impl VideoParams {
+    pub fn new(
+        codec: Codec,
+        (width, height): (u16, u16),
+        rfc6381: String,
+        config: Bytes,
+        parameter_sets: Vec<Bytes>,
+    ) -> VideoParams {
+        VideoParams {
+            codec,
+            width,
+            height,
+            rfc6381,
+            config,
+            parameter_sets,
+            init: OnceLock::new(),
+        }
+    }
+
+    /// The init segment of a live MP4 stream of this video, made once.
+    pub fn init_segment(&self) -> std::io::Result<Bytes> {
+        if let Some(init) = self.init.get() {
+            return Ok(init.clone());
+        }
+        let init = mp4::init_segment(self)?;
+        Ok(self.init.get_or_init(|| init).clone())
+    }
 }
 
 /// One coded picture (an access unit) of an H.264 or H.265 stream, immutable once
@@ -60,14 +114,50 @@ pub struct AccessUnit {
     /// Presentation time in 90 kHz units from the start of the stream, by the camera's
     /// clock (RTP timestamps).
     pub pts: i64,
+    /// How long it shows, in 90 kHz units: the time since the unit before it (the next
+    /// one's time is not known yet).
+    pub duration: u32,
     pub params: std::sync::Arc<VideoParams>,
     /// When the hub received it, by the hub's clock.
     pub received_at: SystemTime,
     /// `received_at` on the monotonic clock.
     pub received: Instant,
+    /// The header of its live MP4 fragment, made on first use.
+    fragment: OnceLock<Bytes>,
 }
 
 impl AccessUnit {
+    pub fn new(
+        seq: u64,
+        data: Bytes,
+        keyframe: bool,
+        (pts, duration): (i64, u32),
+        params: std::sync::Arc<VideoParams>,
+    ) -> AccessUnit {
+        let received = Instant::now();
+        AccessUnit {
+            seq,
+            data,
+            keyframe,
+            pts,
+            duration,
+            params,
+            received_at: SystemTime::now(),
+            received,
+            fragment: OnceLock::new(),
+        }
+    }
+
+    /// The `moof` and `mdat` header of the live MP4 fragment that holds this unit alone
+    /// (the unit's bytes follow it), made once and shared by every viewer.
+    pub fn fragment_header(&self) -> std::io::Result<Bytes> {
+        if let Some(header) = self.fragment.get() {
+            return Ok(header.clone());
+        }
+        let header = mp4::fragment_header(self)?;
+        Ok(self.fragment.get_or_init(|| header).clone())
+    }
+
     /// The NAL units in Annex B form (each behind a `00 00 00 01` start code), with the
     /// parameter sets first on a keyframe: what a decoder that reads a byte stream takes.
     pub fn annex_b(&self) -> Vec<u8> {
@@ -96,31 +186,28 @@ pub(crate) mod tests {
     use std::sync::Arc;
 
     pub(crate) fn params() -> Arc<VideoParams> {
-        Arc::new(VideoParams {
-            codec: Codec::H264,
-            width: 64,
-            height: 48,
-            rfc6381: "avc1.640028".into(),
-            config: Bytes::new(),
-            parameter_sets: vec![
+        Arc::new(VideoParams::new(
+            Codec::H264,
+            (64, 48),
+            "avc1.640028".into(),
+            Bytes::new(),
+            vec![
                 Bytes::from_static(b"\x67sps"),
                 Bytes::from_static(b"\x68pps"),
             ],
-        })
+        ))
     }
 
     pub(crate) fn unit(seq: u64, keyframe: bool, len: usize) -> AccessUnit {
         let mut data = (len as u32).to_be_bytes().to_vec();
         data.resize(4 + len, 0x41);
-        AccessUnit {
+        AccessUnit::new(
             seq,
-            data: Bytes::from(data),
+            Bytes::from(data),
             keyframe,
-            pts: seq as i64 * 3000,
-            params: params(),
-            received_at: SystemTime::now(),
-            received: Instant::now(),
-        }
+            (seq as i64 * 3000, 3000),
+            params(),
+        )
     }
 
     #[test]

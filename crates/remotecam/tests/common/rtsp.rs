@@ -8,6 +8,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 #[derive(Clone)]
 pub struct RtspOptions {
     pub codec: &'static str,
+    /// `smpte` (colour bars) or `ball` (a ball moving on black).
+    pub pattern: &'static str,
     pub width: u32,
     pub height: u32,
     pub fps: u32,
@@ -22,6 +24,7 @@ impl Default for RtspOptions {
     fn default() -> RtspOptions {
         RtspOptions {
             codec: "h264",
+            pattern: "smpte",
             width: 640,
             height: 360,
             fps: 30,
@@ -54,6 +57,8 @@ impl RtspCamera {
         command.arg(script).args([
             "--codec",
             options.codec,
+            "--pattern",
+            options.pattern,
             "--width",
             &options.width.to_string(),
             "--height",

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """A real RTSP camera for the tests: GStreamer's RTSP server with a test pattern.
 
-It serves SMPTE colour bars with the running time drawn over them (so every frame
-differs) as H.264 (x264enc) or H.265 (x265enc) at /cam, one shared pipeline for all
+It serves SMPTE colour bars (or, with --pattern ball, a ball moving on black) with the
+running time drawn over them (so every frame differs) as H.264 (x264enc) or H.265 (x265enc) at /cam, one shared pipeline for all
 clients, optionally behind a user and password (digest, or basic). It prints the URL it
 serves on one line once it listens, and stops when its standard input closes, so it
 never outlives the test that started it.
@@ -24,7 +24,7 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 def pipeline(args):
     source = (
-        f"videotestsrc is-live=true pattern=smpte "
+        f"videotestsrc is-live=true pattern={args.pattern} "
         f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
         f"! timeoverlay halignment=left valignment=bottom font-desc=\"Sans 24\" "
     )
@@ -46,6 +46,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     parser.add_argument("--codec", choices=["h264", "h265"], default="h264")
+    parser.add_argument("--pattern", choices=["smpte", "ball"], default="smpte")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--fps", type=int, default=30)

@@ -1,0 +1,237 @@
+//! RTSP cameras recorded as they came: a motion clip of an H.264 camera is the camera's
+//! own access units (checked against a second RTSP client's), with the camera's own
+//! profile, starting at a keyframe, in fragments of about a second whatever the
+//! camera's keyframe interval; a hub killed mid-clip keeps it up to its last fragment.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use futures_util::StreamExt;
+use retina::client::{Credentials, PlayOptions, Session, SessionOptions, SetupOptions};
+use retina::codec::{CodecItem, FrameFormat};
+
+/// Every access unit a client of its own receives from the camera, as MP4 stores them.
+type Seen = Arc<Mutex<HashSet<Vec<u8>>>>;
+
+/// Pulls `url` with an RTSP client of the test's own, keeping every access unit.
+async fn watch(url: &str) -> (Seen, tokio::task::JoinHandle<()>) {
+    let mut url = url::Url::parse(url).unwrap();
+    let creds = Credentials {
+        username: url.username().to_owned(),
+        password: url.password().unwrap_or("").to_owned(),
+    };
+    url.set_username("").unwrap();
+    url.set_password(None).unwrap();
+    let mut session = Session::describe(url, SessionOptions::default().creds(Some(creds)))
+        .await
+        .unwrap();
+    session
+        .setup(0, SetupOptions::default().frame_format(FrameFormat::MP4))
+        .await
+        .unwrap();
+    let mut demuxed = session
+        .play(PlayOptions::default())
+        .await
+        .unwrap()
+        .demuxed()
+        .unwrap();
+    let seen = Seen::default();
+    let kept = Arc::clone(&seen);
+    let task = tokio::spawn(async move {
+        while let Some(Ok(item)) = demuxed.next().await {
+            if let CodecItem::VideoFrame(frame) = item {
+                kept.lock().unwrap().insert(frame.into_data());
+            }
+        }
+    });
+    (seen, task)
+}
+
+/// A ball moving on black, H.264 High profile, a keyframe every 1.5 s.
+fn camera() -> RtspCamera {
+    RtspCamera::with(RtspOptions {
+        pattern: "ball",
+        gop: 45,
+        ..RtspOptions::default()
+    })
+}
+
+fn hub_recording(camera: &RtspCamera, max_clip_s: u32) -> Hub {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rtsp.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[cameras.door]\nsource = \"{}\"\n\
+             [cameras.door.motion]\nenabled = true\nthreshold = 0.1\nmin_motion_frames = 1\n\
+             pre_roll_s = 1\nmax_clip_s = {max_clip_s}\n",
+            camera.url_with_user()
+        ),
+    )
+    .unwrap();
+    let cfg = path.to_str().unwrap().to_owned();
+    Hub::builder().dir(dir).args(&["--config", &cfg]).start()
+}
+
+/// A clip's samples, in order: (keyframe, bytes).
+fn samples(path: &Path) -> Vec<(bool, Vec<u8>)> {
+    use shiguredo_mp4::demux::{Fmp4FileDemuxer, Input};
+    let data = std::fs::read(path).unwrap();
+    let mut demuxer = Fmp4FileDemuxer::new();
+    let mut out = Vec::new();
+    loop {
+        // The demuxer asks for the parts of the file it needs next.
+        while let Some(required) = demuxer.required_input() {
+            let start = required.position as usize;
+            let end = required
+                .size
+                .map_or(data.len(), |n| (start + n).min(data.len()));
+            demuxer.handle_input(Input {
+                position: required.position,
+                data: data.get(start..end).unwrap_or(&[]),
+            });
+        }
+        match demuxer.next_sample() {
+            Ok(Some(s)) => {
+                let at = s.data_offset as usize;
+                out.push((s.keyframe, data[at..at + s.data_size].to_vec()));
+            }
+            Ok(None) => break,
+            Err(e) => assert!(demuxer.required_input().is_some(), "{e}"),
+        }
+    }
+    out
+}
+
+/// The number of fragments (`moof` boxes) of a clip file.
+fn fragments(path: &Path) -> usize {
+    let data = std::fs::read(path).unwrap();
+    let (mut at, mut moofs) = (0, 0);
+    while at + 8 <= data.len() {
+        let size = u32::from_be_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+        if &data[at + 4..at + 8] == b"moof" {
+            moofs += 1;
+        }
+        at += size.max(8);
+    }
+    moofs
+}
+
+/// `ffprobe`'s profile and level of the clip's video.
+fn profile_and_level(path: &Path) -> (String, String) {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=profile,level", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (profile, level) = text.trim().split_once(',').unwrap();
+    (profile.to_owned(), level.to_owned())
+}
+
+async fn download(hub: &Hub, url: &str, to: &Path) {
+    let res = reqwest::get(hub.url(url)).await.unwrap();
+    assert_eq!(res.status(), 200, "{url}");
+    std::fs::write(to, res.bytes().await.unwrap()).unwrap();
+}
+
+/// The types and sizes of the NAL units of an access unit (4-byte lengths).
+fn nal_types(mut unit: &[u8]) -> Vec<(u8, usize)> {
+    let mut out = Vec::new();
+    while unit.len() > 4 {
+        let len = u32::from_be_bytes(unit[..4].try_into().unwrap()) as usize;
+        out.push((unit[4] & 0x1F, len));
+        unit = &unit[(4 + len).min(unit.len())..];
+    }
+    out
+}
+
+/// Checks that every sample of `path` is one of the camera's own access units, and that
+/// the clip starts with a keyframe; returns the sample count.
+fn assert_the_cameras_own(path: &Path, seen: &Seen) -> usize {
+    let samples = samples(path);
+    assert!(samples[0].0, "the clip starts with a keyframe");
+    let seen = seen.lock().unwrap();
+    for (i, (_, bytes)) in samples.iter().enumerate() {
+        // The hub may have joined the stream in the middle of the first unit it got (after
+        // its access unit delimiter, say): that one is the tail of the camera's unit.
+        let own = seen.contains(bytes) || (i == 0 && seen.iter().any(|s| s.ends_with(bytes)));
+        assert!(
+            own,
+            "sample {i} ({} bytes, NAL units {:?}) is not one the camera sent",
+            bytes.len(),
+            nal_types(bytes),
+        );
+    }
+    samples.len()
+}
+
+#[tokio::test]
+async fn a_clip_of_an_h264_camera_is_its_own_video_in_one_second_fragments() {
+    let camera = camera();
+    let (seen, _client) = watch(&camera.url_with_user()).await;
+    let hub = hub_recording(&camera, 3);
+    let mut events = Events::open(&hub).await;
+    let clip = loop {
+        let (name, data) = events.next().await;
+        if name == "clip_saved" {
+            break data["clip"].clone();
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clip.mp4");
+    download(&hub, clip["video_url"].as_str().unwrap(), &file).await;
+
+    let probe = ffprobe(&file);
+    assert_eq!(probe.codec, "h264");
+    // The camera's own profile and level (x264's High at 3.0), not the hub's encoder's.
+    assert_eq!(profile_and_level(&file), ("High".into(), "30".into()));
+    let frames = assert_the_cameras_own(&file, &seen);
+    assert_eq!(frames as u64, probe.frames);
+    assert_eq!(clip["frames"].as_u64(), Some(frames as u64));
+    // Three seconds and the pre-roll back to a keyframe, at 30 fps.
+    assert!((90..=200).contains(&frames), "{frames} frames");
+    // A fragment a second, though the camera's keyframes are 1.5 s apart.
+    let seconds = probe.duration;
+    let fragments = fragments(&file);
+    assert!(
+        (fragments as f64 - seconds).abs() <= 1.0,
+        "{fragments} fragments in {seconds} s"
+    );
+}
+
+#[tokio::test]
+async fn a_hub_killed_mid_clip_keeps_the_cameras_video_up_to_its_last_fragment() {
+    let camera = camera();
+    let (seen, _client) = watch(&camera.url_with_user()).await;
+    let hub = hub_recording(&camera, 600);
+    // Wait until the open clip has two whole fragments in the index.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let recorded = loop {
+        let clips = hub.json("/api/recordings").await;
+        if let Some(clip) = clips.as_array().and_then(|c| c.first())
+            && clip["in_progress"] == true
+            && clip["duration_s"].as_f64() >= Some(2.0)
+        {
+            break clip["frames"].as_u64().unwrap();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no clip: {clips}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let hub = hub.restart(&[]);
+    let clips = hub.json("/api/recordings").await;
+    let clip = &clips[0];
+    assert_eq!(clip["in_progress"], false, "{clip}");
+    assert!(clip["frames"].as_u64() >= Some(recorded), "{clip}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clip.mp4");
+    download(&hub, clip["video_url"].as_str().unwrap(), &file).await;
+    let frames = assert_the_cameras_own(&file, &seen);
+    assert_eq!(ffprobe(&file).frames, frames as u64);
+    assert_eq!(clip["frames"].as_u64(), Some(frames as u64));
+}
