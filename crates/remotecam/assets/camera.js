@@ -1,4 +1,5 @@
 import { openViewer, api } from "/assets/viewer.js";
+import { canPlay, openVideo } from "/assets/video.js";
 
 const name = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
 const $ = (id) => document.getElementById(id);
@@ -11,8 +12,9 @@ const path = `/api/cameras/${encodeURIComponent(name)}`;
 // From another machine a program needs the token: it is in the addresses when this page
 // was opened with it.
 async function showAddresses() {
-  let info = {};
+  let info = {}, cam = {};
   try { info = await api("/api/info"); } catch {}
+  try { cam = await api(path); } catch {}
   const host = location.hostname.includes(":") ? `[${location.hostname}]` : location.hostname;
   const local = ["127.0.0.1", "localhost", "[::1]"].includes(host);
   const token = info.token && !local ? `?token=${info.token}` : "";
@@ -23,6 +25,7 @@ async function showAddresses() {
   const rows = [];
   for (const [scheme, origin] of origins) {
     const ws = origin.replace(/^http/, "ws");
+    if (cam.source === "rtsp") rows.push([`MP4 video (${scheme})`, `${origin}${path}/stream.mp4${token}`, true]);
     rows.push([`MJPEG (${scheme})`, `${origin}${path}/stream.mjpg${token}`, true]);
     rows.push([`Snapshot (${scheme})`, `${origin}${path}/snapshot.jpg${token}`, true]);
     rows.push([`WebSocket (${scheme})`, `${ws}${path}/ws${token}`, false]);
@@ -48,8 +51,19 @@ async function showAddresses() {
 }
 showAddresses();
 
+// JPEG frames first; an H.264 or H.265 camera then plays as video where the browser can
+// (Media Source Extensions), once its codec is known. Browsers without MSE keep JPEG.
+const onStatus = (online) => { $("overlay").hidden = online !== false; };
 $("live").src = `${path}/snapshot.jpg`;
-openViewer(name, $("live"), { onStatus: (online) => { $("overlay").hidden = online !== false; } });
+let stopJpeg = openViewer(name, $("live"), { onStatus });
+function playVideo(cam) {
+  if (!stopJpeg || cam.codec === "jpeg" || !canPlay(cam.codec_string)) return;
+  stopJpeg();
+  stopJpeg = null;
+  $("live").hidden = true;
+  $("live-video").hidden = false;
+  openVideo(name, $("live-video"), cam.codec_string, { onStatus });
+}
 
 async function refresh() {
   try {
@@ -57,8 +71,11 @@ async function refresh() {
     $("dot").className = `dot ${cam.online ? "on" : "off"}`;
     $("state").textContent = cam.online ? "online" : "offline";
     $("size").textContent = cam.width ? `${cam.width}×${cam.height}` : "–";
+    $("codec").textContent = cam.codec_string ? `${cam.codec} (${cam.codec_string})` : (cam.codec || "–");
+    $("keyframes").textContent = cam.keyframe_interval_ms == null ? "–" : `every ${(cam.keyframe_interval_ms / 1000).toFixed(1)} s`;
     $("fps").textContent = cam.online ? cam.fps.toFixed(1) : "–";
     $("viewers").textContent = cam.viewers;
+    playVideo(cam);
     $("source").textContent = cam.source;
     $("srcstate").textContent = cam.state;
     $("problem").hidden = !cam.error;

@@ -1,4 +1,5 @@
 import { openViewer, api } from "/assets/viewer.js";
+import { canPlay, openVideo } from "/assets/video.js";
 
 const grid = document.getElementById("cameras");
 const empty = document.getElementById("empty");
@@ -23,7 +24,7 @@ function card(cam) {
   img.alt = `live view of ${cam.name}`;
   // Until the first frame arrives (or while offline): the newest frame or "no signal".
   img.src = `/api/cameras/${encodeURIComponent(cam.name)}/snapshot.jpg`;
-  const stop = openViewer(cam.name, img);
+  const entry = { el, stop: openViewer(cam.name, img), video: false };
   el.querySelector(".forget").addEventListener("click", async () => {
     try {
       await api(`/api/cameras/${encodeURIComponent(cam.name)}`, { method: "DELETE" });
@@ -34,7 +35,19 @@ function card(cam) {
       problem.hidden = false;
     }
   });
-  return { el, stop };
+  return entry;
+}
+
+// An H.264 or H.265 camera's tile plays its video where the browser can.
+function playVideo(entry, cam) {
+  if (entry.video || cam.codec === "jpeg" || !canPlay(cam.codec_string)) return;
+  entry.stop();
+  const img = entry.el.querySelector("img");
+  const video = document.createElement("video");
+  video.setAttribute("aria-label", img.alt);
+  img.replaceWith(video);
+  entry.stop = openVideo(cam.name, video, cam.codec_string);
+  entry.video = true;
 }
 
 // "12 s", "3 min", "2 h", "4 days": how long ago something was.
@@ -68,6 +81,7 @@ function update(entry, cam) {
   q(".badge.motion").hidden = !cam.in_event;
   q(".badge.rec").hidden = cam.recording !== "recording";
   q(".forget").hidden = cam.online || !SELF_PUBLISHED.includes(cam.source);
+  playVideo(entry, cam);
   q(".problem").hidden = !cam.error;
   if (cam.error) q(".problem").textContent = cam.error;
 }

@@ -166,6 +166,9 @@ pub struct CameraStatus {
     pub codec: Option<Codec>,
     /// A video camera's time between keyframes, by its own clock.
     pub keyframe_interval_ms: Option<u64>,
+    /// A video camera's RFC 6381 codec string (`avc1.640028`), what Media Source
+    /// Extensions and `<video>` ask.
+    pub codec_string: Option<String>,
 }
 
 impl Camera {
@@ -231,7 +234,17 @@ impl Camera {
         self.viewers.send_modify(|n| *n += 1);
         ViewerGuard {
             camera: Arc::clone(self),
-            _pictures: self.want_pictures(),
+            _pictures: Some(self.want_pictures()),
+        }
+    }
+
+    /// Counts a viewer of the camera's video (MP4) for as long as the guard lives: it
+    /// wakes an on-demand source, and wants no JPEG.
+    pub fn video_viewer(self: &Arc<Self>) -> ViewerGuard {
+        self.viewers.send_modify(|n| *n += 1);
+        ViewerGuard {
+            camera: Arc::clone(self),
+            _pictures: None,
         }
     }
 
@@ -410,12 +423,14 @@ impl Camera {
             error,
             codec: Some(Codec::Jpeg),
             keyframe_interval_ms: None,
+            codec_string: None,
         };
         if self.source == SourceKind::Rtsp {
             let params = self.video.params();
             status.codec = params.as_ref().map(|p| p.codec);
             status.width = params.as_ref().map(|p| p.width);
             status.height = params.as_ref().map(|p| p.height);
+            status.codec_string = params.as_ref().map(|p| p.rfc6381.clone());
             if let Some(newest) = self.video.newest() {
                 status.seq = newest.seq;
                 status.last_frame_age_ms =
@@ -436,7 +451,7 @@ impl Camera {
 #[derive(Debug)]
 pub struct ViewerGuard {
     camera: Arc<Camera>,
-    _pictures: PicturesGuard,
+    _pictures: Option<PicturesGuard>,
 }
 
 /// Counts a consumer of JPEG pictures for as long as it lives.

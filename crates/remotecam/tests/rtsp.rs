@@ -4,6 +4,9 @@
 mod common;
 
 use common::*;
+use shiguredo_mp4::Decode;
+use shiguredo_mp4::boxes::MoofBox;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn config(dir: &tempfile::TempDir, text: &str) -> String {
     let path = dir.path().join("rtsp.toml");
@@ -195,4 +198,177 @@ async fn an_h265_camera_says_what_it_is() {
         (status["width"].as_u64(), status["height"].as_u64()),
         (Some(640), Some(360))
     );
+}
+
+/// `GET path` as HTTP/1.0 (so the body is the bytes as sent, not chunked).
+async fn get_raw(hub: &Hub, path: &str) -> tokio::net::TcpStream {
+    let mut stream = tokio::net::TcpStream::connect(hub.http).await.unwrap();
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream
+}
+
+/// Reads MP4 top-level boxes off a `stream.mp4` response: the HTTP head first, then
+/// box by box.
+struct Boxes {
+    stream: tokio::net::TcpStream,
+    buffer: Vec<u8>,
+    head_read: bool,
+}
+
+impl Boxes {
+    fn new(stream: tokio::net::TcpStream) -> Boxes {
+        Boxes {
+            stream,
+            buffer: Vec::new(),
+            head_read: false,
+        }
+    }
+
+    async fn fill(&mut self) {
+        let mut chunk = [0u8; 65536];
+        let n = tokio::time::timeout(WAIT, self.stream.read(&mut chunk))
+            .await
+            .expect("the stream goes on")
+            .unwrap();
+        assert!(n > 0, "the hub ended the stream");
+        self.buffer.extend_from_slice(&chunk[..n]);
+    }
+
+    /// The next box: its type and bytes.
+    async fn next(&mut self) -> ([u8; 4], Vec<u8>) {
+        while !self.head_read {
+            if let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buffer[..end]).to_string();
+                assert!(
+                    head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+                    "{head}"
+                );
+                assert!(
+                    head.to_ascii_lowercase()
+                        .contains("content-type: video/mp4"),
+                    "{head}"
+                );
+                self.buffer.drain(..end + 4);
+                self.head_read = true;
+            } else {
+                self.fill().await;
+            }
+        }
+        loop {
+            if self.buffer.len() >= 8 {
+                let size = u32::from_be_bytes(self.buffer[..4].try_into().unwrap()) as usize;
+                if self.buffer.len() >= size {
+                    let kind = self.buffer[4..8].try_into().unwrap();
+                    let bytes = self.buffer.drain(..size).collect();
+                    return (kind, bytes);
+                }
+            }
+            self.fill().await;
+        }
+    }
+
+    /// The next fragment: its sequence number (the frame's) and whether it is a keyframe.
+    async fn fragment(&mut self) -> (u32, bool) {
+        loop {
+            let (kind, bytes) = self.next().await;
+            if &kind == b"moof" {
+                let (moof, _) = MoofBox::decode(&bytes).unwrap();
+                let flags = moof.traf_boxes[0].trun_boxes[0].samples[0].flags.unwrap();
+                return (
+                    moof.mfhd_box.sequence_number,
+                    flags.get() & 0x0001_0000 == 0,
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn stream_mp4_is_the_cameras_own_video_and_a_stalled_viewer_skips_to_a_keyframe() {
+    // Noise at 40 Mbit/s: the sockets' buffers fill within a second or two.
+    let camera = RtspCamera::with(RtspOptions {
+        pattern: "snow",
+        bitrate: 40_000,
+        gop: 15,
+        ..RtspOptions::default()
+    });
+    let hub = hub_with(&camera.url_with_user());
+    hub.wait_camera("door", |c| c["state"] == "live").await;
+
+    // ffprobe reads the camera's own H.264 (its High profile) from the endless stream.
+    let url = hub.url("/api/cameras/door/stream.mp4");
+    let probe = tokio::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-read_intervals",
+            "%+1",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+        ])
+        .args([
+            "-show_entries",
+            "stream=codec_name,profile,width,height,nb_read_frames",
+        ])
+        .args(["-of", "default=noprint_wrappers=1", &url])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&probe.stdout);
+    for want in ["codec_name=h264", "profile=High", "width=640", "height=360"] {
+        assert!(
+            text.contains(want),
+            "{want} in {text} ({})",
+            String::from_utf8_lossy(&probe.stderr)
+        );
+    }
+    let frames: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("nb_read_frames="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(frames >= 15, "{frames} frames in a second");
+
+    // Viewers that stop reading: the hub holds nothing for them beyond their sockets.
+    let rss_before = hub.rss_kib();
+    let mut stalled = Vec::new();
+    for _ in 0..20 {
+        stalled.push(get_raw(&hub, "/api/cameras/door/stream.mp4").await);
+    }
+    let mut watched = Boxes::new(get_raw(&hub, "/api/cameras/door/stream.mp4").await);
+    let (kind, _) = watched.next().await;
+    assert_eq!(&kind, b"ftyp");
+    let (first, keyframe) = watched.fragment().await;
+    assert!(keyframe, "the stream starts at a keyframe");
+    // Five seconds of video go by (ten groups of pictures) while nobody reads.
+    let until = u64::from(first) + 150;
+    hub.wait_camera("door", |c| c["seq"].as_u64() >= Some(until))
+        .await;
+    let grown = hub.rss_kib().saturating_sub(rss_before);
+    assert!(
+        grown < 16 * 1024,
+        "21 stalled viewers grew the hub by {grown} KiB"
+    );
+
+    // Reading again: what was in the socket, then a jump to a newer keyframe.
+    let mut last = first;
+    loop {
+        let (seq, keyframe) = watched.fragment().await;
+        if seq > last + 1 {
+            assert!(
+                keyframe,
+                "after falling behind, fragment {seq} is a keyframe"
+            );
+            assert!(
+                u64::from(seq) + 30 >= until,
+                "skipped to a recent keyframe: {seq}"
+            );
+            break;
+        }
+        assert_eq!(seq, last + 1, "fragments in order until the skip");
+        last = seq;
+    }
 }

@@ -7,6 +7,7 @@ mod api;
 mod events;
 mod mjpeg;
 mod motion;
+mod mp4;
 mod pages;
 mod publish;
 mod recordings;
@@ -73,6 +74,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/cameras/{name}/snapshot.jpg", get(api::snapshot))
         .route("/cameras/{name}/stream.mjpg", get(mjpeg::stream))
+        .route("/cameras/{name}/stream.mp4", get(mp4::stream))
         .route("/cameras/{name}/ws", get(view::view))
         .route("/cameras/{name}/publish", get(publish::publish))
         .route("/cameras/{name}/motion", get(motion::get).put(motion::put))

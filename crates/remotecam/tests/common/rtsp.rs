@@ -8,8 +8,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 #[derive(Clone)]
 pub struct RtspOptions {
     pub codec: &'static str,
-    /// `smpte` (colour bars) or `ball` (a ball moving on black).
+    /// `smpte` (colour bars), `ball` (a ball moving on black) or `snow` (noise).
     pub pattern: &'static str,
+    /// kbit/s.
+    pub bitrate: u32,
     pub width: u32,
     pub height: u32,
     pub fps: u32,
@@ -25,6 +27,7 @@ impl Default for RtspOptions {
         RtspOptions {
             codec: "h264",
             pattern: "smpte",
+            bitrate: 2048,
             width: 640,
             height: 360,
             fps: 30,
@@ -59,6 +62,8 @@ impl RtspCamera {
             options.codec,
             "--pattern",
             options.pattern,
+            "--bitrate",
+            &options.bitrate.to_string(),
             "--width",
             &options.width.to_string(),
             "--height",

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A real RTSP camera for the tests: GStreamer's RTSP server with a test pattern.
 
-It serves SMPTE colour bars (or, with --pattern ball, a ball moving on black) with the
+It serves SMPTE colour bars (or, with --pattern ball, a ball moving on black; with
+--pattern snow, noise, which makes large frames) with the
 running time drawn over them (so every frame differs) as H.264 (x264enc) or H.265 (x265enc) at /cam, one shared pipeline for all
 clients, optionally behind a user and password (digest, or basic). It prints the URL it
 serves on one line once it listens, and stops when its standard input closes, so it
@@ -31,11 +32,13 @@ def pipeline(args):
     if args.codec == "h265":
         encode = (
             f"! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={args.gop} "
+            f"bitrate={args.bitrate} "
             f"! rtph265pay name=pay0 pt=96 config-interval=-1"
         )
     else:
         encode = (
             f"! x264enc tune=zerolatency speed-preset=superfast key-int-max={args.gop} "
+            f"bitrate={args.bitrate} vbv-buf-capacity=1000 "
             f"! video/x-h264,profile={args.profile} "
             f"! rtph264pay name=pay0 pt=96 config-interval=-1"
         )
@@ -46,7 +49,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     parser.add_argument("--codec", choices=["h264", "h265"], default="h264")
-    parser.add_argument("--pattern", choices=["smpte", "ball"], default="smpte")
+    parser.add_argument("--pattern", choices=["smpte", "ball", "snow"], default="smpte")
+    parser.add_argument("--bitrate", type=int, default=2048, help="kbit/s")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--fps", type=int, default=30)

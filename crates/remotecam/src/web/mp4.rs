@@ -1,0 +1,88 @@
+//! `GET /api/cameras/{name}/stream.mp4`: a video camera's own H.264 or H.265 as
+//! fragmented MP4 over HTTP, endless, for ffmpeg, VLC, mpv, Home Assistant's stream
+//! source and the pages' Media Source Extensions player.
+//!
+//! The init segment, then one fragment per access unit, each made once and shared by
+//! every viewer (`video::mp4`), starting at the newest keyframe. As with MJPEG there is
+//! no queue per viewer: the next fragment is taken from the video bus only when the
+//! connection has taken the last one, so a slow viewer falls behind by at most the group
+//! of pictures the bus holds and then skips to the newest keyframe. When the camera's
+//! stream starts over (the camera reconnected, or changed its resolution) the response
+//! ends: its timeline would go back, and players reconnect.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+use super::{AppState, no_store};
+use crate::camera::{SourceKind, ViewerGuard};
+use crate::error::{AppError, ErrorKind};
+use crate::video::VideoParams;
+use crate::video::gop::VideoReader;
+
+pub(super) async fn stream(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let cam = state.camera(&name)?;
+    if cam.source() != SourceKind::Rtsp {
+        return Err(AppError::new(
+            ErrorKind::Conflict,
+            format!("camera '{name}' sends JPEG pictures, not video: use stream.mjpg"),
+        ));
+    }
+    let viewer = Mp4Viewer {
+        reader: cam.video().reader(),
+        _guard: cam.video_viewer(),
+        params: None,
+        pending: Vec::with_capacity(3),
+    };
+    let chunks = futures_util::stream::unfold(viewer, |mut v| async move {
+        let chunk = v.next_chunk().await?;
+        Some((Ok::<_, std::convert::Infallible>(chunk), v))
+    });
+    let mut response = Body::from_stream(chunks).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    no_store(&mut response);
+    Ok(response)
+}
+
+struct Mp4Viewer {
+    reader: VideoReader,
+    _guard: ViewerGuard,
+    /// The stream being sent (its init segment went out).
+    params: Option<Arc<VideoParams>>,
+    /// Chunks to send before the next unit, last first.
+    pending: Vec<Bytes>,
+}
+
+impl Mp4Viewer {
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        if let Some(chunk) = self.pending.pop() {
+            return Some(chunk);
+        }
+        let unit = self.reader.next().await?;
+        // In the order sent: the init segment of a new stream, the fragment's header, the
+        // unit's bytes.
+        let mut parts = Vec::with_capacity(3);
+        match &self.params {
+            Some(params) if Arc::ptr_eq(params, &unit.params) => {}
+            Some(_) => return None,
+            None => {
+                parts.push(unit.params.init_segment().ok()?);
+                self.params = Some(Arc::clone(&unit.params));
+            }
+        }
+        parts.push(unit.fragment_header().ok()?);
+        parts.push(unit.data.clone());
+        parts.reverse();
+        self.pending = parts;
+        self.pending.pop()
+    }
+}
