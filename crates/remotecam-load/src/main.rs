@@ -5,6 +5,8 @@
 //! measuring window: per-viewer frame rate (min/median), publish-to-receive latency
 //! (p50/p99, from the frame sequence numbers), and the CPU and peak memory of a process
 //! (`--pid`, the hub, or another MJPEG server for comparison with `--mjpeg-url`).
+//! With `--mp4 N --mp4-url URL` it opens N viewers of an RTSP camera's `stream.mp4`
+//! (fragmented MP4, a fragment per frame: their frame rate is fragments per second).
 //!
 //! It shares the machine with what it measures; the report says how much CPU it used
 //! itself, so the reader can judge.
@@ -52,6 +54,12 @@ struct Args {
     /// No latency is measured then; --cameras may be 0.
     #[arg(long)]
     mjpeg_url: Option<String>,
+    /// Viewers of --mp4-url (an RTSP camera's `stream.mp4`).
+    #[arg(long, default_value_t = 0)]
+    mp4: usize,
+    /// The fragmented MP4 stream the --mp4 viewers read.
+    #[arg(long)]
+    mp4_url: Option<String>,
     /// Process to measure CPU time and memory of (the hub, or the server of --mjpeg-url).
     #[arg(long)]
     pid: Option<u32>,
@@ -171,6 +179,20 @@ async fn main() -> anyhow::Result<()> {
                 addr.to_owned(),
                 format!("/{path}"),
                 None,
+                Arc::clone(&window),
+                stop_rx.clone(),
+            )));
+        }
+    }
+    if let Some(url) = &args.mp4_url {
+        let rest = url
+            .strip_prefix("http://")
+            .context("--mp4-url must be an http:// URL")?;
+        let (addr, path) = rest.split_once('/').unwrap_or((rest, ""));
+        for _ in 0..args.mp4 {
+            viewers.push(tokio::spawn(mp4_viewer(
+                addr.to_owned(),
+                format!("/{path}"),
                 Arc::clone(&window),
                 stop_rx.clone(),
             )));
@@ -399,6 +421,72 @@ async fn read_mjpeg(
     }
 }
 
+/// Reads a fragmented MP4 stream with HTTP/1.0, counting its fragments (`moof` boxes)
+/// and never copying what they hold.
+async fn mp4_viewer(
+    addr: String,
+    path: String,
+    window: Arc<Window>,
+    mut stop: watch::Receiver<bool>,
+) -> ViewerResult {
+    let mut result = ViewerResult {
+        kind: "mp4",
+        ..Default::default()
+    };
+    let run = read_mp4(&addr, &path, &window, &mut result.frames);
+    tokio::select! {
+        _ = stop.changed() => {}
+        r = run => if let Err(e) = r { result.error = Some(e.to_string()) },
+    }
+    result
+}
+
+async fn read_mp4(addr: &str, path: &str, window: &Window, frames: &mut u64) -> anyhow::Result<()> {
+    let mut s = TcpStream::connect(&addr).await?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await?;
+    let mut buf = BytesMut::with_capacity(512 * 1024);
+    let mut headers_done = false;
+    // Bytes of the current box still to skip.
+    let mut skip: usize = 0;
+    loop {
+        if skip > 0 {
+            let n = skip.min(buf.len());
+            buf.advance(n);
+            skip -= n;
+        }
+        if skip == 0 {
+            if !headers_done {
+                if let Some(end) = find(&buf, b"\r\n\r\n") {
+                    let head = std::str::from_utf8(&buf[..end]).unwrap_or("");
+                    if !head.starts_with("HTTP/1.") || !head[9..].starts_with("200") {
+                        anyhow::bail!("server answered: {}", head.lines().next().unwrap_or(""));
+                    }
+                    headers_done = true;
+                    buf.advance(end + 4);
+                    continue;
+                }
+            } else if buf.len() >= 8 {
+                let size = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+                if size < 8 {
+                    anyhow::bail!("a box of {size} bytes");
+                }
+                if &buf[4..8] == b"moof" && window.contains(Instant::now()) {
+                    *frames += 1;
+                }
+                skip = size;
+                continue;
+            }
+        }
+        if buf.capacity() - buf.len() < 64 * 1024 {
+            buf.reserve(256 * 1024);
+        }
+        if s.read_buf(&mut buf).await? == 0 {
+            anyhow::bail!("stream ended");
+        }
+    }
+}
+
 async fn ws_viewer(
     url: String,
     times: Arc<SendTimes>,
@@ -509,7 +597,10 @@ fn report(
     match args.cameras {
         0 => println!(
             "published: nothing (viewers of {})",
-            args.mjpeg_url.as_deref().unwrap_or("-")
+            args.mjpeg_url
+                .as_deref()
+                .or(args.mp4_url.as_deref())
+                .unwrap_or("-")
         ),
         n => println!(
             "published: {n} camera(s) at {} fps, {published} frames in the whole run",
@@ -517,9 +608,10 @@ fn report(
         ),
     }
     println!(
-        "viewers: {} MJPEG + {} WebSocket, measured over {d} s",
+        "viewers: {} MJPEG + {} WebSocket + {} MP4, measured over {d} s",
         kinds("mjpeg"),
-        kinds("ws")
+        kinds("ws"),
+        kinds("mp4")
     );
     println!(
         "viewer fps: min {:.1}  median {:.1}  max {:.1}",
@@ -558,7 +650,7 @@ fn report(
     if args.json {
         let json = serde_json::json!({
             "cameras": args.cameras, "fps": args.fps,
-            "mjpeg_viewers": kinds("mjpeg"), "ws_viewers": kinds("ws"),
+            "mjpeg_viewers": kinds("mjpeg"), "ws_viewers": kinds("ws"), "mp4_viewers": kinds("mp4"),
             "window_s": d, "published": published, "delivered": delivered,
             "viewer_fps_min": fps.first(), "viewer_fps_median": percentile(&fps, 0.5),
             "latency_ms_p50": (!lat.is_empty()).then(|| percentile(&lat, 0.5)),

@@ -3,6 +3,7 @@
 //! tools would.
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
+mod fake_rtsp;
 mod hub;
 mod mjpeg;
 mod motion;
@@ -11,6 +12,7 @@ mod probe;
 mod rtsp;
 mod ws;
 
+pub use fake_rtsp::{Sends, fake_rtsp_camera, h264};
 pub use hub::{Hub, HubBuilder};
 pub use mjpeg::{MjpegReader, Part};
 pub use motion::{Events, put_motion, wait_scored};

@@ -29,6 +29,12 @@ def pipeline(args):
         f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
         f"! timeoverlay halignment=left valignment=bottom font-desc=\"Sans 24\" "
     )
+    if args.frames:
+        # JPEG files f001.jpg, f002.jpg, ... looped (the benchmarks' input), at --fps.
+        source = (
+            f"multifilesrc location={args.frames}/f%03d.jpg start-index=1 loop=true "
+            f"caps=image/jpeg,framerate={args.fps}/1 ! jpegdec ! videoconvert "
+        )
     if args.codec == "h265":
         encode = (
             f"! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={args.gop} "
@@ -51,6 +57,7 @@ def main():
     parser.add_argument("--codec", choices=["h264", "h265"], default="h264")
     parser.add_argument("--pattern", choices=["smpte", "ball", "snow"], default="smpte")
     parser.add_argument("--bitrate", type=int, default=2048, help="kbit/s")
+    parser.add_argument("--frames", help="serve these JPEG files (f001.jpg, ...) instead of a pattern")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--fps", type=int, default=30)

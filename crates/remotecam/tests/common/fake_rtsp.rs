@@ -1,0 +1,241 @@
+//! An RTSP camera that misbehaves on purpose: it answers DESCRIBE, SETUP and PLAY as a
+//! camera does (RTP interleaved in the connection), then sends what the test says:
+//! nothing, garbage, H.264 without its parameter sets, or real H.264 that changes its
+//! picture size. The H.264 is made by ffmpeg (libx264) from its test source.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the camera sends after PLAY.
+#[derive(Clone)]
+pub enum Sends {
+    /// Nothing at all: a stalled camera.
+    Nothing,
+    /// Interleaved packets of random bytes.
+    Garbage,
+    /// H.264 slices with their SPS and PPS left out (and none in the SDP).
+    NoParameterSets(Vec<Vec<Vec<u8>>>),
+    /// These access units (NAL units without start codes), in a loop, at 30 fps.
+    Video(Vec<Vec<Vec<u8>>>),
+}
+
+/// Access units of an H.264 stream of `width` x `height`, `frames` long, a keyframe
+/// every 15 frames with its SPS and PPS before it, as ffmpeg's libx264 makes it.
+pub fn h264(dir: &Path, width: u32, height: u32, frames: u32) -> Vec<Vec<Vec<u8>>> {
+    let path = dir.join(format!("{width}x{height}.h264"));
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size={width}x{height}:rate=30"))
+        .args([
+            "-frames:v",
+            &frames.to_string(),
+            "-c:v",
+            "libx264",
+            "-g",
+            "15",
+        ])
+        .args([
+            "-bf",
+            "0",
+            "-x264-params",
+            "aud=1:repeat-headers=1",
+            "-f",
+            "h264",
+        ])
+        .arg(&path)
+        .status()
+        .expect("run ffmpeg");
+    assert!(status.success());
+    let stream = std::fs::read(&path).unwrap();
+    // Split on start codes; an access unit delimiter (type 9) starts each unit.
+    let mut nals: Vec<Vec<u8>> = Vec::new();
+    let mut i = 0;
+    let mut start = None;
+    while i + 3 <= stream.len() {
+        if stream[i..i + 3] == [0, 0, 1] {
+            if let Some(s) = start {
+                let mut end = i;
+                while end > s && stream[end - 1] == 0 {
+                    end -= 1;
+                }
+                nals.push(stream[s..end].to_vec());
+            }
+            i += 3;
+            start = Some(i);
+        } else {
+            i += 1;
+        }
+    }
+    if let Some(s) = start {
+        nals.push(stream[s..].to_vec());
+    }
+    let mut units: Vec<Vec<Vec<u8>>> = Vec::new();
+    for nal in nals {
+        if nal[0] & 0x1F == 9 || units.is_empty() {
+            units.push(Vec::new());
+        }
+        units.last_mut().unwrap().push(nal);
+    }
+    units
+}
+
+/// Starts the camera on a free port; its URL is `rtsp://127.0.0.1:PORT/cam`.
+pub async fn fake_rtsp_camera(sends: Sends) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("rtsp://{}/cam", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(session(stream, sends.clone()));
+        }
+    });
+    (url, task)
+}
+
+async fn session(mut stream: TcpStream, sends: Sends) {
+    let mut buffer = Vec::new();
+    loop {
+        let Some(request) = read_request(&mut stream, &mut buffer).await else {
+            return;
+        };
+        let method = request.split_whitespace().next().unwrap_or("").to_owned();
+        let cseq = request
+            .lines()
+            .find_map(|l| l.strip_prefix("CSeq:").or_else(|| l.strip_prefix("Cseq:")))
+            .unwrap_or("1")
+            .trim()
+            .to_owned();
+        let url = request.split_whitespace().nth(1).unwrap_or("").to_owned();
+        let (headers, body) = match method.as_str() {
+            "OPTIONS" => (
+                "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\n".to_owned(),
+                String::new(),
+            ),
+            "DESCRIBE" => {
+                let sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nt=0 0\r\n\
+                           m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
+                           a=fmtp:96 packetization-mode=1\r\na=control:track1\r\n";
+                (
+                    format!("Content-Type: application/sdp\r\nContent-Base: {url}/\r\n"),
+                    sdp.to_owned(),
+                )
+            }
+            "SETUP" => (
+                "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\nSession: 12345678\r\n"
+                    .to_owned(),
+                String::new(),
+            ),
+            "PLAY" => ("Session: 12345678\r\n".to_owned(), String::new()),
+            _ => ("Session: 12345678\r\n".to_owned(), String::new()),
+        };
+        let response = format!(
+            "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if stream.write_all(response.as_bytes()).await.is_err() {
+            return;
+        }
+        if method == "PLAY" {
+            play(stream, sends).await;
+            return;
+        }
+    }
+}
+
+/// One RTSP request's head (and nothing of a body: the client sends none here).
+async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<String> {
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).to_string();
+            buffer.drain(..end + 4);
+            return Some(head);
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn play(mut stream: TcpStream, sends: Sends) {
+    let units = match sends {
+        Sends::Nothing => return std::future::pending().await,
+        Sends::Garbage => {
+            let mut x: u32 = 0x1234_5678;
+            loop {
+                let mut packet = vec![b'$', 0, 0x02, 0x00];
+                for _ in 0..512 {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    packet.push(x as u8);
+                }
+                if stream.write_all(&packet).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(33)).await;
+            }
+        }
+        Sends::NoParameterSets(units) => units
+            .into_iter()
+            .map(|u| {
+                u.into_iter()
+                    .filter(|n| !matches!(n[0] & 0x1F, 7 | 8))
+                    .collect()
+            })
+            .collect(),
+        Sends::Video(units) => units,
+    };
+    let mut seq: u16 = 0;
+    let mut frame = tokio::time::interval(Duration::from_millis(33));
+    for (i, unit) in units.iter().cycle().enumerate() {
+        frame.tick().await;
+        let timestamp = (i as u32).wrapping_mul(3000);
+        for (n, nal) in unit.iter().enumerate() {
+            let last = n + 1 == unit.len();
+            for payload in packetize(nal) {
+                let marker = last && payload.1;
+                let mut rtp = vec![0x80, if marker { 0x80 | 96 } else { 96 }];
+                rtp.extend_from_slice(&seq.to_be_bytes());
+                rtp.extend_from_slice(&timestamp.to_be_bytes());
+                rtp.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
+                rtp.extend_from_slice(&payload.0);
+                seq = seq.wrapping_add(1);
+                let mut packet = vec![b'$', 0];
+                packet.extend_from_slice(&(rtp.len() as u16).to_be_bytes());
+                packet.extend_from_slice(&rtp);
+                if stream.write_all(&packet).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// RTP payloads for one NAL unit (RFC 6184): whole, or FU-A fragments of 1200 bytes;
+/// with whether each is the NAL unit's last.
+fn packetize(nal: &[u8]) -> Vec<(Vec<u8>, bool)> {
+    if nal.len() <= 1200 {
+        return vec![(nal.to_vec(), true)];
+    }
+    let (header, body) = (nal[0], &nal[1..]);
+    let chunks: Vec<&[u8]> = body.chunks(1200).collect();
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let start = if i == 0 { 0x80 } else { 0 };
+            let end = if i + 1 == chunks.len() { 0x40 } else { 0 };
+            let mut p = vec![(header & 0xE0) | 28, start | end | (header & 0x1F)];
+            p.extend_from_slice(chunk);
+            (p, i + 1 == chunks.len())
+        })
+        .collect()
+}

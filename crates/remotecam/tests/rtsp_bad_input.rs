@@ -1,0 +1,91 @@
+//! RTSP cameras that misbehave (`common/fake_rtsp.rs`): a stall after PLAY, garbage
+//! instead of RTP, H.264 without its parameter sets, a picture size that changes. Each
+//! gives the camera a clear state and error or is followed, never a crash, and the
+//! other camera goes on.
+
+mod common;
+
+use common::*;
+
+/// A hub with the RTSP camera `door` at `url` and a test pattern camera `ok` beside it.
+fn hub_with(url: &str) -> Hub {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rtsp.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[cameras.door]\nsource = \"{url}\"\nread_timeout_s = 1\nconnect_timeout_s = 1\n\
+             [cameras.ok]\nsource = \"test:?width=160&height=120&fps=30\"\n"
+        ),
+    )
+    .unwrap();
+    let cfg = path.to_str().unwrap().to_owned();
+    Hub::builder().dir(dir).args(&["--config", &cfg]).start()
+}
+
+async fn the_other_camera_goes_on(hub: &Hub) {
+    let mut mjpeg = MjpegReader::open(&hub.url("/api/cameras/ok/stream.mjpg")).await;
+    let a = mjpeg.next_part().await.body;
+    let b = mjpeg.next_part().await.body;
+    assert_ne!(a, b);
+}
+
+async fn retried_with(hub: &Hub, says: &str) {
+    hub.wait_camera("door", |c| {
+        c["state"] == "retrying" && c["error"].as_str().is_some_and(|e| e.contains(says))
+    })
+    .await;
+    assert_eq!(hub.camera("door").await["online"], false);
+    the_other_camera_goes_on(hub).await;
+}
+
+#[tokio::test]
+async fn a_camera_that_stalls_after_play_is_retried_with_the_reason() {
+    let (url, _camera) = fake_rtsp_camera(Sends::Nothing).await;
+    let hub = hub_with(&url);
+    retried_with(&hub, "stalled").await;
+}
+
+#[tokio::test]
+async fn garbage_instead_of_rtp_is_an_error_not_a_crash() {
+    let (url, _camera) = fake_rtsp_camera(Sends::Garbage).await;
+    let hub = hub_with(&url);
+    retried_with(&hub, "bad stream").await;
+}
+
+#[tokio::test]
+async fn video_without_its_parameter_sets_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let units = h264(dir.path(), 320, 240, 30);
+    let (url, _camera) = fake_rtsp_camera(Sends::NoParameterSets(units)).await;
+    let hub = hub_with(&url);
+    retried_with(&hub, "without its parameter sets (SPS/PPS)").await;
+}
+
+#[tokio::test]
+async fn a_camera_that_changes_its_picture_size_is_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut units = h264(dir.path(), 320, 240, 30);
+    units.extend(h264(dir.path(), 160, 120, 30));
+    let (url, _camera) = fake_rtsp_camera(Sends::Video(units)).await;
+    let hub = hub_with(&url);
+    hub.wait_camera("door", |c| c["state"] == "live").await;
+    // The JPEG views follow: both sizes come out of the one decoder.
+    let mut mjpeg = MjpegReader::open(&hub.url("/api/cameras/door/stream.mjpg")).await;
+    let mut sizes = std::collections::HashSet::new();
+    while sizes.len() < 2 {
+        let part = mjpeg.next_part().await;
+        if part.header("x-frame-seq").is_none() {
+            continue;
+        }
+        let mut decoder = zune_jpeg::JpegDecoder::new(
+            zune_jpeg::zune_core::bytestream::ZCursor::new(&part.body[..]),
+        );
+        decoder.decode_headers().unwrap();
+        sizes.insert(decoder.dimensions().unwrap());
+    }
+    assert_eq!(sizes, [(320, 240), (160, 120)].into_iter().collect());
+    let status = hub.camera("door").await;
+    assert_eq!(status["state"], "live", "{status}");
+    the_other_camera_goes_on(&hub).await;
+}
