@@ -35,9 +35,9 @@ struct Args {
     #[arg(long, default_value = "http://127.0.0.1:8100")]
     hub: String,
     /// A directory of JPEG files, sent in name order, over and over.
-    #[arg(long, required_unless_present = "mjpeg_url")]
+    #[arg(long, required_unless_present_any = ["mjpeg_url", "mp4_url"])]
     frames: Option<PathBuf>,
-    /// Cameras to publish (0: publish nothing, only view --mjpeg-url).
+    /// Cameras to publish (0: publish nothing, only view --mjpeg-url or --mp4-url).
     #[arg(long, default_value_t = 1)]
     cameras: usize,
     /// Frames per second per camera.

@@ -129,6 +129,8 @@ pub struct Camera {
     pictures_wanted: watch::Sender<usize>,
     /// The encoded video of a camera that sends it (RTSP); empty for JPEG cameras.
     video: Arc<VideoBus>,
+    /// A video camera's pictures are being made (its decoder runs).
+    decoding: std::sync::atomic::AtomicBool,
     rate: Mutex<RateMeter>,
     publisher: Mutex<Option<Lease>>,
     next_lease: AtomicU64,
@@ -169,6 +171,9 @@ pub struct CameraStatus {
     /// A video camera's RFC 6381 codec string (`avc1.640028`), what Media Source
     /// Extensions and `<video>` ask.
     pub codec_string: Option<String>,
+    /// A video camera's video is being decoded to JPEG now (someone wants JPEG, or did
+    /// within the last 10 s).
+    pub decoding: bool,
 }
 
 impl Camera {
@@ -190,6 +195,7 @@ impl Camera {
             viewers: watch::Sender::new(0),
             pictures_wanted: watch::Sender::new(0),
             video: Arc::new(VideoBus::default()),
+            decoding: std::sync::atomic::AtomicBool::new(false),
             rate: Mutex::new(RateMeter::default()),
             publisher: Mutex::new(None),
             next_lease: AtomicU64::new(1),
@@ -262,6 +268,11 @@ impl Camera {
     /// The number of JPEG consumers, to wait on.
     pub fn watch_pictures_wanted(&self) -> watch::Receiver<usize> {
         self.pictures_wanted.subscribe()
+    }
+
+    /// Reports whether the camera's decoder runs (a video camera's pictures are made).
+    pub fn set_decoding(&self, decoding: bool) {
+        self.decoding.store(decoding, Ordering::Relaxed);
     }
 
     /// The camera's encoded video (empty unless the camera sends video).
@@ -424,6 +435,7 @@ impl Camera {
             codec: Some(Codec::Jpeg),
             keyframe_interval_ms: None,
             codec_string: None,
+            decoding: self.decoding.load(Ordering::Relaxed),
         };
         if self.source == SourceKind::Rtsp {
             let params = self.video.params();

@@ -395,3 +395,27 @@ async fn stream_mp4_is_the_cameras_own_video_and_a_stalled_viewer_skips_to_a_key
         last = seq;
     }
 }
+
+#[tokio::test]
+async fn the_decoder_runs_only_while_someone_wants_jpeg() {
+    let camera = RtspCamera::start();
+    let hub = hub_with(&camera.url_with_user());
+    hub.wait_camera("door", |c| c["state"] == "live").await;
+    assert_eq!(
+        hub.camera("door").await["decoding"],
+        false,
+        "nobody wants JPEG"
+    );
+    // A video viewer wants none either.
+    let mut video = Boxes::new(get_raw(&hub, "/api/cameras/door/stream.mp4").await);
+    video.fragment().await;
+    assert_eq!(hub.camera("door").await["decoding"], false);
+
+    let mut mjpeg = MjpegReader::open(&hub.url("/api/cameras/door/stream.mjpg")).await;
+    mjpeg.next_part().await;
+    assert_eq!(hub.camera("door").await["decoding"], true);
+    drop(mjpeg);
+    // It stops 10 s after the last JPEG viewer left (the bound on waits is 20 s).
+    hub.wait_camera("door", |c| c["decoding"] == false).await;
+    video.fragment().await;
+}

@@ -25,45 +25,70 @@ pub(super) async fn run(lease: &PublisherLease) -> String {
         if wanted.wait_for(|n| *n > 0).await.is_err() {
             return std::future::pending().await;
         }
-        let mut maker = match PictureMaker::new() {
+        let maker = match PictureMaker::new() {
             Ok(maker) => Box::new(maker),
             Err(e) => return e,
         };
-        let mut reader = camera.video().reader();
-        let mut failing = false;
-        loop {
-            let unit = tokio::select! {
-                unit = reader.next() => unit,
-                () = super::unwatched(&mut wanted, Some(LINGER)) => break,
-            };
-            let Some(unit) = unit else {
-                return std::future::pending().await;
-            };
-            if unit.params.codec != Codec::H264 {
-                continue;
+        let _decoding = Decoding::start(camera);
+        tokio::select! {
+            never = decode(lease, maker) => match never {},
+            () = super::unwatched(&mut wanted, Some(LINGER)) => {}
+        }
+    }
+}
+
+enum Never {}
+
+/// The camera says it decodes while this lives (also when the source fails mid-way).
+struct Decoding<'a>(&'a crate::camera::Camera);
+
+impl<'a> Decoding<'a> {
+    fn start(camera: &'a crate::camera::Camera) -> Decoding<'a> {
+        camera.set_decoding(true);
+        Decoding(camera)
+    }
+}
+
+impl Drop for Decoding<'_> {
+    fn drop(&mut self) {
+        self.0.set_decoding(false);
+    }
+}
+
+/// Decodes every unit from the newest keyframe on, and publishes a picture of the
+/// newest; runs until it is dropped.
+async fn decode(lease: &PublisherLease, mut maker: Box<PictureMaker>) -> Never {
+    let camera = lease.camera();
+    let mut reader = camera.video().reader();
+    let mut failing = false;
+    loop {
+        let Some(unit) = reader.next().await else {
+            return std::future::pending().await;
+        };
+        if unit.params.codec != Codec::H264 {
+            continue;
+        }
+        // Every unit is decoded; only the newest becomes a JPEG.
+        let encode = !reader.behind();
+        let job = tokio::task::spawn_blocking(move || {
+            let picture = maker.decode(&unit, encode);
+            (maker, unit, picture)
+        });
+        let (returned, unit, picture) = job.await.expect("decoding does not panic");
+        maker = returned;
+        match picture {
+            Ok(Some(picture)) => {
+                lease.publish_picture(&unit, picture);
+                if failing {
+                    failing = false;
+                    camera.set_source_state(SourceState::Live, None);
+                }
             }
-            // Every unit is decoded; only the newest becomes a JPEG.
-            let encode = !reader.behind();
-            let job = tokio::task::spawn_blocking(move || {
-                let picture = maker.decode(&unit, encode);
-                (maker, unit, picture)
-            });
-            let (returned, unit, picture) = job.await.expect("decoding does not panic");
-            maker = returned;
-            match picture {
-                Ok(Some(picture)) => {
-                    lease.publish_picture(&unit, picture);
-                    if failing {
-                        failing = false;
-                        camera.set_source_state(SourceState::Live, None);
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(camera = camera.name(), error = %e, "picture not made");
-                    failing = true;
-                    camera.set_source_state(SourceState::Live, Some(e));
-                }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(camera = camera.name(), error = %e, "picture not made");
+                failing = true;
+                camera.set_source_state(SourceState::Live, Some(e));
             }
         }
     }
