@@ -98,6 +98,8 @@ for round in $(seq "$rounds"); do
   measure record "hub, RTSP, detection and recording on" "$hub_a"
   echo "    hub recording: $(curl -sf "$a/api/cameras/door/motion" | grep -oP '"(state|dropped_frames)":"?\K[a-z_0-9]+' | tr "\n" " ")(state, frames dropped since start)"
   motion_on "$a/api/cameras/door" '{"enabled": false}'
+  # The decoder keeps running 10 s after detection stopped wanting pictures.
+  until curl -sf "$a/api/cameras/door" | grep -q '"decoding":false'; do sleep 0.5; done
   curl -sf -o /dev/null "$a/api/cameras/door/stream.mp4" & viewer=$!
   measure mse1 "hub, RTSP, one stream.mp4 viewer" "$hub_a"
   kill "$viewer"; wait "$viewer" 2>/dev/null || true

@@ -535,13 +535,9 @@ impl PublisherLease {
     /// Shows a picture made from the access unit `unit` as the camera's newest JPEG
     /// frame, under that unit's sequence number.
     pub fn publish_picture(&self, unit: &AccessUnit, picture: Picture) -> Arc<Frame> {
-        let frame = Arc::new(Frame::new(
-            unit.seq,
-            picture.jpeg,
-            picture.width,
-            picture.height,
-            None,
-        ));
+        let mut frame = Frame::new(unit.seq, picture.jpeg, picture.width, picture.height, None);
+        frame.luma = Some(picture.luma);
+        let frame = Arc::new(frame);
         self.camera.show(&frame);
         frame
     }

@@ -57,13 +57,9 @@ fn nearest_level(x: f32) -> u8 {
     (x + 12_582_912.0).to_bits() as u8
 }
 
-/// A grayscale picture, one byte per pixel, rows without padding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Gray {
-    pub width: usize,
-    pub height: usize,
-    pub pixels: Vec<u8>,
-}
+/// The detector's grayscale picture (one byte per pixel, rows without padding), made
+/// from any luma by one rule (`remotecam_core::luma`).
+pub use remotecam_core::luma::Luma as Gray;
 
 /// A polygon in picture coordinates from 0 to 1 (x right, y down), so that it fits any
 /// resolution.

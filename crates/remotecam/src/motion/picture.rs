@@ -8,10 +8,8 @@ use zune_core::options::DecoderOptions;
 
 use super::Gray;
 use crate::record::encode::I420;
+use remotecam_core::luma::{WORK_WIDTH, box_average, from_eighth, working_picture};
 use remotecam_core::planar::DecodeError;
-
-/// Width of the detector's working picture, at most.
-const WORK_WIDTH: usize = 160;
 
 /// The largest picture scored through the general decoder (zune-jpeg: progressive JPEGs
 /// and others the hub's own decoder leaves to it), 3840x2160. That decoder holds the
@@ -31,7 +29,13 @@ const GENERAL_DECODE_MAX_PIXELS: u64 = 3840 * 2160;
 pub fn small_gray(jpeg: &[u8]) -> Result<Gray, String> {
     let mut eighth = Vec::new();
     match remotecam_core::planar::luma_eighth(jpeg, &mut eighth) {
-        Ok((w, h)) if w >= WORK_WIDTH => return Ok(from_eighth(eighth, w, h)),
+        Ok((width, height)) if width >= WORK_WIDTH => {
+            return Ok(from_eighth(Gray {
+                width,
+                height,
+                pixels: eighth,
+            }));
+        }
         Ok(_) | Err(DecodeError::Unsupported(_)) => {}
         Err(e) => return Err(format!("cannot decode the frame: {e}")),
     }
@@ -69,20 +73,6 @@ pub fn small_gray(jpeg: &[u8]) -> Result<Gray, String> {
     Ok(box_average(&luma, w, w, h, w.div_ceil(WORK_WIDTH).max(1)))
 }
 
-/// The working picture from the luma at 1/8 (`w x h`, at least [`WORK_WIDTH`] wide):
-/// as it is, or averaged down by a whole factor if still twice as wide or more.
-fn from_eighth(eighth: Vec<u8>, w: usize, h: usize) -> Gray {
-    let f = w / WORK_WIDTH;
-    if f == 1 {
-        return Gray {
-            width: w,
-            height: h,
-            pixels: eighth,
-        };
-    }
-    box_average(&eighth, w, w, h, f)
-}
-
 /// [`small_gray`] of a frame decoded in full into `picture` (for the recorder): the same
 /// working picture, from the decoded luma, without a second decode. A picture wide
 /// enough for [`small_gray`]'s 1/8 path is averaged over 8x8 blocks first, as the DC
@@ -91,43 +81,7 @@ fn from_eighth(eighth: Vec<u8>, w: usize, h: usize) -> Gray {
 pub fn small_gray_decoded(jpeg: &[u8], picture: &mut I420) -> Result<Gray, String> {
     picture.decode_jpeg(jpeg)?;
     let (w, h, stride) = (picture.width, picture.height, picture.y_stride);
-    if w / 8 >= WORK_WIDTH {
-        let eighth = box_average(picture.luma(), stride, w, h, 8);
-        return Ok(from_eighth(eighth.pixels, eighth.width, eighth.height));
-    }
-    let f = w.div_ceil(WORK_WIDTH).max(1);
-    Ok(box_average(picture.luma(), stride, w, h, f))
-}
-
-/// `pixels` (`w x h`, rows `stride` apart) reduced `f` times each way, each output pixel
-/// the mean of an `f x f` square (a partial square at the edges is left out).
-fn box_average(pixels: &[u8], stride: usize, w: usize, h: usize, f: usize) -> Gray {
-    let (sw, sh) = ((w / f).max(1), (h / f).max(1));
-    let (fw, fh) = (f.min(w), f.min(h));
-    let mut out = Vec::with_capacity(sw * sh);
-    // Column sums over each band of `fh` rows (a loop the compiler runs on vectors),
-    // then `fw` of them to a pixel.
-    let mut columns = vec![0u32; sw * fw];
-    let area = (fw * fh) as u32;
-    for y in 0..sh {
-        columns.fill(0);
-        for dy in 0..fh {
-            let row = &pixels[(y * fh + dy) * stride..][..sw * fw];
-            for (sum, &p) in columns.iter_mut().zip(row) {
-                *sum += u32::from(p);
-            }
-        }
-        out.extend(
-            columns
-                .chunks_exact(fw)
-                .map(|c| (c.iter().sum::<u32>() / area) as u8),
-        );
-    }
-    Gray {
-        width: sw,
-        height: sh,
-        pixels: out,
-    }
+    Ok(working_picture(picture.luma(), stride, w, h))
 }
 
 #[cfg(test)]

@@ -416,16 +416,23 @@ impl Job {
             mut picture,
         } = self;
         let before = thread_cpu();
-        let decoded = picture.as_mut().map(|p| small_gray_decoded(&frame.jpeg, p));
-        // A frame the recorder cannot take (too large to record, say) is still scored.
-        let gray = match decoded {
-            Some(Ok(gray)) => Ok(gray),
-            _ => {
-                picture = None;
-                small_gray(&frame.jpeg)
-            }
+        // A frame made from decoded video comes with its working picture.
+        let score = if let Some(luma) = &frame.luma {
+            // Nothing decoded for the recorder: a video camera's records its own units.
+            picture = None;
+            Ok(scorer.detector.score(luma))
+        } else {
+            let decoded = picture.as_mut().map(|p| small_gray_decoded(&frame.jpeg, p));
+            // A frame the recorder cannot take (too large to record, say) is still scored.
+            let gray = match decoded {
+                Some(Ok(gray)) => Ok(gray),
+                _ => {
+                    picture = None;
+                    small_gray(&frame.jpeg)
+                }
+            };
+            gray.map(|g| scorer.detector.score(&g))
         };
-        let score = gray.map(|g| scorer.detector.score(&g));
         Scored {
             seq: frame.seq,
             score,

@@ -14,16 +14,18 @@ use openh264::formats::YUVSource;
 use turbojpeg::{Compressor, Subsamp, YuvPlanesImage};
 
 use super::{AccessUnit, Codec, VideoParams};
+use remotecam_core::luma::{Luma, working_picture};
 
 /// JPEG quality of the pictures made from video: the look of a camera's own MJPEG.
 const QUALITY: i32 = 80;
 
-/// A JPEG made from an access unit.
+/// A JPEG made from an access unit, and the motion detector's working picture of it.
 #[derive(Debug)]
 pub struct Picture {
     pub jpeg: Bytes,
     pub width: u16,
     pub height: u16,
+    pub luma: Arc<Luma>,
 }
 
 /// Decodes one camera's H.264 stream and makes JPEG pictures of it.
@@ -114,10 +116,97 @@ impl PictureMaker {
             .compressor
             .compress_yuv_planes_to_owned(&image)
             .map_err(|e| format!("JPEG encoder: {e}"))?;
+        let luma = Arc::new(working_picture(yuv.y(), y_stride, width, height));
         Ok(Some(Picture {
             jpeg: Bytes::copy_from_slice(&jpeg),
             width: params.width,
             height: params.height,
+            luma,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openh264::encoder::Encoder;
+    use openh264::formats::{RgbSliceU8, YUVBuffer};
+    use shiguredo_mp4::bitstream::h264::{H264NalUnitType, parse_annexb_nal_units};
+
+    /// A 1280x720 keyframe of a picture with gradients and a bright square, made by
+    /// OpenH264's encoder, as a camera's access unit.
+    fn keyframe() -> AccessUnit {
+        let mut rgb = vec![0u8; 1280 * 720 * 3];
+        for y in 0..720 {
+            for x in 0..1280 {
+                let square = (400..600).contains(&x) && (200..400).contains(&y);
+                let v = if square {
+                    240
+                } else {
+                    (20 + x / 8 + y / 12) as u8
+                };
+                rgb[(y * 1280 + x) * 3..][..3].copy_from_slice(&[v, v, v]);
+            }
+        }
+        let yuv = YUVBuffer::from_rgb8_source(RgbSliceU8::new(&rgb, (1280, 720)));
+        let annexb = Encoder::new().unwrap().encode(&yuv).unwrap().to_vec();
+        let nals = parse_annexb_nal_units(&annexb).unwrap();
+        let set = |kind| {
+            nals.iter()
+                .find(|n| n.nal_unit_type == kind)
+                .map(|n| Bytes::copy_from_slice(n.data))
+                .unwrap()
+        };
+        let mut data = Vec::new();
+        for nal in nals
+            .iter()
+            .filter(|n| n.nal_unit_type == H264NalUnitType::IdrSlice)
+        {
+            data.extend_from_slice(&(nal.data.len() as u32).to_be_bytes());
+            data.extend_from_slice(nal.data);
+        }
+        let params = VideoParams::new(
+            Codec::H264,
+            (1280, 720),
+            "avc1.42c01f".into(),
+            Bytes::new(),
+            vec![set(H264NalUnitType::Sps), set(H264NalUnitType::Pps)],
+        );
+        AccessUnit::new(1, Bytes::from(data), true, (0, 3000), Arc::new(params))
+    }
+
+    #[test]
+    fn a_decoded_picture_comes_with_the_working_picture_its_jpeg_would_give() {
+        let unit = keyframe();
+        let mut maker = PictureMaker::new().unwrap();
+        let picture = maker.decode(&unit, true).unwrap().expect("a picture");
+        assert_eq!((picture.width, picture.height), (1280, 720));
+        // What motion detection would read from the JPEG (its DC coefficients), and what
+        // it gets instead.
+        let mut eighth = Vec::new();
+        let (width, height) =
+            remotecam_core::planar::luma_eighth(&picture.jpeg, &mut eighth).unwrap();
+        let from_jpeg = remotecam_core::luma::from_eighth(Luma {
+            width,
+            height,
+            pixels: eighth,
+        });
+        assert_eq!((picture.luma.width, picture.luma.height), (160, 90));
+        assert_eq!((from_jpeg.width, from_jpeg.height), (160, 90));
+        let off: u32 = picture
+            .luma
+            .pixels
+            .iter()
+            .zip(&from_jpeg.pixels)
+            .map(|(a, b)| u32::from(a.abs_diff(*b)))
+            .sum();
+        assert!(
+            off / (160 * 90) <= 2,
+            "mean difference {}",
+            off / (160 * 90)
+        );
+        // The square is there: bright in the middle of it, dark away from it.
+        assert!(picture.luma.pixels[37 * 160 + 62] > 200);
+        assert!(picture.luma.pixels[80 * 160 + 10] < 100);
     }
 }
