@@ -532,6 +532,15 @@ impl PublisherLease {
         self.camera.publish_video(data, keyframe, pts, params)
     }
 
+    /// Shows the hub's own "no picture" JPEG for a video it cannot decode, under the
+    /// sequence number of the unit it stands for.
+    pub fn publish_undecodable(&self, unit: &AccessUnit, jpeg: Bytes) -> Arc<Frame> {
+        let (w, h) = crate::placeholder::size_for(unit.params.width, unit.params.height);
+        let frame = Arc::new(Frame::new(unit.seq, jpeg, w, h, None));
+        self.camera.show(&frame);
+        frame
+    }
+
     /// Shows a picture made from the access unit `unit` as the camera's newest JPEG
     /// frame, under that unit's sequence number.
     pub fn publish_picture(&self, unit: &AccessUnit, picture: Picture) -> Arc<Frame> {

@@ -221,6 +221,40 @@ async fn an_h265_camera_says_what_it_is() {
         (status["width"].as_u64(), status["height"].as_u64()),
         (Some(640), Some(360))
     );
+    assert!(
+        status["codec_string"]
+            .as_str()
+            .unwrap()
+            .starts_with("hvc1."),
+        "{status}"
+    );
+
+    // No decoder here: the JPEG views show a picture that says so, at once.
+    let started = std::time::Instant::now();
+    let res = snapshot(&hub, "door").await;
+    assert_eq!(res.headers()["x-camera-online"], "true");
+    assert!(res.headers().get("x-frame-seq").is_some());
+    let jpeg = res.bytes().await.unwrap();
+    let mut decoder =
+        zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(&jpeg[..]));
+    decoder.decode_headers().unwrap();
+    assert_eq!(decoder.dimensions(), Some((640, 360)));
+    let mut mjpeg = MjpegReader::open(&hub.url("/api/cameras/door/stream.mjpg")).await;
+    assert!(mjpeg.next_part().await.header("x-frame-seq").is_some());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "no wait for a picture that never comes"
+    );
+
+    // Its own video plays for those who can: stream.mp4 says hvc1.
+    let mut video = Boxes::new(get_raw(&hub, "/api/cameras/door/stream.mp4").await);
+    video.next().await;
+    let (kind, moov) = video.next().await;
+    assert_eq!(&kind, b"moov");
+    assert!(
+        moov.windows(4).any(|w| w == b"hvc1"),
+        "an hvc1 sample entry"
+    );
 }
 
 /// `GET path` as HTTP/1.0 (so the body is the bytes as sent, not chunked).
