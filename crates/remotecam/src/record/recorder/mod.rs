@@ -33,13 +33,15 @@ use tokio::sync::broadcast;
 
 use super::encode::{I420, VideoEncoder};
 use super::error::{Kind, RecordError};
-use super::fmp4::{ClipFile, NewParameters, TIMESCALE, Written};
+use super::fmp4::{ClipFile, TIMESCALE, Written};
 use super::index::{ClipRow, ClipView};
 use super::store::Recordings;
 use super::units::UnitBuffer;
 use crate::events::{HubEvent, What};
 use crate::frame::{Frame, epoch_ms};
 use crate::video::AccessUnit;
+
+mod passthrough;
 
 /// Frames the recorder may be behind before new ones are dropped (about 8 s at 30 fps).
 pub const MAX_QUEUED: usize = 240;
@@ -478,91 +480,6 @@ impl Worker {
         }
         if clip.file.written() != clip.flushed {
             self.progress();
-        }
-    }
-
-    /// A frame of a video camera's clip: the clip opens at its first frame, with the
-    /// units from the keyframe at or before it; the frame itself is not written (the
-    /// camera's units are).
-    fn video_frame(&mut self, frame: Arc<Frame>, score: f32, motion: bool) {
-        if self.stopped.is_some() {
-            return;
-        }
-        if self.clip.is_none() {
-            let units = self.units.as_ref().expect("a video camera");
-            let start: Vec<Arc<AccessUnit>> = units.from(frame.seq).cloned().collect();
-            if !self.open_video(&start) {
-                return;
-            }
-        }
-        self.counted(frame, score, motion);
-    }
-
-    /// Opens a clip of the camera's own video and writes `units` into it (the first a
-    /// keyframe). False when nothing could be opened.
-    fn open_video(&mut self, units: &[Arc<AccessUnit>]) -> bool {
-        let Some(first) = units.first() else {
-            tracing::debug!(camera = %self.name, "no keyframe yet: the clip waits for one");
-            return false;
-        };
-        let size = (
-            usize::from(first.params.width),
-            usize::from(first.params.height),
-        );
-        match self.open((first.received_at, first.received), size, None) {
-            Ok(c) => self.clip = Some(c),
-            Err(e) => {
-                self.stop(e);
-                return false;
-            }
-        }
-        self.status();
-        for unit in units {
-            self.write_unit(unit);
-        }
-        self.clip.is_some()
-    }
-
-    /// A video camera's unit: into the pre-roll, and into the open clip.
-    fn unit(&mut self, unit: Arc<AccessUnit>) {
-        let pre_roll = self.pre_roll;
-        self.units
-            .get_or_insert_with(|| UnitBuffer::new(pre_roll))
-            .push(Arc::clone(&unit));
-        if self.clip.as_ref().is_some_and(|c| unit.seq > c.last_unit) {
-            self.write_unit(&unit);
-        }
-    }
-
-    /// Writes one of the camera's units into the open clip, at its own time; a unit with
-    /// new parameters (a new resolution) goes on in a new file.
-    fn write_unit(&mut self, unit: &Arc<AccessUnit>) {
-        let Some(clip) = &mut self.clip else { return };
-        let first_pts = *clip.first_pts.get_or_insert(unit.pts);
-        let mut dts = u64::try_from(unit.pts - first_pts).unwrap_or(0);
-        // Timestamps must rise within a file (a camera with B-frames sends them out of
-        // presentation order; shown a tick apart rather than refused).
-        if let Some(last) = clip.last_dts
-            && dts <= last
-        {
-            dts = last + 1;
-        }
-        match clip.file.push_unit(dts, unit) {
-            Ok(()) => {
-                clip.last_dts = Some(dts);
-                clip.last_unit = unit.seq;
-                if clip.file.written() != clip.flushed {
-                    self.progress();
-                }
-            }
-            Err(e) if e.get_ref().is_some_and(|e| e.is::<NewParameters>()) => {
-                self.end(true);
-                self.start();
-                if self.stopped.is_none() && unit.keyframe {
-                    self.open_video(std::slice::from_ref(unit));
-                }
-            }
-            Err(e) => self.stop(RecordError::io("writing the clip", &e)),
         }
     }
 

@@ -1,0 +1,99 @@
+//! A video camera's clips: its own access units into the file, no decoding or
+//! encoding. The recorder's other half (`mod.rs`) opens, counts and ends clips for
+//! every camera; this is what differs for a camera that sends H.264 or H.265.
+
+use std::sync::Arc;
+
+use super::Worker;
+use crate::frame::Frame;
+use crate::record::error::RecordError;
+use crate::record::fmp4::NewParameters;
+use crate::record::units::UnitBuffer;
+use crate::video::AccessUnit;
+
+impl Worker {
+    /// A frame of a video camera's clip: the clip opens at its first frame, with the
+    /// units from the keyframe at or before it; the frame itself is not written (the
+    /// camera's units are).
+    pub(super) fn video_frame(&mut self, frame: Arc<Frame>, score: f32, motion: bool) {
+        if self.stopped.is_some() {
+            return;
+        }
+        if self.clip.is_none() {
+            let units = self.units.as_ref().expect("a video camera");
+            let start: Vec<Arc<AccessUnit>> = units.from(frame.seq).cloned().collect();
+            if !self.open_video(&start) {
+                return;
+            }
+        }
+        self.counted(frame, score, motion);
+    }
+
+    /// Opens a clip of the camera's own video and writes `units` into it (the first a
+    /// keyframe). False when nothing could be opened.
+    fn open_video(&mut self, units: &[Arc<AccessUnit>]) -> bool {
+        let Some(first) = units.first() else {
+            tracing::debug!(camera = %self.name, "no keyframe yet: the clip waits for one");
+            return false;
+        };
+        let size = (
+            usize::from(first.params.width),
+            usize::from(first.params.height),
+        );
+        match self.open((first.received_at, first.received), size, None) {
+            Ok(c) => self.clip = Some(c),
+            Err(e) => {
+                self.stop(e);
+                return false;
+            }
+        }
+        self.status();
+        for unit in units {
+            self.write_unit(unit);
+        }
+        self.clip.is_some()
+    }
+
+    /// A video camera's unit: into the pre-roll, and into the open clip.
+    pub(super) fn unit(&mut self, unit: Arc<AccessUnit>) {
+        let pre_roll = self.pre_roll;
+        self.units
+            .get_or_insert_with(|| UnitBuffer::new(pre_roll))
+            .push(Arc::clone(&unit));
+        if self.clip.as_ref().is_some_and(|c| unit.seq > c.last_unit) {
+            self.write_unit(&unit);
+        }
+    }
+
+    /// Writes one of the camera's units into the open clip, at its own time; a unit with
+    /// new parameters (a new resolution) goes on in a new file.
+    fn write_unit(&mut self, unit: &Arc<AccessUnit>) {
+        let Some(clip) = &mut self.clip else { return };
+        let first_pts = *clip.first_pts.get_or_insert(unit.pts);
+        let mut dts = u64::try_from(unit.pts - first_pts).unwrap_or(0);
+        // Timestamps must rise within a file (a camera with B-frames sends them out of
+        // presentation order; shown a tick apart rather than refused).
+        if let Some(last) = clip.last_dts
+            && dts <= last
+        {
+            dts = last + 1;
+        }
+        match clip.file.push_unit(dts, unit) {
+            Ok(()) => {
+                clip.last_dts = Some(dts);
+                clip.last_unit = unit.seq;
+                if clip.file.written() != clip.flushed {
+                    self.progress();
+                }
+            }
+            Err(e) if e.get_ref().is_some_and(|e| e.is::<NewParameters>()) => {
+                self.end(true);
+                self.start();
+                if self.stopped.is_none() && unit.keyframe {
+                    self.open_video(std::slice::from_ref(unit));
+                }
+            }
+            Err(e) => self.stop(RecordError::io("writing the clip", &e)),
+        }
+    }
+}
