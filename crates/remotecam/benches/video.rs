@@ -1,7 +1,8 @@
 //! An H.264 camera's pictures, per 720p frame (`video/pictures.rs`):
-//! - `video decode 720p`: OpenH264 decoding one unit (every unit must be decoded);
-//! - `video decode+jpeg 720p`: decoding and a JPEG of every frame (libjpeg-turbo, from
-//!   the decoded planes), what JPEG viewers of the camera cost.
+//! - `video decode 720p`: OpenH264 decoding one unit and the detector's working picture
+//!   of it, what motion detection costs;
+//! - `video decode+jpeg 720p`: that and a JPEG of every frame (libjpeg-turbo, from the
+//!   decoded planes), what JPEG viewers of the camera cost.
 //!
 //! Input: 30 frames (one group of pictures) of ffmpeg's `testsrc2` at 1280x720 with
 //! sensor-like noise, encoded by ffmpeg's libx264 as a camera would (High profile,
@@ -135,8 +136,8 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut maker = PictureMaker::new().unwrap();
                 for unit in &units {
-                    let picture = maker.decode(unit, encode).unwrap();
-                    assert_eq!(picture.is_some(), encode);
+                    let picture = maker.decode(unit, true, encode).unwrap().unwrap();
+                    assert_eq!(picture.jpeg.is_some(), encode);
                 }
             })
         });

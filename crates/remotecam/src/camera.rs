@@ -124,9 +124,16 @@ pub struct Camera {
     next_seq: AtomicU64,
     /// Open viewers; sources that run on demand watch it.
     viewers: watch::Sender<usize>,
-    /// Consumers of JPEG pictures (JPEG viewers, snapshots, motion detection): a video
-    /// camera makes pictures only while there are some.
+    /// Consumers of pictures (JPEG viewers, snapshots, motion detection): a video camera
+    /// makes pictures only while there are some.
     pictures_wanted: watch::Sender<usize>,
+    /// Those of them that want the JPEG bytes (viewers, snapshots; motion detection
+    /// wants only the luma): a video camera encodes JPEG only while there are some (and
+    /// at keyframes, for clip thumbnails).
+    jpeg_wanted: watch::Sender<usize>,
+    /// Every picture made from a video camera's video, with its JPEG or without: what
+    /// motion detection reads. Only the ones with a JPEG go onto the frame bus.
+    pictures: watch::Sender<Latest>,
     /// The encoded video of a camera that sends it (RTSP); empty for JPEG cameras.
     video: Arc<VideoBus>,
     /// A video camera's pictures are being made (its decoder runs).
@@ -194,6 +201,8 @@ impl Camera {
             next_seq: AtomicU64::new(1),
             viewers: watch::Sender::new(0),
             pictures_wanted: watch::Sender::new(0),
+            jpeg_wanted: watch::Sender::new(0),
+            pictures: watch::Sender::new(Latest::default()),
             video: Arc::new(VideoBus::default()),
             decoding: std::sync::atomic::AtomicBool::new(false),
             rate: Mutex::new(RateMeter::default()),
@@ -228,6 +237,16 @@ impl Camera {
         self.latest.subscribe()
     }
 
+    /// What motion detection reads: a video camera's pictures, with or without their
+    /// JPEG; the frame bus for any other camera.
+    pub fn subscribe_pictures(&self) -> watch::Receiver<Latest> {
+        if self.source == SourceKind::Rtsp {
+            self.pictures.subscribe()
+        } else {
+            self.latest.subscribe()
+        }
+    }
+
     /// The number of open viewers, to wait on.
     pub fn watch_viewers(&self) -> watch::Receiver<usize> {
         self.viewers.subscribe()
@@ -241,6 +260,7 @@ impl Camera {
         ViewerGuard {
             camera: Arc::clone(self),
             _pictures: Some(self.want_pictures()),
+            _jpeg: Some(PicturesDemand(self.jpeg_wanted.clone()).want()),
         }
     }
 
@@ -251,6 +271,7 @@ impl Camera {
         ViewerGuard {
             camera: Arc::clone(self),
             _pictures: None,
+            _jpeg: None,
         }
     }
 
@@ -265,9 +286,14 @@ impl Camera {
         PicturesDemand(self.pictures_wanted.clone())
     }
 
-    /// The number of JPEG consumers, to wait on.
+    /// The number of consumers of pictures, to wait on.
     pub fn watch_pictures_wanted(&self) -> watch::Receiver<usize> {
         self.pictures_wanted.subscribe()
+    }
+
+    /// The number of consumers of JPEG bytes (viewers and snapshots).
+    pub fn watch_jpeg_wanted(&self) -> watch::Receiver<usize> {
+        self.jpeg_wanted.subscribe()
     }
 
     /// Reports whether the camera's decoder runs (a video camera's pictures are made).
@@ -313,11 +339,13 @@ impl Camera {
     }
 
     fn set_online(&self, online: bool) {
-        let changed = self.latest.send_if_modified(|l| {
+        let set = |l: &mut Latest| {
             let changed = l.online != online;
             l.online = online;
             changed
-        });
+        };
+        self.pictures.send_if_modified(set);
+        let changed = self.latest.send_if_modified(set);
         if changed {
             let what = if online {
                 What::CameraOnline
@@ -343,6 +371,18 @@ impl Camera {
             l.frame = Some(Arc::clone(frame));
             l.online = true;
         });
+    }
+
+    /// A picture made from video: to motion detection, and onto the frame bus when it
+    /// has its JPEG.
+    fn show_picture(&self, frame: &Arc<Frame>) {
+        self.pictures.send_modify(|l| {
+            l.frame = Some(Arc::clone(frame));
+            l.online = true;
+        });
+        if !frame.jpeg.is_empty() {
+            self.show(frame);
+        }
     }
 
     fn publish_video(
@@ -464,6 +504,7 @@ impl Camera {
 pub struct ViewerGuard {
     camera: Arc<Camera>,
     _pictures: Option<PicturesGuard>,
+    _jpeg: Option<PicturesGuard>,
 }
 
 /// Counts a consumer of JPEG pictures for as long as it lives.
@@ -537,17 +578,19 @@ impl PublisherLease {
     pub fn publish_undecodable(&self, unit: &AccessUnit, jpeg: Bytes) -> Arc<Frame> {
         let (w, h) = crate::placeholder::size_for(unit.params.width, unit.params.height);
         let frame = Arc::new(Frame::new(unit.seq, jpeg, w, h, None));
-        self.camera.show(&frame);
+        self.camera.show_picture(&frame);
         frame
     }
 
-    /// Shows a picture made from the access unit `unit` as the camera's newest JPEG
-    /// frame, under that unit's sequence number.
+    /// Shows a picture made from the access unit `unit`, under that unit's sequence
+    /// number: to motion detection, and as the camera's newest JPEG frame when it has
+    /// its JPEG.
     pub fn publish_picture(&self, unit: &AccessUnit, picture: Picture) -> Arc<Frame> {
-        let mut frame = Frame::new(unit.seq, picture.jpeg, picture.width, picture.height, None);
+        let jpeg = picture.jpeg.unwrap_or_default();
+        let mut frame = Frame::new(unit.seq, jpeg, picture.width, picture.height, None);
         frame.luma = Some(picture.luma);
         let frame = Arc::new(frame);
-        self.camera.show(&frame);
+        self.camera.show_picture(&frame);
         frame
     }
 }

@@ -196,6 +196,15 @@ async fn a_clip_of_an_h264_camera_is_its_own_video_in_one_second_fragments() {
     assert_eq!(clip["frames"].as_u64(), Some(frames as u64));
     // Three seconds and the pre-roll back to a keyframe, at 30 fps.
     assert!((90..=200).contains(&frames), "{frames} frames");
+    // The thumbnail: nobody watched, so the pictures had JPEG only at keyframes; the
+    // thumbnail is made of one of those.
+    let thumb = dir.path().join("thumb.jpg");
+    download(&hub, clip["thumbnail_url"].as_str().unwrap(), &thumb).await;
+    let thumb = std::fs::read(&thumb).unwrap();
+    let mut decoder =
+        zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(&thumb[..]));
+    decoder.decode_headers().unwrap();
+    assert_eq!(decoder.dimensions(), Some((320, 180)));
     // A fragment a second, though the camera's keyframes are 1.5 s apart.
     let seconds = probe.duration;
     let fragments = fragments(&file);

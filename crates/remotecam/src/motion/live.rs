@@ -52,7 +52,7 @@ impl Inputs {
     ) -> Inputs {
         Inputs {
             name: camera.name().to_owned(),
-            frames: camera.subscribe(),
+            frames: camera.subscribe_pictures(),
             pictures: camera.pictures_demand(),
             video: (camera.source() == crate::camera::SourceKind::Rtsp)
                 .then(|| Arc::clone(camera.video())),

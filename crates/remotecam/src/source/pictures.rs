@@ -60,6 +60,7 @@ impl Drop for Decoding<'_> {
 /// newest; runs until it is dropped.
 async fn decode(lease: &PublisherLease, mut maker: Box<PictureMaker>) -> Never {
     let camera = lease.camera();
+    let jpeg_wanted = camera.watch_jpeg_wanted();
     let mut reader = camera.video().reader();
     let mut failing = false;
     // The stream whose "no picture" picture was shown (H.265).
@@ -85,10 +86,13 @@ async fn decode(lease: &PublisherLease, mut maker: Box<PictureMaker>) -> Never {
             }
             continue;
         }
-        // Every unit is decoded; only the newest becomes a JPEG.
-        let encode = !reader.behind();
+        // Every unit is decoded; only the newest becomes a picture, with its JPEG while
+        // a viewer or a snapshot wants one, and at keyframes (a clip's thumbnail is made
+        // of a picture with its JPEG).
+        let newest = !reader.behind();
+        let jpeg = *jpeg_wanted.borrow() > 0 || unit.keyframe;
         let job = tokio::task::spawn_blocking(move || {
-            let picture = maker.decode(&unit, encode);
+            let picture = maker.decode(&unit, newest, jpeg);
             (maker, unit, picture)
         });
         let (returned, unit, picture) = job.await.expect("decoding does not panic");

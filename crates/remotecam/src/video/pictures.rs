@@ -3,8 +3,9 @@
 //! One per camera, and only while someone needs JPEG (the async side decides when:
 //! `source/pictures.rs`). It runs on a blocking thread: a 720p access unit costs a few
 //! milliseconds to decode, and a JPEG as many to encode. Every unit must be decoded (the
-//! next depends on it), but a JPEG is made only of the newest: a decoder catching up
-//! through a group of pictures encodes its last unit only.
+//! next depends on it), but a picture is made only of the newest: a decoder catching up
+//! through a group of pictures makes one of its last unit only. A picture is the
+//! detector's working picture, and a JPEG when someone wants one.
 
 use std::sync::Arc;
 
@@ -19,10 +20,10 @@ use remotecam_core::luma::{Luma, working_picture};
 /// JPEG quality of the pictures made from video: the look of a camera's own MJPEG.
 const QUALITY: i32 = 80;
 
-/// A JPEG made from an access unit, and the motion detector's working picture of it.
+/// The motion detector's working picture of an access unit, and its JPEG if asked.
 #[derive(Debug)]
 pub struct Picture {
-    pub jpeg: Bytes,
+    pub jpeg: Option<Bytes>,
     pub width: u16,
     pub height: u16,
     pub luma: Arc<Luma>,
@@ -58,10 +59,16 @@ impl PictureMaker {
         })
     }
 
-    /// Decodes `unit`, and with `encode` makes a JPEG of the picture. `Ok(None)` when no
-    /// picture came out (the decoder wants more, or the unit was skipped after a loss).
-    /// An error is for this unit only: decoding goes on at the next keyframe.
-    pub fn decode(&mut self, unit: &AccessUnit, encode: bool) -> Result<Option<Picture>, String> {
+    /// Decodes `unit`, and with `picture` makes a [`Picture`] of it (with `jpeg`, its
+    /// JPEG too). `Ok(None)` when none was asked or none came out (the decoder wants
+    /// more, or the unit was skipped after a loss). An error is for this unit only:
+    /// decoding goes on at the next keyframe.
+    pub fn decode(
+        &mut self,
+        unit: &AccessUnit,
+        picture: bool,
+        jpeg: bool,
+    ) -> Result<Option<Picture>, String> {
         if unit.params.codec != Codec::H264 {
             return Err("the hub decodes H.264 only".into());
         }
@@ -89,7 +96,7 @@ impl PictureMaker {
                 return Err(format!("undecodable H.264 (frame {}): {e}", unit.seq));
             }
         };
-        let Some(yuv) = decoded.filter(|_| encode) else {
+        let Some(yuv) = decoded.filter(|_| picture) else {
             return Ok(None);
         };
         let (width, height) = yuv.dimensions();
@@ -101,6 +108,15 @@ impl PictureMaker {
             ));
         }
         let (y_stride, u_stride, v_stride) = yuv.strides();
+        let luma = Arc::new(working_picture(yuv.y(), y_stride, width, height));
+        if !jpeg {
+            return Ok(Some(Picture {
+                jpeg: None,
+                width: params.width,
+                height: params.height,
+                luma,
+            }));
+        }
         let image = YuvPlanesImage {
             y_plane: yuv.y(),
             u_plane: yuv.u(),
@@ -116,9 +132,8 @@ impl PictureMaker {
             .compressor
             .compress_yuv_planes_to_owned(&image)
             .map_err(|e| format!("JPEG encoder: {e}"))?;
-        let luma = Arc::new(working_picture(yuv.y(), y_stride, width, height));
         Ok(Some(Picture {
-            jpeg: Bytes::copy_from_slice(&jpeg),
+            jpeg: Some(Bytes::copy_from_slice(&jpeg)),
             width: params.width,
             height: params.height,
             luma,
@@ -179,13 +194,13 @@ mod tests {
     fn a_decoded_picture_comes_with_the_working_picture_its_jpeg_would_give() {
         let unit = keyframe();
         let mut maker = PictureMaker::new().unwrap();
-        let picture = maker.decode(&unit, true).unwrap().expect("a picture");
+        let picture = maker.decode(&unit, true, true).unwrap().expect("a picture");
+        let jpeg = picture.jpeg.clone().expect("a JPEG");
         assert_eq!((picture.width, picture.height), (1280, 720));
         // What motion detection would read from the JPEG (its DC coefficients), and what
         // it gets instead.
         let mut eighth = Vec::new();
-        let (width, height) =
-            remotecam_core::planar::luma_eighth(&picture.jpeg, &mut eighth).unwrap();
+        let (width, height) = remotecam_core::planar::luma_eighth(&jpeg, &mut eighth).unwrap();
         let from_jpeg = remotecam_core::luma::from_eighth(Luma {
             width,
             height,

@@ -260,7 +260,11 @@ struct Clip {
     size: (usize, usize),
     last_dts: Option<u64>,
     motion_frames: u64,
-    /// The frame with the most motion, and whether its thumbnail is written yet.
+    /// The most motion of any frame.
+    peak_score: f32,
+    /// The frame with the most motion among those with a JPEG (a video camera's
+    /// pictures have one at least at every keyframe), and whether its thumbnail is
+    /// written yet.
     peak: Option<(f32, Arc<Frame>)>,
     thumb_written: bool,
     flushed: Written,
@@ -391,6 +395,7 @@ impl Worker {
             last_unit: 0,
             last_dts: None,
             motion_frames: 0,
+            peak_score: 0.0,
             peak: None,
             thumb_written: false,
             flushed: Written::default(),
@@ -474,7 +479,8 @@ impl Worker {
         if motion {
             clip.motion_frames += 1;
         }
-        if clip.peak.as_ref().is_none_or(|(best, _)| score > *best) {
+        clip.peak_score = clip.peak_score.max(score);
+        if !frame.jpeg.is_empty() && clip.peak.as_ref().is_none_or(|(best, _)| score > *best) {
             clip.peak = Some((score, frame));
             clip.thumb_written = false;
         }
@@ -488,7 +494,12 @@ impl Worker {
     fn progress(&mut self) {
         let Some(clip) = &mut self.clip else { return };
         clip.flushed = clip.file.written();
-        fill_row(&mut clip.row, clip.flushed, clip.motion_frames, &clip.peak);
+        fill_row(
+            &mut clip.row,
+            clip.flushed,
+            clip.motion_frames,
+            clip.peak_score,
+        );
         if let Err(e) = self.recordings.index.update(&clip.row) {
             tracing::warn!(camera = %self.name, error = %e, "recordings index not updated");
         }
@@ -532,7 +543,7 @@ impl Worker {
         }
         let keep = keep && written.frames > 0;
         if keep {
-            fill_row(&mut clip.row, written, clip.motion_frames, &clip.peak);
+            fill_row(&mut clip.row, written, clip.motion_frames, clip.peak_score);
             if !clip.thumb_written {
                 write_thumbnail(&self.recordings, &clip.row, &clip.peak);
             }
@@ -570,17 +581,12 @@ fn ticks(d: std::time::Duration) -> u64 {
     (d.as_secs_f64() * f64::from(TIMESCALE)).round() as u64
 }
 
-fn fill_row(
-    row: &mut ClipRow,
-    written: Written,
-    motion_frames: u64,
-    peak: &Option<(f32, Arc<Frame>)>,
-) {
+fn fill_row(row: &mut ClipRow, written: Written, motion_frames: u64, peak: f32) {
     row.frames = written.frames as i64;
     row.bytes = written.bytes as i64;
     row.end_ms = row.start_ms + written.millis();
     row.motion_frames = motion_frames as i64;
-    row.peak = peak.as_ref().map_or(0.0, |(s, _)| f64::from(*s));
+    row.peak = f64::from(peak);
 }
 
 /// The thumbnail: the frame with the most motion, scaled down, written whole (temporary
