@@ -178,7 +178,7 @@ pub struct CameraStatus {
     /// A video camera's RFC 6381 codec string (`avc1.640028`), what Media Source
     /// Extensions and `<video>` ask.
     pub codec_string: Option<String>,
-    /// A video camera's video is being decoded to JPEG now (someone wants JPEG, or did
+    /// A video camera's video is being decoded now (someone wants its pictures, or did
     /// within the last 10 s).
     pub decoding: bool,
 }
