@@ -16,6 +16,11 @@ fn config(dir: &tempfile::TempDir, text: &str) -> String {
 
 /// A hub with the RTSP camera `door` at `url` and a test pattern camera `ok` beside it.
 fn hub_with(url: &str) -> Hub {
+    hub_with_flags(url, &[])
+}
+
+/// [`hub_with`], with more flags.
+fn hub_with_flags(url: &str, flags: &[&str]) -> Hub {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         &dir,
@@ -24,7 +29,9 @@ fn hub_with(url: &str) -> Hub {
              [cameras.ok]\nsource = \"test:?width=160&height=120&fps=30\"\n"
         ),
     );
-    Hub::builder().dir(dir).args(&["--config", &cfg]).start()
+    let mut args = vec!["--config", &cfg];
+    args.extend_from_slice(flags);
+    Hub::builder().dir(dir).args(&args).start()
 }
 
 /// The seven bars of the SMPTE pattern, left to right, at full intensity.
@@ -452,4 +459,25 @@ async fn the_decoder_runs_only_while_someone_wants_jpeg() {
     // It stops 10 s after the last JPEG viewer left (the bound on waits is 20 s).
     hub.wait_camera("door", |c| c["decoding"] == false).await;
     video.fragment().await;
+}
+
+#[tokio::test]
+async fn a_camera_beyond_the_frame_limits_is_refused_with_the_flag_to_change() {
+    let camera = RtspCamera::start();
+    let hub = hub_with_flags(&camera.url_with_user(), &["--max-frame-pixels", "100000"]);
+    hub.wait_camera("door", |c| {
+        c["state"] == "retrying"
+            && c["error"].as_str().is_some_and(|e| {
+                e.contains("640x360") && e.contains("100000 pixels (--max-frame-pixels)")
+            })
+    })
+    .await;
+    let hub = hub_with_flags(&camera.url_with_user(), &["--max-frame-bytes", "2000"]);
+    hub.wait_camera("door", |c| {
+        c["state"] == "retrying"
+            && c["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("above the limit of 2000 (--max-frame-bytes)"))
+    })
+    .await;
 }
