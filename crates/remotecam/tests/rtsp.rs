@@ -481,3 +481,40 @@ async fn a_camera_beyond_the_frame_limits_is_refused_with_the_flag_to_change() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn rtp_over_udp_is_asked_for_in_the_urls_fragment() {
+    let camera = RtspCamera::start();
+    let hub = hub_with(&format!("{}#transport=udp", camera.url_with_user()));
+    hub.wait_camera("door", |c| {
+        c["state"] == "live" && c["seq"].as_u64() > Some(30)
+    })
+    .await;
+    let mut mjpeg = MjpegReader::open(&hub.url("/api/cameras/door/stream.mjpg")).await;
+    assert_shows_the_bars(&mjpeg.next_part().await.body, 640, 360);
+    // The RTP comes in on UDP sockets of the hub's (a hub on TCP has none).
+    assert!(udp_sockets(hub.pid()) >= 1, "the hub receives RTP over UDP");
+}
+
+/// How many UDP sockets process `pid` has open (its descriptors against /proc/net/udp).
+fn udp_sockets(pid: u32) -> usize {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().to_string();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(t).ok())
+        .flat_map(|t| {
+            t.lines()
+                .skip(1)
+                .filter_map(|l| l.split_whitespace().nth(9).map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .filter(|inode| inodes.contains(inode))
+        .count()
+}
