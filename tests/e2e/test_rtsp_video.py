@@ -83,6 +83,7 @@ def test_an_h264_camera_plays_as_video_on_its_page_and_the_dashboard(make_hub, b
 
     page.goto(hub.url("/"))
     assert_plays_the_bars(page, 'article[data-camera="door"] video')
+    shoot(page, "dashboard-rtsp")
 
 
 def test_a_clip_of_an_h264_camera_plays_to_its_end(make_hub, browser_with, rtsp_camera, tmp_path):
