@@ -252,9 +252,9 @@ impl Camera {
         self.viewers.subscribe()
     }
 
-    /// Counts a viewer of JPEG pictures (MJPEG, WebSocket, a snapshot) for as long as
-    /// the guard lives: it wakes an on-demand source and, on a video camera, the making
-    /// of pictures.
+    /// Counts a viewer of JPEG frames (MJPEG, WebSocket, a snapshot) for as long as the
+    /// guard lives: it wakes an on-demand source and, on a video camera, the making of
+    /// pictures with their JPEG.
     pub fn viewer(self: &Arc<Self>) -> ViewerGuard {
         self.viewers.send_modify(|n| *n += 1);
         ViewerGuard {
@@ -275,13 +275,14 @@ impl Camera {
         }
     }
 
-    /// Counts a consumer of JPEG pictures that is not a viewer (motion detection: it
-    /// does not wake an on-demand source).
+    /// Counts a consumer of pictures that is not a viewer (motion detection: it wants
+    /// the luma only, and does not wake an on-demand source).
     pub fn want_pictures(&self) -> PicturesGuard {
         self.pictures_demand().want()
     }
 
-    /// What counts JPEG consumers, for one that holds no camera (the motion task).
+    /// What counts consumers of pictures, for one that holds no camera (the motion
+    /// task).
     pub fn pictures_demand(&self) -> PicturesDemand {
         PicturesDemand(self.pictures_wanted.clone())
     }
@@ -507,7 +508,7 @@ pub struct ViewerGuard {
     _jpeg: Option<PicturesGuard>,
 }
 
-/// Counts a consumer of JPEG pictures for as long as it lives.
+/// Counts one consumer (of pictures, or of their JPEG) for as long as it lives.
 #[derive(Debug)]
 pub struct PicturesGuard(watch::Sender<usize>);
 

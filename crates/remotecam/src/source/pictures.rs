@@ -1,11 +1,12 @@
-//! JPEG for a video camera's JPEG consumers: MJPEG and WebSocket viewers, snapshots,
-//! motion detection, the Python and Rust clients.
+//! Pictures for those who want a video camera's pictures: JPEG for MJPEG and WebSocket
+//! viewers, snapshots and the Python and Rust clients; the decoded luma for motion
+//! detection.
 //!
-//! One decoder per camera (`video::pictures`), started when the first JPEG consumer
-//! comes and stopped [`LINGER`] after the last one left, so that snapshots taken one
-//! after another find it running. It starts at the newest keyframe the bus holds and
-//! decodes its way to the newest unit, so a first picture never waits for the camera's
-//! next keyframe. Decoding runs on a blocking thread, never on the async threads.
+//! One decoder per camera (`video::pictures`), started when the first of them comes and
+//! stopped [`LINGER`] after the last one left, so that snapshots taken one after another
+//! find it running. It starts at the newest keyframe the bus holds and decodes its way to
+//! the newest unit, so a first picture never waits for the camera's next keyframe.
+//! Decoding runs on a blocking thread, never on the async threads.
 
 use std::sync::Arc;
 use std::time::Duration;
