@@ -47,9 +47,10 @@ fn units() -> Vec<AccessUnit> {
     assert!(status.success());
     let stream = std::fs::read(&path).unwrap();
     let _ = std::fs::remove_file(&path);
-    let nals: Vec<&[u8]> = stream
-        .split_inclusive(|_| false)
-        .flat_map(|s| split_annex_b(s))
+    let nals: Vec<&[u8]> = shiguredo_mp4::bitstream::h264::parse_annexb_nal_units(&stream)
+        .unwrap()
+        .iter()
+        .map(|n| n.data)
         .collect();
     let sets: Vec<Bytes> = nals
         .iter()
@@ -97,31 +98,6 @@ fn units() -> Vec<AccessUnit> {
     push(&mut data, keyframe);
     assert_eq!(units.len(), 30);
     units
-}
-
-/// The NAL units of an Annex B stream, without their start codes.
-fn split_annex_b(stream: &[u8]) -> Vec<&[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= stream.len() {
-        if stream[i..i + 3] == [0, 0, 1] {
-            starts.push(i + 3);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    starts
-        .iter()
-        .enumerate()
-        .map(|(k, &s)| {
-            let mut end = starts.get(k + 1).map_or(stream.len(), |&n| n - 3);
-            while end > s && stream[end - 1] == 0 {
-                end -= 1;
-            }
-            &stream[s..end]
-        })
-        .collect()
 }
 
 fn bench(c: &mut Criterion) {

@@ -158,25 +158,23 @@ impl AccessUnit {
         Ok(self.fragment.get_or_init(|| header).clone())
     }
 
-    /// The NAL units in Annex B form (each behind a `00 00 00 01` start code), with the
-    /// parameter sets first on a keyframe: what a decoder that reads a byte stream takes.
-    pub fn annex_b(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.data.len() + 64);
-        if self.keyframe {
-            for set in &self.params.parameter_sets {
-                out.extend_from_slice(&[0, 0, 0, 1]);
-                out.extend_from_slice(set);
-            }
+    /// The NAL units in Annex B form (each behind a start code), with the parameter sets
+    /// first on a keyframe: what a decoder that reads a byte stream takes. An error for a
+    /// unit whose lengths run past its end.
+    pub fn annex_b(&self) -> Result<Vec<u8>, String> {
+        use shiguredo_mp4::bitstream::h264::{LengthSize, length_prefixed_to_annexb};
+        let units = length_prefixed_to_annexb(&self.data, LengthSize::FourBytes)
+            .map_err(|e| format!("a unit cut short: {e}"))?;
+        if !self.keyframe {
+            return Ok(units);
         }
-        let mut rest = &self.data[..];
-        while rest.len() >= 4 {
-            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-            let nal = rest.get(4..4 + len).unwrap_or(&rest[4..]);
+        let mut out = Vec::with_capacity(units.len() + 64);
+        for set in &self.params.parameter_sets {
             out.extend_from_slice(&[0, 0, 0, 1]);
-            out.extend_from_slice(nal);
-            rest = &rest[4 + nal.len()..];
+            out.extend_from_slice(set);
         }
-        out
+        out.extend_from_slice(&units);
+        Ok(out)
     }
 }
 
@@ -215,17 +213,17 @@ pub(crate) mod tests {
         let mut au = unit(1, true, 0);
         au.data = Bytes::from_static(b"\x00\x00\x00\x02\x65\x01\x00\x00\x00\x01\x06");
         assert_eq!(
-            au.annex_b(),
+            au.annex_b().unwrap(),
             b"\0\0\0\x01\x67sps\0\0\0\x01\x68pps\0\0\0\x01\x65\x01\0\0\0\x01\x06"
         );
         au.keyframe = false;
-        assert_eq!(au.annex_b(), b"\0\0\0\x01\x65\x01\0\0\0\x01\x06");
+        assert_eq!(au.annex_b().unwrap(), b"\0\0\0\x01\x65\x01\0\0\0\x01\x06");
     }
 
     #[test]
-    fn annex_b_of_a_cut_unit_stops_at_its_end() {
+    fn a_unit_whose_lengths_run_past_its_end_is_refused() {
         let mut au = unit(1, false, 0);
         au.data = Bytes::from_static(b"\x00\x00\x00\x09\x41\x01");
-        assert_eq!(au.annex_b(), b"\0\0\0\x01\x41\x01");
+        assert!(au.annex_b().unwrap_err().contains("cut short"));
     }
 }

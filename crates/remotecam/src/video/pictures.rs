@@ -89,7 +89,10 @@ impl PictureMaker {
         let Some((params, decoder)) = self.decoder.as_mut() else {
             return Ok(None);
         };
-        let decoded = match decoder.decode(&unit.annex_b()) {
+        let decoded = match unit
+            .annex_b()
+            .and_then(|bytes| decoder.decode(&bytes).map_err(|e| e.to_string()))
+        {
             Ok(decoded) => decoded,
             Err(e) => {
                 self.broken = true;

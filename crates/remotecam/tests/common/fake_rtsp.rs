@@ -50,34 +50,14 @@ pub fn h264(dir: &Path, width: u32, height: u32, frames: u32) -> Vec<Vec<Vec<u8>
         .expect("run ffmpeg");
     assert!(status.success());
     let stream = std::fs::read(&path).unwrap();
-    // Split on start codes; an access unit delimiter (type 9) starts each unit.
-    let mut nals: Vec<Vec<u8>> = Vec::new();
-    let mut i = 0;
-    let mut start = None;
-    while i + 3 <= stream.len() {
-        if stream[i..i + 3] == [0, 0, 1] {
-            if let Some(s) = start {
-                let mut end = i;
-                while end > s && stream[end - 1] == 0 {
-                    end -= 1;
-                }
-                nals.push(stream[s..end].to_vec());
-            }
-            i += 3;
-            start = Some(i);
-        } else {
-            i += 1;
-        }
-    }
-    if let Some(s) = start {
-        nals.push(stream[s..].to_vec());
-    }
+    let nals = shiguredo_mp4::bitstream::h264::parse_annexb_nal_units(&stream).unwrap();
+    // An access unit delimiter (type 9) starts each unit.
     let mut units: Vec<Vec<Vec<u8>>> = Vec::new();
     for nal in nals {
-        if nal[0] & 0x1F == 9 || units.is_empty() {
+        if nal.data[0] & 0x1F == 9 || units.is_empty() {
             units.push(Vec::new());
         }
-        units.last_mut().unwrap().push(nal);
+        units.last_mut().unwrap().push(nal.data.to_vec());
     }
     units
 }
