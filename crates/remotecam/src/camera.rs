@@ -122,6 +122,9 @@ pub struct Camera {
     source: SourceKind,
     latest: watch::Sender<Latest>,
     next_seq: AtomicU64,
+    /// The detect stream's units are numbered on their own: the pictures made of them
+    /// are the camera's frames, whose numbers say how many a viewer skipped.
+    next_detect_seq: AtomicU64,
     /// Open viewers; sources that run on demand watch it.
     viewers: watch::Sender<usize>,
     /// Consumers of pictures (JPEG viewers, snapshots, motion detection): a video camera
@@ -136,6 +139,9 @@ pub struct Camera {
     pictures: watch::Sender<Latest>,
     /// The encoded video of a camera that sends it (RTSP); empty for JPEG cameras.
     video: Arc<VideoBus>,
+    /// The video of its `detect_source` (a substream), for a camera that has one: its
+    /// pictures are made of that, and `video` is never decoded.
+    detect: std::sync::OnceLock<Arc<VideoBus>>,
     /// A video camera's pictures are being made (its decoder runs).
     decoding: std::sync::atomic::AtomicBool,
     rate: Mutex<RateMeter>,
@@ -199,11 +205,13 @@ impl Camera {
             source,
             latest: watch::Sender::new(Latest::default()),
             next_seq: AtomicU64::new(1),
+            next_detect_seq: AtomicU64::new(1),
             viewers: watch::Sender::new(0),
             pictures_wanted: watch::Sender::new(0),
             jpeg_wanted: watch::Sender::new(0),
             pictures: watch::Sender::new(Latest::default()),
             video: Arc::new(VideoBus::default()),
+            detect: std::sync::OnceLock::new(),
             decoding: std::sync::atomic::AtomicBool::new(false),
             rate: Mutex::new(RateMeter::default()),
             publisher: Mutex::new(None),
@@ -307,6 +315,19 @@ impl Camera {
         &self.video
     }
 
+    /// The video the camera's pictures are made of: its detect stream's when it has one
+    /// ([`Camera::detect_video`]), its own otherwise.
+    pub fn decoded_video(&self) -> &Arc<VideoBus> {
+        self.detect.get().unwrap_or(&self.video)
+    }
+
+    /// The video of the camera's detect stream; from the first call on, the camera's
+    /// pictures are made of it (a source with a `detect_source` calls it before it
+    /// starts).
+    pub fn detect_video(&self) -> &Arc<VideoBus> {
+        self.detect.get_or_init(Arc::default)
+    }
+
     /// Takes the publisher role. A publisher already attached is told through its
     /// lease's `replaced` channel: the newest publisher wins, because a phone that lost
     /// its network and reconnects must not be locked out by its own stale connection.
@@ -335,6 +356,9 @@ impl Camera {
             *slot = None;
             drop(slot);
             self.video.reset();
+            if let Some(detect) = self.detect.get() {
+                detect.reset();
+            }
             self.set_online(false);
         }
     }
@@ -386,8 +410,11 @@ impl Camera {
         }
     }
 
-    fn publish_video(
+    /// Makes `data` access unit `seq` of `bus` (the camera's own video or its detect
+    /// stream's).
+    fn push_unit(
         &self,
+        (bus, seq): (&VideoBus, u64),
         data: Bytes,
         keyframe: bool,
         pts: i64,
@@ -395,13 +422,11 @@ impl Camera {
     ) -> Arc<AccessUnit> {
         // How long the unit before it showed; a unit shows as long (the next one's time is
         // not known yet).
-        let duration = self
-            .video
+        let duration = bus
             .newest()
             .and_then(|before| u32::try_from(pts - before.pts).ok())
             .filter(|ticks| (1..=90_000).contains(ticks))
             .unwrap_or(3000);
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let unit = Arc::new(AccessUnit::new(
             seq,
             data,
@@ -409,8 +434,7 @@ impl Camera {
             (pts, duration),
             params,
         ));
-        self.rate.lock().expect("rate lock").record(unit.received);
-        self.video.push(Arc::clone(&unit));
+        bus.push(Arc::clone(&unit));
         unit
     }
 
@@ -571,14 +595,39 @@ impl PublisherLease {
         pts: i64,
         params: Arc<VideoParams>,
     ) -> Arc<AccessUnit> {
-        self.camera.publish_video(data, keyframe, pts, params)
+        let camera = &self.camera;
+        let seq = camera.next_seq.fetch_add(1, Ordering::Relaxed);
+        let unit = camera.push_unit((&camera.video, seq), data, keyframe, pts, params);
+        camera.rate.lock().expect("rate lock").record(unit.received);
+        unit
+    }
+
+    /// Publishes the next access unit of the camera's detect stream (what its pictures
+    /// are made of; not counted in its frame rate).
+    pub fn publish_detect(
+        &self,
+        data: Bytes,
+        keyframe: bool,
+        pts: i64,
+        params: Arc<VideoParams>,
+    ) -> Arc<AccessUnit> {
+        let camera = &self.camera;
+        let seq = camera.next_detect_seq.fetch_add(1, Ordering::Relaxed);
+        camera.push_unit((camera.detect_video(), seq), data, keyframe, pts, params)
     }
 
     /// Shows the hub's own "no picture" JPEG for a video it cannot decode, under the
     /// sequence number of the unit it stands for.
     pub fn publish_undecodable(&self, unit: &AccessUnit, jpeg: Bytes) -> Arc<Frame> {
-        let (w, h) = crate::placeholder::size_for(unit.params.width, unit.params.height);
-        let frame = Arc::new(Frame::new(unit.seq, jpeg, w, h, None));
+        let size = crate::placeholder::size_for(unit.params.width, unit.params.height);
+        let frame = Frame::received(
+            unit.seq,
+            jpeg,
+            size,
+            None,
+            (unit.received_at, unit.received),
+        );
+        let frame = Arc::new(frame);
         self.camera.show_picture(&frame);
         frame
     }
@@ -588,7 +637,14 @@ impl PublisherLease {
     /// its JPEG.
     pub fn publish_picture(&self, unit: &AccessUnit, picture: Picture) -> Arc<Frame> {
         let jpeg = picture.jpeg.unwrap_or_default();
-        let mut frame = Frame::new(unit.seq, jpeg, picture.width, picture.height, None);
+        let size = (picture.width, picture.height);
+        let mut frame = Frame::received(
+            unit.seq,
+            jpeg,
+            size,
+            None,
+            (unit.received_at, unit.received),
+        );
         frame.luma = Some(picture.luma);
         let frame = Arc::new(frame);
         self.camera.show_picture(&frame);

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hub::camera_name;
 use crate::motion::{MotionSettings, MotionUpdate};
-use crate::source::SourceSpec;
+use crate::source::{RtspSpec, SourceSpec};
 
 /// Every setting the hub takes both as a flag and as a key of the config file, declared
 /// once: clap reads the flags (the doc comments are `--help`), serde the file, where each
@@ -121,6 +121,9 @@ impl Keys {
 pub struct CameraTable {
     /// Where the hub gets the frames; none for a camera that publishes by itself.
     pub source: Option<toml::Spanned<String>>,
+    /// RTSP sources: the camera's second (H.264) stream, decoded for motion detection
+    /// and the JPEG views instead of `source`.
+    pub detect_source: Option<toml::Spanned<String>>,
     /// HTTP and RTSP sources: seconds to wait for the connection.
     pub connect_timeout_s: Option<f64>,
     /// HTTP and RTSP sources: seconds a stream may stay silent before it is reconnected.
@@ -269,6 +272,7 @@ impl Config {
                     ("poll_fps", table.poll_fps.is_some()),
                     ("on_demand", table.on_demand.is_some()),
                     ("idle_after_s", table.idle_after_s.is_some()),
+                    ("detect_source", table.detect_source.is_some()),
                 ];
                 if let Some((key, _)) = set.iter().find(|(_, set)| *set) {
                     return Err(error_at(
@@ -300,6 +304,9 @@ impl Config {
                         }
                         http.poll_fps = v;
                     }
+                    if table.detect_source.is_some() {
+                        return Err(only_for("detect_source", "rtsp://"));
+                    }
                 }
                 Some(SourceSpec::Rtsp(rtsp)) => {
                     if let Some(v) = table.connect_timeout_s {
@@ -310,6 +317,28 @@ impl Config {
                     }
                     if table.poll_fps.is_some() {
                         return Err(only_for("poll_fps", "http://"));
+                    }
+                    if let Some(detect) = &table.detect_source {
+                        let at = Some(detect.span().start);
+                        let key = format!("cameras.{raw_name}.detect_source");
+                        match SourceSpec::parse(detect.get_ref()) {
+                            Ok(SourceSpec::Rtsp(d)) => {
+                                rtsp.detect = Some(Box::new(RtspSpec {
+                                    connect_timeout: rtsp.connect_timeout,
+                                    read_timeout: rtsp.read_timeout,
+                                    ..d
+                                }));
+                            }
+                            Ok(_) => {
+                                return Err(error_at(
+                                    at,
+                                    format!(
+                                        "{key} must be an rtsp:// URL (the camera's H.264 substream)"
+                                    ),
+                                ));
+                            }
+                            Err(e) => return Err(error_at(at, format!("{key}: {e}"))),
+                        }
                     }
                 }
                 Some(_) => {
@@ -325,6 +354,7 @@ impl Config {
                             "http:// and rtsp://",
                         ),
                         ("poll_fps", table.poll_fps.is_some(), "http://"),
+                        ("detect_source", table.detect_source.is_some(), "rtsp://"),
                     ] {
                         if set {
                             return Err(only_for(key, sources));
@@ -595,6 +625,46 @@ read_timeout_s = 3
         assert!(e.contains("above 0"), "{e}");
         let e = error("[cameras.a]\nsource = \"test:\"\n[cameras.A]\nsource = \"test:\"\n");
         assert!(e.contains("used twice"), "{e}");
+    }
+
+    /// `detect_source` is a second stream of an RTSP camera: its timeouts are the
+    /// camera's, its password stays out of the URL, and it belongs nowhere else.
+    #[test]
+    fn an_rtsp_camera_takes_its_substream_for_pictures() {
+        let config = parse(
+            "[cameras.yard]
+source = \"rtsp://cam/main\"
+read_timeout_s = 3
+\
+             detect_source = \"rtsp://admin:p%40ss@cam/sub#transport=udp\"\n",
+        )
+        .unwrap();
+        let Some(SourceSpec::Rtsp(main)) = &config.cameras[0].source else {
+            panic!("an RTSP source");
+        };
+        let detect = main.detect.as_ref().expect("the substream");
+        assert_eq!(detect.url.as_str(), "rtsp://cam/sub");
+        assert_eq!(detect.user, Some(("admin".into(), "p@ss".into())));
+        assert_eq!(detect.transport, crate::source::RtspTransport::Udp);
+        assert_eq!(detect.read_timeout, Duration::from_secs(3));
+        let shown = config.cameras[0].source.as_ref().unwrap().to_string();
+        assert!(
+            shown.ends_with("pictures from RTSP rtsp://admin:***@cam/sub (over UDP)"),
+            "{shown}"
+        );
+
+        let e = error("[cameras.a]\nsource = \"http://x/\"\ndetect_source = \"rtsp://c/s\"\n");
+        assert!(
+            e.contains("detect_source applies only to rtsp:// sources"),
+            "{e}"
+        );
+        let e = error("[cameras.a]\nsource = \"rtsp://c/m\"\ndetect_source = \"test:\"\n");
+        assert!(
+            e.starts_with("remotecam.toml:3:17: cameras.a.detect_source must be an rtsp:// URL"),
+            "{e}"
+        );
+        let e = error("[cameras.a]\ndetect_source = \"rtsp://c/s\"\n");
+        assert!(e.contains("detect_source needs a source"), "{e}");
     }
 
     /// An error about a camera's table points at that camera's name, found by the

@@ -99,7 +99,24 @@ impl Frame {
         height: u16,
         captured_at: Option<SystemTime>,
     ) -> Frame {
-        let received_at = SystemTime::now();
+        Frame::received(
+            seq,
+            jpeg,
+            (width, height),
+            captured_at,
+            (SystemTime::now(), Instant::now()),
+        )
+    }
+
+    /// A frame that came at `received` (both clocks): a picture made of a video
+    /// camera's access unit has the unit's time.
+    pub fn received(
+        seq: u64,
+        jpeg: Bytes,
+        (width, height): (u16, u16),
+        captured_at: Option<SystemTime>,
+        (received_at, received): (SystemTime, Instant),
+    ) -> Frame {
         let ts = received_at.duration_since(UNIX_EPOCH).unwrap_or_default();
         let part_header = mjpeg_part_header(jpeg.len(), Some((seq, ts)));
         Frame {
@@ -109,7 +126,7 @@ impl Frame {
             height,
             captured_at,
             received_at,
-            received: Instant::now(),
+            received,
             luma: None,
             part_header,
             ws_message: OnceLock::new(),

@@ -203,6 +203,77 @@ async fn a_camera_that_goes_away_is_retried_and_comes_back_live() {
     );
 }
 
+/// The `detect_source` lost: the camera stays live with the error, its own video goes
+/// on; back, the pictures come again (the substream's, at its size).
+#[tokio::test]
+async fn a_lost_substream_leaves_the_camera_live_and_comes_back() {
+    let main = RtspCamera::start();
+    let sub = RtspCamera::with(RtspOptions {
+        width: 320,
+        height: 180,
+        ..RtspOptions::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        &dir,
+        &format!(
+            "[cameras.door]\nsource = \"{}\"\ndetect_source = \"{}\"\nread_timeout_s = 2\n",
+            main.url_with_user(),
+            sub.url_with_user()
+        ),
+    );
+    let hub = Hub::builder().dir(dir).args(&["--config", &cfg]).start();
+    hub.wait_camera("door", |c| c["state"] == "live").await;
+    let mut mjpeg = MjpegReader::open(&hub.url("/api/cameras/door/stream.mjpg")).await;
+    assert_shows_the_bars(&mjpeg.next_part().await.body, 320, 180);
+    let mut video = Boxes::new(get_raw(&hub, "/api/cameras/door/stream.mp4").await);
+    video.fragment().await;
+
+    let options = sub.kill();
+    hub.wait_camera("door", |c| {
+        c["state"] == "live"
+            && c["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("detect_source: "))
+    })
+    .await;
+    // The camera's own video goes on, to its viewers and in the API.
+    let seq = hub.camera("door").await["seq"].as_u64().unwrap();
+    for _ in 0..30 {
+        video.fragment().await;
+    }
+    assert!(hub.camera("door").await["seq"].as_u64().unwrap() > seq);
+
+    // The pictures stopped at the one shown last.
+    let last: u64 = snapshot(&hub, "door").await.headers()["x-frame-seq"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let _sub = RtspCamera::with(options);
+    hub.wait_camera("door", |c| c["state"] == "live" && c["error"].is_null())
+        .await;
+    loop {
+        let part = mjpeg.next_part().await;
+        if part
+            .header("x-frame-seq")
+            .is_some_and(|s| s.parse::<u64>().unwrap() > last)
+        {
+            assert_shows_the_bars(&part.body, 320, 180);
+            break;
+        }
+    }
+    let failed: Vec<String> = hub
+        .log()
+        .into_iter()
+        .filter(|l| l.contains("picture not made"))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "every unit of the substream decodes: {failed:?}"
+    );
+}
+
 /// Reads the viewer until a frame of the camera (not the no-signal picture) comes.
 async fn seen_again(mjpeg: &mut MjpegReader) {
     loop {

@@ -214,6 +214,86 @@ async fn a_clip_of_an_h264_camera_is_its_own_video_in_one_second_fragments() {
     );
 }
 
+/// An H.265 camera cannot be decoded here; with its H.264 substream as `detect_source`,
+/// motion is detected on the substream's pictures and the clip is the H.265 stream's own
+/// video, starting at one of its keyframes.
+#[tokio::test]
+async fn an_h265_camera_detects_on_its_substream_and_records_its_own_video() {
+    let main = RtspCamera::with(RtspOptions {
+        codec: "h265",
+        pattern: "ball",
+        gop: 45,
+        ..RtspOptions::default()
+    });
+    let sub = RtspCamera::with(RtspOptions {
+        pattern: "ball",
+        width: 320,
+        height: 180,
+        ..RtspOptions::default()
+    });
+    let (seen, _client) = watch(&main.url_with_user()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rtsp.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[cameras.door]\nsource = \"{}\"\ndetect_source = \"{}\"\n\
+             [cameras.door.motion]\nenabled = true\nthreshold = 0.1\nmin_motion_frames = 1\n\
+             pre_roll_s = 1\nmax_clip_s = 3\n",
+            main.url_with_user(),
+            sub.url_with_user(),
+        ),
+    )
+    .unwrap();
+    let cfg = path.to_str().unwrap().to_owned();
+    let hub = Hub::builder().dir(dir).args(&["--config", &cfg]).start();
+    let mut events = Events::open(&hub).await;
+    let clip = loop {
+        let (name, data) = events.next().await;
+        if name == "clip_saved" {
+            break data["clip"].clone();
+        }
+    };
+    // The camera is what its own stream is; its pictures are the substream's.
+    let status = hub.camera("door").await;
+    assert_eq!(status["codec"], "h265", "{status}");
+    assert_eq!(
+        (status["width"].as_u64(), status["height"].as_u64()),
+        (Some(640), Some(360))
+    );
+    let res = reqwest::get(hub.url("/api/cameras/door/snapshot.jpg"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let jpeg = res.bytes().await.unwrap();
+    let mut decoder =
+        zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(&jpeg[..]));
+    decoder.decode_headers().unwrap();
+    assert_eq!(
+        decoder.dimensions(),
+        Some((320, 180)),
+        "the substream's picture"
+    );
+
+    let file = tempfile::tempdir().unwrap();
+    let file = file.path().join("clip.mp4");
+    download(&hub, clip["video_url"].as_str().unwrap(), &file).await;
+    let probe = ffprobe(&file);
+    assert_eq!(probe.codec, "hevc");
+    let frames = assert_the_cameras_own(&file, &seen);
+    assert_eq!(frames as u64, probe.frames);
+    assert!((90..=200).contains(&frames), "{frames} frames");
+    let failed: Vec<String> = hub
+        .log()
+        .into_iter()
+        .filter(|l| l.contains("picture not made"))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "every unit of the substream decodes: {failed:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_hub_killed_mid_clip_keeps_the_cameras_video_up_to_its_last_fragment() {
     let camera = camera();

@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::video::AccessUnit;
 
@@ -69,13 +69,15 @@ impl UnitBuffer {
         }
     }
 
-    /// The units a clip whose first frame is `seq` is made of: from the newest keyframe
-    /// at or before `seq` (the oldest one held if none is), to the newest unit.
-    pub fn from(&self, seq: u64) -> impl Iterator<Item = &Arc<AccessUnit>> {
+    /// The units a clip whose first frame came at `at` is made of: from the newest
+    /// keyframe that came at or before it (the oldest one held if none did), to the
+    /// newest unit. By time, not by number: the frame may be a picture of the camera's
+    /// other stream (its `detect_source`), numbered on its own.
+    pub fn from(&self, at: Instant) -> impl Iterator<Item = &Arc<AccessUnit>> {
         let start = self
             .units
             .iter()
-            .rposition(|u| u.keyframe && u.seq <= seq)
+            .rposition(|u| u.keyframe && u.received <= at)
             .unwrap_or(0);
         self.units.iter().skip(start)
     }
@@ -94,7 +96,6 @@ impl UnitBuffer {
 mod tests {
     use super::*;
     use crate::video::tests::unit;
-    use std::time::Instant;
 
     /// Unit `seq` received `seq` tenths of a second after `t0`, a keyframe every 10.
     fn at(t0: Instant, seq: u64) -> Arc<AccessUnit> {
@@ -103,8 +104,11 @@ mod tests {
         Arc::new(u)
     }
 
-    fn seqs(buffer: &UnitBuffer, from: u64) -> Vec<u64> {
-        buffer.from(from).map(|u| u.seq).collect()
+    /// The units of a clip whose first frame came with unit `from` (a picture has its
+    /// unit's time).
+    fn seqs(buffer: &UnitBuffer, t0: Instant, from: u64) -> Vec<u64> {
+        let at = t0 + Duration::from_millis(from * 100);
+        buffer.from(at).map(|u| u.seq).collect()
     }
 
     #[test]
@@ -115,10 +119,13 @@ mod tests {
             buffer.push(at(t0, seq)); // 5 to 9 come before any keyframe: not kept
         }
         // Pre-roll of 2 s before unit 45 is unit 25: kept from keyframe 20 on.
-        assert_eq!(buffer.from(0).next().unwrap().seq, 20);
-        assert_eq!(seqs(&buffer, 25).first(), Some(&20));
-        assert_eq!(seqs(&buffer, 30).first(), Some(&30));
-        assert_eq!(seqs(&buffer, 44), (40..=45).collect::<Vec<_>>());
+        assert_eq!(seqs(&buffer, t0, 0).first(), Some(&20));
+        assert_eq!(seqs(&buffer, t0, 25).first(), Some(&20));
+        assert_eq!(seqs(&buffer, t0, 30).first(), Some(&30));
+        assert_eq!(seqs(&buffer, t0, 44), (40..=45).collect::<Vec<_>>());
+        // A picture of the other stream, made between units 31 and 32.
+        let between = t0 + Duration::from_millis(3150);
+        assert_eq!(buffer.from(between).next().unwrap().seq, 30);
     }
 
     #[test]
@@ -129,7 +136,7 @@ mod tests {
             buffer.push(at(t0, seq));
         }
         // Twenty units of 104 bytes pass the cap: the groups from 0 and 10 went.
-        assert_eq!(buffer.from(0).next().unwrap().seq, 20);
+        assert_eq!(seqs(&buffer, t0, 0).first(), Some(&20));
         assert_eq!(buffer.bytes(), 11 * 104);
     }
 
@@ -142,8 +149,8 @@ mod tests {
         }
         assert_eq!(buffer.bytes(), 0);
         buffer.push(at(t0, 6));
-        assert_eq!(buffer.from(0).count(), 0, "waits for the next keyframe");
+        assert_eq!(seqs(&buffer, t0, 0).len(), 0, "waits for the next keyframe");
         buffer.push(at(t0, 10));
-        assert_eq!(seqs(&buffer, 10), [10]);
+        assert_eq!(seqs(&buffer, t0, 10), [10]);
     }
 }

@@ -11,7 +11,7 @@ use remotecam_core::jpeg;
 use remotecam_core::multipart::{MultipartParser, boundary_of};
 use reqwest::header::CONTENT_TYPE;
 
-use super::{HttpSpec, SourceContext};
+use super::{HttpSpec, Never, SourceContext};
 use crate::camera::{Camera, PublisherLease, SourceState};
 
 /// Runs one connection; returns why it ended (the supervisor retries).
@@ -21,8 +21,6 @@ pub(super) async fn run(camera: &Arc<Camera>, spec: &HttpSpec, ctx: &SourceConte
         Err(e) => e,
     }
 }
-
-enum Never {}
 
 async fn get(spec: &HttpSpec, ctx: &SourceContext) -> Result<reqwest::Response, String> {
     let mut url = reqwest::Url::parse(&spec.url).map_err(|e| format!("bad URL: {e}"))?;

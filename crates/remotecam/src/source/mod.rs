@@ -79,7 +79,7 @@ pub async fn supervise(
     on_demand: Option<Duration>,
 ) {
     let mut viewers = camera.watch_viewers();
-    let mut wait = ctx.first_retry;
+    let mut backoff = Backoff::new(ctx.first_retry);
     loop {
         if on_demand.is_some() && *viewers.borrow_and_update() == 0 {
             camera.set_source_state(SourceState::Idle, None);
@@ -88,7 +88,7 @@ pub async fn supervise(
             }
         }
         camera.set_source_state(SourceState::Connecting, None);
-        let started = Instant::now();
+        backoff.start();
         let run = async {
             match &spec {
                 SourceSpec::Test(pattern) => test_pattern::run(&camera, pattern).await,
@@ -103,17 +103,54 @@ pub async fn supervise(
             error = run => error,
             () = unwatched(&mut viewers, on_demand) => {
                 tracing::info!(camera = camera.name(), "nobody watches: source stopped until the next viewer");
-                wait = ctx.first_retry;
+                backoff.reset();
                 continue;
             }
         };
-        if started.elapsed() > STABLE {
-            wait = ctx.first_retry;
-        }
+        let wait = backoff.failed();
         tracing::warn!(camera = camera.name(), %error, retry_in = ?wait, "source failed");
         camera.set_source_state(SourceState::Retrying, Some(error));
         tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(LAST_RETRY);
+    }
+}
+
+/// What a task that runs until it is dropped returns.
+enum Never {}
+
+/// The waits between a source's attempts: from the first retry, doubling up to
+/// [`LAST_RETRY`]; a source that ran [`STABLE`] before it failed waits the first again.
+struct Backoff {
+    first: Duration,
+    next: Duration,
+    started: Instant,
+}
+
+impl Backoff {
+    fn new(first: Duration) -> Backoff {
+        Backoff {
+            first,
+            next: first,
+            started: Instant::now(),
+        }
+    }
+
+    /// An attempt starts.
+    fn start(&mut self) {
+        self.started = Instant::now();
+    }
+
+    fn reset(&mut self) {
+        self.next = self.first;
+    }
+
+    /// How long to wait after the attempt failed now.
+    fn failed(&mut self) -> Duration {
+        if self.started.elapsed() > STABLE {
+            self.reset();
+        }
+        let wait = self.next;
+        self.next = (wait * 2).min(LAST_RETRY);
+        wait
     }
 }
 

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Never;
 use crate::camera::{PublisherLease, SourceState};
 use crate::video::Codec;
 use crate::video::pictures::PictureMaker;
@@ -39,8 +40,6 @@ pub(super) async fn run(lease: &PublisherLease) -> String {
     }
 }
 
-enum Never {}
-
 /// The camera says it decodes while this lives (also when the source fails mid-way).
 struct Decoding<'a>(&'a crate::camera::Camera);
 
@@ -62,7 +61,7 @@ impl Drop for Decoding<'_> {
 async fn decode(lease: &PublisherLease, mut maker: Box<PictureMaker>) -> Never {
     let camera = lease.camera();
     let jpeg_wanted = camera.watch_jpeg_wanted();
-    let mut reader = camera.video().reader();
+    let mut reader = camera.decoded_video().reader();
     let mut failing = false;
     // The stream whose "no picture" picture was shown (H.265).
     let mut shown: Option<Arc<crate::video::VideoParams>> = None;

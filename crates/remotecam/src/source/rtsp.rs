@@ -2,7 +2,8 @@
 //! interleaved by default, UDP with `#transport=udp`; digest and basic auth from the
 //! URL). The camera's access units go onto the video bus as they come, with their
 //! parameter sets beside them; JPEG is made from them only while someone needs it
-//! (`pictures.rs`).
+//! (`pictures.rs`). A camera with a `detect_source` has its pictures made of that
+//! second stream instead, pulled beside the first and retried on its own.
 
 use std::sync::Arc;
 
@@ -14,28 +15,77 @@ use retina::client::{
 use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoParametersCodec};
 
 use super::spec::{RtspSpec, RtspTransport};
-use super::{SourceContext, pictures};
+use super::{Never, SourceContext, pictures};
 use crate::camera::{Camera, PublisherLease, SourceState};
 use crate::frame::FrameLimits;
 use crate::video::{Codec, VideoParams};
 
-/// Runs one connection; returns why it ended (the supervisor retries).
+/// Runs one connection (and the detect stream's beside it); returns why it ended (the
+/// supervisor retries).
 pub(super) async fn run(camera: &Arc<Camera>, spec: &RtspSpec, ctx: &SourceContext) -> String {
-    let opened = tokio::time::timeout(spec.connect_timeout + spec.read_timeout, open(spec)).await;
-    let mut demuxed = match opened {
-        Ok(Ok(demuxed)) => demuxed,
-        Ok(Err(e)) => return e,
-        Err(_) => {
-            return format!(
-                "no answer within {:.0} s",
-                (spec.connect_timeout + spec.read_timeout).as_secs_f64()
-            );
-        }
+    if spec.detect.is_some() {
+        // From now on the pictures are made of the detect stream.
+        camera.detect_video();
+    }
+    let mut demuxed = match connect(spec).await {
+        Ok(demuxed) => demuxed,
+        Err(e) => return e,
     };
     let lease = camera.claim_publisher();
+    let detect = async {
+        match &spec.detect {
+            Some(detect) => match substream(&lease, detect, ctx).await {},
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
-        e = ingest(&lease, &mut demuxed, spec, ctx.limits) => e,
+        e = ingest(&lease, &mut demuxed, spec, ctx.limits, Stream::Own) => e,
         e = pictures::run(&lease) => e,
+        e = detect => e,
+    }
+}
+
+/// Which of a camera's streams a connection carries.
+#[derive(Clone, Copy, PartialEq)]
+enum Stream {
+    /// Its `source`: recorded and played as it is.
+    Own,
+    /// Its `detect_source`: what its pictures are made of.
+    Detect,
+}
+
+/// The detect stream, for as long as the camera's own stream runs: retried on its own
+/// with the sources' backoff, its error shown on the live camera meanwhile (its video
+/// goes on being recorded and played; only its pictures wait).
+async fn substream(lease: &PublisherLease, spec: &RtspSpec, ctx: &SourceContext) -> Never {
+    let camera = lease.camera();
+    let mut backoff = super::Backoff::new(ctx.first_retry);
+    loop {
+        backoff.start();
+        let error = match connect(spec).await {
+            Ok(mut demuxed) => ingest(lease, &mut demuxed, spec, ctx.limits, Stream::Detect).await,
+            Err(e) => e,
+        };
+        // The next connection starts at its first keyframe.
+        camera.detect_video().reset();
+        let wait = backoff.failed();
+        tracing::warn!(camera = camera.name(), %error, retry_in = ?wait, "detect stream failed");
+        camera.set_source_state(
+            SourceState::Live,
+            Some(format!(
+                "detect_source: {error} (no new pictures until it is back; the video goes on)"
+            )),
+        );
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Opens `spec` within its timeouts.
+async fn connect(spec: &RtspSpec) -> Result<Demuxed, String> {
+    let within = spec.connect_timeout + spec.read_timeout;
+    match tokio::time::timeout(within, open(spec)).await {
+        Ok(opened) => opened,
+        Err(_) => Err(format!("no answer within {:.0} s", within.as_secs_f64())),
     }
 }
 
@@ -105,12 +155,13 @@ fn describe(e: &retina::Error) -> String {
     }
 }
 
-/// Publishes every access unit until the stream fails or stalls.
+/// Publishes every access unit of `stream` until it fails or stalls.
 async fn ingest(
     lease: &PublisherLease,
     demuxed: &mut Demuxed,
     spec: &RtspSpec,
     limits: FrameLimits,
+    stream: Stream,
 ) -> String {
     let mut params: Option<Arc<VideoParams>> = None;
     loop {
@@ -155,7 +206,11 @@ async fn ingest(
         let keyframe = frame.is_random_access_point();
         let pts = frame.timestamp().elapsed();
         let data = Bytes::from(frame.into_data());
-        lease.publish_video(data, keyframe, pts, Arc::clone(params));
+        let params = Arc::clone(params);
+        match stream {
+            Stream::Own => lease.publish_video(data, keyframe, pts, params),
+            Stream::Detect => lease.publish_detect(data, keyframe, pts, params),
+        };
     }
 }
 

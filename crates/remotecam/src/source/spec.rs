@@ -35,6 +35,11 @@ pub struct RtspSpec {
     pub connect_timeout: Duration,
     /// Longest wait for the next frame (a stalled camera is reconnected).
     pub read_timeout: Duration,
+    /// `detect_source`: a second stream of the same camera (its H.264 substream) whose
+    /// pictures serve motion detection and the JPEG views, so that this stream is
+    /// never decoded: it is only recorded and played as it is. What makes an H.265
+    /// camera detect motion, and spares decoding a large stream.
+    pub detect: Option<Box<RtspSpec>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -141,18 +146,29 @@ impl std::fmt::Display for SourceSpec {
                     .unwrap_or_default()
             ),
             SourceSpec::Rtsp(r) => {
-                let mut shown = r.url.clone();
-                if let Some((user, _)) = &r.user {
-                    let _ = shown.set_username(user);
-                    let _ = shown.set_password(Some("***"));
+                write!(f, "{r}")?;
+                match &r.detect {
+                    Some(detect) => write!(f, ", pictures from {detect}"),
+                    None => Ok(()),
                 }
-                let transport = match r.transport {
-                    RtspTransport::Tcp => "TCP",
-                    RtspTransport::Udp => "UDP",
-                };
-                write!(f, "RTSP {shown} (over {transport})")
             }
         }
+    }
+}
+
+impl std::fmt::Display for RtspSpec {
+    /// The stream without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = self.url.clone();
+        if let Some((user, _)) = &self.user {
+            let _ = shown.set_username(user);
+            let _ = shown.set_password(Some("***"));
+        }
+        let transport = match self.transport {
+            RtspTransport::Tcp => "TCP",
+            RtspTransport::Udp => "UDP",
+        };
+        write!(f, "RTSP {shown} (over {transport})")
     }
 }
 
@@ -198,6 +214,7 @@ fn parse_rtsp(raw: &str) -> Result<RtspSpec, String> {
         transport,
         connect_timeout: Duration::from_secs(5),
         read_timeout: Duration::from_secs(10),
+        detect: None,
     })
 }
 

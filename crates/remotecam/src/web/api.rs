@@ -128,7 +128,7 @@ async fn fresh_picture(cam: &std::sync::Arc<crate::camera::Camera>) {
     let wanted = if cam.status().state == crate::camera::SourceState::Idle {
         held + 1
     } else {
-        match cam.video().newest() {
+        match cam.decoded_video().newest() {
             // Undecodable video has one picture per stream: the one there, or the first.
             Some(unit) if unit.params.codec != crate::video::Codec::H264 => {
                 if held > 0 {

@@ -21,7 +21,7 @@ impl Worker {
         }
         if self.clip.is_none() {
             let units = self.units.as_ref().expect("a video camera");
-            let start: Vec<Arc<AccessUnit>> = units.from(frame.seq).cloned().collect();
+            let start: Vec<Arc<AccessUnit>> = units.from(frame.received).cloned().collect();
             if !self.open_video(&start) {
                 return;
             }
