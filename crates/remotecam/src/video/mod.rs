@@ -178,10 +178,43 @@ impl AccessUnit {
     }
 }
 
+/// Whether an H.265 access unit (4-byte NAL lengths) is a random access point: its
+/// picture is of an IRAP type (BLA, IDR or CRA: 16 to 23). retina counts only IDR
+/// pictures, but encoders with open groups of pictures (x265's default, some cameras)
+/// start each group at a CRA picture: without these the bus's group of pictures would
+/// never start again. (Leading pictures a camera that reorders sends after a CRA cannot
+/// be decoded from it; decoders that start there skip them.)
+pub fn is_h265_irap(data: &[u8]) -> bool {
+    use shiguredo_mp4::bitstream::h265::{
+        H265NalUnitType, LengthSize, parse_length_prefixed_nal_units,
+    };
+    parse_length_prefixed_nal_units(data, LengthSize::FourBytes).is_ok_and(|nals| {
+        nals.iter()
+            .any(|n| matches!(n.nal_unit_type, H265NalUnitType::Other(16..=23)))
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// A unit of H.265 NAL units, each a 2-byte header of `type` and a byte.
+    fn h265(types: &[u8]) -> Vec<u8> {
+        types
+            .iter()
+            .flat_map(|&t| [0, 0, 0, 3, t << 1, 1, 0xAF])
+            .collect()
+    }
+
+    #[test]
+    fn an_h265_keyframe_is_any_irap_picture_cra_included() {
+        assert!(is_h265_irap(&h265(&[32, 33, 34, 21])), "VPS, SPS, PPS, CRA");
+        assert!(is_h265_irap(&h265(&[35, 19])), "AUD, IDR");
+        assert!(!is_h265_irap(&h265(&[35, 1])), "AUD, TRAIL_R");
+        assert!(!is_h265_irap(&h265(&[9])), "RASL_R");
+        assert!(!is_h265_irap(&[0, 0, 0, 9, 0x2a]), "cut short");
+    }
 
     pub(crate) fn params() -> Arc<VideoParams> {
         Arc::new(VideoParams::new(

@@ -157,6 +157,12 @@ impl Hub {
         self.log.lock().unwrap().clone()
     }
 
+    /// The lines of the hub's log that contain `text`.
+    pub fn log_lines_with(&self, text: &str) -> Vec<String> {
+        let log = self.log.lock().unwrap();
+        log.iter().filter(|l| l.contains(text)).cloned().collect()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
