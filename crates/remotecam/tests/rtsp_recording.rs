@@ -158,9 +158,14 @@ fn assert_the_cameras_own(path: &Path, seen: &Seen) -> usize {
     assert!(samples[0].0, "the clip starts with a keyframe");
     let seen = seen.lock().unwrap();
     for (i, (_, bytes)) in samples.iter().enumerate() {
-        // The hub may have joined the stream in the middle of the first unit it got (after
-        // its access unit delimiter, say): that one is the tail of the camera's unit.
-        let own = seen.contains(bytes) || (i == 0 && seen.iter().any(|s| s.ends_with(bytes)));
+        // Either client may have joined the stream in the middle of the first unit it got
+        // (after its access unit delimiter, say): the one's is then the tail of the
+        // other's.
+        let own = seen.contains(bytes)
+            || (i == 0
+                && seen
+                    .iter()
+                    .any(|s| s.ends_with(bytes) || bytes.ends_with(s)));
         assert!(
             own,
             "sample {i} ({} bytes, NAL units {:?}) is not one the camera sent",
