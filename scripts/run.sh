@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the hub the fast way and starts it: installs what the build needs on a Debian
-# machine when it is missing (a C/C++ compiler, cmake for libjpeg-turbo, and nasm,
-# without which the H.264 encoder builds as plain C and recording costs about 1.7 times
-# the CPU; libjpeg-turbo's build needs it too), builds in
+# machine when it is missing (a C/C++ compiler, cmake for libjpeg-turbo, nasm, without
+# which the H.264 encoder builds as plain C and recording costs about 1.7 times the CPU
+# (libjpeg-turbo's build needs it too), and FFmpeg's development files), builds in
 # release mode, and runs target/release/remotecam with the arguments given
 # (./scripts/run.sh --demo, ./scripts/run.sh --help).
 set -euo pipefail
@@ -12,6 +12,11 @@ need=()
 command -v cc >/dev/null && command -v c++ >/dev/null || need+=(build-essential)
 command -v cmake >/dev/null || need+=(cmake)
 command -v nasm >/dev/null || need+=(nasm)
+# FFmpeg's H.264 decoder (RTSP cameras' pictures), linked from Debian's libavcodec;
+# bindgen reads its headers with libclang.
+for pkg in libavcodec-dev libavformat-dev libavutil-dev libclang-dev pkg-config; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if ((${#need[@]})); then
   echo "run.sh: installing Debian packages: ${need[*]}" >&2
   sudo=""

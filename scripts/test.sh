@@ -15,6 +15,11 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v cmake >/dev/null || need+=(cmake)
 command -v nasm >/dev/null || need+=(nasm)
+# FFmpeg's H.264 decoder (RTSP cameras' pictures), linked from Debian's libavcodec;
+# bindgen reads its headers with libclang.
+for pkg in libavcodec-dev libavformat-dev libavutil-dev libclang-dev pkg-config; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 # The RTSP camera of the tests: GStreamer's RTSP server with x264enc (ugly), x265enc
 # (bad) and the RTP payloaders (good), driven from Debian's own Python.

@@ -1,8 +1,11 @@
 //! An H.264 camera's pictures, per 720p frame (`video/pictures.rs`):
-//! - `video decode 720p`: OpenH264 decoding one unit and the detector's working picture
-//!   of it, what motion detection costs;
-//! - `video decode+jpeg 720p`: that and a JPEG of every frame (libjpeg-turbo, from the
-//!   decoded planes), what JPEG viewers of the camera cost.
+//! - `video decode 720p`: libavcodec decoding one unit (its loop filter skipped, as
+//!   while nobody wants JPEG) and the detector's working picture of it, what motion
+//!   detection costs;
+//! - `video decode+jpeg 720p`: decoding in full and a JPEG of every frame
+//!   (libjpeg-turbo, from the decoded planes), what JPEG viewers of the camera cost;
+//! - `video openh264 decode 720p`: OpenH264's decoder on the same units, the one the hub
+//!   used before (its encoder is still the recorder's), to keep the choice measured.
 //!
 //! Input: 30 frames (one group of pictures) of ffmpeg's `testsrc2` at 1280x720 with
 //! sensor-like noise, encoded by ffmpeg's libx264 as a camera would (High profile,
@@ -118,6 +121,14 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    group.bench_function("video openh264 decode 720p", |b| {
+        b.iter(|| {
+            let mut decoder = openh264::decoder::Decoder::new().unwrap();
+            for unit in &units {
+                assert!(decoder.decode(&unit.annex_b().unwrap()).unwrap().is_some());
+            }
+        })
+    });
     group.finish();
 }
 
