@@ -619,22 +619,6 @@ impl PublisherLease {
             .publish_video(stream, data, keyframe, pts, params)
     }
 
-    /// Shows the hub's own "no picture" JPEG for a video it cannot decode, under the
-    /// sequence number of the unit it stands for.
-    pub fn publish_undecodable(&self, unit: &AccessUnit, jpeg: Bytes) -> Arc<Frame> {
-        let size = crate::placeholder::size_for(unit.params.width, unit.params.height);
-        let frame = Frame::received(
-            unit.seq,
-            jpeg,
-            size,
-            None,
-            (unit.received_at, unit.received),
-        );
-        let frame = Arc::new(frame);
-        self.camera.show_picture(&frame);
-        frame
-    }
-
     /// Shows a picture made from the access unit `unit`, under that unit's sequence
     /// number: to motion detection, and as the camera's newest JPEG frame when it has
     /// its JPEG.

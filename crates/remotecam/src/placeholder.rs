@@ -1,6 +1,6 @@
-//! Pictures the hub draws itself: the "no signal" image that MJPEG viewers get while a
-//! camera is offline (the old tool showed an image with a message, not a frozen frame),
-//! and the "no picture" image of a camera whose video the hub cannot decode.
+//! The picture the hub draws itself: the "no signal" image that MJPEG viewers get while
+//! a camera is offline (the old tool showed an image with a message, not a frozen
+//! frame).
 
 use bytes::Bytes;
 
@@ -37,28 +37,6 @@ pub fn no_signal(camera: &str, width: u16, height: u16) -> Bytes {
     y += canvas.centred(y, &format!("camera {camera}"), 3, [240, 240, 240]);
     y += h / 24;
     canvas.centred(y, "waiting for the source to come back", 2, gray);
-    canvas.to_jpeg(70)
-}
-
-/// The JPEG shown for `camera`, whose video (`codec`, e.g. "H.265") the hub passes
-/// through but cannot decode, at the size of its video (see [`size_for`]). It takes
-/// milliseconds: call it off the async threads.
-pub fn undecodable(camera: &str, codec: &str, width: u16, height: u16) -> Bytes {
-    let (width, height) = size_for(width, height);
-    let (w, h) = (usize::from(width.max(16)), usize::from(height.max(16)));
-    let mut canvas = Canvas::new(w, h, [24, 26, 30]);
-    let gray = [150, 150, 150];
-    let mut y = h * 3 / 10;
-    y += canvas.centred(y, "NO PICTURE HERE", 5, [230, 170, 60]);
-    y += h / 16;
-    y += canvas.centred(
-        y,
-        &format!("camera {camera} sends {codec}"),
-        3,
-        [240, 240, 240],
-    );
-    y += h / 24;
-    canvas.centred(y, "the hub cannot decode it: watch its stream.mp4", 2, gray);
     canvas.to_jpeg(70)
 }
 

@@ -8,12 +8,10 @@
 //! the newest unit, so a first picture never waits for the camera's next keyframe.
 //! Decoding runs on a blocking thread, never on the async threads.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::Never;
 use crate::camera::{PublisherLease, SourceState};
-use crate::video::Codec;
 use crate::video::pictures::PictureMaker;
 
 /// How long the decoder keeps running after its last consumer left.
@@ -63,29 +61,10 @@ async fn decode(lease: &PublisherLease, mut maker: Box<PictureMaker>) -> Never {
     let jpeg_wanted = camera.watch_jpeg_wanted();
     let mut reader = camera.decoded_video().reader();
     let mut failing = false;
-    // The stream whose "no picture" picture was shown (H.265).
-    let mut shown: Option<Arc<crate::video::VideoParams>> = None;
     loop {
         let Some(unit) = reader.next().await else {
             return std::future::pending().await;
         };
-        if unit.params.codec != Codec::H264 {
-            // Undecodable here: one picture that says so, per stream.
-            if shown.as_ref().is_none_or(|p| !Arc::ptr_eq(p, &unit.params)) {
-                shown = Some(Arc::clone(&unit.params));
-                let (name, (w, h)) = (
-                    camera.name().to_owned(),
-                    (unit.params.width, unit.params.height),
-                );
-                let jpeg = tokio::task::spawn_blocking(move || {
-                    crate::placeholder::undecodable(&name, "H.265", w, h)
-                })
-                .await
-                .expect("drawing does not panic");
-                lease.publish_undecodable(&unit, jpeg);
-            }
-            continue;
-        }
         // Every unit is decoded; only the newest becomes a picture, with its JPEG while
         // a viewer or a snapshot wants one, and at keyframes (a clip's thumbnail is made
         // of a picture with its JPEG).

@@ -136,7 +136,9 @@ fn describe(e: &retina::Error) -> String {
             "the camera refused access (RTSP {}): check the user and password in the URL",
             e.status_code().unwrap_or(401)
         ),
-        Some(404) => "the camera has no stream at this path (RTSP 404)".into(),
+        Some(404) => {
+            "the camera has no stream at this path (RTSP 404): check the path in the URL".into()
+        }
         // retina's messages carry the connection and packet context after a blank line.
         _ => e
             .to_string()

@@ -24,9 +24,18 @@ pub enum Codec {
     /// test pattern).
     Jpeg,
     H264,
-    /// Passed through only: the hub has no H.265 decoder, so no JPEG views and no motion
-    /// detection of its own.
     H265,
+}
+
+impl Codec {
+    /// As people write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Jpeg => "JPEG",
+            Codec::H264 => "H.264",
+            Codec::H265 => "H.265",
+        }
+    }
 }
 
 /// What a decoder or an MP4 writer needs to know of a stream besides its access units.

@@ -58,23 +58,28 @@ impl std::fmt::Debug for PictureMaker {
     }
 }
 
-/// A new H.264 decoder on one thread (each camera's runs on a blocking thread of its
+/// A new decoder of `codec` on one thread (each camera's runs on a blocking thread of its
 /// own; frame threads would add a frame of delay per thread).
-fn h264_decoder() -> Result<ffmpeg::decoder::Video, String> {
+fn decoder(codec: Codec) -> Result<ffmpeg::decoder::Video, String> {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         // Errors come back from each call, into the hub's log; libavcodec's own lines
         // on stderr would bypass it.
         ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Quiet);
     });
-    let codec =
-        ffmpeg::decoder::find(ffmpeg::codec::Id::H264).ok_or("this FFmpeg has no H.264 decoder")?;
-    let mut context = ffmpeg::codec::Context::new_with_codec(codec);
+    let id = match codec {
+        Codec::H264 => ffmpeg::codec::Id::H264,
+        Codec::H265 => ffmpeg::codec::Id::HEVC,
+        Codec::Jpeg => return Err("JPEG is not video".into()),
+    };
+    let found = ffmpeg::decoder::find(id)
+        .ok_or_else(|| format!("this FFmpeg has no {} decoder", codec.name()))?;
+    let mut context = ffmpeg::codec::Context::new_with_codec(found);
     context.set_threading(threading::Config::count(1));
     context
         .decoder()
         .video()
-        .map_err(|e| format!("H.264 decoder: {e}"))
+        .map_err(|e| format!("{} decoder: {e}", codec.name()))
 }
 
 impl PictureMaker {
@@ -102,9 +107,7 @@ impl PictureMaker {
         picture: bool,
         jpeg: bool,
     ) -> Result<Option<Picture>, String> {
-        if unit.params.codec != Codec::H264 {
-            return Err("the hub decodes H.264 only".into());
-        }
+        let codec = unit.params.codec;
         if unit.keyframe {
             self.broken = false;
             let same = self
@@ -112,7 +115,7 @@ impl PictureMaker {
                 .as_ref()
                 .is_some_and(|(params, _)| Arc::ptr_eq(params, &unit.params));
             if !same {
-                self.decoder = Some((Arc::clone(&unit.params), h264_decoder()?));
+                self.decoder = Some((Arc::clone(&unit.params), decoder(codec)?));
             }
         }
         if self.broken {
@@ -133,7 +136,11 @@ impl PictureMaker {
         });
         if let Err(e) = sent {
             self.broken = true;
-            return Err(format!("undecodable H.264 (frame {}): {e}", unit.seq));
+            return Err(format!(
+                "undecodable {} (frame {}): {e}",
+                codec.name(),
+                unit.seq
+            ));
         }
         // One unit in, at most one picture out (a stream that reorders its pictures
         // gives each a few units later).
@@ -157,7 +164,7 @@ impl PictureMaker {
         if !matches!(yuv.format(), Pixel::YUV420P | Pixel::YUVJ420P) {
             self.broken = true;
             return Err(format!(
-                "the camera's pictures are {:?}; the hub makes pictures of 4:2:0 video only",
+                "the camera's pictures are {:?}; the hub makes pictures of 8-bit 4:2:0 video only",
                 yuv.format()
             ));
         }

@@ -129,13 +129,6 @@ async fn fresh_picture(cam: &std::sync::Arc<crate::camera::Camera>) {
         held + 1
     } else {
         match cam.decoded_video().newest() {
-            // Undecodable video has one picture per stream: the one there, or the first.
-            Some(unit) if unit.params.codec != crate::video::Codec::H264 => {
-                if held > 0 {
-                    return;
-                }
-                1
-            }
             // The decoder, when running, is at most the unit being decoded behind.
             Some(unit) if held + 1 < unit.seq => unit.seq,
             _ => return,

@@ -35,6 +35,8 @@ def pipeline(args):
             f"multifilesrc location={args.frames}/f%03d.jpg start-index=1 loop=true "
             f"caps=image/jpeg,framerate={args.fps}/1 ! jpegdec ! videoconvert "
         )
+    # 8-bit 4:2:0, as cameras send (x265enc would take the source's 4:4:4 otherwise).
+    source += "! videoconvert ! video/x-raw,format=I420 "
     if args.codec == "h265":
         encode = (
             f"! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={args.gop} "
