@@ -91,6 +91,8 @@ def test_graph_starts_full_every_setting_round_trips_and_plain_http_addresses(ma
         wait_until(lambda: motion(hub, "phone")[key] == float(value), f"{key} is set")
     page.uncheck("#m-record")
     wait_until(lambda: motion(hub, "phone")["record"] is False, "recording is turned off")
+    page.check("#m-continuous")
+    wait_until(lambda: motion(hub, "phone")["continuous"] is True, "recording all the time is on")
     page.fill("#m-noise", "")
     page.dispatch_event("#m-noise", "change")
     wait_until(lambda: motion(hub, "phone")["noise_level"] is None, "the noise level is learnt again")
@@ -102,6 +104,7 @@ def test_graph_starts_full_every_setting_round_trips_and_plain_http_addresses(ma
     page.wait_for_function("() => document.getElementById('m-calm').value === '33'",
                            timeout=WAIT * 1000)
     assert page.input_value("#m-preroll") == "3.5" and not page.is_checked("#m-record")
+    assert page.is_checked("#m-continuous")
 
     # Opened over HTTPS, the page gives the plain-HTTP addresses too (players refuse the
     # self-signed certificate).

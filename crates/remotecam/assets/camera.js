@@ -106,6 +106,7 @@ async function putMotion(change) {
 }
 $("m-enabled").addEventListener("change", () => putMotion({ enabled: $("m-enabled").checked }));
 $("m-record").addEventListener("change", () => putMotion({ record: $("m-record").checked }));
+$("m-continuous").addEventListener("change", () => putMotion({ continuous: $("m-continuous").checked }));
 $("recordings-link").href = `/recordings?camera=${encodeURIComponent(name)}`;
 // The number fields: each is one key of the motion settings (noise_level: empty to learn it).
 const numbers = [...document.querySelectorAll(".settings input[type=number]")];
@@ -186,6 +187,7 @@ async function pollMotion() {
     if (m.threshold !== threshold) { threshold = m.threshold; scale = 0; }
     $("m-enabled").checked = m.enabled;
     $("m-record").checked = m.record;
+    $("m-continuous").checked = m.continuous;
     for (const input of numbers) {
       if (document.activeElement === input) continue;
       const v = m[input.dataset.key];

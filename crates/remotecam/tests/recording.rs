@@ -795,3 +795,39 @@ async fn a_full_disk_stops_recording_cleanly_and_live_view_goes_on() {
     let resumed = next_event(&mut events, "recording_resumed").await;
     assert_eq!(resumed["camera"], "shed");
 }
+
+/// Recording all the time, detection off: a JPEG camera's frames go into clips of
+/// `max_clip_s`, one after the other, kept though nothing moved.
+#[tokio::test]
+async fn a_camera_recorded_all_the_time_has_clips_one_after_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("all.toml");
+    std::fs::write(
+        &path,
+        "[cameras.yard]\nsource = \"test:?width=320&height=240&fps=15\"\n\
+         [cameras.yard.motion]\ncontinuous = true\nmax_clip_s = 1\n",
+    )
+    .unwrap();
+    let cfg = path.to_str().unwrap().to_owned();
+    let hub = Hub::builder().dir(dir).args(&["--config", &cfg]).start();
+    let mut events = Events::open(&hub).await;
+    let first = next_event(&mut events, "clip_saved").await["clip"].clone();
+    let second = next_event(&mut events, "clip_saved").await["clip"].clone();
+    let files = tempfile::tempdir().unwrap();
+    for (i, clip) in [&first, &second].into_iter().enumerate() {
+        let file = files.path().join(format!("{i}.mp4"));
+        download(&hub, clip["video_url"].as_str().unwrap(), &file).await;
+        let probe = check_clip(clip, &file);
+        assert!(
+            (0.9..=1.2).contains(&probe.duration),
+            "{} s",
+            probe.duration
+        );
+        assert_eq!(clip["motion_frames"], 0);
+    }
+    let gap = seconds(&second["start"]) - seconds(&first["end"]);
+    assert!(gap.abs() <= 0.1, "{gap} s between the clips");
+    let motion = hub.json("/api/cameras/yard/motion").await;
+    assert_eq!(motion["enabled"], false);
+    assert_eq!(motion["recording"]["state"], "recording");
+}

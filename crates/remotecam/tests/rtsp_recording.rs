@@ -320,6 +320,71 @@ async fn an_h265_camera_detects_on_its_substream_and_records_its_own_video() {
     );
 }
 
+/// Recording all the time without detection: clips one after the other, each the
+/// camera's own video cut at a keyframe, and no decoding at all (the thumbnail is the
+/// clip's first keyframe, decoded once).
+#[tokio::test]
+async fn an_rtsp_camera_recorded_all_the_time_is_never_decoded() {
+    let camera = camera();
+    let (seen, _client) = watch(&camera.url_with_user()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rtsp.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[cameras.door]\nsource = \"{}\"\n\
+             [cameras.door.motion]\nenabled = false\ncontinuous = true\nmax_clip_s = 2\n",
+            camera.url_with_user()
+        ),
+    )
+    .unwrap();
+    let cfg = path.to_str().unwrap().to_owned();
+    let hub = Hub::builder().dir(dir).args(&["--config", &cfg]).start();
+    let mut events = Events::open(&hub).await;
+    let mut clips = Vec::new();
+    while clips.len() < 2 {
+        let (name, data) = events.next().await;
+        if name == "clip_saved" {
+            clips.push(data["clip"].clone());
+        }
+        assert_ne!(name, "motion_start", "no detection");
+    }
+    assert_eq!(
+        hub.camera("door").await["decoding"],
+        false,
+        "nothing decoded"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (i, clip) in clips.iter().enumerate() {
+        let file = dir.path().join(format!("{i}.mp4"));
+        download(&hub, clip["video_url"].as_str().unwrap(), &file).await;
+        let probe = ffprobe(&file);
+        assert_eq!(probe.codec, "h264");
+        assert_the_cameras_own(&file, &seen);
+        // Two seconds, cut at the first keyframe after (they are 1.5 s apart).
+        assert!(
+            (2.0..=3.6).contains(&probe.duration),
+            "{} s",
+            probe.duration
+        );
+        assert_eq!(clip["motion_frames"], 0);
+        let thumb = dir.path().join(format!("{i}.jpg"));
+        download(&hub, clip["thumbnail_url"].as_str().unwrap(), &thumb).await;
+        let thumb = std::fs::read(&thumb).unwrap();
+        let mut decoder =
+            zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(&thumb[..]));
+        decoder.decode_headers().unwrap();
+        assert_eq!(decoder.dimensions(), Some((320, 180)));
+    }
+    // The second goes on where the first ended.
+    let ms = |t: &serde_json::Value| -> i64 {
+        let t: jiff::Timestamp = t.as_str().unwrap().parse().unwrap();
+        t.as_millisecond()
+    };
+    let gap = (ms(&clips[1]["start"]) - ms(&clips[0]["end"])).abs();
+    assert!(gap <= 100, "{gap} ms between the clips");
+}
+
 #[tokio::test]
 async fn a_hub_killed_mid_clip_keeps_the_cameras_video_up_to_its_last_fragment() {
     let camera = camera();

@@ -29,7 +29,8 @@ use crate::video::gop::{VideoBus, VideoReader};
 pub struct Inputs {
     name: String,
     frames: watch::Receiver<Latest>,
-    /// Held while detection is on: a video camera makes JPEG pictures only on demand.
+    /// Held while detection is on: a video camera makes pictures only on demand (recording
+    /// all the time needs none).
     pictures: PicturesDemand,
     /// A video camera's own video, recorded as it is.
     video: Option<Arc<VideoBus>>,
@@ -90,13 +91,15 @@ pub async fn run(inputs: Inputs) {
         mut stopping,
     } = inputs;
     let mut task = Task::new(name, status, history, recording, events, recordings);
+    // Detection, or recording all the time, wants the task running.
+    let active = |s: &MotionSettings| s.enabled || (s.record && s.continuous);
     loop {
         tokio::select! {
-            enabled = settings_rx.wait_for(|s| s.enabled) => if enabled.is_err() { return },
+            on = settings_rx.wait_for(active) => if on.is_err() { return },
             _ = stopping.wait_for(|s| *s) => return,
         }
-        let _pictures = pictures.want();
         let settings = settings_rx.borrow_and_update().clone();
+        let mut _pictures = settings.enabled.then(|| pictures.want());
         let last_seq = frames.borrow().frame.as_ref().map_or(0, |f| f.seq);
         let mut s = Session::new(settings, last_seq);
         // The scoring job running, if any (one at a time: the detector is in it).
@@ -121,12 +124,15 @@ pub async fn run(inputs: Inputs) {
                         return;
                     }
                     let settings = settings_rx.borrow_and_update().clone();
-                    if !settings.enabled {
+                    if !active(&settings) {
                         if let Some(job) = scoring.take() {
                             job.abort();
                         }
                         s.disable(&task);
                         break;
+                    }
+                    if settings.enabled != _pictures.is_some() {
+                        _pictures = settings.enabled.then(|| pictures.want());
                     }
                     s.set(&task, settings);
                 }
@@ -137,7 +143,7 @@ pub async fn run(inputs: Inputs) {
                     let latest = frames.borrow_and_update().clone();
                     gone = !latest.online;
                     if let Some(frame) = latest.frame.filter(|_| latest.online) {
-                        s.frame(&task, frame);
+                        s.frame(&mut task, frame);
                     }
                 }
                 Some(unit) = next_unit(&mut units) => s.unit(&mut task, unit),

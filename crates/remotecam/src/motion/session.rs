@@ -103,7 +103,10 @@ pub(super) struct Session {
     tracker: ClipTracker,
     /// The pre-roll and the frames waiting to be scored or fed.
     ring: PreRoll,
+    /// Frames go to the recorder (a motion clip is open, or it records all the time).
     clip_open: bool,
+    /// The recorder was told to record all the time (`continuous`).
+    recording_all: bool,
     /// The scoring's CPU time per frame, a running average (milliseconds).
     cpu_ms: Option<f32>,
 }
@@ -120,18 +123,38 @@ impl Session {
             tracker: ClipTracker::new(settings.rules()),
             ring: PreRoll::new(last_seq),
             clip_open: false,
+            recording_all: false,
             cpu_ms: None,
             detector_settings,
             settings,
         }
     }
 
-    /// New settings while enabled: they apply from the next frame.
+    /// New settings while enabled or recording all the time: they apply from the next
+    /// frame.
     pub(super) fn set(&mut self, task: &Task, settings: MotionSettings) {
         self.tracker.set_rules(settings.rules());
         if settings.detector() != self.detector_settings {
             self.detector_settings = settings.detector();
             self.reset_detector();
+        }
+        if self.settings.enabled && !settings.enabled {
+            self.stop_detecting(task);
+        }
+        let all = settings.record && settings.continuous && task.recordings.is_some();
+        if let Some(r) = &task.recorder {
+            let max_clip = Duration::from_secs_f64(settings.max_clip_s);
+            if self.recording_all && !all {
+                r.continuous(None);
+                self.recording_all = false;
+                self.clip_open = false;
+            } else if self.recording_all && settings.max_clip_s != self.settings.max_clip_s {
+                r.continuous(Some(max_clip));
+            } else if all && !self.recording_all && self.clip_open {
+                // The motion clip gives way to recording all the time (at the next frame).
+                r.end(true);
+                self.clip_open = false;
+            }
         }
         if !settings.record && self.clip_open {
             if let Some(r) = &task.recorder {
@@ -147,8 +170,26 @@ impl Session {
         self.settings = settings;
     }
 
-    /// Detection turned off: the event going on ends, its clip is kept.
+    /// Detection and recording all the time both turned off: the event going on ends,
+    /// its clip is kept.
     pub(super) fn disable(&mut self, task: &Task) {
+        self.stop_detecting(task);
+        if self.clip_open
+            && let Some(r) = &task.recorder
+        {
+            if self.recording_all {
+                r.continuous(None);
+            } else {
+                r.end(true);
+            }
+        }
+        self.clip_open = false;
+        self.recording_all = false;
+    }
+
+    /// Detection turned off: the event going on ends (its clip, unless the camera
+    /// records all the time, ends with it).
+    fn stop_detecting(&mut self, task: &Task) {
         if let Some(ClipEvent::End {
             motion_frames,
             keep,
@@ -161,9 +202,11 @@ impl Session {
             });
         }
         if self.clip_open
+            && !self.recording_all
             && let Some(r) = &task.recorder
         {
             r.end(true);
+            self.clip_open = false;
         }
         task.status(|s| *s = MotionStatus::default());
     }
@@ -176,10 +219,41 @@ impl Session {
     }
 
     /// A frame from the bus: buffered (scored by the next job if the detector is free).
-    pub(super) fn frame(&mut self, task: &Task, frame: Arc<Frame>) {
+    /// Recording all the time without detection, it goes to the recorder at once.
+    pub(super) fn frame(&mut self, task: &mut Task, frame: Arc<Frame>) {
         let t = frame.received.saturating_duration_since(task.start);
         let pre_roll = Duration::from_secs_f64(self.settings.pre_roll_s);
-        self.ring.push(frame, t, pre_roll);
+        let seq = frame.seq;
+        if !self.ring.push(frame, t, pre_roll) {
+            return;
+        }
+        self.keep_recording(task, t);
+        if !self.settings.enabled && self.ring.scored(seq, 0.0, None).is_ok() {
+            self.feed(task, seq);
+        }
+    }
+
+    /// Recording all the time (`continuous`, with `record`, where the hub keeps
+    /// recordings): the recorder opens and cuts the clips itself.
+    fn continuous(&self, task: &Task) -> bool {
+        self.settings.record && self.settings.continuous && task.recordings.is_some()
+    }
+
+    /// Recording all the time: the recorder told so once, and fed every frame from `t`
+    /// on (a video camera's recorder opens its clips from the units).
+    fn keep_recording(&mut self, task: &mut Task, t: Duration) {
+        if self.recording_all || !self.continuous(task) {
+            return;
+        }
+        if task.recorder.is_none() {
+            task.recorder = spawn_recorder(task, &self.settings);
+        }
+        if let Some(r) = &task.recorder {
+            r.continuous(Some(Duration::from_secs_f64(self.settings.max_clip_s)));
+            self.recording_all = true;
+            self.clip_open = true;
+            self.ring.clip_from(t);
+        }
     }
 
     /// A video camera's access unit: to the recorder while clips are recorded, every one
@@ -193,6 +267,8 @@ impl Session {
         if task.recorder.is_none() {
             task.recorder = spawn_recorder(task, &self.settings);
         }
+        let t = unit.received.saturating_duration_since(task.start);
+        self.keep_recording(task, t);
         if let Some(r) = &task.recorder {
             r.unit(unit);
         }
@@ -202,6 +278,9 @@ impl Session {
     /// has not had a job yet. Frames that came while the detector was busy wait unscored
     /// (a slow detector skips frames; it never holds up the camera).
     pub(super) fn next_job(&mut self, task: &Task) -> Option<Job> {
+        if !self.settings.enabled {
+            return None;
+        }
         let frame = self.ring.newest().filter(|b| b.frame.seq > self.job_seq)?;
         let frame = Arc::clone(&frame.frame);
         let scorer = self.scorer.take()?;
@@ -231,6 +310,10 @@ impl Session {
             back.detector = Detector::new(self.detector_settings.clone());
         }
         self.scorer = Some(back);
+        if !self.settings.enabled {
+            // Detection was turned off while this frame was being scored.
+            return give_back(task, picture);
+        }
         match score {
             Ok(score) => {
                 self.on_score(task, seq, score, picture);
@@ -267,7 +350,7 @@ impl Session {
             match event {
                 ClipEvent::Start { from, .. } => {
                     task.send(What::MotionStart);
-                    if !record {
+                    if !record || self.continuous(task) {
                         continue;
                     }
                     if task.recorder.is_none() {
@@ -288,7 +371,9 @@ impl Session {
                         motion_frames,
                         kept: keep,
                     });
-                    self.close_clip(task, seq, keep);
+                    if !self.continuous(task) {
+                        self.close_clip(task, seq, keep);
+                    }
                 }
             }
         }
@@ -353,9 +438,14 @@ impl Session {
                 motion_frames,
                 kept: keep,
             });
-            self.close_clip(task, seq, keep);
+            self.close_clip(task, seq, keep || self.recording_all);
+        } else if self.recording_all {
+            // The file ends at the gap; the recorder opens the next when frames come.
+            let upto = self.ring.newest().map_or(0, |b| b.frame.seq);
+            self.close_clip(task, upto, true);
         }
-        self.clip_open = false;
+        // Recording all the time goes on (in a new file).
+        self.clip_open = self.recording_all;
         for picture in self.ring.clear() {
             give_back(task, Some(picture));
         }
@@ -515,11 +605,11 @@ mod tests {
     fn a_busy_detector_skips_to_the_newest_frame_and_scores_each_once() {
         let (mut task, _events) = task();
         let mut s = Session::new(settings(), 0);
-        s.frame(&task, frame(1, scene(None)));
+        s.frame(&mut task, frame(1, scene(None)));
         let job = s.next_job(&task).expect("a job for frame 1");
         // Frames 2 and 3 come while frame 1 is being scored: no second job.
-        s.frame(&task, frame(2, scene(None)));
-        s.frame(&task, frame(3, scene(None)));
+        s.frame(&mut task, frame(2, scene(None)));
+        s.frame(&mut task, frame(3, scene(None)));
         assert!(s.next_job(&task).is_none(), "the detector is busy");
         s.scored(&mut task, job.run());
         assert_eq!(
@@ -536,14 +626,14 @@ mod tests {
         let (mut task, _events) = task();
         let mut s = Session::new(settings(), 0);
         s.frame(
-            &task,
+            &mut task,
             frame(1, bytes::Bytes::from_static(b"\xff\xd8 not a picture")),
         );
         assert_eq!(run_next(&mut s, &mut task), Some(1));
         assert!(task.status.borrow().error.is_some());
         assert_eq!(run_next(&mut s, &mut task), None);
         // The detector came back: the next frame is scored.
-        s.frame(&task, frame(2, scene(None)));
+        s.frame(&mut task, frame(2, scene(None)));
         assert_eq!(run_next(&mut s, &mut task), Some(2));
         assert_eq!(task.status.borrow().error, None);
     }
@@ -557,7 +647,7 @@ mod tests {
             .chain((0..6).map(|i| Some((60 + i * 60, 200))))
             .chain((0..6).map(|_| None));
         for (i, square) in positions.enumerate() {
-            s.frame(&task, frame(i as u64 + 1, scene(square)));
+            s.frame(&mut task, frame(i as u64 + 1, scene(square)));
             run_next(&mut s, &mut task).expect("each frame scored");
         }
         let names: Vec<&str> = std::iter::from_fn(|| events.try_recv().ok())

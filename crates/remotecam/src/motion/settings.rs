@@ -18,6 +18,10 @@ pub struct MotionSettings {
     pub enabled: bool,
     /// Motion events are recorded as clips (when the hub keeps recordings).
     pub record: bool,
+    /// With `record`: record all the time, in clips of `max_clip_s` one after the other,
+    /// whether detection is on or not (when it is, its events and motion frames are
+    /// marked in them).
+    pub continuous: bool,
     /// Changed share of the picture (percent) that makes a frame a motion frame.
     pub threshold: f32,
     pub calm_frames: u32,
@@ -37,6 +41,7 @@ impl Default for MotionSettings {
         MotionSettings {
             enabled: false,
             record: true,
+            continuous: false,
             threshold: rules.threshold,
             calm_frames: rules.calm_frames,
             min_motion_frames: rules.min_motion_frames,
@@ -55,6 +60,7 @@ impl Default for MotionSettings {
 pub struct MotionUpdate {
     pub enabled: Option<bool>,
     pub record: Option<bool>,
+    pub continuous: Option<bool>,
     pub threshold: Option<f32>,
     pub calm_frames: Option<u32>,
     pub min_motion_frames: Option<u32>,
@@ -101,6 +107,9 @@ impl MotionSettings {
         }
         if let Some(v) = update.record {
             s.record = v;
+        }
+        if let Some(v) = update.continuous {
+            s.continuous = v;
         }
         if let Some(v) = update.threshold {
             if !(0.01..=100.0).contains(&v) {

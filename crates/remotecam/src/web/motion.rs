@@ -30,12 +30,13 @@ fn view(state: &AppState, motion: &Motion) -> MotionView {
     }
 }
 
-/// What the camera's recorder does, as the API says it: `off` unless detection and
-/// recording are on and the hub keeps recordings, `error` while they cannot be opened.
+/// What the camera's recorder does, as the API says it: `off` unless recording is on
+/// with detection or all the time and the hub keeps recordings, `error` while they
+/// cannot be opened.
 pub(super) fn recording(state: &AppState, motion: &Motion) -> RecordingStatus {
     let asked = {
         let settings = motion.settings.borrow();
-        settings.enabled && settings.record
+        settings.record && (settings.enabled || settings.continuous)
     };
     let mut recording = motion.recording.borrow().clone();
     if let Some(e) = state.hub.recordings_error() {

@@ -97,6 +97,8 @@ enum Msg {
     Unit(Arc<AccessUnit>),
     /// How far back a clip starts before its trigger (for the units kept).
     PreRoll(Duration),
+    /// Recording all the time, in clips of this length; none: clips are motion events.
+    Continuous(Option<Duration>),
 }
 
 /// The motion task's end of a camera's recorder. Dropping it finishes any open clip and
@@ -150,6 +152,7 @@ impl Recorder {
             dropped: Arc::clone(&dropped),
             units: None,
             pre_roll: Duration::ZERO,
+            continuous: None,
             _writer: writer,
         };
         std::thread::Builder::new()
@@ -195,6 +198,13 @@ impl Recorder {
     /// The clip rules' pre-roll: how much of a video camera's units to keep.
     pub fn pre_roll(&self, pre_roll: Duration) {
         let _ = self.tx.send(Msg::PreRoll(pre_roll));
+    }
+
+    /// Records all the time, in clips of `max_clip` one after the other, opened and cut
+    /// by the recorder itself (a video camera's at its keyframes, from its units, with
+    /// no picture needed); `None` ends the open clip, and clips are motion events again.
+    pub fn continuous(&self, max_clip: Option<Duration>) {
+        let _ = self.tx.send(Msg::Continuous(max_clip));
     }
 
     pub fn start(&self) {
@@ -256,6 +266,8 @@ struct Clip {
     /// A camera's own video: the first unit's time, by the camera's clock, and the
     /// newest unit written.
     first_pts: Option<i64>,
+    /// A camera's own video: the unit it starts with (a keyframe).
+    first_unit: Option<Arc<AccessUnit>>,
     last_unit: u64,
     size: (usize, usize),
     last_dts: Option<u64>,
@@ -286,6 +298,8 @@ struct Worker {
     /// A video camera's pre-roll of units (from its first unit on).
     units: Option<UnitBuffer>,
     pre_roll: Duration,
+    /// Recording all the time, in clips of this length ([`Recorder::continuous`]).
+    continuous: Option<Duration>,
     /// Counted while the thread lives (dropped after the last clip is finished).
     _writer: super::store::Writer,
 }
@@ -314,6 +328,14 @@ impl Worker {
                     self.pre_roll = pre_roll;
                     if let Some(units) = &mut self.units {
                         units.set_pre_roll(pre_roll);
+                    }
+                }
+                Msg::Continuous(max_clip) => {
+                    self.continuous = max_clip;
+                    match max_clip {
+                        None => self.end(true),
+                        Some(_) if self.clip.is_none() => self.start(),
+                        Some(_) => {}
                     }
                 }
             }
@@ -392,6 +414,7 @@ impl Worker {
             size,
             first: received,
             first_pts: None,
+            first_unit: None,
             last_unit: 0,
             last_dts: None,
             motion_frames: 0,
@@ -405,6 +428,12 @@ impl Worker {
     fn frame(&mut self, frame: Arc<Frame>, score: f32, motion: bool, decoded: Option<Box<I420>>) {
         if self.units.is_some() {
             return self.video_frame(frame, score, motion);
+        }
+        // Recording all the time: a clip as long as it may be goes on in the next.
+        if let (Some(max), Some(clip)) = (self.continuous, &self.clip)
+            && frame.received.saturating_duration_since(clip.first) >= max
+        {
+            self.start();
         }
         if let Some(picture) = decoded {
             if self.stopped.is_none() {
@@ -544,6 +573,10 @@ impl Worker {
         let keep = keep && written.frames > 0;
         if keep {
             fill_row(&mut clip.row, written, clip.motion_frames, clip.peak_score);
+            if clip.peak.is_none() {
+                // A video clip nobody wanted pictures of: its first keyframe, decoded.
+                clip.peak = clip.first_unit.as_deref().and_then(passthrough::picture_of);
+            }
             if !clip.thumb_written {
                 write_thumbnail(&self.recordings, &clip.row, &clip.peak);
             }

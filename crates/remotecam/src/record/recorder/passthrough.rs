@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::Worker;
+use super::{Clip, Worker};
 use crate::frame::Frame;
 use crate::record::error::RecordError;
 use crate::record::fmp4::NewParameters;
@@ -41,7 +41,12 @@ impl Worker {
             usize::from(first.params.height),
         );
         match self.open((first.received_at, first.received), size, None) {
-            Ok(c) => self.clip = Some(c),
+            Ok(c) => {
+                self.clip = Some(Clip {
+                    first_unit: Some(Arc::clone(first)),
+                    ..c
+                })
+            }
             Err(e) => {
                 self.stop(e);
                 return false;
@@ -54,12 +59,27 @@ impl Worker {
         self.clip.is_some()
     }
 
-    /// A video camera's unit: into the pre-roll, and into the open clip.
+    /// A video camera's unit: into the pre-roll, and into the open clip. Recording all
+    /// the time, a keyframe opens the first clip, and the next once the clip is as long
+    /// as it may be.
     pub(super) fn unit(&mut self, unit: Arc<AccessUnit>) {
         let pre_roll = self.pre_roll;
         self.units
             .get_or_insert_with(|| UnitBuffer::new(pre_roll))
             .push(Arc::clone(&unit));
+        if let Some(max) = self.continuous
+            && unit.keyframe
+            && self
+                .clip
+                .as_ref()
+                .is_none_or(|c| unit.received.saturating_duration_since(c.first) >= max)
+        {
+            self.start();
+            if self.stopped.is_none() {
+                self.open_video(std::slice::from_ref(&unit));
+            }
+            return;
+        }
         if self.clip.as_ref().is_some_and(|c| unit.seq > c.last_unit) {
             self.write_unit(&unit);
         }
@@ -96,4 +116,26 @@ impl Worker {
             Err(e) => self.stop(RecordError::io("writing the clip", &e)),
         }
     }
+}
+
+/// A picture (with its JPEG) of `keyframe`, decoded on its own: a clip's thumbnail when
+/// nothing made pictures of it.
+pub(super) fn picture_of(keyframe: &AccessUnit) -> Option<(f32, Arc<Frame>)> {
+    let mut maker = crate::video::pictures::PictureMaker::new().ok()?;
+    let picture = match maker.decode(keyframe, true, true) {
+        Ok(picture) => picture?,
+        Err(e) => {
+            tracing::debug!(error = %e, "no thumbnail");
+            return None;
+        }
+    };
+    let size = (picture.width, picture.height);
+    let frame = Frame::received(
+        keyframe.seq,
+        picture.jpeg?,
+        size,
+        None,
+        (keyframe.received_at, keyframe.received),
+    );
+    Some((0.0, Arc::new(frame)))
 }
