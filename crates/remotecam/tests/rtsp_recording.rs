@@ -60,21 +60,25 @@ fn camera() -> RtspCamera {
     })
 }
 
-fn hub_recording(camera: &RtspCamera, max_clip_s: u32) -> Hub {
+/// A hub with camera `door`: `table` is its `[cameras.door]` keys and tables after the
+/// header.
+fn hub_with_door(table: &str) -> Hub {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rtsp.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[cameras.door]\nsource = \"{}\"\n\
-             [cameras.door.motion]\nenabled = true\nthreshold = 0.1\nmin_motion_frames = 1\n\
-             pre_roll_s = 1\nmax_clip_s = {max_clip_s}\n",
-            camera.url_with_user()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&path, format!("[cameras.door]\n{table}")).unwrap();
     let cfg = path.to_str().unwrap().to_owned();
     Hub::builder().dir(dir).args(&["--config", &cfg]).start()
+}
+
+/// Motion detection that records any motion, with a second of pre-roll.
+const DETECT: &str = "[cameras.door.motion]\nenabled = true\nthreshold = 0.1\n\
+                      min_motion_frames = 1\npre_roll_s = 1\n";
+
+fn hub_recording(camera: &RtspCamera, max_clip_s: u32) -> Hub {
+    hub_with_door(&format!(
+        "source = \"{}\"\n{DETECT}max_clip_s = {max_clip_s}\n",
+        camera.url_with_user()
+    ))
 }
 
 /// A clip's samples, in order: (keyframe, bytes).
@@ -255,21 +259,11 @@ async fn an_h265_camera_detects_on_its_substream_and_records_its_own_video() {
         ..RtspOptions::default()
     });
     let (seen, _client) = watch(&main.url_with_user()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rtsp.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[cameras.door]\nsource = \"{}\"\ndetect_source = \"{}\"\n\
-             [cameras.door.motion]\nenabled = true\nthreshold = 0.1\nmin_motion_frames = 1\n\
-             pre_roll_s = 1\nmax_clip_s = 3\n",
-            main.url_with_user(),
-            sub.url_with_user(),
-        ),
-    )
-    .unwrap();
-    let cfg = path.to_str().unwrap().to_owned();
-    let hub = Hub::builder().dir(dir).args(&["--config", &cfg]).start();
+    let hub = hub_with_door(&format!(
+        "source = \"{}\"\ndetect_source = \"{}\"\n{DETECT}max_clip_s = 3\n",
+        main.url_with_user(),
+        sub.url_with_user(),
+    ));
     let mut events = Events::open(&hub).await;
     let clip = loop {
         let (name, data) = events.next().await;
@@ -327,19 +321,10 @@ async fn an_h265_camera_detects_on_its_substream_and_records_its_own_video() {
 async fn an_rtsp_camera_recorded_all_the_time_is_never_decoded() {
     let camera = camera();
     let (seen, _client) = watch(&camera.url_with_user()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rtsp.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[cameras.door]\nsource = \"{}\"\n\
-             [cameras.door.motion]\nenabled = false\ncontinuous = true\nmax_clip_s = 2\n",
-            camera.url_with_user()
-        ),
-    )
-    .unwrap();
-    let cfg = path.to_str().unwrap().to_owned();
-    let hub = Hub::builder().dir(dir).args(&["--config", &cfg]).start();
+    let hub = hub_with_door(&format!(
+        "source = \"{}\"\n[cameras.door.motion]\ncontinuous = true\nmax_clip_s = 2\n",
+        camera.url_with_user()
+    ));
     let mut events = Events::open(&hub).await;
     let mut clips = Vec::new();
     while clips.len() < 2 {
