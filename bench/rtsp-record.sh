@@ -13,6 +13,7 @@
 #   2. hub A, detection on, recording on, threshold at its lowest so that it records the
 #      whole time;
 #   3. hub A as in 1, with one viewer of stream.mp4 (what Media Source Extensions read);
+#   3b. hub A recording all the time (`continuous`), detection off: nothing decoded;
 #   4. Motion on the RTSP URL, movie output on with `movie_passthrough on`, and
 #      `emulate_motion on` so that it records the whole time (it decodes every frame for
 #      its detection all the same: that is how it works);
@@ -20,8 +21,6 @@
 # CPU per frame is the window's CPU time over the frames hub A received in it (its
 # `seq`), the same camera for every step. Then, once: 50 viewers of stream.mp4, each
 # one's frame rate.
-# The hub records only what motion detection starts (no continuous mode), so recording
-# without detection is not measured here.
 # Usage: bench/rtsp-record.sh [WINDOW_SECONDS] [ROUNDS]
 #        (needs: apt-get install motion ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0
 #         gstreamer1.0-plugins-ugly gstreamer1.0-plugins-good)
@@ -103,6 +102,10 @@ for round in $(seq "$rounds"); do
   curl -sf -o /dev/null "$a/api/cameras/door/stream.mp4" & viewer=$!
   measure mse1 "hub, RTSP, one stream.mp4 viewer" "$hub_a"
   kill "$viewer"; wait "$viewer" 2>/dev/null || true
+  motion_on "$a/api/cameras/door" '{"enabled": false, "record": true, "continuous": true, "max_clip_s": 600}'
+  measure continuous "hub, RTSP, recording all the time, no detection" "$hub_a"
+  echo "    hub: $(curl -sf "$a/api/cameras/door" | grep -oP '"decoding":\K[a-z]+') decoding; recording $(curl -sf "$a/api/cameras/door/motion" | grep -oP '"state":"\K[a-z_]+')"
+  motion_on "$a/api/cameras/door" '{"continuous": false}'
   motion_conf
   motion -n -c "$work/motion.conf" >/dev/null 2>&1 & motion_pid=$!; pids+=($motion_pid)
   measure motion "Motion $version, passthrough recording" "$motion_pid"
@@ -132,7 +135,9 @@ awk '
   END {
     printf "medians over %d rounds (ms per frame):\n", n
     printf "  hub, RTSP: ingest %.3f, detection and recording %.3f, one MP4 viewer adds %.3f\n", median("ingest"), median("record"), median("mse1", "", "ingest")
+    printf "  hub, RTSP, recording all the time without detection: %.3f (recording adds %.3f to ingest)\n", median("continuous"), median("continuous", "", "ingest")
     printf "  Motion, passthrough recording: %.3f\n", median("motion")
+    printf "  hub RTSP recording all the time / Motion: %.2f (per round: median)\n", median("continuous", "motion")
     printf "  hub, JPEG path, detection and recording: %.3f\n", median("jpeg")
     printf "  hub RTSP / Motion, detection and recording: %.2f (per round: median)\n", median("record", "motion")
     printf "  hub RTSP / hub JPEG path: %.2f (per round: median)\n", median("record", "jpeg")
