@@ -144,6 +144,17 @@ async fn download(hub: &Hub, url: &str, to: &Path) {
     std::fs::write(to, res.bytes().await.unwrap()).unwrap();
 }
 
+/// The size of the JPEG picture at `url` (a clip's thumbnail, a snapshot).
+async fn jpeg_size(hub: &Hub, url: &str) -> Option<(usize, usize)> {
+    let res = reqwest::get(hub.url(url)).await.unwrap();
+    assert_eq!(res.status(), 200, "{url}");
+    let jpeg = res.bytes().await.unwrap();
+    let mut decoder =
+        zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(&jpeg[..]));
+    decoder.decode_headers().unwrap();
+    decoder.dimensions()
+}
+
 /// The types and sizes of the NAL units of an access unit (4-byte lengths).
 fn nal_types(mut unit: &[u8]) -> Vec<(u8, usize)> {
     let mut out = Vec::new();
@@ -225,13 +236,8 @@ async fn a_clip_of_an_h264_camera_is_its_own_video_in_one_second_fragments() {
     assert!((90..=200).contains(&frames), "{frames} frames");
     // The thumbnail: nobody watched, so the pictures had JPEG only at keyframes; the
     // thumbnail is made of one of those.
-    let thumb = dir.path().join("thumb.jpg");
-    download(&hub, clip["thumbnail_url"].as_str().unwrap(), &thumb).await;
-    let thumb = std::fs::read(&thumb).unwrap();
-    let mut decoder =
-        zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(&thumb[..]));
-    decoder.decode_headers().unwrap();
-    assert_eq!(decoder.dimensions(), Some((320, 180)));
+    let thumbnail = clip["thumbnail_url"].as_str().unwrap();
+    assert_eq!(jpeg_size(&hub, thumbnail).await, Some((320, 180)));
     // A fragment a second, though the camera's keyframes are 1.5 s apart.
     let seconds = probe.duration;
     let fragments = fragments(&file);
@@ -278,16 +284,8 @@ async fn an_h265_camera_detects_on_its_substream_and_records_its_own_video() {
         (status["width"].as_u64(), status["height"].as_u64()),
         (Some(640), Some(360))
     );
-    let res = reqwest::get(hub.url("/api/cameras/door/snapshot.jpg"))
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let jpeg = res.bytes().await.unwrap();
-    let mut decoder =
-        zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(&jpeg[..]));
-    decoder.decode_headers().unwrap();
     assert_eq!(
-        decoder.dimensions(),
+        jpeg_size(&hub, "/api/cameras/door/snapshot.jpg").await,
         Some((320, 180)),
         "the substream's picture"
     );
@@ -353,13 +351,8 @@ async fn an_rtsp_camera_recorded_all_the_time_is_never_decoded() {
             probe.duration
         );
         assert_eq!(clip["motion_frames"], 0);
-        let thumb = dir.path().join(format!("{i}.jpg"));
-        download(&hub, clip["thumbnail_url"].as_str().unwrap(), &thumb).await;
-        let thumb = std::fs::read(&thumb).unwrap();
-        let mut decoder =
-            zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(&thumb[..]));
-        decoder.decode_headers().unwrap();
-        assert_eq!(decoder.dimensions(), Some((320, 180)));
+        let thumbnail = clip["thumbnail_url"].as_str().unwrap();
+        assert_eq!(jpeg_size(&hub, thumbnail).await, Some((320, 180)));
     }
     // The second goes on where the first ended.
     let ms = |t: &serde_json::Value| -> i64 {
