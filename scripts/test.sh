@@ -22,7 +22,9 @@ for pkg in libavcodec-dev libavformat-dev libavutil-dev libclang-dev pkg-config;
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 # The RTSP camera of the tests: GStreamer's RTSP server with x264enc (ugly), x265enc
-# (bad) and the RTP payloaders (good), driven from Debian's own Python.
+# (bad) and the RTP payloaders (good), driven from Debian's own Python; its rtsps://
+# needs GLib's TLS backend (glib-networking).
+dpkg -s glib-networking >/dev/null 2>&1 || need+=(glib-networking)
 gst_check='import gi; gi.require_version("Gst", "1.0"); gi.require_version("GstRtspServer", "1.0"); from gi.repository import Gst; Gst.init(None); assert all(Gst.ElementFactory.find(e) for e in ["x264enc", "x265enc", "rtph264pay", "timeoverlay"])'
 /usr/bin/python3 -c "$gst_check" 2>/dev/null || need+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad)
 if ((${#need[@]})); then

@@ -333,7 +333,7 @@ impl Config {
                                 return Err(error_at(
                                     at,
                                     format!(
-                                        "{key} must be an rtsp:// URL (the camera's H.264 substream)"
+                                        "{key} must be an rtsp:// or rtsps:// URL (the camera's H.264 substream)"
                                     ),
                                 ));
                             }
@@ -660,7 +660,9 @@ read_timeout_s = 3
         );
         let e = error("[cameras.a]\nsource = \"rtsp://c/m\"\ndetect_source = \"test:\"\n");
         assert!(
-            e.starts_with("remotecam.toml:3:17: cameras.a.detect_source must be an rtsp:// URL"),
+            e.starts_with(
+                "remotecam.toml:3:17: cameras.a.detect_source must be an rtsp:// or rtsps:// URL"
+            ),
             "{e}"
         );
         let e = error("[cameras.a]\ndetect_source = \"rtsp://c/s\"\n");

@@ -1,7 +1,7 @@
 //! RTSP cameras that misbehave (`common/fake_rtsp.rs`): a stall after PLAY, garbage
-//! instead of RTP, H.264 without its parameter sets, a picture size that changes. Each
-//! gives the camera a clear state and error or is followed, never a crash, and the
-//! other camera goes on.
+//! instead of RTP, H.264 without its parameter sets, a picture size that changes, an
+//! access unit or a session description that never ends. Each gives the camera a
+//! clear state and error or is followed, never a crash, and the other camera goes on.
 
 mod common;
 
@@ -9,6 +9,10 @@ use common::*;
 
 /// A hub with the RTSP camera `door` at `url` and a test pattern camera `ok` beside it.
 fn hub_with(url: &str) -> Hub {
+    hub_with_args(url, &[])
+}
+
+fn hub_with_args(url: &str, args: &[&str]) -> Hub {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rtsp.toml");
     std::fs::write(
@@ -20,7 +24,9 @@ fn hub_with(url: &str) -> Hub {
     )
     .unwrap();
     let cfg = path.to_str().unwrap().to_owned();
-    Hub::builder().dir(dir).args(&["--config", &cfg]).start()
+    let mut all = vec!["--config", &cfg];
+    all.extend_from_slice(args);
+    Hub::builder().dir(dir).args(&all).start()
 }
 
 async fn the_other_camera_goes_on(hub: &Hub) {
@@ -88,4 +94,36 @@ async fn a_camera_that_changes_its_picture_size_is_followed() {
     let status = hub.camera("door").await;
     assert_eq!(status["state"], "live", "{status}");
     the_other_camera_goes_on(&hub).await;
+}
+
+/// What the hub may grow by while a camera sends without end (its own buffers are a
+/// few MiB; the camera sends hundreds of MiB a second over loopback).
+const GROWTH_MAX_KIB: u64 = 64 << 10;
+
+#[tokio::test]
+async fn an_access_unit_that_never_ends_is_cut_at_the_frame_limit() {
+    let (url, _camera) = fake_rtsp_camera(Sends::EndlessUnit).await;
+    let hub = hub_with_args(&url, &["--max-frame-bytes", "1000000"]);
+    let before = hub.rss_kib();
+    retried_with(
+        &hub,
+        "an access unit above the limit of 1000000 bytes (--max-frame-bytes)",
+    )
+    .await;
+    let grown = hub.rss_kib().saturating_sub(before);
+    assert!(grown < GROWTH_MAX_KIB, "the hub grew by {grown} KiB");
+}
+
+#[tokio::test]
+async fn a_session_description_that_never_ends_is_refused_before_it_is_read() {
+    let (url, _camera) = fake_rtsp_camera(Sends::EndlessDescription).await;
+    let hub = hub_with(&url);
+    let before = hub.rss_kib();
+    retried_with(
+        &hub,
+        "an RTSP message body of 4000000000 bytes, above 1 MiB",
+    )
+    .await;
+    let grown = hub.rss_kib().saturating_sub(before);
+    assert!(grown < GROWTH_MAX_KIB, "the hub grew by {grown} KiB");
 }

@@ -7,9 +7,11 @@
 //! backoff, forever. A running source holds the camera's publisher lease, so while it
 //! is down the camera is offline and viewers get the no-signal picture.
 
+mod camera_tls;
 mod http;
 mod pictures;
 mod rtsp;
+mod rtsp_link;
 mod spec;
 mod test_pattern;
 pub mod v4l2;

@@ -1,6 +1,6 @@
-//! `rtsp://` sources: IP cameras' H.264 and H.265 streams, pulled with retina (TCP
-//! interleaved by default, UDP with `#transport=udp`; digest and basic auth from the
-//! URL). The camera's access units go onto the video bus as they come, with their
+//! `rtsp://` and `rtsps://` sources: IP cameras' H.264 and H.265 streams, pulled with
+//! retina (TCP interleaved by default, through the hub's bounded relay, `rtsp_link.rs`;
+//! UDP with `#transport=udp`; digest and basic auth from the URL). The camera's access units go onto the video bus as they come, with their
 //! parameter sets beside them; JPEG is made from them only while someone needs it
 //! (`pictures.rs`). A camera with a `detect_source` has its pictures made of that
 //! second stream instead, pulled beside the first and retried on its own.
@@ -14,6 +14,7 @@ use retina::client::{
 };
 use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoParametersCodec};
 
+use super::rtsp_link::Link;
 use super::spec::{RtspSpec, RtspTransport};
 use super::{Never, SourceContext, pictures};
 use crate::camera::{Camera, PublisherLease, SourceState, VideoStream};
@@ -27,8 +28,8 @@ pub(super) async fn run(camera: &Arc<Camera>, spec: &RtspSpec, ctx: &SourceConte
         // From now on the pictures are made of the detect stream.
         camera.detect_video();
     }
-    let mut demuxed = match connect(spec).await {
-        Ok(demuxed) => demuxed,
+    let mut stream = match connect(spec, ctx.limits).await {
+        Ok(stream) => stream,
         Err(e) => return e,
     };
     let lease = camera.claim_publisher();
@@ -39,7 +40,7 @@ pub(super) async fn run(camera: &Arc<Camera>, spec: &RtspSpec, ctx: &SourceConte
         }
     };
     tokio::select! {
-        e = ingest(&lease, &mut demuxed, spec, ctx.limits, VideoStream::Own) => e,
+        e = ingest(&lease, &mut stream, spec, ctx.limits, VideoStream::Own) => e,
         e = pictures::run(&lease) => e,
         e = detect => e,
     }
@@ -53,9 +54,9 @@ async fn substream(lease: &PublisherLease, spec: &RtspSpec, ctx: &SourceContext)
     let mut backoff = super::Backoff::new(ctx.first_retry);
     loop {
         backoff.start();
-        let error = match connect(spec).await {
-            Ok(mut demuxed) => {
-                ingest(lease, &mut demuxed, spec, ctx.limits, VideoStream::Detect).await
+        let error = match connect(spec, ctx.limits).await {
+            Ok(mut stream) => {
+                ingest(lease, &mut stream, spec, ctx.limits, VideoStream::Detect).await
             }
             Err(e) => e,
         };
@@ -73,17 +74,42 @@ async fn substream(lease: &PublisherLease, spec: &RtspSpec, ctx: &SourceContext)
     }
 }
 
+/// A camera's stream being played.
+struct Playing {
+    demuxed: Demuxed,
+    /// The relay retina reads through (none over UDP).
+    link: Option<Link>,
+}
+
+impl Playing {
+    /// Why the relay cut the connection, if it did: what the camera sent that it may not.
+    fn refused(&self) -> Option<String> {
+        self.link.as_ref().and_then(Link::failure)
+    }
+}
+
 /// Opens `spec` within its timeouts.
-async fn connect(spec: &RtspSpec) -> Result<Demuxed, String> {
+async fn connect(spec: &RtspSpec, limits: FrameLimits) -> Result<Playing, String> {
     let within = spec.connect_timeout + spec.read_timeout;
-    match tokio::time::timeout(within, open(spec)).await {
+    match tokio::time::timeout(within, open(spec, limits)).await {
         Ok(opened) => opened,
         Err(_) => Err(format!("no answer within {:.0} s", within.as_secs_f64())),
     }
 }
 
-/// DESCRIBE, SETUP of the first H.264 or H.265 video stream, PLAY.
-async fn open(spec: &RtspSpec) -> Result<Demuxed, String> {
+/// Connects (through the relay over TCP), then DESCRIBE, SETUP of the first H.264 or
+/// H.265 video stream, PLAY.
+async fn open(spec: &RtspSpec, limits: FrameLimits) -> Result<Playing, String> {
+    let link = match spec.transport {
+        RtspTransport::Tcp => Some(Link::open(spec, limits.max_bytes).await?),
+        RtspTransport::Udp => None,
+    };
+    let failed = |e: retina::Error| {
+        link.as_ref()
+            .and_then(Link::failure)
+            .unwrap_or_else(|| describe(&e))
+    };
+    let url = link.as_ref().map_or(&spec.url, |l| &l.url).clone();
     let creds = spec.user.as_ref().map(|(username, password)| Credentials {
         username: username.clone(),
         password: password.clone(),
@@ -91,9 +117,7 @@ async fn open(spec: &RtspSpec) -> Result<Demuxed, String> {
     let options = SessionOptions::default()
         .creds(creds)
         .user_agent(concat!("remotecam/", env!("CARGO_PKG_VERSION")).to_owned());
-    let mut session = Session::describe(spec.url.clone(), options)
-        .await
-        .map_err(|e| describe(&e))?;
+    let mut session = Session::describe(url, options).await.map_err(failed)?;
     let video = session
         .streams()
         .iter()
@@ -121,12 +145,10 @@ async fn open(spec: &RtspSpec) -> Result<Demuxed, String> {
                 .frame_format(FrameFormat::MP4),
         )
         .await
-        .map_err(|e| describe(&e))?;
-    let playing = session
-        .play(PlayOptions::default())
-        .await
-        .map_err(|e| describe(&e))?;
-    playing.demuxed().map_err(|e| describe(&e))
+        .map_err(failed)?;
+    let playing = session.play(PlayOptions::default()).await.map_err(failed)?;
+    let demuxed = playing.demuxed().map_err(failed)?;
+    Ok(Playing { demuxed, link })
 }
 
 /// What went wrong, in words a person can act on.
@@ -153,29 +175,37 @@ fn describe(e: &retina::Error) -> String {
 /// Publishes every access unit of `stream` until it fails or stalls.
 async fn ingest(
     lease: &PublisherLease,
-    demuxed: &mut Demuxed,
+    playing: &mut Playing,
     spec: &RtspSpec,
     limits: FrameLimits,
     stream: VideoStream,
 ) -> String {
     let mut params: Option<Arc<VideoParams>> = None;
     loop {
-        let item = match tokio::time::timeout(spec.read_timeout, demuxed.next()).await {
+        let item = match tokio::time::timeout(spec.read_timeout, playing.demuxed.next()).await {
             Err(_) => {
                 return format!(
                     "the stream stalled: no video for {:.0} s",
                     spec.read_timeout.as_secs_f64()
                 );
             }
-            Ok(None) => return "the camera ended the stream".into(),
-            Ok(Some(Err(e))) => return format!("bad stream: {}", describe(&e)),
+            Ok(None) => {
+                return playing
+                    .refused()
+                    .unwrap_or_else(|| "the camera ended the stream".into());
+            }
+            Ok(Some(Err(e))) => {
+                return playing
+                    .refused()
+                    .unwrap_or_else(|| format!("bad stream: {}", describe(&e)));
+            }
             Ok(Some(Ok(item))) => item,
         };
         let CodecItem::VideoFrame(frame) = item else {
             continue;
         };
         if params.is_none() || frame.has_new_parameters() {
-            let stream = &demuxed.streams()[frame.stream_id()];
+            let stream = &playing.demuxed.streams()[frame.stream_id()];
             let next = match stream.parameters() {
                 Some(ParametersRef::Video(video)) => video_params(video, limits),
                 _ => Err("the camera sent video without its parameter sets (SPS/PPS)".into()),

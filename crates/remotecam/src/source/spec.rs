@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::camera_tls::Trust;
+
 /// A source as configured: one vocabulary of URLs with a scheme.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceSpec {
@@ -32,6 +34,8 @@ pub struct RtspSpec {
     pub url: url::Url,
     pub user: Option<(String, String)>,
     pub transport: RtspTransport,
+    /// For `rtsps://`: the certificate the camera must show.
+    pub tls: Option<Trust>,
     pub connect_timeout: Duration,
     /// Longest wait for the next frame (a stalled camera is reconnected).
     pub read_timeout: Duration,
@@ -98,7 +102,7 @@ impl SourceSpec {
             return parse_rtsp(url).map(SourceSpec::Rtsp);
         }
         Err(format!(
-            "unknown source {url:?}: expected a URL starting with test:, http://, https://, rtsp:// or v4l2://"
+            "unknown source {url:?}: expected a URL starting with test:, http://, https://, rtsp://, rtsps:// or v4l2://"
         ))
     }
 
@@ -164,42 +168,60 @@ impl std::fmt::Display for RtspSpec {
             let _ = shown.set_username(user);
             let _ = shown.set_password(Some("***"));
         }
-        let transport = match self.transport {
-            RtspTransport::Tcp => "TCP",
-            RtspTransport::Udp => "UDP",
+        let transport = match (self.transport, self.tls) {
+            (RtspTransport::Tcp, None) => "TCP",
+            (RtspTransport::Tcp, Some(_)) => "TLS",
+            (RtspTransport::Udp, _) => "UDP",
         };
         write!(f, "RTSP {shown} (over {transport})")
     }
 }
 
-/// `rtsp://[user:password@]host[:port]/path[#transport=tcp|udp]`. The `#` part is the
-/// hub's (a fragment is never sent to the camera), as go2rtc has its options.
+/// `rtsp[s]://[user:password@]host[:port]/path[#transport=tcp|udp][&fingerprint=...]`.
+/// The `#` part is the hub's (a fragment is never sent to the camera), as go2rtc has
+/// its options.
 fn parse_rtsp(raw: &str) -> Result<RtspSpec, String> {
-    if raw.starts_with("rtsps://") {
-        return Err(format!(
-            "source {raw:?}: rtsps:// (RTSP over TLS) is not supported yet; use the camera's rtsp:// URL"
-        ));
-    }
     let mut url = url::Url::parse(raw).map_err(|e| format!("source {raw:?}: {e}"))?;
     if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("source {raw:?} has no host"));
     }
+    let tls = url.scheme() == "rtsps";
     let mut transport = RtspTransport::Tcp;
+    let mut trust = Trust::Authorities;
     for option in url
         .fragment()
         .unwrap_or("")
         .split('&')
         .filter(|o| !o.is_empty())
     {
-        transport = match option {
-            "transport=tcp" => RtspTransport::Tcp,
-            "transport=udp" => RtspTransport::Udp,
-            other => {
+        match option.split_once('=') {
+            Some(("transport", "tcp")) => transport = RtspTransport::Tcp,
+            Some(("transport", "udp")) => transport = RtspTransport::Udp,
+            Some(("fingerprint", print)) if tls => {
+                trust = Trust::Fingerprint(
+                    super::camera_tls::parse_fingerprint(print).ok_or_else(|| {
+                        format!(
+                            "source {raw:?}: #fingerprint= takes the SHA-256 of the camera's certificate, 64 hex digits"
+                        )
+                    })?,
+                );
+            }
+            Some(("fingerprint", _)) => {
                 return Err(format!(
-                    "source {raw:?}: unknown option #{other} (rtsp:// takes #transport=tcp or #transport=udp)"
+                    "source {raw:?}: #fingerprint= is for rtsps:// (RTSP over TLS)"
                 ));
             }
-        };
+            _ => {
+                return Err(format!(
+                    "source {raw:?}: unknown option #{option} (rtsp:// takes #transport=tcp or #transport=udp, rtsps:// #fingerprint=)"
+                ));
+            }
+        }
+    }
+    if tls && transport == RtspTransport::Udp {
+        return Err(format!(
+            "source {raw:?}: rtsps:// carries the video inside its TLS connection; #transport=udp is for rtsp://"
+        ));
     }
     url.set_fragment(None);
     let user = match (url.username(), url.password()) {
@@ -212,6 +234,7 @@ fn parse_rtsp(raw: &str) -> Result<RtspSpec, String> {
         url,
         user,
         transport,
+        tls: tls.then_some(trust),
         connect_timeout: Duration::from_secs(5),
         read_timeout: Duration::from_secs(10),
         detect: None,
@@ -336,11 +359,41 @@ mod tests {
                 "#transport=tcp or #transport=udp",
             ),
             ("rtsp:///live", "no host"),
-            ("rtsps://cam/live", "not supported yet"),
+            (
+                "rtsps://cam/live#transport=udp",
+                "#transport=udp is for rtsp://",
+            ),
+            ("rtsp://cam/live#fingerprint=00", "is for rtsps://"),
+            ("rtsps://cam/live#fingerprint=00ff", "64 hex digits"),
         ] {
             let error = SourceSpec::parse(bad).unwrap_err();
             assert!(error.contains(says), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn rtsps_urls_trust_the_authorities_or_a_pinned_certificate() {
+        use crate::source::camera_tls::Trust;
+        let Ok(SourceSpec::Rtsp(spec)) = SourceSpec::parse("rtsps://u:p@10.0.0.1:7441/abc") else {
+            panic!("an RTSPS URL")
+        };
+        assert_eq!(spec.url.as_str(), "rtsps://10.0.0.1:7441/abc");
+        assert_eq!(
+            (spec.tls, spec.transport),
+            (Some(Trust::Authorities), RtspTransport::Tcp)
+        );
+        let print = "ab".repeat(32);
+        let Ok(SourceSpec::Rtsp(spec)) =
+            SourceSpec::parse(&format!("rtsps://cam/abc#fingerprint={print}"))
+        else {
+            panic!("an RTSPS URL")
+        };
+        assert_eq!(spec.tls, Some(Trust::Fingerprint([0xab; 32])));
+        assert!(SourceSpec::Rtsp(spec).to_string().contains("over TLS"));
+        let Ok(SourceSpec::Rtsp(spec)) = SourceSpec::parse("rtsp://cam/abc") else {
+            panic!("an RTSP URL")
+        };
+        assert_eq!(spec.tls, None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! An RTSP camera that misbehaves on purpose: it answers DESCRIBE, SETUP and PLAY as a
 //! camera does (RTP interleaved in the connection), then sends what the test says:
-//! nothing, garbage, H.264 without its parameter sets, or real H.264 that changes its
-//! picture size. The H.264 is made by ffmpeg (libx264) from its test source.
+//! nothing, garbage, H.264 without its parameter sets, real H.264 that changes its
+//! picture size, or an access unit that never ends; or it answers DESCRIBE with a
+//! description that never ends. The H.264 is made by ffmpeg (libx264) from its test source.
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,6 +21,10 @@ pub enum Sends {
     NoParameterSets(Vec<Vec<Vec<u8>>>),
     /// These access units (NAL units without start codes), in a loop, at 30 fps.
     Video(Vec<Vec<Vec<u8>>>),
+    /// FU-A fragments of one NAL unit, as fast as they are taken, never its last.
+    EndlessUnit,
+    /// A DESCRIBE answer claiming 4 GB of session description, and sending it.
+    EndlessDescription,
 }
 
 /// Access units of an H.264 stream of `width` x `height`, `frames` long, a keyframe
@@ -113,11 +118,17 @@ async fn session(mut stream: TcpStream, sends: Sends) {
             "PLAY" => ("Session: 12345678\r\n".to_owned(), String::new()),
             _ => ("Session: 12345678\r\n".to_owned(), String::new()),
         };
+        let endless = method == "DESCRIBE" && matches!(sends, Sends::EndlessDescription);
+        let length = if endless { 4_000_000_000 } else { body.len() };
         let response = format!(
-            "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
-            body.len()
+            "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{headers}Content-Length: {length}\r\n\r\n{body}"
         );
         if stream.write_all(response.as_bytes()).await.is_err() {
+            return;
+        }
+        if endless {
+            let line = "a=x-padding:0123456789abcdef\r\n".repeat(1000);
+            while stream.write_all(line.as_bytes()).await.is_ok() {}
             return;
         }
         if method == "PLAY" {
@@ -172,6 +183,21 @@ async fn play(mut stream: TcpStream, sends: Sends) {
             })
             .collect(),
         Sends::Video(units) => units,
+        Sends::EndlessUnit => {
+            // An FU-A start (of an IDR slice), then middles, all of one timestamp.
+            let mut seq: u16 = 0;
+            let mut fragment = vec![0x7C, 0x85];
+            fragment.resize(1400, 0x55);
+            loop {
+                let packet = interleaved(seq, 9000, false, &fragment);
+                fragment[1] = 0x05;
+                seq = seq.wrapping_add(1);
+                if stream.write_all(&packet).await.is_err() {
+                    return;
+                }
+            }
+        }
+        Sends::EndlessDescription => unreachable!("it never gets to PLAY"),
     };
     let mut seq: u16 = 0;
     let mut frame = tokio::time::interval(Duration::from_millis(33));
@@ -181,22 +207,27 @@ async fn play(mut stream: TcpStream, sends: Sends) {
         for (n, nal) in unit.iter().enumerate() {
             let last = n + 1 == unit.len();
             for payload in packetize(nal) {
-                let marker = last && payload.1;
-                let mut rtp = vec![0x80, if marker { 0x80 | 96 } else { 96 }];
-                rtp.extend_from_slice(&seq.to_be_bytes());
-                rtp.extend_from_slice(&timestamp.to_be_bytes());
-                rtp.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
-                rtp.extend_from_slice(&payload.0);
+                let packet = interleaved(seq, timestamp, last && payload.1, &payload.0);
                 seq = seq.wrapping_add(1);
-                let mut packet = vec![b'$', 0];
-                packet.extend_from_slice(&(rtp.len() as u16).to_be_bytes());
-                packet.extend_from_slice(&rtp);
                 if stream.write_all(&packet).await.is_err() {
                     return;
                 }
             }
         }
     }
+}
+
+/// An RTP packet of type 96 on channel 0, as it goes in the RTSP connection.
+fn interleaved(seq: u16, timestamp: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
+    let mut rtp = vec![0x80, if marker { 0x80 | 96 } else { 96 }];
+    rtp.extend_from_slice(&seq.to_be_bytes());
+    rtp.extend_from_slice(&timestamp.to_be_bytes());
+    rtp.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
+    rtp.extend_from_slice(payload);
+    let mut packet = vec![b'$', 0];
+    packet.extend_from_slice(&(rtp.len() as u16).to_be_bytes());
+    packet.extend_from_slice(&rtp);
+    packet
 }
 
 /// RTP payloads for one NAL unit (RFC 6184): whole, or FU-A fragments of 1200 bytes;

@@ -20,6 +20,8 @@ pub struct RtspOptions {
     pub user: Option<(&'static str, &'static str)>,
     /// 0: any free port.
     pub port: u16,
+    /// Serve `rtsps://` with this PEM file (a certificate and its key).
+    pub tls_pem: Option<std::path::PathBuf>,
 }
 
 impl Default for RtspOptions {
@@ -35,6 +37,7 @@ impl Default for RtspOptions {
             profile: "high",
             user: Some(("user", "secret")),
             port: 0,
+            tls_pem: None,
         }
     }
 }
@@ -43,7 +46,7 @@ pub struct RtspCamera {
     child: Child,
     /// Closing it stops the server.
     _stdin: ChildStdin,
-    /// `rtsp://127.0.0.1:port/cam`, without the user.
+    /// `rtsp://127.0.0.1:port/cam` (or `rtsps://`), without the user.
     pub url: String,
     pub port: u16,
     pub options: RtspOptions,
@@ -80,6 +83,9 @@ impl RtspCamera {
         if let Some((user, password)) = options.user {
             command.args(["--user", user, "--password", password]);
         }
+        if let Some(pem) = &options.tls_pem {
+            command.arg("--tls-pem").arg(pem);
+        }
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -92,7 +98,7 @@ impl RtspCamera {
             .unwrap();
         let url = line.trim().to_owned();
         assert!(
-            url.starts_with("rtsp://"),
+            url.starts_with("rtsp://") || url.starts_with("rtsps://"),
             "the RTSP server did not start: {line:?}"
         );
         let port = url
@@ -118,7 +124,7 @@ impl RtspCamera {
         match self.options.user {
             Some((user, password)) => {
                 self.url
-                    .replacen("rtsp://", &format!("rtsp://{user}:{password}@"), 1)
+                    .replacen("://", &format!("://{user}:{password}@"), 1)
             }
             None => self.url.clone(),
         }

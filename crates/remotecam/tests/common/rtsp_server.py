@@ -4,11 +4,13 @@
 It serves SMPTE colour bars (or, with --pattern ball, a ball moving on black; with
 --pattern snow, noise, which makes large frames) with the
 running time drawn over them (so every frame differs) as H.264 (x264enc) or H.265 (x265enc) at /cam, one shared pipeline for all
-clients, optionally behind a user and password (digest, or basic). It prints the URL it
+clients, optionally behind a user and password (digest, or basic), optionally over TLS
+(rtsps://, with --tls-pem: a certificate and its key in one PEM file). It prints the URL it
 serves on one line once it listens, and stops when its standard input closes, so it
 never outlives the test that started it.
 
-Debian: python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-{base,good,ugly,bad}.
+Debian: python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-{base,good,ugly,bad},
+glib-networking (TLS).
 """
 
 import argparse
@@ -20,7 +22,7 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+from gi.repository import Gio, GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 
 def pipeline(args):
@@ -53,6 +55,17 @@ def pipeline(args):
     return f"( {source} {encode} )"
 
 
+class OneCamera(GstRtspServer.RTSPMediaFactory):
+    """Every client of the path shares the one pipeline, as a camera has one encoder.
+
+    GStreamer's own key has the port the client named in its URL, and the hub names
+    its loopback relay's.
+    """
+
+    def do_gen_key(self, url):
+        return url.abspath
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
@@ -68,17 +81,21 @@ def main():
     parser.add_argument("--user")
     parser.add_argument("--password")
     parser.add_argument("--auth", choices=["digest", "basic"], default="digest")
+    parser.add_argument("--tls-pem", help="serve rtsps:// with this certificate and key")
     args = parser.parse_args()
 
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
-    factory = GstRtspServer.RTSPMediaFactory()
+    factory = OneCamera()
     factory.set_launch(pipeline(args))
     factory.set_shared(True)
+    auth = GstRtspServer.RTSPAuth()
+    if args.tls_pem:
+        auth.set_tls_certificate(Gio.TlsCertificate.new_from_file(args.tls_pem))
+        server.set_auth(auth)
     if args.user:
-        auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()
         token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "camera")
         if args.auth == "basic":
@@ -103,7 +120,8 @@ def main():
         GLib.idle_add(loop.quit)
 
     threading.Thread(target=wait_for_eof, daemon=True).start()
-    print(f"rtsp://127.0.0.1:{server.get_bound_port()}/cam", flush=True)
+    scheme = "rtsps" if args.tls_pem else "rtsp"
+    print(f"{scheme}://127.0.0.1:{server.get_bound_port()}/cam", flush=True)
     loop.run()
 
 
