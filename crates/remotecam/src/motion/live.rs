@@ -20,8 +20,7 @@ use crate::camera::{Camera, Latest, PicturesDemand};
 use crate::events::HubEvent;
 use crate::record::recorder::RecordingStatus;
 use crate::record::store::Recordings;
-use crate::video::AccessUnit;
-use crate::video::gop::{VideoBus, VideoReader};
+use crate::video::gop::VideoBus;
 
 /// What a camera's motion task works with: the camera's frames, the parts of its
 /// motion state it reports (its own handles: it holds neither the camera nor the hub),
@@ -90,7 +89,8 @@ pub async fn run(inputs: Inputs) {
         recordings,
         mut stopping,
     } = inputs;
-    let mut task = Task::new(name, status, history, recording, events, recordings);
+    let recorded_video = video.is_some();
+    let mut task = Task::new(name, status, history, recording, events, recordings, video);
     // Detection, or recording all the time, wants the task running.
     let active = |s: &MotionSettings| s.enabled || (s.record && s.continuous);
     loop {
@@ -104,11 +104,9 @@ pub async fn run(inputs: Inputs) {
         let mut s = Session::new(settings, last_seq);
         // The scoring job running, if any (one at a time: the detector is in it).
         let mut scoring: Option<tokio::task::JoinHandle<Scored>> = None;
-        let mut units = video.as_ref().map(|bus| bus.reader());
         loop {
-            // Every unit there is goes on before anything of the frames made from them.
-            while let Some(unit) = units.as_mut().and_then(VideoReader::try_next) {
-                s.unit(&mut task, unit);
+            if recorded_video {
+                s.record_video(&mut task);
             }
             if scoring.is_none()
                 && let Some(job) = s.next_job(&task)
@@ -128,7 +126,7 @@ pub async fn run(inputs: Inputs) {
                         if let Some(job) = scoring.take() {
                             job.abort();
                         }
-                        s.disable(&task);
+                        s.disable(&mut task);
                         break;
                     }
                     if settings.enabled != _pictures.is_some() {
@@ -146,7 +144,6 @@ pub async fn run(inputs: Inputs) {
                         s.frame(&mut task, frame);
                     }
                 }
-                Some(unit) = next_unit(&mut units) => s.unit(&mut task, unit),
                 () = tokio::time::sleep_until(stalled_at), if in_event => gone = true,
                 _ = stopping.wait_for(|s| *s) => {
                     // The recorder finishes its clip when it is dropped, with the task.
@@ -170,13 +167,5 @@ pub async fn run(inputs: Inputs) {
                 s.reset_detector();
             }
         }
-    }
-}
-
-/// A video camera's next access unit; never, for a JPEG camera.
-async fn next_unit(units: &mut Option<VideoReader>) -> Option<Arc<AccessUnit>> {
-    match units {
-        Some(reader) => reader.next().await,
-        None => std::future::pending().await,
     }
 }

@@ -20,7 +20,7 @@ use crate::frame::Frame;
 use crate::record::encode::I420;
 use crate::record::recorder::{Recorder, RecordingStatus};
 use crate::record::store::Recordings;
-use crate::video::AccessUnit;
+use crate::video::gop::VideoBus;
 
 /// A scoring job's state, handed to the blocking thread and back.
 pub(super) struct Scorer {
@@ -47,10 +47,12 @@ pub(super) struct Task {
     recording: watch::Sender<RecordingStatus>,
     events: broadcast::Sender<HubEvent>,
     recordings: Option<Arc<Recordings>>,
+    /// A video camera's own video: its recorder takes the units from the bus's tap.
+    video: Option<Arc<VideoBus>>,
     /// Frames' times (`Buffered::t`) count from here.
     pub(super) start: Instant,
-    /// Started at the first clip (a video camera's at its first unit); its thread
-    /// finishes the open clip when it is dropped.
+    /// Started at the first clip (a video camera's as soon as recording is on); its
+    /// thread finishes the open clip when it is dropped.
     recorder: Option<Recorder>,
 }
 
@@ -62,6 +64,7 @@ impl Task {
         recording: watch::Sender<RecordingStatus>,
         events: broadcast::Sender<HubEvent>,
         recordings: Option<Arc<Recordings>>,
+        video: Option<Arc<VideoBus>>,
     ) -> Task {
         Task {
             name,
@@ -70,6 +73,7 @@ impl Task {
             recording,
             events,
             recordings,
+            video,
             start: Instant::now(),
             recorder: None,
         }
@@ -171,8 +175,9 @@ impl Session {
     }
 
     /// Detection and recording all the time both turned off: the event going on ends,
-    /// its clip is kept.
-    pub(super) fn disable(&mut self, task: &Task) {
+    /// its clip is kept, and the recorder's thread ends (a video camera's would go on
+    /// taking its units).
+    pub(super) fn disable(&mut self, task: &mut Task) {
         self.stop_detecting(task);
         if self.clip_open
             && let Some(r) = &task.recorder
@@ -185,6 +190,7 @@ impl Session {
         }
         self.clip_open = false;
         self.recording_all = false;
+        task.recorder = None;
     }
 
     /// Detection turned off: the event going on ends (its clip, unless the camera
@@ -256,22 +262,18 @@ impl Session {
         }
     }
 
-    /// A video camera's access unit: to the recorder while clips are recorded, every one
-    /// (the recorder keeps the pre-roll of them; started at the first, so that it has
-    /// them when a clip starts). `live.rs` hands on the units up to a frame before the
-    /// frame itself, so the recorder has a clip's units when its frames come.
-    pub(super) fn unit(&mut self, task: &mut Task, unit: Arc<AccessUnit>) {
+    /// A video camera's recorder runs while recording is on, from before any clip:
+    /// it keeps the pre-roll of the camera's units, taken from the video bus's tap.
+    /// Called at every turn of the task (it is cheap when nothing changed).
+    pub(super) fn record_video(&mut self, task: &mut Task) {
         if !self.settings.record || task.recordings.is_none() {
+            task.recorder = None;
             return;
         }
         if task.recorder.is_none() {
             task.recorder = spawn_recorder(task, &self.settings);
         }
-        let t = unit.received.saturating_duration_since(task.start);
-        self.keep_recording(task, t);
-        if let Some(r) = &task.recorder {
-            r.unit(unit);
-        }
+        self.keep_recording(task, task.start.elapsed());
     }
 
     /// The next scoring job: the newest frame, when the detector is free and that frame
@@ -476,7 +478,8 @@ fn share(recorder: &Option<Recorder>, clip_open: bool) -> Option<Box<I420>> {
 fn spawn_recorder(task: &Task, settings: &MotionSettings) -> Option<Recorder> {
     let recordings = Arc::clone(task.recordings.as_ref()?);
     let (status, name) = (task.recording.clone(), task.name.clone());
-    match Recorder::spawn(status, name, recordings, task.events.clone()) {
+    let tap = task.video.as_ref().map(|bus| bus.tap());
+    match Recorder::spawn(status, name, recordings, task.events.clone(), tap) {
         Ok(r) => {
             r.pre_roll(Duration::from_secs_f64(settings.pre_roll_s));
             Some(r)
@@ -578,6 +581,7 @@ mod tests {
             Arc::default(),
             watch::Sender::new(RecordingStatus::default()),
             events,
+            None,
             None,
         );
         (task, rx)

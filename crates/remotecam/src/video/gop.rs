@@ -12,14 +12,18 @@
 //! number of consumers and however slowly they read. A group that grows past the cap
 //! (a camera that sends keyframes too rarely) is dropped whole, and the bus waits for the
 //! next keyframe.
+//!
+//! One consumer may instead hold the bus's tap (`tap.rs`), which gets every unit
+//! published, inside the publisher's call: the recorder, which must not lose any.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::AccessUnit;
+use super::tap::UnitTap;
 
 /// The most one camera's group of pictures may hold: 10 s of a 12 Mbit/s stream.
 pub const MAX_GOP_BYTES: usize = 16 << 20;
@@ -31,6 +35,8 @@ pub struct VideoBus {
     /// The sequence number of the newest access unit, to wake consumers.
     newest: watch::Sender<u64>,
     max_bytes: usize,
+    /// The tap, while its holder lives.
+    tap: Mutex<Weak<UnitTap>>,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +69,7 @@ impl VideoBus {
             }),
             newest: watch::Sender::new(0),
             max_bytes,
+            tap: Mutex::new(Weak::new()),
         }
     }
 
@@ -71,6 +78,9 @@ impl VideoBus {
     /// could decode them).
     pub fn push(&self, unit: Arc<AccessUnit>) {
         let seq = unit.seq;
+        if let Some(tap) = self.tap.lock().expect("tap lock").upgrade() {
+            tap.push(&unit);
+        }
         {
             let mut gop = self.gop.lock().expect("gop lock");
             if unit.keyframe {
@@ -138,6 +148,14 @@ impl VideoBus {
     /// The bytes held now (for tests and the API).
     pub fn bytes(&self) -> usize {
         self.gop.lock().expect("gop lock").bytes
+    }
+
+    /// The tap: every unit published from now on (what the group keeps or not), to
+    /// whoever holds it, for as long as they do; a new tap replaces the one before.
+    pub fn tap(&self) -> Arc<UnitTap> {
+        let tap = Arc::new(UnitTap::default());
+        *self.tap.lock().expect("tap lock") = Arc::downgrade(&tap);
+        tap
     }
 
     /// A consumer that starts at the newest keyframe.

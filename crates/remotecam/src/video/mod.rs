@@ -9,6 +9,7 @@
 pub mod gop;
 pub mod mp4;
 pub mod pictures;
+pub mod tap;
 
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime};

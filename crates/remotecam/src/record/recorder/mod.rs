@@ -14,16 +14,17 @@
 //! pictures come back to a small pool for reuse.
 //!
 //! A video camera (RTSP: H.264, H.265) is recorded without decoding or encoding: the
-//! motion task hands the recorder every access unit of the camera as well, the
-//! recorder keeps the pre-roll of them (`units.rs`), and a clip is the camera's own
-//! units from the keyframe at or before its first frame. The clip's frames then carry
+//! recorder holds the tap of the camera's video bus (`video/tap.rs`), takes every unit
+//! from it in batches ([`TAKE_EVERY`], and before each message, so that a clip's units
+//! are there before its frames), keeps the pre-roll of them (`units.rs`), and a clip is
+//! the camera's own units from the keyframe at or before its first frame. The clip's frames then carry
 //! only what the clip rules said of them (motion, the peak for the thumbnail).
 //!
 //! A write error stops the clip cleanly: the file is cut back to its last whole
 //! fragment and kept, the camera's recording state says why, a `recording_stopped` event
 //! goes out, and nothing more is recorded until the next clip finds room.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -40,6 +41,7 @@ use super::units::UnitBuffer;
 use crate::events::{HubEvent, What};
 use crate::frame::{Frame, epoch_ms};
 use crate::video::AccessUnit;
+use crate::video::tap::UnitTap;
 
 mod passthrough;
 
@@ -52,6 +54,9 @@ pub const SHARED_AHEAD: usize = 3;
 const POOL_MAX: usize = SHARED_AHEAD + 1;
 /// Thumbnails are at most this wide.
 const THUMB_WIDTH: usize = 320;
+/// How often a video camera's recorder takes the units waiting at its tap, when no
+/// message comes sooner: a few wake-ups a second instead of one per unit.
+const TAKE_EVERY: Duration = Duration::from_millis(200);
 
 /// What a camera's recorder is doing, for the API and the camera page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -93,8 +98,6 @@ enum Msg {
     End {
         keep: bool,
     },
-    /// A video camera's next access unit.
-    Unit(Arc<AccessUnit>),
     /// How far back a clip starts before its trigger (for the units kept).
     PreRoll(Duration),
     /// Recording all the time, in clips of this length; none: clips are motion events.
@@ -110,10 +113,8 @@ pub struct Recorder {
     /// Frames and units dropped because the recorder was behind.
     dropped: Arc<AtomicU64>,
     pool: Pool,
-    /// The camera's own video is recorded (units came): frames need no decoding.
-    video: AtomicBool,
-    /// Units are being dropped: until the next keyframe, the ones after cannot decode.
-    dropping_units: AtomicBool,
+    /// The camera's own video is recorded (from its tap): frames need no decoding.
+    video: bool,
 }
 
 /// Decoded pictures back from the recorder, for the motion task to decode into again.
@@ -127,18 +128,21 @@ fn give_back(pool: &Pool, picture: Box<I420>) {
 }
 
 impl Recorder {
-    /// Starts the thread; it reports what it does into `status`.
+    /// Starts the thread; it reports what it does into `status`. A video camera's
+    /// recorder takes the camera's units from `tap`.
     pub fn spawn(
         status: tokio::sync::watch::Sender<RecordingStatus>,
         name: String,
         recordings: Arc<Recordings>,
         events: broadcast::Sender<HubEvent>,
+        tap: Option<Arc<UnitTap>>,
     ) -> std::io::Result<Recorder> {
         let (tx, rx) = mpsc::channel();
         let queued = Arc::new(AtomicUsize::new(0));
         let dropped = Arc::new(AtomicU64::new(0));
         let pool = Pool::default();
         let writer = recordings.writer();
+        let video = tap.is_some();
         let worker = Worker {
             pool: Arc::clone(&pool),
             picture: I420::default(),
@@ -150,6 +154,8 @@ impl Recorder {
             clip: None,
             stopped: None,
             dropped: Arc::clone(&dropped),
+            tap,
+            taken: Vec::new(),
             units: None,
             pre_roll: Duration::ZERO,
             continuous: None,
@@ -163,8 +169,7 @@ impl Recorder {
             queued,
             dropped,
             pool,
-            video: AtomicBool::new(false),
-            dropping_units: AtomicBool::new(false),
+            video,
         })
     }
 
@@ -180,19 +185,6 @@ impl Recorder {
             return false;
         }
         true
-    }
-
-    /// Hands on a video camera's next access unit (every one, clip or not: the recorder
-    /// keeps the pre-roll). After a dropped unit, the next ones are dropped too up to a
-    /// keyframe.
-    pub fn unit(&self, unit: Arc<AccessUnit>) {
-        self.video.store(true, Ordering::Relaxed);
-        if self.dropping_units.load(Ordering::Relaxed) && !unit.keyframe {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let queued = self.queue(Msg::Unit(unit));
-        self.dropping_units.store(!queued, Ordering::Relaxed);
     }
 
     /// The clip rules' pre-roll: how much of a video camera's units to keep.
@@ -232,8 +224,7 @@ impl Recorder {
     /// (fewer than [`SHARED_AHEAD`] frames waiting); `None` tells the caller to leave
     /// the decoding to the recorder.
     pub fn picture_to_share(&self) -> Option<Box<I420>> {
-        if self.queued.load(Ordering::Relaxed) >= SHARED_AHEAD || self.video.load(Ordering::Relaxed)
-        {
+        if self.queued.load(Ordering::Relaxed) >= SHARED_AHEAD || self.video {
             return None;
         }
         Some(
@@ -295,6 +286,10 @@ struct Worker {
     /// Why recording stopped, until a new clip finds room.
     stopped: Option<RecordError>,
     dropped: Arc<AtomicU64>,
+    /// A video camera's units, as the publisher hands them on.
+    tap: Option<Arc<UnitTap>>,
+    /// The units taken from the tap, being written (kept for its allocation).
+    taken: Vec<Arc<AccessUnit>>,
     /// A video camera's pre-roll of units (from its first unit on).
     units: Option<UnitBuffer>,
     pre_roll: Duration,
@@ -307,7 +302,21 @@ struct Worker {
 impl Worker {
     fn run(mut self, rx: mpsc::Receiver<Msg>) {
         self.status();
-        while let Ok(msg) = rx.recv() {
+        loop {
+            let msg = match &self.tap {
+                Some(_) => match rx.recv_timeout(TAKE_EVERY) {
+                    Ok(msg) => Some(msg),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
+                    Ok(msg) => Some(msg),
+                    Err(mpsc::RecvError) => break,
+                },
+            };
+            // A clip's units before anything of its frames.
+            self.take_units();
+            let Some(msg) = msg else { continue };
             match msg {
                 Msg::Start => self.start(),
                 Msg::Frame {
@@ -320,10 +329,6 @@ impl Worker {
                     self.frame(frame, score, motion, picture);
                 }
                 Msg::End { keep } => self.end(keep),
-                Msg::Unit(unit) => {
-                    self.queued.fetch_sub(1, Ordering::Relaxed);
-                    self.unit(unit);
-                }
                 Msg::PreRoll(pre_roll) => {
                     self.pre_roll = pre_roll;
                     if let Some(units) = &mut self.units {
@@ -341,7 +346,22 @@ impl Worker {
             }
         }
         // The camera is gone or the hub is stopping: keep what was recorded.
+        self.take_units();
         self.end(true);
+    }
+
+    /// Writes (or keeps for the pre-roll) the units waiting at the tap.
+    fn take_units(&mut self) {
+        let Some(tap) = &self.tap else { return };
+        let mut taken = std::mem::take(&mut self.taken);
+        let dropped = tap.take(&mut taken);
+        if dropped > 0 {
+            self.dropped.fetch_add(dropped, Ordering::Relaxed);
+        }
+        for unit in taken.drain(..) {
+            self.unit(unit);
+        }
+        self.taken = taken;
     }
 
     fn status(&self) {
