@@ -5,6 +5,7 @@
 //! (`pictures.rs`). A camera with a `detect_source` has its pictures made of that
 //! second stream instead, pulled beside the first and retried on its own.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -97,19 +98,30 @@ async fn connect(spec: &RtspSpec, limits: FrameLimits) -> Result<Playing, String
     }
 }
 
-/// Connects (through the relay over TCP), then DESCRIBE, SETUP of the first H.264 or
-/// H.265 video stream, PLAY.
+/// Connects (through the relay over TCP), then negotiates the stream.
 async fn open(spec: &RtspSpec, limits: FrameLimits) -> Result<Playing, String> {
-    let link = match spec.transport {
+    let mut link = match spec.transport {
         RtspTransport::Tcp => Some(Link::open(spec, limits.max_bytes).await?),
         RtspTransport::Udp => None,
     };
-    let failed = |e: retina::Error| {
-        link.as_ref()
-            .and_then(Link::failure)
-            .unwrap_or_else(|| describe(&e))
-    };
     let url = link.as_ref().map_or(&spec.url, |l| &l.url).clone();
+    match drive(&mut link, negotiate(spec, url)).await {
+        Ok(demuxed) => Ok(Playing { demuxed, link }),
+        // The relay's refusal is why retina failed, if there is one.
+        Err(e) => Err(link.as_ref().and_then(Link::failure).unwrap_or(e)),
+    }
+}
+
+/// Runs `work` on the stream's connection: through the relay, if there is one.
+async fn drive<F: Future>(link: &mut Option<Link>, work: F) -> F::Output {
+    match link {
+        Some(link) => link.drive(work).await,
+        None => work.await,
+    }
+}
+
+/// DESCRIBE at `url`, SETUP of the first H.264 or H.265 video stream, PLAY.
+async fn negotiate(spec: &RtspSpec, url: url::Url) -> Result<Demuxed, String> {
     let creds = spec.user.as_ref().map(|(username, password)| Credentials {
         username: username.clone(),
         password: password.clone(),
@@ -117,6 +129,7 @@ async fn open(spec: &RtspSpec, limits: FrameLimits) -> Result<Playing, String> {
     let options = SessionOptions::default()
         .creds(creds)
         .user_agent(concat!("remotecam/", env!("CARGO_PKG_VERSION")).to_owned());
+    let failed = |e: retina::Error| describe(&e);
     let mut session = Session::describe(url, options).await.map_err(failed)?;
     let video = session
         .streams()
@@ -147,8 +160,7 @@ async fn open(spec: &RtspSpec, limits: FrameLimits) -> Result<Playing, String> {
         .await
         .map_err(failed)?;
     let playing = session.play(PlayOptions::default()).await.map_err(failed)?;
-    let demuxed = playing.demuxed().map_err(failed)?;
-    Ok(Playing { demuxed, link })
+    playing.demuxed().map_err(failed)
 }
 
 /// What went wrong, in words a person can act on.
@@ -182,7 +194,8 @@ async fn ingest(
 ) -> String {
     let mut params: Option<Arc<VideoParams>> = None;
     loop {
-        let item = match tokio::time::timeout(spec.read_timeout, playing.demuxed.next()).await {
+        let next = drive(&mut playing.link, playing.demuxed.next());
+        let item = match tokio::time::timeout(spec.read_timeout, next).await {
             Err(_) => {
                 return format!(
                     "the stream stalled: no video for {:.0} s",

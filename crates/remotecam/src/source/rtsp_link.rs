@@ -7,10 +7,15 @@
 //! path from a request's URL, and the URLs that follow come from the camera's own
 //! `Content-Base`.
 //!
+//! The relay runs in the task that reads the stream ([`Link::drive`]), not a task of
+//! its own: what it hands on is read by retina in the same wake-up.
+//!
 //! RTP over UDP (`#transport=udp`) does not come through here: retina binds its UDP
 //! ports to its connection's address, so it connects to the camera itself.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -30,7 +35,8 @@ pub(super) struct Link {
     /// What retina connects to instead of the camera.
     pub(super) url: url::Url,
     failure: Arc<Mutex<Option<String>>>,
-    relay: tokio::task::JoinHandle<()>,
+    /// Copying until either side ends; `None` once it has.
+    relay: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl Link {
@@ -51,29 +57,38 @@ impl Link {
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         let failure = Arc::new(Mutex::new(None));
         let guard = Guard::new(max_unit);
-        let relay = match spec.tls {
+        let relay: Pin<Box<dyn Future<Output = ()> + Send>> = match spec.tls {
             Some(trust) if tls => {
                 let camera = camera_tls::connect(tcp, host_name, trust).await?;
-                tokio::spawn(relay(listener, camera, guard, Arc::clone(&failure)))
+                Box::pin(relay(listener, camera, guard, Arc::clone(&failure)))
             }
-            _ => tokio::spawn(relay(listener, tcp, guard, Arc::clone(&failure))),
+            _ => Box::pin(relay(listener, tcp, guard, Arc::clone(&failure))),
         };
         Ok(Link {
             url: local_url(&spec.url, local),
             failure,
-            relay,
+            relay: Some(relay),
         })
+    }
+
+    /// Runs `work` (retina's, on this link) while relaying. Once the relay has ended,
+    /// its sockets are closed and `work` sees the end of the connection.
+    pub(super) async fn drive<F: Future>(&mut self, work: F) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        if let Some(relay) = &mut self.relay {
+            tokio::select! {
+                // The relay first: what it hands on is there for `work` at once.
+                biased;
+                () = relay => self.relay = None,
+                out = &mut work => return out,
+            }
+        }
+        work.await
     }
 
     /// Why the relay cut the connection, when the camera sent what it may not.
     pub(super) fn failure(&self) -> Option<String> {
         self.failure.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Link {
-    fn drop(&mut self) {
-        self.relay.abort();
     }
 }
 
