@@ -13,7 +13,7 @@
 //! second and 30 the next plays back at the speed it happened.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{IoSlice, Read, Seek, SeekFrom};
 use std::num::NonZeroU32;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -202,22 +202,23 @@ impl ClipFile {
             .muxer
             .create_media_segment_metadata(&samples)
             .map_err(mux_err)?;
-        let mut out = Vec::with_capacity(header.len() + offset as usize + 1024);
+        let init = match self.written.frames {
+            0 => self.muxer.init_segment_bytes().map_err(mux_err)?,
+            _ => Vec::new(),
+        };
         if self.written.frames == 0 {
-            let init = self.muxer.init_segment_bytes().map_err(mux_err)?;
             self.init_len = init.len() as u64;
-            out.extend_from_slice(&init);
         }
-        out.extend_from_slice(&header);
-        for p in &self.pending {
-            out.extend_from_slice(&p.data);
-        }
-        let first_dts = self.pending[0].dts;
-        self.file.write_all_at(&out, self.written.bytes)?;
+        // The samples' bytes are written from where they are, not copied together.
+        let mut parts = vec![IoSlice::new(&init), IoSlice::new(&header)];
+        parts.extend(self.pending.iter().map(|p| IoSlice::new(&p.data)));
+        let len = (init.len() + header.len()) as u64 + offset;
+        write_all_at(&self.file, &mut parts, self.written.bytes)?;
         self.file.sync_data()?;
+        let first_dts = self.pending[0].dts;
         self.written.frames += self.pending.len() as u64;
         self.written.ticks += end.saturating_sub(first_dts).max(1);
-        self.written.bytes += out.len() as u64;
+        self.written.bytes += len;
         self.pending.clear();
         Ok(())
     }
@@ -250,6 +251,27 @@ impl std::fmt::Display for NewParameters {
 }
 
 impl std::error::Error for NewParameters {}
+
+/// Writes all of `parts` at `offset`, however many calls it takes.
+fn write_all_at(
+    file: &File,
+    mut parts: &mut [IoSlice<'_>],
+    mut offset: u64,
+) -> std::io::Result<()> {
+    while !parts.is_empty() {
+        // At most IOV_MAX (1024) parts a call.
+        match rustix::io::pwritev(file, &parts[..parts.len().min(1024)], offset) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                offset += n as u64;
+                IoSlice::advance_slices(&mut parts, n);
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
 
 /// Writes `ticks` as the duration in the file's `moov` (movie, track, media and
 /// fragmented-movie headers), in place: the header keeps its size.

@@ -17,7 +17,13 @@ pub const MAX_BYTES: usize = 32 << 20;
 
 #[derive(Debug)]
 pub struct UnitBuffer {
+    /// From a keyframe on.
     units: VecDeque<Arc<AccessUnit>>,
+    /// The place of `units[0]` among all the units pushed.
+    first: u64,
+    /// The places of the keyframes held (the first is `first`): where the buffer may
+    /// start, found without a scan.
+    keys: VecDeque<u64>,
     bytes: usize,
     pre_roll: Duration,
     max_bytes: usize,
@@ -31,6 +37,8 @@ impl UnitBuffer {
     pub fn with_cap(pre_roll: Duration, max_bytes: usize) -> UnitBuffer {
         UnitBuffer {
             units: VecDeque::new(),
+            first: 0,
+            keys: VecDeque::new(),
             bytes: 0,
             pre_roll,
             max_bytes,
@@ -48,21 +56,26 @@ impl UnitBuffer {
         if self.units.is_empty() && !unit.keyframe {
             return;
         }
+        if unit.keyframe {
+            self.keys.push_back(self.first + self.units.len() as u64);
+        }
         self.bytes += unit.data.len();
+        let newest = unit.received;
         self.units.push_back(unit);
-        let newest = self.units.back().expect("just pushed").received;
         // Drop the first group while the next keyframe is itself old enough to start
         // from, or while over the cap.
-        while let Some(next_key) = self.units.iter().skip(1).position(|u| u.keyframe) {
-            let next_key = next_key + 1;
+        while let Some(&next_key) = self.keys.get(1) {
+            let at = (next_key - self.first) as usize;
             let old_enough =
-                newest.saturating_duration_since(self.units[next_key].received) >= self.pre_roll;
+                newest.saturating_duration_since(self.units[at].received) >= self.pre_roll;
             if !old_enough && self.bytes <= self.max_bytes {
                 break;
             }
-            for unit in self.units.drain(..next_key) {
+            for unit in self.units.drain(..at) {
                 self.bytes -= unit.data.len();
             }
+            self.first = next_key;
+            self.keys.pop_front();
         }
         if self.bytes > self.max_bytes {
             self.clear();
@@ -83,7 +96,9 @@ impl UnitBuffer {
     }
 
     pub fn clear(&mut self) {
+        self.first += self.units.len() as u64;
         self.units.clear();
+        self.keys.clear();
         self.bytes = 0;
     }
 

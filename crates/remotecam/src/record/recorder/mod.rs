@@ -54,6 +54,9 @@ pub const SHARED_AHEAD: usize = 3;
 const POOL_MAX: usize = SHARED_AHEAD + 1;
 /// Thumbnails are at most this wide.
 const THUMB_WIDTH: usize = 320;
+/// How often a clip in progress has its index row brought up to date (its file is
+/// synced every fragment; after a crash the file is what counts, `fmp4::recover`).
+const INDEX_EVERY: Duration = Duration::from_secs(5);
 /// How often a video camera's recorder takes the units waiting at its tap, when no
 /// message comes sooner: a few wake-ups a second instead of one per unit.
 const TAKE_EVERY: Duration = Duration::from_millis(200);
@@ -271,6 +274,8 @@ struct Clip {
     peak: Option<(f32, Arc<Frame>)>,
     thumb_written: bool,
     flushed: Written,
+    /// When its index row was last brought up to date.
+    indexed: Instant,
 }
 
 struct Worker {
@@ -442,6 +447,7 @@ impl Worker {
             peak: None,
             thumb_written: false,
             flushed: Written::default(),
+            indexed: Instant::now(),
         })
     }
 
@@ -538,8 +544,8 @@ impl Worker {
         }
     }
 
-    /// After each whole fragment: the index learns how far the clip got (what a crash
-    /// would leave), and the thumbnail follows the peak.
+    /// After each whole fragment: the index learns how far the clip got, every
+    /// [`INDEX_EVERY`] (each commit is synced), and the thumbnail follows the peak.
     fn progress(&mut self) {
         let Some(clip) = &mut self.clip else { return };
         clip.flushed = clip.file.written();
@@ -549,8 +555,11 @@ impl Worker {
             clip.motion_frames,
             clip.peak_score,
         );
-        if let Err(e) = self.recordings.index.update(&clip.row) {
-            tracing::warn!(camera = %self.name, error = %e, "recordings index not updated");
+        if clip.indexed.elapsed() >= INDEX_EVERY {
+            clip.indexed = Instant::now();
+            if let Err(e) = self.recordings.index.update(&clip.row) {
+                tracing::warn!(camera = %self.name, error = %e, "recordings index not updated");
+            }
         }
         if !clip.thumb_written {
             clip.thumb_written = write_thumbnail(&self.recordings, &clip.row, &clip.peak);
