@@ -111,6 +111,12 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // A decoded video picture's luma (an RTSP camera's) to the detector's picture.
+    let plane: Vec<u8> = (0..w * h).map(|i| (i * 7 % 251) as u8).collect();
+    c.bench_function("working picture of a 1280x720 luma plane", |b| {
+        b.iter(|| remotecam_core::luma::working_picture(std::hint::black_box(&plane), w, w, h))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -42,22 +42,25 @@ pub fn box_average(pixels: &[u8], stride: usize, w: usize, h: usize, f: usize) -
     let (sw, sh) = ((w / f).max(1), (h / f).max(1));
     let (fw, fh) = (f.min(w), f.min(h));
     let mut out = Vec::with_capacity(sw * sh);
-    // Column sums over each band of `fh` rows (a loop the compiler runs on vectors),
-    // then `fw` of them to a pixel.
-    let mut columns = vec![0u32; sw * fw];
+    // Column sums over each band of `fh` rows (a loop the compiler runs on vectors), then
+    // `fw` of them to a pixel. 16-bit sums: `f` is at most 51 for any picture the hub
+    // takes (65535 wide is 8192 at 1/8, 51 times the working width), and 257 rows of
+    // 255 still fit.
+    debug_assert!(fh <= 257);
+    let mut columns = vec![0u16; sw * fw];
     let area = (fw * fh) as u32;
     for y in 0..sh {
         columns.fill(0);
         for dy in 0..fh {
             let row = &pixels[(y * fh + dy) * stride..][..sw * fw];
             for (sum, &p) in columns.iter_mut().zip(row) {
-                *sum += u32::from(p);
+                *sum += u16::from(p);
             }
         }
         out.extend(
             columns
                 .chunks_exact(fw)
-                .map(|c| (c.iter().sum::<u32>() / area) as u8),
+                .map(|c| (c.iter().map(|&s| u32::from(s)).sum::<u32>() / area) as u8),
         );
     }
     Luma {
