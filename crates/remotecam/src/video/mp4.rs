@@ -11,11 +11,9 @@
 use std::num::NonZeroU32;
 
 use bytes::Bytes;
-use shiguredo_mp4::boxes::{
-    MfhdBox, MoofBox, SampleEntry, TfdtBox, TfhdBox, TrafBox, TrunBox, TrunSample,
-};
+use shiguredo_mp4::TrackKind;
+use shiguredo_mp4::boxes::SampleEntry;
 use shiguredo_mp4::mux::{Fmp4SegmentMuxer, Sample};
-use shiguredo_mp4::{Encode, SampleFlags, TrackKind};
 
 use super::{AccessUnit, Codec, VideoParams};
 use shiguredo_mp4::bitstream::h264::{H264SampleEntryConfig, LengthSize, build_avc1_box};
@@ -90,63 +88,67 @@ pub fn init_segment(params: &VideoParams) -> std::io::Result<Bytes> {
 }
 
 /// The `moof` and `mdat` header of the fragment that holds `unit` alone; the unit's
-/// bytes follow it.
+/// bytes follow it. Written by hand, field by field (ISO/IEC 14496-12 8.8): it is made
+/// for every unit a viewer gets, and the box encoder took as long as the rest of a
+/// viewer's frame. The layout is fixed: 100 bytes of `moof`, then `mdat`'s header.
 pub fn fragment_header(unit: &AccessUnit) -> std::io::Result<Bytes> {
-    // ISO/IEC 14496-12 sample flags: a keyframe depends on no other sample; any other
-    // depends on others and is not a sync sample.
-    let flags = if unit.keyframe {
-        SampleFlags::new(0x0200_0000)
+    // Sample flags: a keyframe depends on no other sample; any other depends on others
+    // and is not a sync sample.
+    let flags: u32 = if unit.keyframe {
+        0x0200_0000
     } else {
-        SampleFlags::new(0x0101_0000)
+        0x0101_0000
     };
     let size = u32::try_from(unit.data.len()).map_err(mp4_error)?;
-    let mut moof = MoofBox {
-        mfhd_box: MfhdBox {
-            sequence_number: unit.seq as u32,
-        },
-        traf_boxes: vec![TrafBox {
-            tfhd_box: TfhdBox {
-                track_id: TRACK_ID,
-                base_data_offset: None,
-                sample_description_index: None,
-                default_sample_duration: None,
-                default_sample_size: None,
-                default_sample_flags: None,
-                duration_is_empty: false,
-                default_base_is_moof: true,
-            },
-            tfdt_box: Some(TfdtBox {
-                version: 1,
-                base_media_decode_time: u64::try_from(unit.pts).unwrap_or(0),
-            }),
-            trun_boxes: vec![TrunBox {
-                data_offset: Some(0),
-                first_sample_flags: None,
-                samples: vec![TrunSample {
-                    duration: Some(unit.duration),
-                    size: Some(size),
-                    flags: Some(flags),
-                    composition_time_offset: None,
-                }],
-            }],
-            unknown_boxes: Vec::new(),
-        }],
-        unknown_boxes: Vec::new(),
-    };
-    // The sample's data starts after the moof and the mdat's 8-byte header.
-    let moof_len = moof.encode_to_vec().map_err(mp4_error)?.len();
-    moof.traf_boxes[0].trun_boxes[0].data_offset =
-        Some(i32::try_from(moof_len + 8).map_err(mp4_error)?);
-    let mut out = moof.encode_to_vec().map_err(mp4_error)?;
-    out.extend_from_slice(&(size + 8).to_be_bytes());
-    out.extend_from_slice(b"mdat");
+    let mdat_size = size
+        .checked_add(8)
+        .ok_or_else(|| mp4_error("a unit too large"))?;
+    let mut out = Vec::with_capacity(MOOF_LEN as usize + 8);
+    let mut put = |bytes: &[u8]| out.extend_from_slice(bytes);
+    put(&MOOF_LEN.to_be_bytes());
+    put(b"moof");
+    // mfhd: version and flags 0, the sequence number.
+    put(&16u32.to_be_bytes());
+    put(b"mfhd");
+    put(&0u32.to_be_bytes());
+    put(&(unit.seq as u32).to_be_bytes());
+    put(&(MOOF_LEN - 24).to_be_bytes());
+    put(b"traf");
+    // tfhd: default-base-is-moof (0x020000), the track.
+    put(&16u32.to_be_bytes());
+    put(b"tfhd");
+    put(&0x0002_0000u32.to_be_bytes());
+    put(&TRACK_ID.to_be_bytes());
+    // tfdt, version 1: the unit's time, 64 bits.
+    put(&20u32.to_be_bytes());
+    put(b"tfdt");
+    put(&0x0100_0000u32.to_be_bytes());
+    put(&u64::try_from(unit.pts).unwrap_or(0).to_be_bytes());
+    // trun: data offset (0x1), then one sample's duration (0x100), size (0x200) and
+    // flags (0x400). The data starts after the moof and mdat's 8-byte header.
+    put(&32u32.to_be_bytes());
+    put(b"trun");
+    put(&0x0000_0701u32.to_be_bytes());
+    put(&1u32.to_be_bytes());
+    put(&(MOOF_LEN + 8).to_be_bytes());
+    put(&unit.duration.to_be_bytes());
+    put(&size.to_be_bytes());
+    put(&flags.to_be_bytes());
+    put(&mdat_size.to_be_bytes());
+    put(b"mdat");
+    debug_assert_eq!(out.len(), MOOF_LEN as usize + 8);
     Ok(Bytes::from(out))
 }
+
+/// A one-sample `moof`: its header, `mfhd` (16), `traf` (8) with `tfhd` (16), `tfdt`
+/// (20) and `trun` (32).
+const MOOF_LEN: u32 = 8 + 16 + 8 + 16 + 20 + 32;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use shiguredo_mp4::Decode;
+    use shiguredo_mp4::boxes::MoofBox;
 
     #[test]
     fn a_units_fragment_points_at_its_bytes_right_after_it() {
@@ -165,10 +167,18 @@ mod tests {
         assert_eq!(trun.data_offset, Some(header.len() as i32));
         assert_eq!(trun.samples[0].size, Some(304));
         assert_eq!(trun.samples[0].duration, Some(3000));
+        assert_eq!(trun.samples[0].flags.map(|f| f.get()), Some(0x0200_0000));
+        assert_eq!(moof_len, MOOF_LEN as usize);
         assert_eq!(&header[moof_len + 4..moof_len + 8], b"mdat");
         assert_eq!(
             u32::from_be_bytes(header[moof_len..moof_len + 4].try_into().unwrap()),
             8 + 304
         );
+        // A unit that is not a keyframe depends on others.
+        unit.keyframe = false;
+        let header = fragment_header(&unit).unwrap();
+        let (moof, _) = MoofBox::decode(&header).unwrap();
+        let sample = &moof.traf_boxes[0].trun_boxes[0].samples[0];
+        assert_eq!(sample.flags.map(|f| f.get()), Some(0x0101_0000));
     }
 }
