@@ -677,10 +677,9 @@ fn noisy_scene(square: Option<(usize, usize)>) -> bytes::Bytes {
     c.to_jpeg(90)
 }
 
-#[tokio::test]
-async fn a_full_disk_stops_recording_cleanly_and_live_view_goes_on() {
-    // The hub's data directory is a 4 MB filesystem of its own (a tmpfs in a mount
-    // namespace that ends with the hub).
+/// A hub whose data directory is a 4 MB filesystem of its own (a tmpfs in a mount
+/// namespace that ends with the hub), recording down to its last byte.
+fn hub_on_a_small_disk() -> Hub {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_str().unwrap().to_owned();
     let root = std::fs::read_to_string("/proc/self/status")
@@ -701,11 +700,16 @@ async fn a_full_disk_stops_recording_cleanly_and_live_view_goes_on() {
         mount,
         &path,
     ]);
-    let hub = Hub::builder()
+    Hub::builder()
         .dir(dir)
         .args(&["--record-min-free-mb", "0"])
         .wrapper(&wrapper)
-        .start();
+        .start()
+}
+
+#[tokio::test]
+async fn a_full_disk_stops_recording_cleanly_and_live_view_goes_on() {
+    let hub = hub_on_a_small_disk();
     let mut events = Events::open(&hub).await;
     let mut publisher = Publisher::connect(&hub, "shed").await;
     put_motion(
@@ -791,6 +795,46 @@ async fn a_full_disk_stops_recording_cleanly_and_live_view_goes_on() {
             break;
         }
         assert!(n < 100, "recording never resumed: {status}");
+    }
+    let resumed = next_event(&mut events, "recording_resumed").await;
+    assert_eq!(resumed["camera"], "shed");
+}
+
+/// Recording all the time after a full disk: once there is room again, the next clip
+/// starts by itself, without waiting for the one that could not be (it failed, 600 s
+/// long) to be due.
+#[tokio::test]
+async fn recording_all_the_time_resumes_when_a_full_disk_has_room_again() {
+    let hub = hub_on_a_small_disk();
+    let mut events = Events::open(&hub).await;
+    let mut publisher = Publisher::connect(&hub, "shed").await;
+    put_motion(
+        &hub,
+        "shed",
+        serde_json::json!({"record": true, "continuous": true, "max_clip_s": 600}),
+    )
+    .await;
+    // A camera at 15 fps, noisy enough to fill the disk in seconds.
+    let mut camera = tokio::time::interval(Duration::from_millis(66));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut state = async || {
+        camera.tick().await;
+        publisher.send(noisy_scene(None)).await;
+        hub.motion("shed").await["recording"]["state"].clone()
+    };
+    while state().await != "disk_full" {
+        assert!(Instant::now() < deadline, "the disk never filled");
+    }
+    next_event(&mut events, "recording_stopped").await;
+    for clip in recordings(&hub, "").await {
+        let id = clip["id"].as_i64().unwrap();
+        let url = hub.url(&format!("/api/recordings/{id}"));
+        let res = reqwest::Client::new().delete(url).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while state().await != "recording" {
+        assert!(Instant::now() < deadline, "recording never resumed");
     }
     let resumed = next_event(&mut events, "recording_resumed").await;
     assert_eq!(resumed["camera"], "shed");

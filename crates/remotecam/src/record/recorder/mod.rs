@@ -57,6 +57,9 @@ const THUMB_WIDTH: usize = 320;
 /// How often a clip in progress has its index row brought up to date (its file is
 /// synced every fragment; after a crash the file is what counts, `fmp4::recover`).
 const INDEX_EVERY: Duration = Duration::from_secs(5);
+/// Recording all the time, how often a JPEG camera's recorder stopped by a full disk
+/// sees if there is room again (a video camera's does at every keyframe).
+const RETRY_EVERY: Duration = Duration::from_secs(5);
 /// How often a video camera's recorder takes the units waiting at its tap, when no
 /// message comes sooner: a few wake-ups a second instead of one per unit.
 const TAKE_EVERY: Duration = Duration::from_millis(200);
@@ -162,6 +165,7 @@ impl Recorder {
             units: None,
             pre_roll: Duration::ZERO,
             continuous: None,
+            tried: None,
             _writer: writer,
         };
         std::thread::Builder::new()
@@ -300,6 +304,8 @@ struct Worker {
     pre_roll: Duration,
     /// Recording all the time, in clips of this length ([`Recorder::continuous`]).
     continuous: Option<Duration>,
+    /// When a clip was last asked to start for recording all the time.
+    tried: Option<Instant>,
     /// Counted while the thread lives (dropped after the last clip is finished).
     _writer: super::store::Writer,
 }
@@ -455,11 +461,22 @@ impl Worker {
         if self.units.is_some() {
             return self.video_frame(frame, score, motion);
         }
-        // Recording all the time: a clip as long as it may be goes on in the next.
-        if let (Some(max), Some(clip)) = (self.continuous, &self.clip)
-            && frame.received.saturating_duration_since(clip.first) >= max
-        {
-            self.start();
+        // Recording all the time: a clip as long as it may be goes on in the next, and
+        // after a full disk the next is tried every few seconds.
+        if let Some(max) = self.continuous {
+            let due = match &self.clip {
+                Some(clip) => frame.received.saturating_duration_since(clip.first) >= max,
+                None => {
+                    self.stopped.is_some()
+                        && self.tried.is_none_or(|t| {
+                            frame.received.saturating_duration_since(t) >= RETRY_EVERY
+                        })
+                }
+            };
+            if due {
+                self.tried = Some(frame.received);
+                self.start();
+            }
         }
         if let Some(picture) = decoded {
             if self.stopped.is_none() {
