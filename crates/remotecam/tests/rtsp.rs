@@ -576,6 +576,33 @@ async fn rtp_over_udp_is_asked_for_in_the_urls_fragment() {
     assert!(udp_sockets(hub.pid()) >= 1, "the hub receives RTP over UDP");
 }
 
+#[tokio::test]
+async fn a_10_bit_h265_camera_is_decoded_for_its_jpeg_views() {
+    let camera = RtspCamera::with(RtspOptions {
+        codec: "h265",
+        bits: 10,
+        ..RtspOptions::default()
+    });
+    let hub = hub_with(&camera.url_with_user());
+    hub.wait_camera("door", |c| c["state"] == "live").await;
+    // Main 10: the codec string's profile is 2.
+    let status = hub.camera("door").await;
+    assert!(
+        status["codec_string"]
+            .as_str()
+            .unwrap()
+            .starts_with("hvc1.2."),
+        "{status}"
+    );
+    assert_shows_the_bars(
+        &snapshot(&hub, "door").await.bytes().await.unwrap(),
+        640,
+        360,
+    );
+    let status = hub.camera("door").await;
+    assert_eq!(status["error"], serde_json::Value::Null, "{status}");
+}
+
 /// How many UDP sockets process `pid` has open (its descriptors against /proc/net/udp).
 fn udp_sockets(pid: u32) -> usize {
     let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))

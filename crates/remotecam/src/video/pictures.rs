@@ -45,6 +45,8 @@ pub struct PictureMaker {
     frame: ffmpeg::frame::Video,
     next: ffmpeg::frame::Video,
     compressor: Compressor,
+    /// A 10-bit picture's planes brought to 8 bits (Y, U, V), reused.
+    eight: [Vec<u8>; 3],
     /// After a unit failed to decode, units are skipped up to the next keyframe (the ones
     /// between refer to what was lost).
     broken: bool,
@@ -93,6 +95,7 @@ impl PictureMaker {
             frame: ffmpeg::frame::Video::empty(),
             next: ffmpeg::frame::Video::empty(),
             compressor,
+            eight: Default::default(),
             broken: true,
         })
     }
@@ -161,14 +164,35 @@ impl PictureMaker {
                 params.width, params.height
             ));
         }
-        if !matches!(yuv.format(), Pixel::YUV420P | Pixel::YUVJ420P) {
-            self.broken = true;
-            return Err(format!(
-                "the camera's pictures are {:?}; the hub makes pictures of 8-bit 4:2:0 video only",
-                yuv.format()
-            ));
-        }
-        let luma = Arc::new(working_picture(yuv.data(0), yuv.stride(0), width, height));
+        // 8-bit planes as decoded, or a 10-bit picture's (Main 10 H.265) brought to 8.
+        let (planes, strides) = match yuv.format() {
+            Pixel::YUV420P | Pixel::YUVJ420P => (
+                [yuv.data(0), yuv.data(1), yuv.data(2)],
+                [yuv.stride(0), yuv.stride(1), yuv.stride(2)],
+            ),
+            Pixel::YUV420P10LE => {
+                let sizes = [
+                    (width, height),
+                    (width.div_ceil(2), height.div_ceil(2)),
+                    (width.div_ceil(2), height.div_ceil(2)),
+                ];
+                for (i, (out, (w, h))) in self.eight.iter_mut().zip(sizes).enumerate() {
+                    to_8_bits(yuv.data(i), yuv.stride(i), w, h, out);
+                }
+                let [y, u, v] = &self.eight;
+                (
+                    [&y[..], &u[..], &v[..]],
+                    [width, width.div_ceil(2), width.div_ceil(2)],
+                )
+            }
+            other => {
+                self.broken = true;
+                return Err(format!(
+                    "the camera's pictures are {other:?}; the hub makes pictures of 4:2:0 video (8 or 10 bits) only"
+                ));
+            }
+        };
+        let luma = Arc::new(working_picture(planes[0], strides[0], width, height));
         if !jpeg {
             return Ok(Some(Picture {
                 jpeg: None,
@@ -178,14 +202,14 @@ impl PictureMaker {
             }));
         }
         let image = YuvPlanesImage {
-            y_plane: yuv.data(0),
-            u_plane: yuv.data(1),
-            v_plane: yuv.data(2),
+            y_plane: planes[0],
+            u_plane: planes[1],
+            v_plane: planes[2],
             width,
             height,
-            y_stride: yuv.stride(0),
-            u_stride: yuv.stride(1),
-            v_stride: yuv.stride(2),
+            y_stride: strides[0],
+            u_stride: strides[1],
+            v_stride: strides[2],
             subsamp: Subsamp::Sub2x2,
         };
         let jpeg = self
@@ -198,6 +222,20 @@ impl PictureMaker {
             height: params.height,
             luma,
         }))
+    }
+}
+
+/// A plane of 10-bit samples (two bytes each, little-endian, rows `stride` bytes apart)
+/// as 8-bit samples, `w x h`, into `out`.
+fn to_8_bits(plane: &[u8], stride: usize, w: usize, h: usize, out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(w * h);
+    for row in plane.chunks(stride).take(h) {
+        let Some(row) = row.get(..2 * w) else { break };
+        out.extend(
+            row.chunks_exact(2)
+                .map(|s| (u16::from_le_bytes([s[0], s[1]]) >> 2) as u8),
+        );
     }
 }
 

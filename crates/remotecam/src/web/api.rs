@@ -129,8 +129,9 @@ async fn fresh_picture(cam: &std::sync::Arc<crate::camera::Camera>) {
         held + 1
     } else {
         match cam.decoded_video().newest() {
-            // The decoder, when running, is at most the unit being decoded behind.
-            Some(unit) if held + 1 < unit.seq => unit.seq,
+            // The decoder, when running, is at most the unit being decoded behind; a
+            // camera just live has no picture yet.
+            Some(unit) if held == 0 || held + 1 < unit.seq => unit.seq,
             _ => return,
         }
     };

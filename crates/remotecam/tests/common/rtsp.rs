@@ -8,6 +8,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 #[derive(Clone)]
 pub struct RtspOptions {
     pub codec: &'static str,
+    /// Bits per sample: 8, or 10 (H.265 Main 10).
+    pub bits: u32,
     /// `smpte` (colour bars), `ball` (a ball moving on black) or `snow` (noise).
     pub pattern: &'static str,
     /// kbit/s.
@@ -28,6 +30,7 @@ impl Default for RtspOptions {
     fn default() -> RtspOptions {
         RtspOptions {
             codec: "h264",
+            bits: 8,
             pattern: "smpte",
             bitrate: 2048,
             width: 640,
@@ -63,6 +66,8 @@ impl RtspCamera {
         command.arg(script).args([
             "--codec",
             options.codec,
+            "--bits",
+            &options.bits.to_string(),
             "--pattern",
             options.pattern,
             "--bitrate",

@@ -37,8 +37,10 @@ def pipeline(args):
             f"multifilesrc location={args.frames}/f%03d.jpg start-index=1 loop=true "
             f"caps=image/jpeg,framerate={args.fps}/1 ! jpegdec ! videoconvert "
         )
-    # 8-bit 4:2:0, as cameras send (x265enc would take the source's 4:4:4 otherwise).
-    source += "! videoconvert ! video/x-raw,format=I420 "
+    # 4:2:0, as cameras send (x265enc would take the source's 4:4:4 otherwise): 8 bits,
+    # or 10 (H.265 Main 10).
+    depth = "I420_10LE" if args.bits == 10 else "I420"
+    source += f"! videoconvert ! video/x-raw,format={depth} "
     if args.codec == "h265":
         encode = (
             f"! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={args.gop} "
@@ -70,6 +72,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     parser.add_argument("--codec", choices=["h264", "h265"], default="h264")
+    parser.add_argument("--bits", type=int, choices=[8, 10], default=8, help="10: H.265 only")
     parser.add_argument("--pattern", choices=["smpte", "ball", "snow"], default="smpte")
     parser.add_argument("--bitrate", type=int, default=2048, help="kbit/s")
     parser.add_argument("--frames", help="serve these JPEG files (f001.jpg, ...) instead of a pattern")
