@@ -16,7 +16,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -30,13 +29,17 @@ const MAX_HEAD: usize = 64 << 10;
 /// Longest RTSP message body (a session description is a few KiB).
 const MAX_BODY: usize = 1 << 20;
 
+/// The relay's work: copying until either side ends; why it cut the connection, if the
+/// camera sent what it may not.
+type Relay = Pin<Box<dyn Future<Output = Option<String>> + Send>>;
+
 /// A relayed connection to a camera; it ends when dropped.
 pub(super) struct Link {
     /// What retina connects to instead of the camera.
     pub(super) url: url::Url,
-    failure: Arc<Mutex<Option<String>>>,
-    /// Copying until either side ends; `None` once it has.
-    relay: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// `None` once it has ended.
+    relay: Option<Relay>,
+    failure: Option<String>,
 }
 
 impl Link {
@@ -55,19 +58,18 @@ impl Link {
             .await
             .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
-        let failure = Arc::new(Mutex::new(None));
         let guard = Guard::new(max_unit);
-        let relay: Pin<Box<dyn Future<Output = ()> + Send>> = match spec.tls {
+        let relay: Relay = match spec.tls {
             Some(trust) if tls => {
                 let camera = camera_tls::connect(tcp, host_name, trust).await?;
-                Box::pin(relay(listener, camera, guard, Arc::clone(&failure)))
+                Box::pin(relay(listener, camera, guard))
             }
-            _ => Box::pin(relay(listener, tcp, guard, Arc::clone(&failure))),
+            _ => Box::pin(relay(listener, tcp, guard)),
         };
         Ok(Link {
             url: local_url(&spec.url, local),
-            failure,
             relay: Some(relay),
+            failure: None,
         })
     }
 
@@ -79,7 +81,7 @@ impl Link {
             tokio::select! {
                 // The relay first: what it hands on is there for `work` at once.
                 biased;
-                () = relay => self.relay = None,
+                failure = relay => (self.relay, self.failure) = (None, failure),
                 out = &mut work => return out,
             }
         }
@@ -88,7 +90,7 @@ impl Link {
 
     /// Why the relay cut the connection, when the camera sent what it may not.
     pub(super) fn failure(&self) -> Option<String> {
-        self.failure.lock().unwrap().clone()
+        self.failure.clone()
     }
 }
 
@@ -104,17 +106,13 @@ fn local_url(url: &url::Url, local: SocketAddr) -> url::Url {
 }
 
 /// Takes retina's one connection and copies both ways until either side ends or the
-/// camera sends what it may not.
-async fn relay<C>(
-    listener: TcpListener,
-    camera: C,
-    mut guard: Guard,
-    failure: Arc<Mutex<Option<String>>>,
-) where
+/// camera sends what it may not (then says what).
+async fn relay<C>(listener: TcpListener, camera: C, mut guard: Guard) -> Option<String>
+where
     C: AsyncRead + AsyncWrite + Unpin,
 {
     let Ok((hub, _)) = listener.accept().await else {
-        return;
+        return None;
     };
     drop(listener);
     let _ = hub.set_nodelay(true);
@@ -125,21 +123,20 @@ async fn relay<C>(
         let mut buffer = vec![0u8; 64 << 10];
         loop {
             let n = match from_camera.read(&mut buffer).await {
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) => return None,
                 Ok(n) => n,
             };
             if let Err(why) = guard.check(&buffer[..n]) {
-                *failure.lock().unwrap() = Some(why);
-                return;
+                return Some(why);
             }
             if to_hub.write_all(&buffer[..n]).await.is_err() {
-                return;
+                return None;
             }
         }
     };
     tokio::select! {
-        _ = requests => {}
-        () = answers => {}
+        _ = requests => None,
+        failure = answers => failure,
     }
 }
 
