@@ -142,6 +142,48 @@ async fn motion_settings_are_checked() {
     );
 }
 
+/// Keys changed at the same moment (two fields typed quickly on the camera page, two
+/// tools) are all kept: one change never puts back what another just set.
+#[tokio::test]
+async fn changes_of_different_keys_at_once_are_all_kept() {
+    let hub = Hub::start(&[]);
+    let mut publisher = Publisher::connect(&hub, "busy").await;
+    publisher.send(scene(None)).await;
+    let keys = [
+        "calm_frames",
+        "min_motion_frames",
+        "max_clip_s",
+        "min_gap_s",
+        "noise_level",
+    ];
+    for round in 1..=10u32 {
+        let changes = keys
+            .iter()
+            .map(|key| put_motion(&hub, "busy", serde_json::json!({ *key: round * 10 + 1 })));
+        for res in futures_util::future::join_all(changes).await {
+            assert_eq!(res.status(), 200);
+        }
+        let m = hub.motion("busy").await;
+        for key in keys {
+            let want = f64::from(round * 10 + 1);
+            assert_eq!(
+                m[key].as_f64(),
+                Some(want),
+                "{key} after round {round}: {m}"
+            );
+        }
+    }
+    // And they were saved as they are now.
+    drop(publisher);
+    let hub = hub.restart(&[]);
+    let mut publisher = Publisher::connect(&hub, "busy").await;
+    publisher.send(scene(None)).await;
+    let m = hub.motion("busy").await;
+    for key in keys {
+        assert_eq!(m[key].as_f64(), Some(101.0), "{key} after a restart: {m}");
+    }
+}
+
 #[tokio::test]
 async fn motion_settings_survive_a_restart() {
     let hub = Hub::start(&[]);

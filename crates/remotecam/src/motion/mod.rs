@@ -18,4 +18,6 @@ mod tone;
 
 pub use clip::{ClipEvent, ClipRules, ClipTracker};
 pub use detector::{Detector, DetectorSettings, Gray, Polygon, Score};
-pub use settings::{Motion, MotionSettings, MotionStatus, MotionUpdate, SettingsStore};
+pub use settings::{
+    ChangeError, Motion, MotionSettings, MotionStatus, MotionUpdate, SettingsStore,
+};

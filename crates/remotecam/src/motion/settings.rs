@@ -352,14 +352,42 @@ impl SettingsStore {
             .insert(camera.to_owned(), update);
     }
 
-    /// Records `settings` for `camera` and writes the file.
-    pub fn put(&self, camera: &str, settings: &MotionSettings) -> std::io::Result<()> {
+    /// Applies `update` to what `camera` has now, saves the result and makes it the
+    /// camera's, one change at a time across the hub: two changes at once (two fields
+    /// typed quickly on the camera page, two tools) each start from the other's result,
+    /// so one never puts back what the other just set. Blocks on the file's sync.
+    pub fn change(
+        &self,
+        camera: &str,
+        settings: &watch::Sender<MotionSettings>,
+        update: MotionUpdate,
+    ) -> Result<MotionSettings, ChangeError> {
         let mut saved = self.saved.lock().expect("settings lock");
-        saved.insert(camera.to_owned(), settings.clone());
+        let next = settings
+            .borrow()
+            .apply(update)
+            .map_err(ChangeError::Refused)?;
+        let before = saved.insert(camera.to_owned(), next.clone());
+        if let Err(e) = self.write(&saved) {
+            match before {
+                Some(before) => saved.insert(camera.to_owned(), before),
+                None => saved.remove(camera),
+            };
+            return Err(ChangeError::Unsaved(e));
+        }
+        settings.send_replace(next.clone());
+        Ok(next)
+    }
+
+    /// Writes `saved` to the file, if the hub keeps one.
+    fn write(
+        &self,
+        saved: &std::collections::BTreeMap<String, MotionSettings>,
+    ) -> std::io::Result<()> {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let json = serde_json::to_vec_pretty(&*saved).map_err(std::io::Error::other)?;
+        let json = serde_json::to_vec_pretty(saved).map_err(std::io::Error::other)?;
         let tmp = path.with_extension("json.tmp");
         {
             use std::io::Write;
@@ -375,6 +403,15 @@ impl SettingsStore {
         }
         Ok(())
     }
+}
+
+/// Why [`SettingsStore::change`] changed nothing.
+#[derive(Debug)]
+pub enum ChangeError {
+    /// The update itself is wrong (a value out of range): the client's to fix.
+    Refused(SettingError),
+    /// The data directory could not take the file.
+    Unsaved(std::io::Error),
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::AppState;
 use crate::error::{AppError, ErrorKind};
-use crate::motion::{Motion, MotionSettings, MotionStatus, MotionUpdate};
+use crate::motion::{ChangeError, Motion, MotionSettings, MotionStatus, MotionUpdate};
 use crate::record::recorder::{RecordingState, RecordingStatus};
 
 #[derive(Serialize)]
@@ -95,17 +95,21 @@ pub(super) async fn put(
 ) -> Result<Json<MotionView>, AppError> {
     let entry = state.entry(&name)?;
     let Json(update) = body.map_err(|e| AppError::new(ErrorKind::BadRequest, e.body_text()))?;
-    let current = entry.motion.settings.borrow().clone();
-    let next = current
-        .apply(update)
-        .map_err(|e| AppError::new(ErrorKind::BadRequest, e.message))?;
-    state.hub.motion_store.put(&name, &next).map_err(|e| {
-        tracing::error!(error = %e, "cannot save motion settings");
-        AppError::new(
-            ErrorKind::Unavailable,
-            "cannot save the settings in the data directory",
-        )
-    })?;
-    entry.motion.settings.send_replace(next);
+    let hub = state.hub.clone();
+    let motion = entry.motion.clone();
+    // The change syncs a file: off the runtime's threads.
+    tokio::task::spawn_blocking(move || hub.motion_store.change(&name, &motion.settings, update))
+        .await
+        .map_err(|_| AppError::new(ErrorKind::Unavailable, "the settings were not saved"))?
+        .map_err(|e| match e {
+            ChangeError::Refused(e) => AppError::new(ErrorKind::BadRequest, e.message),
+            ChangeError::Unsaved(e) => {
+                tracing::error!(error = %e, "cannot save motion settings");
+                AppError::new(
+                    ErrorKind::Unavailable,
+                    "cannot save the settings in the data directory",
+                )
+            }
+        })?;
     Ok(Json(view(&state, &entry.motion)))
 }
