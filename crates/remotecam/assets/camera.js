@@ -92,13 +92,32 @@ setInterval(refresh, 1000);
 let threshold = 1;
 let mask = [];      // ignored zones, as the hub has them
 let drawing = null; // the zone being drawn, if any
+// The settings' controls show what the hub has, but never an answer older than a change
+// made here: a poll asked before a change was answered would put the old value back.
+let sent = 0;    // changes sent so far
+let waiting = 0; // of them, not answered yet
+function showSettings(m) {
+  $("m-enabled").checked = m.enabled;
+  $("m-record").checked = m.record;
+  $("m-continuous").checked = m.continuous;
+  for (const input of numbers) {
+    if (document.activeElement === input) continue;
+    const v = m[input.dataset.key];
+    input.value = v === null || v === undefined ? "" : v;
+  }
+}
 async function putMotion(change) {
+  const mine = ++sent;
+  waiting++;
   try {
-    await api(`${path}/motion`, {
+    const m = await api(`${path}/motion`, {
       method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(change),
     });
-    $("m-settingproblem").hidden = true;
+    waiting--;
+    if (mine === sent) { $("m-settingproblem").hidden = true; showSettings(m); }
   } catch (e) {
+    waiting--;
+    // The problem stays until a later change is taken.
     $("m-settingproblem").hidden = false;
     $("m-settingproblem").textContent = e.message;
   }
@@ -183,16 +202,10 @@ setInterval(pollHistory, 500);
 
 async function pollMotion() {
   try {
+    const asked = sent;
     const m = await api(`${path}/motion`);
     if (m.threshold !== threshold) { threshold = m.threshold; scale = 0; }
-    $("m-enabled").checked = m.enabled;
-    $("m-record").checked = m.record;
-    $("m-continuous").checked = m.continuous;
-    for (const input of numbers) {
-      if (document.activeElement === input) continue;
-      const v = m[input.dataset.key];
-      input.value = v === null || v === undefined ? "" : v;
-    }
+    if (asked === sent && waiting === 0) showSettings(m);
     const rec = m.recording || {};
     $("m-recording").textContent = { off: "off", idle: "waiting for motion", recording: "recording now",
       disk_full: "stopped: disk full", error: "stopped: error" }[rec.state] || "–";
