@@ -21,6 +21,8 @@ for pkg in libavcodec-dev libavformat-dev libavutil-dev libclang-dev pkg-config;
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+# The MQTT broker of the tests.
+command -v mosquitto >/dev/null || need+=(mosquitto)
 # The RTSP camera of the tests: GStreamer's RTSP server with x264enc (ugly), x265enc
 # (bad) and the RTP payloaders (good), driven from Debian's own Python; its rtsps://
 # needs GLib's TLS backend (glib-networking).

@@ -67,6 +67,9 @@ pub enum SourceState {
     Idle,
 }
 
+/// How long a snapshot waits for a picture newer than the one the camera holds.
+pub const SNAPSHOT_WAIT: Duration = Duration::from_secs(5);
+
 /// What viewers watch: the newest frame and whether a source is attached.
 #[derive(Debug, Clone, Default)]
 pub struct Latest {
@@ -329,6 +332,32 @@ impl Camera {
     /// ([`Camera::detect_video`]), its own otherwise.
     pub fn decoded_video(&self) -> &Arc<VideoBus> {
         self.detect.get().unwrap_or(&self.video)
+    }
+
+    /// The newest picture while the camera is online, made sure not to be stale: an
+    /// on-demand camera that is idle is started (by being a viewer for a moment), and a
+    /// video camera whose pictures are not being made (nobody wanted JPEG lately) makes
+    /// one of its newest unit. Waits [`SNAPSHOT_WAIT`] at most for that picture.
+    pub async fn snapshot(self: &Arc<Self>) -> Option<Arc<Frame>> {
+        let held = self.latest().frame.as_ref().map_or(0, |f| f.seq);
+        let wanted = if self.status().state == SourceState::Idle {
+            Some(held + 1)
+        } else {
+            match self.decoded_video().newest() {
+                // The decoder, when running, is at most the unit being decoded behind;
+                // a camera just live has no picture yet.
+                Some(unit) if held == 0 || held + 1 < unit.seq => Some(unit.seq),
+                _ => None,
+            }
+        };
+        if let Some(wanted) = wanted {
+            let _viewer = self.viewer();
+            let mut rx = self.subscribe();
+            let fresh = |l: &Latest| l.online && l.frame.as_ref().is_some_and(|f| f.seq >= wanted);
+            let _ = tokio::time::timeout(SNAPSHOT_WAIT, rx.wait_for(fresh)).await;
+        }
+        let latest = self.latest();
+        latest.frame.filter(|_| latest.online)
     }
 
     /// The video of the camera's detect stream; from the first call on, the camera's

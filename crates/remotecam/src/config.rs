@@ -95,6 +95,11 @@ pub struct Keys {
     #[arg(skip)]
     #[serde(default, skip_serializing)]
     pub motion: Option<toml::Spanned<MotionUpdate>>,
+    /// `[mqtt]`: the broker the hub tells its cameras' state and events to, and takes
+    /// commands from (`docs/config.md`).
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
+    pub mqtt: Option<MqttTable>,
     /// `[cameras.<name>]`, by name (where the parser found it, for errors).
     #[arg(skip)]
     #[serde(default, skip_serializing)]
@@ -110,9 +115,30 @@ impl Keys {
         merged.extend(table(self));
         let mut keys: Keys = merged.try_into().expect("merged keys deserialize");
         keys.motion.clone_from(&file.motion);
+        keys.mqtt.clone_from(&file.mqtt);
         keys.cameras.clone_from(&file.cameras);
         keys
     }
+}
+
+/// `[mqtt]`, as written; checked by `mqtt::MqttConfig::from_table`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttTable {
+    /// `mqtt://host[:port]` or `mqtts://host[:port]`, credentials allowed in it.
+    pub url: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `mqtts://`: the SHA-256 of the broker's certificate, to trust a self-signed one.
+    pub fingerprint: Option<String>,
+    /// First level of the hub's topics [default: remotecam].
+    pub prefix: Option<String>,
+    /// [default: remotecam-<host name>-<8 hex digits of the data directory>]
+    pub client_id: Option<String>,
+    /// Announce the cameras to Home Assistant [default: true].
+    pub discovery: Option<bool>,
+    /// [default: homeassistant]
+    pub discovery_prefix: Option<String>,
 }
 
 /// `[cameras.<name>]`

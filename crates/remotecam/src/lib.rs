@@ -14,6 +14,7 @@ pub mod hub;
 pub mod listen;
 pub use remotecam_core::jpeg;
 pub mod motion;
+pub mod mqtt;
 pub mod placeholder;
 pub mod record;
 pub mod server;

@@ -48,6 +48,7 @@ pub struct Settings {
     pub max_connections_per_address: usize,
     pub retention: Retention,
     pub webhook: Option<String>,
+    pub mqtt: Option<crate::mqtt::MqttConfig>,
     pub cameras: Vec<ConfiguredCamera>,
     /// The config file's `[motion]`: what every camera's motion settings start from.
     pub motion_defaults: Option<crate::motion::MotionUpdate>,
@@ -111,15 +112,23 @@ impl Settings {
         {
             anyhow::bail!("webhook must be an http:// or https:// URL (got {url})")
         }
+        let data_dir = match keys.data_dir {
+            Some(d) => d,
+            None => default_dir()?,
+        };
+        let mqtt = match &keys.mqtt {
+            Some(table) => Some(
+                crate::mqtt::MqttConfig::from_table(table, &data_dir)
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            None => None,
+        };
         Ok(Settings {
             config: config_path,
             bind: keys.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             port: keys.port.unwrap_or(8100),
             https_port: keys.https_port.unwrap_or(8443),
-            data_dir: match keys.data_dir {
-                Some(d) => d,
-                None => default_dir()?,
-            },
+            data_dir,
             tls,
             trust_loopback: keys.trust_loopback.unwrap_or(true),
             frame_limits: FrameLimits {
@@ -142,6 +151,7 @@ impl Settings {
                 min_free_bytes: keys.record_min_free_mb.unwrap_or(256) << 20,
             },
             webhook: keys.webhook,
+            mqtt,
             cameras,
             motion_defaults: config.as_ref().and_then(|c| c.motion_defaults.clone()),
         })
@@ -225,6 +235,13 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
     ));
     if let Some(url) = &options.webhook {
         tokio::spawn(crate::events::webhook(hub.events(), url.clone()));
+    }
+    if let Some(mqtt) = &options.mqtt {
+        crate::mqtt::start(
+            Arc::clone(&hub),
+            mqtt.clone(),
+            options.frame_limits.max_bytes,
+        )?;
     }
     let sources = SourceContext::new(options.frame_limits);
     if let Some(defaults) = &options.motion_defaults {

@@ -1,4 +1,4 @@
-//! TLS to a camera (`rtsps://`). Its certificate is checked against the system's
+//! TLS to a camera (`rtsps://`), and to an MQTT broker (`mqtts://`). Its certificate is checked against the system's
 //! certificate authorities, or pinned by its SHA-256 fingerprint (`#fingerprint=`): the
 //! way to trust the self-signed certificate most cameras have, where checking the
 //! name would fail and trusting anything would let anyone on the path watch. A refused
@@ -24,7 +24,7 @@ pub enum Trust {
 }
 
 /// `#fingerprint=` as typed: 64 hex digits, with or without colons.
-pub(super) fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
+pub(crate) fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
     let digits: Vec<u8> = text.bytes().filter(|&b| b != b':').collect();
     if digits.len() != 64 {
         return None;
@@ -42,6 +42,23 @@ pub(super) async fn connect(
     host: &str,
     trust: Trust,
 ) -> Result<TlsStream<TcpStream>, String> {
+    let (config, verifier) = config(trust)?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| format!("TLS: {host}: {e}"))?;
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| match verifier.refused.lock().unwrap().take() {
+            Some(why) => format!("the camera's TLS certificate is not trusted: {why}"),
+            None => format!("TLS: {e}"),
+        })
+}
+
+/// A client's TLS settings for a server that must show a certificate of `trust`.
+pub(crate) fn client_config(trust: Trust) -> Result<Arc<rustls::ClientConfig>, String> {
+    config(trust).map(|(config, _)| config)
+}
+
+fn config(trust: Trust) -> Result<(Arc<rustls::ClientConfig>, Arc<Verifier>), String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(Verifier {
         trust,
@@ -55,14 +72,7 @@ pub(super) async fn connect(
         .dangerous()
         .with_custom_certificate_verifier(Arc::clone(&verifier) as Arc<dyn ServerCertVerifier>)
         .with_no_client_auth();
-    let name = ServerName::try_from(host.to_owned()).map_err(|e| format!("TLS: {host}: {e}"))?;
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .map_err(|e| match verifier.refused.lock().unwrap().take() {
-            Some(why) => format!("the camera's TLS certificate is not trusted: {why}"),
-            None => format!("TLS: {e}"),
-        })
+    Ok((Arc::new(config), verifier))
 }
 
 /// The system's certificate authorities, read once (None when it has none).

@@ -7,7 +7,7 @@
 //! backoff, forever. A running source holds the camera's publisher lease, so while it
 //! is down the camera is offline and viewers get the no-signal picture.
 
-mod camera_tls;
+pub(crate) mod camera_tls;
 mod http;
 mod pictures;
 mod rtsp;

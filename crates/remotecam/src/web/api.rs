@@ -72,11 +72,9 @@ pub(super) async fn snapshot(
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     let cam = state.camera(&name)?;
-    fresh_picture(&cam).await;
-    let latest = cam.latest();
-    let (body, online, seq) = match (&latest.frame, latest.online) {
-        (Some(frame), true) => (frame.jpeg.clone(), true, Some(frame.seq)),
-        _ => (cam.placeholder().await, false, None),
+    let (body, online, seq) = match cam.snapshot().await {
+        Some(frame) => (frame.jpeg.clone(), true, Some(frame.seq)),
+        None => (cam.placeholder().await, false, None),
     };
     let mut response = ([(header::CONTENT_TYPE, "image/jpeg")], body).into_response();
     no_store(&mut response);
@@ -114,30 +112,4 @@ pub(super) async fn info(
 
 pub(super) async fn not_found() -> AppError {
     AppError::not_found("no such API endpoint (see docs/api.md)")
-}
-
-/// How long a snapshot waits for a picture newer than the one the hub holds.
-const WAKE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Makes sure the snapshot is not a stale picture: an on-demand camera that is idle is
-/// started (by being a viewer for a moment), and a video camera whose pictures are not
-/// being made (nobody wanted JPEG lately) makes one of its newest frame; the snapshot
-/// waits for that picture.
-async fn fresh_picture(cam: &std::sync::Arc<crate::camera::Camera>) {
-    let held = cam.latest().frame.as_ref().map_or(0, |f| f.seq);
-    let wanted = if cam.status().state == crate::camera::SourceState::Idle {
-        held + 1
-    } else {
-        match cam.decoded_video().newest() {
-            // The decoder, when running, is at most the unit being decoded behind; a
-            // camera just live has no picture yet.
-            Some(unit) if held == 0 || held + 1 < unit.seq => unit.seq,
-            _ => return,
-        }
-    };
-    let _viewer = cam.viewer();
-    let mut rx = cam.subscribe();
-    let fresh =
-        |l: &crate::camera::Latest| l.online && l.frame.as_ref().is_some_and(|f| f.seq >= wanted);
-    let _ = tokio::time::timeout(WAKE_WAIT, rx.wait_for(fresh)).await;
 }
