@@ -13,16 +13,18 @@ use std::time::Duration;
 use bytes::Bytes;
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::discovery::Discovery;
-use super::link::FromBroker;
+use super::link::{Connection, Message};
 use crate::events::{HubEvent, What};
 use crate::hub::{Entry, Hub};
 use crate::motion::MotionUpdate;
 
 /// How often the cameras' state is read, and the level sent at most.
 const EVERY: Duration = Duration::from_secs(1);
+/// A camera's snapshots at most this often (each may be megabytes in the queue).
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(2);
 
 /// The hub's topics, all under one prefix.
 #[derive(Debug, Clone)]
@@ -100,12 +102,15 @@ struct Bridge {
     connected: bool,
     /// By camera; empty after each connection, so that everything is sent again.
     shown: BTreeMap<String, Shown>,
+    /// When each camera's last snapshot was sent.
+    snapshots: BTreeMap<String, (std::time::Instant, tokio::task::JoinHandle<()>)>,
 }
 
 pub(super) async fn run(
     hub: Arc<Hub>,
     client: AsyncClient,
-    mut from_link: mpsc::Receiver<FromBroker>,
+    mut connection: watch::Receiver<Connection>,
+    mut commands: mpsc::Receiver<Message>,
     topics: Topics,
     discovery: Option<Discovery>,
 ) {
@@ -117,66 +122,75 @@ pub(super) async fn run(
         discovery,
         connected: false,
         shown: BTreeMap::new(),
+        snapshots: BTreeMap::new(),
     };
+    let mut sessions = 0;
     let mut every = tokio::time::interval(EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            message = from_link.recv() => match message {
-                Some(FromBroker::Connected) => bridge.connected(),
-                Some(FromBroker::Lost) => bridge.connected = false,
-                Some(FromBroker::Message { topic, payload }) => bridge.command(&topic, &payload).await,
+            changed = connection.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let now = *connection.borrow_and_update();
+                bridge.connected = now.up;
+                if now.up && now.sessions != sessions {
+                    sessions = now.sessions;
+                    bridge.new_session().await;
+                }
+            }
+            message = commands.recv() => match message {
+                Some(Message { topic, payload }) => bridge.command(&topic, &payload).await,
                 None => return,
             },
             event = events.recv() => match event {
-                Ok(event) => bridge.event(&event),
-                Err(RecvError::Lagged(_)) => bridge.sync(false),
+                Ok(event) => bridge.event(&event).await,
+                Err(RecvError::Lagged(_)) => bridge.sync(false).await,
                 Err(RecvError::Closed) => return,
             },
-            _ = every.tick() => bridge.sync(true),
+            _ = every.tick() => bridge.sync(true).await,
         }
     }
 }
 
 impl Bridge {
-    fn send(&self, topic: String, retain: bool, payload: impl Into<Vec<u8>>) {
+    async fn send(&self, topic: String, retain: bool, payload: impl Into<Vec<u8>>) {
         if self.connected
             && let Err(e) = self
                 .client
-                .try_publish(topic, QoS::AtLeastOnce, retain, payload)
+                .publish(topic, QoS::AtLeastOnce, retain, payload)
+                .await
         {
             tracing::debug!(error = %e, "MQTT message dropped");
         }
     }
 
-    fn on_off(&self, camera: &str, leaf: &str, on: bool) {
-        self.send(
-            self.topics.camera(camera, leaf),
-            true,
-            if on { "ON" } else { "OFF" },
-        );
+    async fn on_off(&self, camera: &str, leaf: &str, on: bool) {
+        let word = if on { "ON" } else { "OFF" };
+        self.send(self.topics.camera(camera, leaf), true, word)
+            .await;
     }
 
     /// A new session: subscriptions, availability, then every camera from the start.
-    fn connected(&mut self) {
-        self.connected = true;
+    async fn new_session(&mut self) {
         for topic in self.topics.commands() {
-            let _ = self.client.try_subscribe(topic, QoS::AtLeastOnce);
+            let _ = self.client.subscribe(topic, QoS::AtLeastOnce).await;
         }
-        self.send(self.topics.available(), true, "online");
+        self.send(self.topics.available(), true, "online").await;
         self.shown.clear();
-        self.sync(true);
+        self.sync(true).await;
     }
 
     /// Sends what changed since the broker was last told, for every camera; and, with
     /// `level`, the levels that moved.
-    fn sync(&mut self, level: bool) {
+    async fn sync(&mut self, level: bool) {
         if !self.connected {
             return;
         }
         let entries = self.hub.list();
         for entry in &entries {
-            self.sync_camera(entry, level);
+            self.sync_camera(entry, level).await;
         }
         let forgotten: Vec<String> = self
             .shown
@@ -185,11 +199,11 @@ impl Bridge {
             .cloned()
             .collect();
         for name in forgotten {
-            self.forget(&name);
+            self.forget(&name).await;
         }
     }
 
-    fn sync_camera(&mut self, entry: &Entry, level: bool) {
+    async fn sync_camera(&mut self, entry: &Entry, level: bool) {
         let name = entry.camera.name();
         let (detection, recording) = {
             let s = entry.motion.settings.borrow();
@@ -203,19 +217,20 @@ impl Bridge {
         let known = self.shown.contains_key(name);
         if !known && let Some(d) = &self.discovery {
             for (topic, config) in d.configs(name) {
-                self.send(topic, true, config.to_string());
+                self.send(topic, true, config.to_string()).await;
             }
         }
         let mut shown = self.shown.remove(name).unwrap_or_default();
         if !known || shown.online != online {
             let word = if online { "online" } else { "offline" };
-            self.send(self.topics.camera(name, "online"), true, word);
+            self.send(self.topics.camera(name, "online"), true, word)
+                .await;
         }
         if !known || shown.detection != detection {
-            self.on_off(name, "motion/state", detection);
+            self.on_off(name, "motion/state", detection).await;
         }
         if !known || shown.recording != recording {
-            self.on_off(name, "record/state", recording);
+            self.on_off(name, "record/state", recording).await;
         }
         // Motion follows the events (the status may be a frame behind them); it is read
         // from the status only when the broker has nothing yet, or detection is off.
@@ -225,10 +240,10 @@ impl Bridge {
             in_event
         };
         if !known || shown.motion != motion {
-            self.on_off(name, "motion", motion);
+            self.on_off(name, "motion", motion).await;
         }
         let hundredths = (now_level * 100.0).round() as u32;
-        if level && detection && online && shown.level != Some(hundredths) {
+        if level && self.connected && detection && online && shown.level != Some(hundredths) {
             let text = format!("{:.2}", f64::from(hundredths) / 100.0);
             if let Err(e) = self.client.try_publish(
                 self.topics.camera(name, "level"),
@@ -248,11 +263,12 @@ impl Bridge {
     }
 
     /// The hub forgot `camera`: its retained messages and its Home Assistant device go.
-    fn forget(&mut self, camera: &str) {
+    async fn forget(&mut self, camera: &str) {
         self.shown.remove(camera);
+        self.snapshots.remove(camera);
         if let Some(d) = &self.discovery {
             for (topic, _) in d.configs(camera) {
-                self.send(topic, true, "");
+                self.send(topic, true, "").await;
             }
         }
         for leaf in [
@@ -262,54 +278,64 @@ impl Bridge {
             "record/state",
             "snapshot",
         ] {
-            self.send(self.topics.camera(camera, leaf), true, "");
+            self.send(self.topics.camera(camera, leaf), true, "").await;
         }
     }
 
-    fn event(&mut self, event: &HubEvent) {
+    async fn event(&mut self, event: &HubEvent) {
         if !self.connected {
             return;
         }
         let camera = event.camera.as_str();
         let json = serde_json::to_vec(event).unwrap_or_default();
-        self.send(self.topics.camera(camera, "events"), false, json);
+        self.send(self.topics.camera(camera, "events"), false, json)
+            .await;
         match event.what {
             What::MotionStart => {
-                self.motion(camera, true);
-                self.snapshot(camera);
+                self.motion(camera, true).await;
+                self.snapshot(camera, false);
             }
-            What::MotionEnd { .. } => self.motion(camera, false),
+            What::MotionEnd { .. } => self.motion(camera, false).await,
             What::CameraOnline | What::CameraOffline => {
                 if let Some(entry) = self.hub.entry(camera) {
-                    self.sync_camera(&entry, false);
+                    self.sync_camera(&entry, false).await;
                 }
             }
             _ => {}
         }
     }
 
-    fn motion(&mut self, camera: &str, on: bool) {
+    async fn motion(&mut self, camera: &str, on: bool) {
         if let Some(entry) = self.hub.entry(camera) {
             // A camera new to the broker gets its whole state first.
-            self.sync_camera(&entry, false);
+            self.sync_camera(&entry, false).await;
         }
         if let Some(shown) = self.shown.get_mut(camera)
             && shown.motion != on
         {
             shown.motion = on;
-            self.on_off(camera, "motion", on);
+            self.on_off(camera, "motion", on).await;
         }
     }
 
     /// The camera's newest picture on `<camera>/snapshot` (retained), made in a task of
-    /// its own: a video camera may have to decode one first.
-    fn snapshot(&self, camera: &str) {
+    /// its own (a video camera may have to decode one first). None while the broker is
+    /// away or the camera's last is still being made; one `asked` for is made then, one
+    /// for motion only [`SNAPSHOT_EVERY`] after the last.
+    fn snapshot(&mut self, camera: &str, asked: bool) {
+        let now = std::time::Instant::now();
+        let busy = self.snapshots.get(camera).is_some_and(|(at, task)| {
+            !task.is_finished() || (!asked && now.duration_since(*at) < SNAPSHOT_EVERY)
+        });
+        if !self.connected || busy {
+            return;
+        }
         let Some(entry) = self.hub.entry(camera) else {
             return;
         };
         let client = self.client.clone();
         let topic = self.topics.camera(camera, "snapshot");
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let Some(frame) = entry.camera.snapshot().await else {
                 return;
             };
@@ -318,6 +344,7 @@ impl Bridge {
                 tracing::debug!(error = %e, "MQTT snapshot dropped");
             }
         });
+        self.snapshots.insert(camera.to_owned(), (now, task));
     }
 
     async fn command(&mut self, topic: &str, payload: &[u8]) {
@@ -329,7 +356,7 @@ impl Bridge {
             return;
         };
         let update = match command {
-            Command::Snapshot => return self.snapshot(camera),
+            Command::Snapshot => return self.snapshot(camera, true),
             Command::Detection(on) => MotionUpdate {
                 enabled: Some(on),
                 ..MotionUpdate::default()
@@ -355,7 +382,7 @@ impl Bridge {
             );
         }
         // The state, changed or not, echoed at once.
-        self.sync_camera(&entry, false);
+        self.sync_camera(&entry, false).await;
     }
 }
 

@@ -1,12 +1,13 @@
 //! The connection to the broker: rumqttc's event loop, polled for as long as the hub
 //! runs. Each failure waits before the next try, 1 s doubling to 30 s, back to 1 s once
-//! the broker has taken the hub; the bridge hears of each connection made or lost and
-//! of each message from the broker.
+//! the broker has taken the hub. The bridge sees the connection on a watch (so the link
+//! never waits for the bridge, which may itself be waiting for room in the link's
+//! queue) and gets the broker's messages through a bounded channel.
 
 use std::time::Duration;
 
 use rumqttc::{ConnectionError, Event, EventLoop, Packet};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// Messages from the broker waiting for the bridge at most; past that they are dropped
 /// (a flood of commands must not grow the hub's memory).
@@ -14,32 +15,43 @@ pub(super) const TO_BRIDGE: usize = 64;
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const LAST_RETRY: Duration = Duration::from_secs(30);
 
-/// What the link tells the bridge.
-#[derive(Debug)]
-pub(super) enum FromBroker {
-    /// The broker took the hub: a new session, with no subscriptions yet.
-    Connected,
-    /// The connection is lost; the link is trying again.
-    Lost,
-    Message {
-        topic: String,
-        payload: bytes::Bytes,
-    },
+/// The connection as the bridge sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Connection {
+    /// Sessions the broker has given the hub so far: each new one has no subscriptions
+    /// and, the broker having maybe restarted, none of the hub's retained messages.
+    pub(super) sessions: u64,
+    pub(super) up: bool,
 }
 
-pub(super) async fn drive(mut events: EventLoop, bridge: mpsc::Sender<FromBroker>) {
+/// A message from the broker (a command).
+#[derive(Debug)]
+pub(super) struct Message {
+    pub(super) topic: String,
+    pub(super) payload: bytes::Bytes,
+}
+
+pub(super) async fn drive(
+    mut events: EventLoop,
+    connection: watch::Sender<Connection>,
+    bridge: mpsc::Sender<Message>,
+) {
     let mut retry = FIRST_RETRY;
-    let mut connected = true; // so the first failure is logged
+    // The first failure is logged, and the first after each connection.
+    let mut logged = false;
     loop {
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 tracing::info!("MQTT broker connected");
                 retry = FIRST_RETRY;
-                connected = true;
-                let _ = bridge.send(FromBroker::Connected).await;
+                logged = false;
+                connection.send_modify(|c| {
+                    c.sessions += 1;
+                    c.up = true;
+                });
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                let message = FromBroker::Message {
+                let message = Message {
                     topic: p.topic,
                     payload: p.payload,
                 };
@@ -49,11 +61,11 @@ pub(super) async fn drive(mut events: EventLoop, bridge: mpsc::Sender<FromBroker
             }
             Ok(_) => {}
             Err(e) => {
-                if connected {
+                if !logged {
                     tracing::warn!(error = %why(&e), "MQTT broker lost; retrying");
-                    connected = false;
-                    let _ = bridge.send(FromBroker::Lost).await;
+                    logged = true;
                 }
+                connection.send_if_modified(|c| std::mem::replace(&mut c.up, false));
                 tokio::time::sleep(retry).await;
                 retry = (retry * 2).min(LAST_RETRY);
             }

@@ -9,9 +9,9 @@
 //! Two tasks: the link drives the connection (rumqttc's event loop, reconnecting with
 //! backoff), the bridge turns the hub's state into messages and commands into changes.
 //! Neither is on a camera's path: the bridge reads the hub's event channel (a bridge
-//! behind skips, never holds it up) and polls the cameras' state once a second, and its
-//! messages go to the link's bounded queue without waiting: a broker that is down or
-//! slow costs the cameras nothing.
+//! behind skips, never holds it up) and reads the cameras' state once a second, and its
+//! messages go to the link's bounded queue: a broker that is down or slow costs the
+//! cameras nothing.
 
 mod bridge;
 mod discovery;
@@ -29,7 +29,7 @@ use crate::source::camera_tls::{Trust, parse_fingerprint};
 
 /// Messages waiting for the broker at most; past that, new ones are dropped (the state
 /// is sent again whole once the broker is back).
-const QUEUE: usize = 256;
+const QUEUE: usize = 64;
 /// Largest message the hub takes from the broker (commands are a word).
 const MAX_INCOMING: usize = 64 * 1024;
 
@@ -177,13 +177,16 @@ pub fn start(hub: Arc<Hub>, config: MqttConfig, max_snapshot_bytes: usize) -> an
         ));
     }
     let (client, events) = AsyncClient::new(options, QUEUE);
-    let (to_bridge, from_link) = tokio::sync::mpsc::channel(link::TO_BRIDGE);
+    let (connection, sessions) = tokio::sync::watch::channel(link::Connection::default());
+    let (commands_in, commands) = tokio::sync::mpsc::channel(link::TO_BRIDGE);
     tracing::info!(broker = %format!("{}:{}", config.host, config.port), client_id = %config.client_id, "MQTT");
-    tokio::spawn(link::drive(events, to_bridge));
+    tokio::spawn(link::drive(events, connection, commands_in));
     let discovery = config
         .discovery
         .map(|prefix| discovery::Discovery::new(&prefix, &config.client_id, topics.clone()));
-    tokio::spawn(bridge::run(hub, client, from_link, topics, discovery));
+    tokio::spawn(bridge::run(
+        hub, client, sessions, commands, topics, discovery,
+    ));
     Ok(())
 }
 
