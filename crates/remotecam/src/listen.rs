@@ -116,6 +116,7 @@ impl Connections {
             *counts.by_address.entry(ip).or_default() += 1;
         }
         counts.total += 1;
+        metrics::gauge!("remotecam_connections_open").increment(1.0);
         Some(Admitted {
             connections: Arc::clone(self),
             ip,
@@ -156,6 +157,7 @@ impl Drop for Admitted {
     fn drop(&mut self) {
         let mut counts = self.connections.counts.lock().expect("connections lock");
         counts.total -= 1;
+        metrics::gauge!("remotecam_connections_open").decrement(1.0);
         self.connections.closing.notify_waiters();
         if !self.trusted {
             counts.untrusted -= 1;
@@ -219,6 +221,7 @@ pub async fn serve(
         };
         let Some(admitted) = connections.admit(peer.ip()) else {
             tracing::debug!(%peer, "connection refused: too many open");
+            crate::web::metrics::refused("too_many_connections");
             continue;
         };
         let _ = stream.set_nodelay(true);

@@ -236,6 +236,8 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
     if let Some(url) = &options.webhook {
         tokio::spawn(crate::events::webhook(hub.events(), url.clone()));
     }
+    crate::web::metrics::handle();
+    tokio::spawn(crate::web::metrics::count_events(hub.events()));
     if let Some(mqtt) = &options.mqtt {
         crate::mqtt::start(
             Arc::clone(&hub),

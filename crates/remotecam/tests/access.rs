@@ -24,8 +24,9 @@ async fn hub_with_camera(extra: &[&str]) -> (Hub, Publisher) {
     (hub, publisher)
 }
 
-const PROTECTED: [&str; 6] = [
+const PROTECTED: [&str; 7] = [
     "/",
+    "/metrics",
     "/publish",
     "/assets/app.css",
     "/api/cameras",
@@ -93,6 +94,38 @@ async fn wrong_token_is_told_apart_from_missing() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
+}
+
+/// A scraper from another machine needs the token; its refusals are counted, by reason.
+#[tokio::test]
+async fn metrics_take_the_token_and_count_the_refusals() {
+    let (hub, _p) = hub_with_camera(&[]).await;
+    let client = other_client();
+    assert_eq!(
+        client
+            .get(hub.url("/metrics?token=nope"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let res = client
+        .get(hub.url("/metrics"))
+        .bearer_auth(&hub.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains("remotecam_requests_refused_total{reason=\"token_wrong\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("remotecam_camera_online{camera=\"door\"} 1"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -346,6 +346,11 @@ impl Recordings {
         Ok(self.index.remove(clip.id)?)
     }
 
+    /// Bytes of every clip the index lists.
+    pub fn total_bytes(&self) -> Result<u64, RecordError> {
+        Ok(self.index.total_bytes()?.max(0) as u64)
+    }
+
     /// Free bytes on the recordings' filesystem, for an unprivileged writer.
     pub fn free_bytes(&self) -> Option<u64> {
         let st = rustix::fs::statvfs(&self.root).ok()?;

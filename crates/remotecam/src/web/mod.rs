@@ -5,6 +5,7 @@
 
 mod api;
 mod events;
+pub mod metrics;
 mod mjpeg;
 mod motion;
 mod mp4;
@@ -93,6 +94,7 @@ pub fn app(state: AppState) -> Router {
         .route("/publish", get(pages::publish))
         .route("/cameras/{name}", get(pages::camera))
         .route("/recordings", get(pages::recordings))
+        .route("/metrics", get(metrics::get))
         .route("/assets/{*path}", get(pages::asset))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
@@ -106,6 +108,7 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     if let Some(host) = authority(request.headers(), request.uri())
         && !state.hosts.accepts(host)
     {
+        metrics::refused("unknown_host");
         return AppError::new(
             ErrorKind::Misdirected,
             format!(
@@ -134,6 +137,11 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         Access::Trusted | Access::Token | Access::QueryToken => None,
     };
     if let Some(message) = refusal {
+        metrics::refused(if access == Access::Missing {
+            "token_missing"
+        } else {
+            "token_wrong"
+        });
         return if wants_html(&request) {
             refused_page(message)
         } else {

@@ -1,0 +1,224 @@
+//! `GET /metrics`: the hub in Prometheus's text format, for a trusted or token-holding
+//! scraper (the same guard as every route).
+//!
+//! Counters of things that happen (refused requests and connections, events) are
+//! counted where they happen, through the `metrics` crate's global recorder; the state
+//! of each camera (frames, rate, viewers, source and recorder state, motion level) is
+//! read from the hub at each scrape, so the hot paths carry no extra bookkeeping. A
+//! camera the hub forgot is gone from the next scrape on.
+
+use std::sync::OnceLock;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use super::AppState;
+use crate::events::HubEvent;
+
+/// The process's recorder, installed by the first caller (the server at its start).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // Another recorder (a test's) may be there already: then ours only renders.
+        let _ = metrics::set_global_recorder(recorder);
+        metrics::describe_counter!(
+            "remotecam_requests_refused_total",
+            "Requests refused before reaching a camera, by reason"
+        );
+        metrics::describe_counter!(
+            "remotecam_events_total",
+            "Hub events (as on /api/events), by camera and event"
+        );
+        metrics::gauge!("remotecam_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        handle
+    })
+}
+
+/// A refusal of `reason` (`unknown_host`, `token_missing`, `token_wrong`,
+/// `too_many_connections`).
+pub fn refused(reason: &'static str) {
+    metrics::counter!("remotecam_requests_refused_total", "reason" => reason).increment(1);
+}
+
+/// Counts the hub's events, for as long as the hub runs.
+pub async fn count_events(mut events: tokio::sync::broadcast::Receiver<HubEvent>) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(e) => metrics::counter!(
+                "remotecam_events_total",
+                "camera" => e.camera.clone(),
+                "event" => e.name()
+            )
+            .increment(1),
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+pub(super) async fn get(State(state): State<AppState>) -> impl IntoResponse {
+    let mut text = handle().render();
+    cameras(&state, &mut text);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+}
+
+/// The cameras' metrics: name, type, help; in the order `cameras` adds their samples.
+const FAMILIES: [(&str, &str, &str); 10] = [
+    (
+        "remotecam_camera_frames_total",
+        "counter",
+        "Frames the camera's source delivered since the hub started",
+    ),
+    (
+        "remotecam_camera_fps",
+        "gauge",
+        "Frames per second over the last second",
+    ),
+    (
+        "remotecam_camera_online",
+        "gauge",
+        "1 while a source is attached",
+    ),
+    (
+        "remotecam_camera_viewers",
+        "gauge",
+        "Open viewers (MJPEG, WebSocket, MP4)",
+    ),
+    (
+        "remotecam_camera_source_state",
+        "gauge",
+        "1 for the source's state",
+    ),
+    (
+        "remotecam_motion_enabled",
+        "gauge",
+        "1 while motion detection is on",
+    ),
+    (
+        "remotecam_motion_level_percent",
+        "gauge",
+        "Changed share of the last scored frame",
+    ),
+    (
+        "remotecam_motion_in_event",
+        "gauge",
+        "1 during a motion event",
+    ),
+    (
+        "remotecam_recorder_state",
+        "gauge",
+        "1 for the recorder's state",
+    ),
+    (
+        "remotecam_recorder_dropped_frames_total",
+        "counter",
+        "Frames the recorder dropped, behind",
+    ),
+];
+
+/// One metric of the cameras' and its samples (labels as written, value).
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    samples: Vec<(String, f64)>,
+}
+
+/// The cameras' state now, appended in the text format.
+fn cameras(state: &AppState, out: &mut String) {
+    use std::fmt::Write;
+    let entries = state.hub.list();
+    let mut families: Vec<Family> = FAMILIES
+        .into_iter()
+        .map(|(name, kind, help)| Family {
+            name,
+            kind,
+            help,
+            samples: Vec::new(),
+        })
+        .collect();
+    for entry in &entries {
+        let cam = &entry.camera;
+        let name = label(cam.name());
+        let status = cam.status();
+        let motion = entry.motion.status.borrow().clone();
+        let enabled = entry.motion.settings.borrow().enabled;
+        let recording = super::motion::recording(state, &entry.motion);
+        let one = |l: &str| format!("camera=\"{name}\"{l}");
+        let mut add = |i: usize, labels: String, v: f64| families[i].samples.push((labels, v));
+        add(0, one(""), status.seq as f64);
+        add(1, one(""), status.fps);
+        add(2, one(""), f64::from(u8::from(status.online)));
+        add(3, one(""), status.viewers as f64);
+        let source_state = word(&status.state);
+        for s in ["connecting", "live", "retrying", "offline", "idle"] {
+            add(
+                4,
+                one(&format!(",state=\"{s}\"")),
+                f64::from(u8::from(s == source_state)),
+            );
+        }
+        add(5, one(""), f64::from(u8::from(enabled)));
+        add(6, one(""), f64::from(motion.level));
+        add(7, one(""), f64::from(u8::from(motion.in_event)));
+        let recorder_state = word(&recording.state);
+        for s in ["off", "idle", "recording", "disk_full", "error"] {
+            add(
+                8,
+                one(&format!(",state=\"{s}\"")),
+                f64::from(u8::from(s == recorder_state)),
+            );
+        }
+        add(9, one(""), recording.dropped_frames as f64);
+    }
+    for f in &families {
+        let (name, kind, help) = (f.name, f.kind, f.help);
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, v) in &f.samples {
+            let _ = writeln!(out, "{name}{{{labels}}} {v}");
+        }
+    }
+    if let Some(recordings) = state.hub.recordings() {
+        if let Ok(bytes) = recordings.total_bytes() {
+            let _ = writeln!(
+                out,
+                "# HELP remotecam_recordings_bytes Bytes of the recorded clips\n\
+                 # TYPE remotecam_recordings_bytes gauge\nremotecam_recordings_bytes {bytes}"
+            );
+        }
+        if let Some(free) = recordings.free_bytes() {
+            let _ = writeln!(
+                out,
+                "# HELP remotecam_recordings_disk_free_bytes Free bytes on the recordings' disk\n\
+                 # TYPE remotecam_recordings_disk_free_bytes gauge\n\
+                 remotecam_recordings_disk_free_bytes {free}"
+            );
+        }
+    }
+}
+
+/// A state's name as the API spells it.
+fn word(state: &impl serde::Serialize) -> String {
+    serde_json::to_value(state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A label value: camera names are `[a-z0-9_-]`, but the format's escapes cost nothing.
+fn label(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
