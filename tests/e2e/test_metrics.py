@@ -44,9 +44,14 @@ def test_metrics_move_as_a_camera_streams_is_watched_and_records(make_hub):
     with urllib.request.urlopen(hub.url("/api/cameras/demo/stream.mjpg"), timeout=WAIT) as res:
         res.read(1024)
         assert value(scrape(hub), "remotecam_camera_viewers", camera="demo") == 1
+        assert value(scrape(hub), "remotecam_viewers", camera="demo", kind="mjpeg") == 1
         assert value(scrape(hub), "remotecam_connections_open") >= 2
     wait_until(lambda: value(scrape(hub), "remotecam_camera_viewers", camera="demo") == 0,
                "the viewer left")
+    after = scrape(hub)
+    assert value(after, "remotecam_viewers", camera="demo", kind="mjpeg") == 0
+    assert value(after, "remotecam_viewer_frames_total", camera="demo", kind="mjpeg") >= 1
+    assert value(after, "remotecam_sent_bytes_total", camera="demo", kind="mjpeg") >= 1024
 
     # Recording all the time, in 1 s clips: the recorder's state, the clips' events and bytes.
     hub.api("/api/cameras/demo/motion", "PUT",

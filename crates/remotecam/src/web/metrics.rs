@@ -29,6 +29,19 @@ pub fn handle() -> &'static PrometheusHandle {
             "remotecam_requests_refused_total",
             "Requests refused before reaching a camera, by reason"
         );
+        metrics::describe_gauge!("remotecam_viewers", "Open viewers, by camera and kind");
+        metrics::describe_counter!(
+            "remotecam_viewer_frames_total",
+            "Frames sent to viewers, by camera and kind"
+        );
+        metrics::describe_counter!(
+            "remotecam_viewer_skipped_frames_total",
+            "Frames viewers skipped because they were behind (newest frame wins)"
+        );
+        metrics::describe_counter!(
+            "remotecam_sent_bytes_total",
+            "Bytes sent to viewers, by camera and kind"
+        );
         metrics::describe_counter!(
             "remotecam_events_total",
             "Hub events (as on /api/events), by camera and event"
@@ -36,6 +49,56 @@ pub fn handle() -> &'static PrometheusHandle {
         metrics::gauge!("remotecam_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         handle
     })
+}
+
+/// One viewer's figures in its camera's and kind's series (`mjpeg`, `ws`, `mp4`):
+/// handles taken once per connection, so counting a frame is an atomic add.
+pub struct ViewerMetrics {
+    open: metrics::Gauge,
+    frames: metrics::Counter,
+    skipped: metrics::Counter,
+    bytes: metrics::Counter,
+}
+
+impl ViewerMetrics {
+    pub fn new(camera: &str, kind: &'static str) -> ViewerMetrics {
+        let labels = [("camera", camera.to_owned()), ("kind", kind.to_owned())];
+        let open = metrics::gauge!("remotecam_viewers", &labels);
+        open.increment(1.0);
+        ViewerMetrics {
+            open,
+            frames: metrics::counter!("remotecam_viewer_frames_total", &labels),
+            skipped: metrics::counter!("remotecam_viewer_skipped_frames_total", &labels),
+            bytes: metrics::counter!("remotecam_sent_bytes_total", &labels),
+        }
+    }
+
+    /// A frame went out, `skipped` frames after the one before it.
+    pub fn frame(&self, skipped: u64, bytes: usize) {
+        self.frames.increment(1);
+        self.skipped.increment(skipped);
+        self.sent(bytes);
+    }
+
+    /// Bytes that are not a camera's frame (a placeholder, an init segment).
+    pub fn sent(&self, bytes: usize) {
+        self.bytes.increment(bytes as u64);
+    }
+}
+
+impl Drop for ViewerMetrics {
+    fn drop(&mut self) {
+        self.open.decrement(1.0);
+    }
+}
+
+/// Frames between two a viewer sent (0 before the first).
+pub fn skipped(last_seq: u64, seq: u64) -> u64 {
+    if last_seq == 0 {
+        0
+    } else {
+        seq.saturating_sub(last_seq + 1)
+    }
 }
 
 /// A refusal of `reason` (`unknown_host`, `token_missing`, `token_wrong`,

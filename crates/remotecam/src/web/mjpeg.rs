@@ -20,6 +20,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::metrics::{ViewerMetrics, skipped};
 use super::{AppState, no_store};
 use crate::camera::{Camera, Latest, ViewerGuard};
 use crate::error::AppError;
@@ -36,6 +37,7 @@ pub(super) async fn stream(
     let viewer = MjpegViewer {
         rx: cam.subscribe(),
         _guard: cam.viewer(),
+        metrics: ViewerMetrics::new(cam.name(), "mjpeg"),
         camera: cam,
         last_seq: 0,
         placeholder_due: None,
@@ -64,6 +66,7 @@ struct MjpegViewer {
     rx: watch::Receiver<Latest>,
     camera: Arc<Camera>,
     _guard: ViewerGuard,
+    metrics: ViewerMetrics,
     last_seq: u64,
     placeholder_due: Option<Instant>,
     /// Chunks of the part being sent, last first.
@@ -89,8 +92,11 @@ impl MjpegViewer {
                 if let Some(frame) = latest.frame
                     && frame.seq != self.last_seq
                 {
+                    let header = frame.mjpeg_part_header();
+                    let bytes = header.len() + frame.jpeg.len() + PART_END.len();
+                    self.metrics.frame(skipped(self.last_seq, frame.seq), bytes);
                     self.last_seq = frame.seq;
-                    return Some([frame.mjpeg_part_header(), frame.jpeg.clone(), PART_END]);
+                    return Some([header, frame.jpeg.clone(), PART_END]);
                 }
                 self.rx.changed().await.ok()?;
                 continue;
@@ -106,6 +112,8 @@ impl MjpegViewer {
                     self.placeholder_due = Some(now + PLACEHOLDER_EVERY);
                     let jpeg = self.camera.placeholder().await;
                     let header = mjpeg_part_header(jpeg.len(), None);
+                    self.metrics
+                        .sent(header.len() + jpeg.len() + PART_END.len());
                     return Some([header, jpeg, PART_END]);
                 }
             }

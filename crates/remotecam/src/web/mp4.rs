@@ -38,6 +38,7 @@ pub(super) async fn stream(
     let viewer = Mp4Viewer {
         reader: cam.video().reader(),
         _guard: cam.video_viewer(),
+        metrics: super::metrics::ViewerMetrics::new(cam.name(), "mp4"),
         params: None,
         pending: Vec::with_capacity(3),
     };
@@ -56,6 +57,7 @@ pub(super) async fn stream(
 struct Mp4Viewer {
     reader: VideoReader,
     _guard: ViewerGuard,
+    metrics: super::metrics::ViewerMetrics,
     /// The stream being sent (its init segment went out).
     params: Option<Arc<VideoParams>>,
     /// Chunks to send before the next unit, last first.
@@ -81,6 +83,9 @@ impl Mp4Viewer {
         }
         parts.push(unit.fragment_header().ok()?);
         parts.push(unit.data.clone());
+        let skipped = std::mem::take(&mut self.reader.skipped);
+        self.metrics
+            .frame(skipped, parts.iter().map(Bytes::len).sum());
         parts.reverse();
         self.pending = parts;
         self.pending.pop()

@@ -58,6 +58,7 @@ async fn viewer_session(
     mut stopped: watch::Receiver<bool>,
 ) {
     let _guard = camera.viewer();
+    let metrics = super::metrics::ViewerMetrics::new(camera.name(), "ws");
     let mut rx = camera.subscribe();
     let hello = ViewerText::Hello {
         camera: camera.name().to_owned(),
@@ -85,10 +86,13 @@ async fn viewer_session(
             && let Some(frame) = latest.frame
             && frame.seq != last_seq
         {
+            let skipped = super::metrics::skipped(last_seq, frame.seq);
             last_seq = frame.seq;
-            let send = socket.send(Message::Binary(frame.ws_message()));
+            let message = frame.ws_message();
+            let bytes = message.len();
+            let send = socket.send(Message::Binary(message));
             match tokio::time::timeout(VIEWER_STALL, send).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => metrics.frame(skipped, bytes),
                 Ok(Err(_)) => return,
                 Err(_) => {
                     tracing::info!(

@@ -218,6 +218,13 @@ impl Hub {
     }
 
     /// The JSON answer to `GET path`, from this machine (trusted loopback).
+    /// The body of a GET as text.
+    pub async fn text(&self, path: &str) -> String {
+        let res = reqwest::get(self.url(path)).await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        res.text().await.unwrap()
+    }
+
     pub async fn json(&self, path: &str) -> serde_json::Value {
         reqwest::get(self.url(path))
             .await
