@@ -231,3 +231,38 @@ async fn a_wrong_password_is_said_in_the_log_and_the_cameras_go_on() {
     }
     hub.wait_camera("pattern", |c| c["online"] == true).await;
 }
+
+#[tokio::test]
+async fn over_tls_a_broker_is_trusted_by_its_pinned_certificate() {
+    let (broker, print) = Broker::start_tls();
+    let mut mqtt = Listener::connect(&broker).await;
+    let tls = |fingerprint: &str| {
+        format!(
+            "[mqtt]\nurl = \"mqtts://{MQTT_USER}:{MQTT_PASSWORD}@127.0.0.1:{}\"\n\
+             fingerprint = \"{fingerprint}\"\n",
+            broker.tls_port.unwrap()
+        )
+    };
+    let start = |config: String| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("hub.toml");
+        std::fs::write(&cfg, config).unwrap();
+        let cfg = cfg.to_str().unwrap().to_owned();
+        Hub::builder().dir(dir).args(&["--config", &cfg]).start()
+    };
+    // Another certificate's fingerprint: refused, and said so.
+    let hub = start(tls(&"ab".repeat(32)));
+    let deadline = std::time::Instant::now() + WAIT;
+    let says = format!("its SHA-256 fingerprint is {print}, not mqtt.fingerprint");
+    while hub.log_lines_with(&says).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no word of the refusal"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    drop(hub);
+    // Its own: connected, over TLS.
+    let _hub = start(tls(&print));
+    mqtt.wait_text("remotecam/available", "online").await;
+}

@@ -4,10 +4,13 @@
 //! never waits for the bridge, which may itself be waiting for room in the link's
 //! queue) and gets the broker's messages through a bounded channel.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{ConnectionError, Event, EventLoop, Packet};
 use tokio::sync::{mpsc, watch};
+
+use crate::source::camera_tls::{Refusal, Verifier};
 
 /// Messages from the broker waiting for the bridge at most; past that they are dropped
 /// (a flood of commands must not grow the hub's memory).
@@ -33,6 +36,7 @@ pub(super) struct Message {
 
 pub(super) async fn drive(
     mut events: EventLoop,
+    tls: Option<Arc<Verifier>>,
     connection: watch::Sender<Connection>,
     bridge: mpsc::Sender<Message>,
 ) {
@@ -62,7 +66,8 @@ pub(super) async fn drive(
             Ok(_) => {}
             Err(e) => {
                 if !logged {
-                    tracing::warn!(error = %why(&e), "MQTT broker lost; retrying");
+                    let refused = tls.as_ref().and_then(|v| v.refused());
+                    tracing::warn!(error = %why(&e, refused), "MQTT broker lost; retrying");
                     logged = true;
                 }
                 connection.send_if_modified(|c| std::mem::replace(&mut c.up, false));
@@ -74,7 +79,25 @@ pub(super) async fn drive(
 }
 
 /// The error as a person needs it: a refusal says why.
-fn why(e: &ConnectionError) -> String {
+fn why(e: &ConnectionError, refused: Option<Refusal>) -> String {
+    match refused {
+        Some(Refusal { shown, why: None }) => {
+            return format!(
+                "the broker's TLS certificate is not trusted: its SHA-256 fingerprint is \
+                 {shown}, not mqtt.fingerprint"
+            );
+        }
+        Some(Refusal {
+            shown,
+            why: Some(why),
+        }) => {
+            return format!(
+                "the broker's TLS certificate is not trusted: {why}; if it is the broker's \
+                 own, set mqtt.fingerprint = \"{shown}\""
+            );
+        }
+        None => {}
+    }
     match e {
         ConnectionError::ConnectionRefused(code) => {
             format!("the broker refused the hub ({code:?}): check mqtt.username and mqtt.password")

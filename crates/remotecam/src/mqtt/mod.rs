@@ -169,18 +169,20 @@ pub fn start(hub: Arc<Hub>, config: MqttConfig, max_snapshot_bytes: usize) -> an
     if let Some((user, password)) = &config.credentials {
         options.set_credentials(user, password);
     }
+    let mut verifier = None;
     if let Some(trust) = config.tls {
-        let tls = crate::source::camera_tls::client_config(trust)
-            .map_err(|e| anyhow::anyhow!("mqtt: {e}"))?;
+        let (tls, checks) =
+            crate::source::camera_tls::config(trust).map_err(|e| anyhow::anyhow!("mqtt: {e}"))?;
         options.set_transport(Transport::tls_with_config(
             rumqttc::TlsConfiguration::Rustls(tls),
         ));
+        verifier = Some(checks);
     }
     let (client, events) = AsyncClient::new(options, QUEUE);
     let (connection, sessions) = tokio::sync::watch::channel(link::Connection::default());
     let (commands_in, commands) = tokio::sync::mpsc::channel(link::TO_BRIDGE);
     tracing::info!(broker = %format!("{}:{}", config.host, config.port), client_id = %config.client_id, "MQTT");
-    tokio::spawn(link::drive(events, connection, commands_in));
+    tokio::spawn(link::drive(events, verifier, connection, commands_in));
     let discovery = config
         .discovery
         .map(|prefix| discovery::Discovery::new(&prefix, &config.client_id, topics.clone()));

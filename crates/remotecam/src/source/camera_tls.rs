@@ -47,18 +47,25 @@ pub(super) async fn connect(
     tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await
-        .map_err(|e| match verifier.refused.lock().unwrap().take() {
-            Some(why) => format!("the camera's TLS certificate is not trusted: {why}"),
+        .map_err(|e| match verifier.refused() {
+            Some(Refusal { shown, why: None }) => format!(
+                "the camera's TLS certificate is not trusted: its SHA-256 fingerprint is \
+                 {shown}, not the one after #fingerprint="
+            ),
+            Some(Refusal {
+                shown,
+                why: Some(why),
+            }) => format!(
+                "the camera's TLS certificate is not trusted: {why}; if it is the camera's \
+                 own, add #fingerprint={shown} to the URL"
+            ),
             None => format!("TLS: {e}"),
         })
 }
 
-/// A client's TLS settings for a server that must show a certificate of `trust`.
-pub(crate) fn client_config(trust: Trust) -> Result<Arc<rustls::ClientConfig>, String> {
-    config(trust).map(|(config, _)| config)
-}
-
-fn config(trust: Trust) -> Result<(Arc<rustls::ClientConfig>, Arc<Verifier>), String> {
+/// A client's TLS settings for a server that must show a certificate of `trust`, and
+/// the verifier that says why it refused one.
+pub(crate) fn config(trust: Trust) -> Result<(Arc<rustls::ClientConfig>, Arc<Verifier>), String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(Verifier {
         trust,
@@ -92,19 +99,32 @@ fn authorities() -> Option<Arc<WebPkiServerVerifier>> {
         .clone()
 }
 
+/// Why a server's certificate was refused (rustls's own error only names a kind).
+#[derive(Debug, Clone)]
+pub(crate) struct Refusal {
+    /// The SHA-256 of the certificate shown, in hex: what to pin.
+    pub(crate) shown: String,
+    /// The authorities' reason, or `None` when another certificate was pinned.
+    pub(crate) why: Option<String>,
+}
+
 #[derive(Debug)]
-struct Verifier {
+pub(crate) struct Verifier {
     trust: Trust,
     authorities: Option<Arc<WebPkiServerVerifier>>,
     provider: Arc<CryptoProvider>,
-    /// Why the certificate was refused, in words (rustls's own error only names a kind).
-    refused: Mutex<Option<String>>,
+    refused: Mutex<Option<Refusal>>,
 }
 
 impl Verifier {
-    fn refuse(&self, why: String) -> rustls::Error {
-        *self.refused.lock().unwrap() = Some(why);
+    fn refuse(&self, shown: String, why: Option<String>) -> rustls::Error {
+        *self.refused.lock().unwrap() = Some(Refusal { shown, why });
         rustls::Error::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure)
+    }
+
+    /// Why the last handshake refused the server's certificate, if it did.
+    pub(crate) fn refused(&self) -> Option<Refusal> {
+        self.refused.lock().unwrap().take()
     }
 }
 
@@ -121,9 +141,7 @@ impl ServerCertVerifier for Verifier {
         let shown: String = print.as_ref().iter().map(|b| format!("{b:02x}")).collect();
         match self.trust {
             Trust::Fingerprint(pin) if print.as_ref() == pin => Ok(ServerCertVerified::assertion()),
-            Trust::Fingerprint(_) => Err(self.refuse(format!(
-                "its SHA-256 fingerprint is {shown}, not the one after #fingerprint="
-            ))),
+            Trust::Fingerprint(_) => Err(self.refuse(shown, None)),
             Trust::Authorities => {
                 let checked = match &self.authorities {
                     Some(authorities) => authorities
@@ -137,11 +155,7 @@ impl ServerCertVerifier for Verifier {
                         .map_err(|e| e.to_string()),
                     None => Err("the system has no certificate authorities".to_owned()),
                 };
-                checked.map_err(|e| {
-                    self.refuse(format!(
-                        "{e}; if it is the camera's own, add #fingerprint={shown} to the URL"
-                    ))
-                })
+                checked.map_err(|e| self.refuse(shown, Some(e)))
             }
         }
     }

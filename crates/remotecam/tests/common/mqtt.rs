@@ -16,12 +16,41 @@ pub const MQTT_PASSWORD: &str = "s3cret";
 pub struct Broker {
     child: Option<Child>,
     pub port: u16,
+    /// A second listener, over TLS with a self-signed certificate, when asked for.
+    pub tls_port: Option<u16>,
     dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Broker {
     pub fn start() -> Broker {
+        Broker::new(false)
+    }
+
+    /// With a TLS listener too (`tls_port`); gives the SHA-256 of its certificate.
+    pub fn start_tls() -> (Broker, String) {
+        let broker = Broker::new(true);
+        let der = std::fs::read(broker.dir.path().join("cert.der")).unwrap();
+        let print = ring::digest::digest(&ring::digest::SHA256, &der);
+        let hex = print.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        (broker, hex)
+    }
+
+    fn new(tls: bool) -> Broker {
         let dir = tempfile::tempdir().unwrap();
+        if tls {
+            let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+            std::fs::write(dir.path().join("cert.pem"), made.cert.pem()).unwrap();
+            std::fs::write(dir.path().join("cert.der"), made.cert.der()).unwrap();
+            std::fs::write(dir.path().join("key.pem"), made.signing_key.serialize_pem()).unwrap();
+        }
         let passwords = dir.path().join("passwords");
         let made = Command::new("mosquitto_passwd")
             .args(["-c", "-b"])
@@ -30,14 +59,10 @@ impl Broker {
             .status()
             .expect("mosquitto_passwd (Debian's mosquitto)");
         assert!(made.success());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let mut broker = Broker {
             child: None,
-            port,
+            port: free_port(),
+            tls_port: tls.then(free_port),
             dir,
         };
         broker.run();
@@ -51,16 +76,18 @@ impl Broker {
 
     fn run(&mut self) {
         let config = self.dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "listener {} 127.0.0.1\nallow_anonymous false\npassword_file {}\n\
-                 persistence false\nuser root\nlog_dest stderr\n",
-                self.port,
-                self.dir.path().join("passwords").display()
-            ),
-        )
-        .unwrap();
+        let dir = self.dir.path().display();
+        let mut text = format!(
+            "allow_anonymous false\npassword_file {dir}/passwords\npersistence false\n\
+             user root\nlog_dest stderr\nlistener {} 127.0.0.1\n",
+            self.port
+        );
+        if let Some(port) = self.tls_port {
+            text += &format!(
+                "listener {port} 127.0.0.1\ncertfile {dir}/cert.pem\nkeyfile {dir}/key.pem\n"
+            );
+        }
+        std::fs::write(&config, text).unwrap();
         // Debian puts it in /usr/sbin, which not every PATH has.
         let bin = ["/usr/sbin/mosquitto", "mosquitto"]
             .into_iter()
