@@ -62,6 +62,7 @@ def test_metrics_move_as_a_camera_streams_is_watched_and_records(make_hub):
     wait_until(lambda: (value(scrape(hub), "remotecam_events_total", camera="demo",
                               event="clip_saved") or 0) >= 1, "a clip saved, counted")
     assert value(scrape(hub), "remotecam_recordings_bytes") > 0
+    assert value(scrape(hub), "remotecam_recorder_encode_seconds_count", camera="demo") > 0
     assert value(scrape(hub), "remotecam_recordings_disk_free_bytes") > 0
 
     # A request for a name the hub does not answer to is refused, and counted.

@@ -30,6 +30,11 @@ pub fn handle() -> &'static PrometheusHandle {
             "Requests refused before reaching a camera, by reason"
         );
         metrics::describe_gauge!("remotecam_viewers", "Open viewers, by camera and kind");
+        metrics::describe_histogram!(
+            "remotecam_recorder_encode_seconds",
+            metrics::Unit::Seconds,
+            "A JPEG camera's frame encoded to H.264 for its clip"
+        );
         metrics::describe_counter!(
             "remotecam_viewer_frames_total",
             "Frames sent to viewers, by camera and kind"

@@ -153,6 +153,7 @@ impl Recorder {
             pool: Arc::clone(&pool),
             picture: I420::default(),
             status,
+            encode_time: metrics::histogram!("remotecam_recorder_encode_seconds", "camera" => name.clone()),
             name: name.clone(),
             recordings,
             events,
@@ -284,6 +285,8 @@ struct Clip {
 
 struct Worker {
     status: tokio::sync::watch::Sender<RecordingStatus>,
+    /// A JPEG camera's H.264 encoding per frame, for `/metrics`.
+    encode_time: metrics::Histogram,
     name: String,
     recordings: Arc<Recordings>,
     events: broadcast::Sender<HubEvent>,
@@ -532,7 +535,10 @@ impl Worker {
             .encoder
             .as_mut()
             .expect("a JPEG camera's clip has an encoder");
-        let encoded = match encoder.encode(picture, dts / 90, key) {
+        let started = Instant::now();
+        let encoded = encoder.encode(picture, dts / 90, key);
+        self.encode_time.record(started.elapsed().as_secs_f64());
+        let encoded = match encoded {
             Ok(Some(e)) => e,
             Ok(None) => return,
             Err(e) => return self.stop(RecordError::new(Kind::Codec, e)),
