@@ -102,7 +102,7 @@ struct Bridge {
     connected: bool,
     /// By camera; empty after each connection, so that everything is sent again.
     shown: BTreeMap<String, Shown>,
-    /// When each camera's last snapshot was sent.
+    /// Each camera's last snapshot: when it was asked for, and the task making it.
     snapshots: BTreeMap<String, (std::time::Instant, tokio::task::JoinHandle<()>)>,
 }
 
