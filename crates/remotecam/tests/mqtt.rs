@@ -266,3 +266,53 @@ async fn over_tls_a_broker_is_trusted_by_its_pinned_certificate() {
     let _hub = start(tls(&print));
     mqtt.wait_text("remotecam/available", "online").await;
 }
+
+/// Whoever may publish on the broker can flood the hub's command topics, with
+/// snapshot requests, nonsense and a message larger than any command: the hub's memory
+/// stays put, the camera keeps its rate, and the hub is back on the broker after.
+#[tokio::test]
+async fn a_flood_of_commands_grows_nothing_and_stops_no_camera() {
+    let broker = Broker::start();
+    let mut mqtt = Listener::connect(&broker).await;
+    let hub = hub_on(
+        &broker,
+        "\n[cameras.pattern]\nsource = \"test:?width=320&height=240&fps=20\"\n",
+    );
+    mqtt.wait("homeassistant/sensor/hub-one/pattern_level/config", |_| {
+        true
+    })
+    .await;
+    hub.wait_camera("pattern", |c| c["fps"].as_f64() > Some(15.0))
+        .await;
+    let before = hub.rss_kib();
+    let junk = "x".repeat(60 * 1024);
+    for _ in 0..2000 {
+        mqtt.publish("remotecam/pattern/snapshot/get", "").await;
+        mqtt.publish("remotecam/pattern/motion/set", &junk).await;
+    }
+    // Larger than the hub takes from its broker: it drops the connection, then comes back.
+    mqtt.forget();
+    mqtt.publish("remotecam/pattern/record/set", &"y".repeat(1 << 20))
+        .await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while hub.log_lines_with("MQTT broker lost").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hub took a 1 MiB command"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    mqtt.next("remotecam/available", |m| m.text() == "online")
+        .await;
+    let seq = hub.camera("pattern").await["seq"].as_u64().unwrap();
+    hub.wait_camera("pattern", |c| c["seq"].as_u64() >= Some(seq + 20))
+        .await;
+    let camera = hub.camera("pattern").await;
+    assert!(camera["fps"].as_f64() > Some(15.0), "{camera}");
+    let grown = hub.rss_kib().saturating_sub(before);
+    assert!(grown < 64 * 1024, "the flood grew the hub by {grown} KiB");
+    // Commands still work.
+    mqtt.publish("remotecam/pattern/motion/set", "ON").await;
+    mqtt.next("remotecam/pattern/motion/state", |m| m.text() == "ON")
+        .await;
+}

@@ -179,7 +179,7 @@ impl Listener {
         let mut options = MqttOptions::new(id, "127.0.0.1", broker.port);
         options
             .set_credentials(MQTT_USER, MQTT_PASSWORD)
-            .set_max_packet_size(16 << 20, 64 << 10)
+            .set_max_packet_size(16 << 20, 2 << 20)
             .set_keep_alive(Duration::from_secs(5));
         let (client, mut events) = AsyncClient::new(options, 64);
         let (tx, messages) = mpsc::unbounded_channel();
