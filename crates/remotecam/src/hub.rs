@@ -91,6 +91,26 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
+    /// Changes `name`'s motion settings (API and MQTT alike): one change at a time
+    /// ([`SettingsStore::change`]), its file sync on a blocking thread.
+    pub async fn change_motion(
+        self: &Arc<Self>,
+        name: &str,
+        motion: &Arc<Motion>,
+        update: crate::motion::MotionUpdate,
+    ) -> Result<crate::motion::MotionSettings, crate::motion::ChangeError> {
+        let (hub, motion, name) = (Arc::clone(self), Arc::clone(motion), name.to_owned());
+        tokio::task::spawn_blocking(move || {
+            hub.motion_store.change(&name, &motion.settings, update)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(crate::motion::ChangeError::Unsaved(std::io::Error::other(
+                e,
+            )))
+        })
+    }
+
     /// A hub that keeps nothing on disk and starts nothing on its cameras (tests).
     pub fn new(max_cameras: usize) -> Hub {
         Hub::with_parts(

@@ -8,16 +8,17 @@ use common::*;
 
 /// A hub whose config file points it at `broker` (and has `extra` after `[mqtt]`).
 fn hub_on(broker: &Broker, extra: &str) -> Hub {
+    hub_with_config(&format!(
+        "[mqtt]\nurl = \"{}\"\nclient_id = \"hub-one\"\n{extra}",
+        broker.url()
+    ))
+}
+
+/// A hub with this config file.
+fn hub_with_config(text: &str) -> Hub {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("hub.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[mqtt]\nurl = \"{}\"\nclient_id = \"hub-one\"\n{extra}",
-            broker.url()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&cfg, text).unwrap();
     let cfg = cfg.to_str().unwrap().to_owned();
     Hub::builder().dir(dir).args(&["--config", &cfg]).start()
 }
@@ -205,30 +206,12 @@ async fn a_broker_frozen_or_restarted_costs_the_cameras_nothing_and_the_hub_come
 #[tokio::test]
 async fn a_wrong_password_is_said_in_the_log_and_the_cameras_go_on() {
     let broker = Broker::start();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("hub.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\nusername = \"{MQTT_USER}\"\n\
-             password = \"wrong\"\n\n[cameras.pattern]\nsource = \"test:?fps=10\"\n",
-            broker.port
-        ),
-    )
-    .unwrap();
-    let cfg = cfg.to_str().unwrap().to_owned();
-    let hub = Hub::builder().dir(dir).args(&["--config", &cfg]).start();
-    let deadline = std::time::Instant::now() + WAIT;
-    while hub
-        .log_lines_with("check mqtt.username and mqtt.password")
-        .is_empty()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no word of the refusal"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let hub = hub_with_config(&format!(
+        "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\nusername = \"{MQTT_USER}\"\n\
+         password = \"wrong\"\n\n[cameras.pattern]\nsource = \"test:?fps=10\"\n",
+        broker.port
+    ));
+    hub.wait_log("check mqtt.username and mqtt.password").await;
     hub.wait_camera("pattern", |c| c["online"] == true).await;
 }
 
@@ -243,27 +226,15 @@ async fn over_tls_a_broker_is_trusted_by_its_pinned_certificate() {
             broker.tls_port.unwrap()
         )
     };
-    let start = |config: String| {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = dir.path().join("hub.toml");
-        std::fs::write(&cfg, config).unwrap();
-        let cfg = cfg.to_str().unwrap().to_owned();
-        Hub::builder().dir(dir).args(&["--config", &cfg]).start()
-    };
     // Another certificate's fingerprint: refused, and said so.
-    let hub = start(tls(&"ab".repeat(32)));
-    let deadline = std::time::Instant::now() + WAIT;
-    let says = format!("its SHA-256 fingerprint is {print}, not mqtt.fingerprint");
-    while hub.log_lines_with(&says).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no word of the refusal"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let hub = hub_with_config(&tls(&"ab".repeat(32)));
+    hub.wait_log(&format!(
+        "its SHA-256 fingerprint is {print}, not mqtt.fingerprint"
+    ))
+    .await;
     drop(hub);
     // Its own: connected, over TLS.
-    let _hub = start(tls(&print));
+    let _hub = hub_with_config(&tls(&print));
     mqtt.wait_text("remotecam/available", "online").await;
 }
 
@@ -294,14 +265,7 @@ async fn a_flood_of_commands_grows_nothing_and_stops_no_camera() {
     mqtt.forget();
     mqtt.publish("remotecam/pattern/record/set", &"y".repeat(1 << 20))
         .await;
-    let deadline = std::time::Instant::now() + WAIT;
-    while hub.log_lines_with("MQTT broker lost").is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the hub took a 1 MiB command"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    hub.wait_log("MQTT broker lost").await;
     mqtt.next("remotecam/available", |m| m.text() == "online")
         .await;
     let seq = hub.camera("pattern").await["seq"].as_u64().unwrap();

@@ -366,15 +366,8 @@ impl Bridge {
                 ..MotionUpdate::default()
             },
         };
-        let hub = Arc::clone(&self.hub);
-        let motion = Arc::clone(&entry.motion);
-        let name = camera.to_owned();
-        // The change syncs a file: off the runtime's threads.
-        let changed = tokio::task::spawn_blocking(move || {
-            hub.motion_store.change(&name, &motion.settings, update)
-        })
-        .await;
-        if !matches!(changed, Ok(Ok(_))) {
+        let changed = self.hub.change_motion(camera, &entry.motion, update).await;
+        if changed.is_err() {
             tracing::warn!(
                 camera,
                 topic,

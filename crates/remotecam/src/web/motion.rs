@@ -95,12 +95,10 @@ pub(super) async fn put(
 ) -> Result<Json<MotionView>, AppError> {
     let entry = state.entry(&name)?;
     let Json(update) = body.map_err(|e| AppError::new(ErrorKind::BadRequest, e.body_text()))?;
-    let hub = state.hub.clone();
-    let motion = entry.motion.clone();
-    // The change syncs a file: off the runtime's threads.
-    tokio::task::spawn_blocking(move || hub.motion_store.change(&name, &motion.settings, update))
+    state
+        .hub
+        .change_motion(&name, &entry.motion, update)
         .await
-        .map_err(|_| AppError::new(ErrorKind::Unavailable, "the settings were not saved"))?
         .map_err(|e| match e {
             ChangeError::Refused(e) => AppError::new(ErrorKind::BadRequest, e.message),
             ChangeError::Unsaved(e) => {

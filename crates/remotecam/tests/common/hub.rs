@@ -163,6 +163,15 @@ impl Hub {
         log.iter().filter(|l| l.contains(text)).cloned().collect()
     }
 
+    /// Waits until the hub's log has a line with `text`.
+    pub async fn wait_log(&self, text: &str) {
+        let deadline = Instant::now() + WAIT;
+        while self.log_lines_with(text).is_empty() {
+            assert!(Instant::now() < deadline, "no log line with {text:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
