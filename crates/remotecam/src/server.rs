@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::auth::{self, Auth};
+use crate::auth::{self, Auth, TokenStore};
 use crate::config::{Config, ConfiguredCamera, Keys};
 use crate::frame::FrameLimits;
 use crate::hosts::{self, HostNames};
@@ -284,9 +284,15 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
         })?;
     let http_addr = http.local_addr()?;
     let https_addr = https.local_addr()?;
+    let auth = Arc::new(Auth::new(
+        token.clone(),
+        options.trust_loopback,
+        TokenStore::open(&data_dir),
+    ));
+    tokio::spawn(follow_tokens(Arc::clone(&auth)));
     let state = AppState {
         hub: Arc::clone(&hub),
-        auth: Arc::new(Auth::new(token.clone(), options.trust_loopback)),
+        auth: Arc::clone(&auth),
         limits: options.frame_limits,
         hosts: Arc::new(hosts),
         ports: web::Ports {
@@ -369,6 +375,64 @@ fn lan_addresses() -> Vec<IpAddr> {
     out
 }
 
+/// Reads the tokens file again whenever it changes (`remotecam token` writes it from
+/// another process): a revoked token is refused, and its streams closed, within a second.
+async fn follow_tokens(auth: Arc<Auth>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let auth = Arc::clone(&auth);
+        let _ = tokio::task::spawn_blocking(move || auth.tokens().reload_if_changed()).await;
+    }
+}
+
+/// The addresses other machines reach the hub at, bound to `bind`.
+fn reachable(bind: IpAddr, lan: &[IpAddr]) -> Vec<IpAddr> {
+    if bind.is_unspecified() {
+        lan.iter().copied().filter(IpAddr::is_ipv4).collect()
+    } else if bind.is_loopback() {
+        Vec::new()
+    } else {
+        vec![bind]
+    }
+}
+
+/// `path` (with its query) at each address a hub with these settings is reached at from
+/// other machines (HTTPS), or at loopback (HTTP) when it is reached only there.
+pub fn links(settings: &Settings, path: &str) -> Vec<String> {
+    let reachable = reachable(settings.bind, &lan_addresses());
+    if reachable.is_empty() {
+        let local = if settings.bind.is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            settings.bind
+        };
+        return vec![format!(
+            "http://{}{path}",
+            SocketAddr::new(local, settings.port)
+        )];
+    }
+    reachable
+        .into_iter()
+        .map(|ip| format!("https://{}{path}", SocketAddr::new(ip, settings.https_port)))
+        .collect()
+}
+
+/// A QR code of `text` for a terminal.
+pub fn qr_code(text: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    Some(
+        code.render::<qrcode::render::unicode::Dense1x2>()
+            // Terminals draw light text on a dark background: paint the light modules
+            // so that the code reads the right way round.
+            .dark_color(qrcode::render::unicode::Dense1x2::Light)
+            .light_color(qrcode::render::unicode::Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
 fn print_banner(
     data_dir: &std::path::Path,
     http: SocketAddr,
@@ -398,13 +462,7 @@ fn print_banner(
     ] {
         out.push_str(&format!("  {label:<25}{}\n", local_url(path)));
     }
-    let reachable: Vec<IpAddr> = if http.ip().is_unspecified() {
-        lan.iter().copied().filter(IpAddr::is_ipv4).collect()
-    } else if http.ip().is_loopback() {
-        Vec::new()
-    } else {
-        vec![http.ip()]
-    };
+    let reachable = reachable(http.ip(), lan);
     if reachable.is_empty() {
         out.push_str(
             "\n  Only this machine can connect (--bind is a loopback address): no phone address \
@@ -426,15 +484,7 @@ fn print_banner(
             host(reachable[0]),
             https.port()
         );
-        if let Ok(code) = qrcode::QrCode::new(first.as_bytes()) {
-            let qr = code
-                .render::<qrcode::render::unicode::Dense1x2>()
-                // Terminals draw light text on a dark background: paint the light
-                // modules so that the code reads the right way round.
-                .dark_color(qrcode::render::unicode::Dense1x2::Light)
-                .light_color(qrcode::render::unicode::Dense1x2::Dark)
-                .quiet_zone(true)
-                .build();
+        if let Some(qr) = qr_code(&first) {
             out.push_str(&format!("\n  Scan to open it on a phone:\n{qr}\n"));
         }
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use remotecam::auth::Auth;
+use remotecam::auth::{Auth, TokenStore};
 use remotecam::camera::SourceKind;
 use remotecam::hosts::HostNames;
 use remotecam::hub::{Hub, RecordingsSetup};
@@ -78,7 +78,7 @@ impl Api {
         ));
         let state = AppState {
             hub: Arc::clone(&hub),
-            auth: Arc::new(Auth::new(TOKEN.into(), false)),
+            auth: Arc::new(Auth::new(TOKEN.into(), false, TokenStore::default())),
             limits: Default::default(),
             hosts: Arc::new(HostNames::new("contract", [])),
             ports: Ports::default(),

@@ -79,7 +79,8 @@ impl ClipView {
 /// Which clips to list.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
-    pub camera: Option<String>,
+    /// Clips of these cameras; `None`: of every camera.
+    pub cameras: Option<Vec<String>>,
     /// Clips that end at or after this (Unix ms).
     pub since_ms: Option<i64>,
     /// Clips that start at or before this (Unix ms).
@@ -274,11 +275,13 @@ impl Index {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM clips
-             WHERE (?1 IS NULL OR camera = ?1) AND (?2 IS NULL OR end_ms >= ?2)
+             WHERE (?1 IS NULL OR camera IN (SELECT value FROM json_each(?1)))
+               AND (?2 IS NULL OR end_ms >= ?2)
                AND (?3 IS NULL OR start_ms <= ?3)
              ORDER BY start_ms DESC, id DESC LIMIT ?4"
         ))?;
-        stmt.query_map(params![q.camera, q.since_ms, q.until_ms, q.limit], row)?
+        let cameras = q.cameras.as_ref().map(|c| serde_json::json!(c).to_string());
+        stmt.query_map(params![cameras, q.since_ms, q.until_ms, q.limit], row)?
             .collect()
     }
 
@@ -339,8 +342,15 @@ mod tests {
             all.iter().map(|c| c.start_ms).collect::<Vec<_>>(),
             [3000, 2000, 1000]
         );
+        let b = Query {
+            cameras: Some(vec!["b".into(), "c".into()]),
+            limit: 10,
+            ..Query::default()
+        };
+        assert_eq!(index.list(&b).unwrap()[0].stem, "b/2");
+        assert_eq!(index.list(&b).unwrap().len(), 1);
         let a = Query {
-            camera: Some("a".into()),
+            cameras: Some(vec!["a".into()]),
             since_ms: Some(1600),
             until_ms: Some(3000),
             limit: 10,

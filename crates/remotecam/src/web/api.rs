@@ -1,13 +1,14 @@
 //! JSON and snapshot endpoints.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 
 use super::{AppState, no_store};
 use serde::Serialize;
 
+use crate::auth::Grant;
 use crate::camera::CameraStatus;
 use crate::error::{AppError, ErrorKind};
 use crate::hub::Entry;
@@ -27,9 +28,14 @@ pub(super) struct CameraView {
     recording: RecordingState,
 }
 
-/// `GET /api/cameras`: every camera with its status, by name.
-pub(super) async fn list_cameras(State(state): State<AppState>) -> Json<Vec<CameraView>> {
-    Json(state.hub.list().iter().map(|e| view(&state, e)).collect())
+/// `GET /api/cameras`: every camera the grant sees, with its status, by name.
+pub(super) async fn list_cameras(
+    State(state): State<AppState>,
+    Extension(grant): Extension<Grant>,
+) -> Json<Vec<CameraView>> {
+    let seen = state.hub.list();
+    let seen = seen.iter().filter(|e| grant.sees(e.camera.name()));
+    Json(seen.map(|e| view(&state, e)).collect())
 }
 
 fn view(state: &AppState, entry: &Entry) -> CameraView {
@@ -89,24 +95,21 @@ pub(super) async fn snapshot(
     Ok(response)
 }
 
-/// `GET /api/info`: what the pages need to show a camera's addresses: the hub's version
-/// and ports, and its token to a client that sent it (never to one let in without it,
-/// such as a trusted loopback address: the token would let it in from elsewhere).
+/// `GET /api/info`: what the pages need to show a camera's addresses and their
+/// controls: the hub's version and ports, what the client may do, and the token it sent
+/// (never to one let in without it, such as a trusted loopback address: the token would
+/// let it in from elsewhere).
 pub(super) async fn info(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
-    uri: axum::http::Uri,
+    Extension(grant): Extension<Grant>,
 ) -> Json<serde_json::Value> {
-    use crate::auth::Access;
-    let holds_token = matches!(
-        state.auth.check(None, &headers, uri.query()),
-        Access::Token | Access::QueryToken
-    );
     Json(serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
         "http_port": state.ports.http,
         "https_port": state.ports.https,
-        "token": holds_token.then(|| state.auth.token()),
+        "token": grant.token(),
+        "role": grant.role(),
+        "cameras": grant.cameras(),
     }))
 }
 

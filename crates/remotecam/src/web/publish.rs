@@ -9,12 +9,14 @@
 //!   can measure latency and keep at most a frame or two in flight);
 //! - bad input closes the connection with a code and a reason: 1003 not a JPEG or not a
 //!   metadata object, 1007 a broken JPEG or JSON, 1009 too large (bytes, or pixels in the JPEG header), 4000 replaced by a newer
-//!   publisher, 1001 silent for too long or the hub stopping.
+//!   publisher, 1001 silent for too long or the hub stopping, 1008 the access token
+//!   revoked or expired.
 //!
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
@@ -26,13 +28,16 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{AppState, check_origin};
+use crate::auth::Grant;
 use crate::camera::{Camera, SourceKind};
 use crate::error::{AppError, ErrorKind};
 use crate::frame::FrameLimits;
 use crate::hub::camera_name;
 use crate::jpeg::JpegError;
 
-use super::ws::{PING_EVERY, STOPPING, WRITE_SLACK, close, close_with, hub_stopped, text};
+use super::ws::{
+    PING_EVERY, STOPPING, WRITE_SLACK, access_ended, close, close_with, hub_stopped, text,
+};
 
 /// A publisher that sends nothing (frames, pongs) for this long is dropped.
 const PUBLISHER_SILENCE: Duration = Duration::from_secs(20);
@@ -44,6 +49,7 @@ pub(super) async fn publish(
     headers: HeaderMap,
     uri: Uri,
     axum::extract::Query(query): axum::extract::Query<PublishQuery>,
+    Extension(grant): Extension<Grant>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     check_origin(&headers, &uri)?;
@@ -79,7 +85,7 @@ pub(super) async fn publish(
         .max_message_size(limits.max_bytes)
         .max_frame_size(limits.max_bytes)
         .max_write_buffer_size(WRITE_SLACK)
-        .on_upgrade(move |socket| publisher_session(socket, camera, limits, stopped)))
+        .on_upgrade(move |socket| publisher_session(socket, camera, limits, stopped, grant)))
 }
 
 /// The publish URL's query: a program's `Publisher` says who it is (`client=publisher`);
@@ -103,7 +109,9 @@ async fn publisher_session(
     camera: Arc<Camera>,
     limits: FrameLimits,
     mut stopped: watch::Receiver<bool>,
+    grant: Grant,
 ) {
+    let mut ended = std::pin::pin!(access_ended(grant));
     let limit = limits.max_bytes;
     let mut lease = camera.claim_publisher();
     let mut replaced = lease.replaced.take().expect("fresh lease has its channel");
@@ -119,6 +127,7 @@ async fn publisher_session(
     let reason: Option<(u16, String)> = loop {
         tokio::select! {
             () = hub_stopped(&mut stopped) => break Some((close::GOING_AWAY, STOPPING.into())),
+            reason = &mut ended => break Some(reason),
             _ = &mut replaced => {
                 break Some((close::REPLACED, format!(
                     "replaced: another publisher took camera '{}'", camera.name()

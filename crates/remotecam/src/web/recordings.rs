@@ -3,18 +3,19 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use super::AppState;
+use crate::auth::{Action, Cameras, Grant, Need};
 use crate::error::{AppError, ErrorKind};
 use crate::record::error::RecordError;
-use crate::record::index::{self, ClipView};
+use crate::record::index::{self, ClipRow, ClipView};
 use crate::record::store::{DeleteError, Recordings};
 
 #[derive(Debug, Deserialize)]
@@ -83,15 +84,29 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// Clips, newest first.
+/// Clips of the cameras the grant sees, newest first.
 pub(super) async fn list(
     State(state): State<AppState>,
+    Extension(grant): Extension<Grant>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<ClipView>>, AppError> {
     let Query(q) = query.map_err(|e| AppError::new(ErrorKind::BadRequest, e.body_text()))?;
+    let cameras = match (q.camera, grant.cameras()) {
+        (Some(camera), _) => {
+            let need = Need {
+                action: Action::View,
+                cameras: Cameras::One(&camera),
+            };
+            grant
+                .allows(need)
+                .map_err(|e| AppError::new(ErrorKind::Forbidden, e.to_string()))?;
+            Some(vec![camera])
+        }
+        (None, seen) => seen.map(<[String]>::to_vec),
+    };
     let recordings = recordings(&state)?;
     let query = index::Query {
-        camera: q.camera,
+        cameras,
         since_ms: time_ms("since", &q.since)?,
         until_ms: time_ms("until", &q.until)?,
         limit: q.limit.unwrap_or(1000).clamp(1, 10_000),
@@ -104,6 +119,7 @@ pub(super) async fn list(
 /// `{id}` (the clip as JSON).
 pub(super) async fn get(
     State(state): State<AppState>,
+    Extension(grant): Extension<Grant>,
     Path(file): Path<String>,
     request: Request,
 ) -> Result<Response, AppError> {
@@ -116,9 +132,7 @@ pub(super) async fn get(
         .map_err(|_| AppError::not_found(format!("no recording '{file}'")))?;
     let recordings = recordings(&state)?;
     let r = Arc::clone(&recordings);
-    let clip = blocking(move || r.get(id))
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no recording {id}")))?;
+    let clip = seen_clip(&grant, blocking(move || r.get(id)).await?, id)?;
     let (path, mime) = match ext {
         None => return Ok(Json(ClipView::of(&clip)).into_response()),
         Some("mp4") => (recordings.mp4_path(&clip), "video/mp4"),
@@ -179,6 +193,13 @@ pub(super) async fn get(
     Ok(response)
 }
 
+/// The clip, if there is one of a camera the grant sees: the clips of other cameras are
+/// not there for it (their ids tell nothing).
+fn seen_clip(grant: &Grant, clip: Option<ClipRow>, id: i64) -> Result<ClipRow, AppError> {
+    clip.filter(|c| grant.sees(&c.camera))
+        .ok_or_else(|| AppError::not_found(format!("no recording {id}")))
+}
+
 /// What to do with a request's `Range` before the file server reads it.
 #[derive(Debug, PartialEq, Eq)]
 enum RangeFix {
@@ -223,12 +244,17 @@ fn single_range(value: &str, len: u64) -> RangeFix {
 
 pub(super) async fn delete(
     State(state): State<AppState>,
+    Extension(grant): Extension<Grant>,
     Path(file): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let id: i64 = file
         .parse()
         .map_err(|_| AppError::not_found(format!("no recording '{file}'")))?;
     let recordings = recordings(&state)?;
+    if grant.cameras().is_some() {
+        let r = Arc::clone(&recordings);
+        seen_clip(&grant, blocking(move || r.get(id)).await?, id)?;
+    }
     const FAILED: &str = "the recording could not be deleted";
     let result = tokio::task::spawn_blocking(move || recordings.delete(id))
         .await

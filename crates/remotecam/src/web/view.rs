@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
@@ -18,10 +19,13 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{AppState, check_origin};
+use crate::auth::Grant;
 use crate::camera::Camera;
 use crate::error::AppError;
 
-use super::ws::{PING_EVERY, STOPPING, WRITE_SLACK, close, close_with, hub_stopped, text};
+use super::ws::{
+    PING_EVERY, STOPPING, WRITE_SLACK, access_ended, close, close_with, hub_stopped, text,
+};
 
 /// A viewer whose socket has not taken a frame for this long is dropped: it holds only
 /// old frames, and its client is gone or stuck.
@@ -36,6 +40,7 @@ pub(super) async fn view(
     Path(name): Path<String>,
     headers: HeaderMap,
     uri: Uri,
+    Extension(grant): Extension<Grant>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     check_origin(&headers, &uri)?;
@@ -49,14 +54,16 @@ pub(super) async fn view(
     Ok(upgrade
         .max_message_size(64 * 1024)
         .max_write_buffer_size(state.limits.max_bytes + WRITE_SLACK)
-        .on_upgrade(move |socket| viewer_session(socket, camera, stopped)))
+        .on_upgrade(move |socket| viewer_session(socket, camera, stopped, grant)))
 }
 
 async fn viewer_session(
     mut socket: WebSocket,
     camera: Arc<Camera>,
     mut stopped: watch::Receiver<bool>,
+    grant: Grant,
 ) {
+    let mut ended = std::pin::pin!(access_ended(grant));
     let _guard = camera.viewer();
     let metrics = super::metrics::ViewerMetrics::new(camera.name(), "ws");
     let mut rx = camera.subscribe();
@@ -103,9 +110,10 @@ async fn viewer_session(
                 }
             }
         }
-        let mut stopping = false;
+        let mut closing = None;
         tokio::select! {
-            () = hub_stopped(&mut stopped) => stopping = true,
+            () = hub_stopped(&mut stopped) => closing = Some((close::GOING_AWAY, STOPPING.into())),
+            reason = &mut ended => closing = Some(reason),
             changed = rx.changed() => if changed.is_err() { return },
             message = socket.recv() => match message {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
@@ -122,8 +130,8 @@ async fn viewer_session(
                 }
             }
         }
-        if stopping {
-            return close_with(socket, close::GOING_AWAY, STOPPING.into()).await;
+        if let Some((code, reason)) = closing {
+            return close_with(socket, code, reason).await;
         }
     }
 }

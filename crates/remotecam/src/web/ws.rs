@@ -1,11 +1,14 @@
 //! What the WebSocket sessions (`publish.rs`, a source; `view.rs`, a sink) share: close
-//! codes, closing so that the client reads the reason, the hub's stop, output bounds.
+//! codes, closing so that the client reads the reason, the hub's stop, the client's
+//! access ending, output bounds.
 
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::sync::watch;
 use tokio::time::Instant;
+
+use crate::auth::Grant;
 
 /// The close reason when the hub stops (code 1001): clients may come back.
 pub(super) const STOPPING: &str = "the hub is stopping";
@@ -15,6 +18,12 @@ pub(super) async fn hub_stopped(stopped: &mut watch::Receiver<bool>) {
     if stopped.wait_for(|s| *s).await.is_err() {
         std::future::pending::<()>().await;
     }
+}
+
+/// Completes when the client's grant ends, with the close frame to send: a session
+/// holds one from its start (one timer, not one per message).
+pub(super) async fn access_ended(grant: Grant) -> (u16, String) {
+    (close::POLICY, grant.ended().await.message().to_owned())
 }
 
 pub(super) const PING_EVERY: Duration = Duration::from_secs(5);
@@ -32,6 +41,8 @@ pub(crate) mod close {
     pub(crate) const GOING_AWAY: u16 = 1001;
     pub(crate) const UNSUPPORTED: u16 = 1003;
     pub(crate) const INVALID_DATA: u16 = 1007;
+    /// The client's access ended (its token revoked or expired).
+    pub(crate) const POLICY: u16 = 1008;
     pub(crate) const TOO_BIG: u16 = 1009;
     pub(crate) const REPLACED: u16 = 4000;
 }
