@@ -376,7 +376,7 @@ fn lan_addresses() -> Vec<IpAddr> {
 }
 
 /// Reads the tokens file again whenever it changes (`remotecam token` writes it from
-/// another process): a revoked token is refused, and its streams closed, within a second.
+/// another process): the open streams of a token revoked there close within a second.
 async fn follow_tokens(auth: Arc<Auth>) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -3,9 +3,10 @@
 //! directory as their SHA-256 only (a token is 128 random bits: a fast hash is enough).
 //!
 //! The hub and the command line both change the file: under a lock, read afresh, replaced
-//! whole. The hub reads it again when it changes (it looks every second), so a token
-//! revoked from the command line stops working within a second, one revoked through the
-//! API at once; either way its open streams are closed ([`Held::revoked`]). A file the
+//! whole. The hub reads it again when it changes (it looks at each request with a scoped
+//! token, and every second), so a token revoked from the command line is refused from the
+//! next request and its open streams close within a second; one revoked through the API
+//! at once ([`Held::revoked`]). A file the
 //! hub cannot read lets no scoped token in (the hub's own token still works): a revoked
 //! token must never come back because the file broke.
 
@@ -181,8 +182,11 @@ impl TokenStore {
     }
 
     /// The token `candidate`, if it is one of these (expired ones too: the caller tells
-    /// the client which it was).
+    /// the client which it was). The file is looked at first (a `stat`, read again only
+    /// if it changed): a token made or revoked from the command line counts from the
+    /// next request.
     pub fn find(&self, candidate: &str) -> Option<Arc<Held>> {
+        self.reload_if_changed();
         let hash = sha256(candidate);
         self.lock().by_hash.get(&hash).cloned()
     }
@@ -486,13 +490,13 @@ mod tests {
         let hub = TokenStore::open(dir.path());
         let cli = TokenStore::open(dir.path());
         let (secret, record) = cli.add(viewer(&["door"])).unwrap();
-        assert!(hub.find(&secret).is_none());
-        hub.reload_if_changed();
+        // Seen at the next lookup.
         let held = hub.find(&secret).unwrap();
         cli.revoke(&record.id).unwrap();
+        // What the hub does every second for the open streams.
         hub.reload_if_changed();
-        assert!(hub.find(&secret).is_none());
         assert!(*held.revoked().borrow());
+        assert!(hub.find(&secret).is_none());
     }
 
     #[test]
