@@ -48,8 +48,37 @@ async function showAddresses() {
   if (!token && !local) help.push("From another machine add ?token=… (the token the hub printed).");
   help.push(`OpenCV: cv2.VideoCapture("${first}")`);
   $("urls-help").textContent = help.join(" ");
+  showRole(info);
 }
 showAddresses();
+
+// What the client's token may do: a viewer sees the settings and cannot change them; a
+// token that may manage the hub may make a share link.
+function showRole(info) {
+  const admin = !info.role || info.role === "admin";
+  if (!admin) {
+    for (const input of document.querySelectorAll(".settings input")) input.disabled = true;
+    for (const id of ["mask-edit", "mask-clear"]) $(id).hidden = true;
+    $("m-readonly").hidden = false;
+  }
+  $("share").hidden = !(admin && !info.cameras);
+}
+$("share-make").addEventListener("click", async () => {
+  try {
+    const made = await api("/api/tokens", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ role: "viewer", cameras: [name], expires: "7d", name: `share of ${name}` }),
+    });
+    $("share-url").href = made.link;
+    $("share-url").textContent = made.link;
+    $("share-revoke").textContent = `remotecam token revoke ${made.id}`;
+    $("share-link").hidden = false;
+    $("share-problem").hidden = true;
+  } catch (e) {
+    $("share-problem").textContent = `Cannot make a share link: ${e.message}`;
+    $("share-problem").hidden = false;
+  }
+});
 
 // JPEG frames first; an H.264 or H.265 camera then plays as video where the browser can
 // (Media Source Extensions), once its codec is known. Browsers without MSE keep JPEG.

@@ -21,6 +21,9 @@ function loadSettings() {
   let saved = {};
   try { saved = JSON.parse(localStorage.getItem(KEY) || "{}"); } catch {}
   if (!saved.name) saved.name = /Mobi|Android/i.test(navigator.userAgent) ? "phone" : "laptop";
+  // A publisher's share link names its camera.
+  const asked = new URLSearchParams(location.search).get("camera");
+  if (asked) saved.name = asked;
   for (const f of fields) if (saved[f] !== undefined && f !== "device") $(f).value = saved[f];
   pendingDevice = saved.device || "any";
   $("device").value = [...$("device").options].some((o) => o.value === pendingDevice) ? pendingDevice : "any";

@@ -96,9 +96,10 @@ impl Auth {
         let offered = query.map(|t| (t, Via::Query)).into_iter();
         let offered = offered.chain(header_tokens(headers).map(|t| (t, Via::Header)));
         let mut any = false;
+        let mut refreshed = false;
         for (candidate, via) in offered {
             any = true;
-            let grant = match self.find(candidate) {
+            let grant = match self.find(candidate, &mut refreshed) {
                 Some(Found::Hub) => Grant::everything(Some(candidate)),
                 Some(Found::Scoped(held)) => Grant::scoped(held, candidate),
                 Some(Found::Expired) => {
@@ -123,9 +124,14 @@ impl Auth {
         }
     }
 
-    fn find(&self, candidate: &str) -> Option<Found> {
+    /// What `candidate` is; the tokens file is looked at once per request (`refreshed`),
+    /// and not for the hub's own token.
+    fn find(&self, candidate: &str, refreshed: &mut bool) -> Option<Found> {
         if constant_time_eq(candidate.as_bytes(), self.token.as_bytes()) {
             return Some(Found::Hub);
+        }
+        if !std::mem::replace(refreshed, true) {
+            self.tokens.reload_if_changed();
         }
         let held = self.tokens.find(candidate)?;
         Some(if held.record.expired(jiff::Timestamp::now()) {

@@ -182,11 +182,10 @@ impl TokenStore {
     }
 
     /// The token `candidate`, if it is one of these (expired ones too: the caller tells
-    /// the client which it was). The file is looked at first (a `stat`, read again only
-    /// if it changed): a token made or revoked from the command line counts from the
-    /// next request.
+    /// the client which it was). The caller calls [`TokenStore::reload_if_changed`]
+    /// once per request first, so that a token made or revoked from the command line
+    /// counts from the next request.
     pub fn find(&self, candidate: &str) -> Option<Arc<Held>> {
-        self.reload_if_changed();
         let hash = sha256(candidate);
         self.lock().by_hash.get(&hash).cloned()
     }
@@ -263,7 +262,7 @@ impl TokenStore {
         })
     }
 
-    /// Reads the file again if it changed since it was last read.
+    /// Reads the file again if it changed since it was last read (a `stat` when not).
     pub fn reload_if_changed(&self) {
         let Some(path) = &self.path else { return };
         let stamp = std::fs::metadata(path).ok().map(|m| Stamp::of(&m));
@@ -490,7 +489,9 @@ mod tests {
         let hub = TokenStore::open(dir.path());
         let cli = TokenStore::open(dir.path());
         let (secret, record) = cli.add(viewer(&["door"])).unwrap();
-        // Seen at the next lookup.
+        assert!(hub.find(&secret).is_none());
+        // What the hub does before it looks a request's token up.
+        hub.reload_if_changed();
         let held = hub.find(&secret).unwrap();
         cli.revoke(&record.id).unwrap();
         // What the hub does every second for the open streams.
