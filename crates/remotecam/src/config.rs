@@ -100,6 +100,10 @@ pub struct Keys {
     #[arg(skip)]
     #[serde(default, skip_serializing)]
     pub mqtt: Option<MqttTable>,
+    /// `[[peers]]`: other hubs whose cameras and clips this hub's pages show.
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
+    pub peers: Vec<PeerTable>,
     /// `[cameras.<name>]`, by name (where the parser found it, for errors).
     #[arg(skip)]
     #[serde(default, skip_serializing)]
@@ -116,6 +120,7 @@ impl Keys {
         let mut keys: Keys = merged.try_into().expect("merged keys deserialize");
         keys.motion.clone_from(&file.motion);
         keys.mqtt.clone_from(&file.mqtt);
+        keys.peers.clone_from(&file.peers);
         keys.cameras.clone_from(&file.cameras);
         keys
     }
@@ -139,6 +144,20 @@ pub struct MqttTable {
     pub discovery: Option<bool>,
     /// [default: homeassistant]
     pub discovery_prefix: Option<String>,
+}
+
+/// One of `[[peers]]`, as written; checked by `peers::from_tables`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerTable {
+    /// What this hub calls it, on its pages.
+    pub name: String,
+    /// The other hub's address: `https://cabin.local:8443`.
+    pub url: String,
+    /// A token of the other hub's (a viewer token made there is enough).
+    pub token: String,
+    /// `https://`: the SHA-256 of the other hub's certificate, to trust its self-signed one.
+    pub fingerprint: Option<String>,
 }
 
 /// `[cameras.<name>]`

@@ -17,6 +17,8 @@ pub enum ErrorKind {
     Unavailable,
     /// The request names a host that is not this hub (421 Misdirected Request).
     Misdirected,
+    /// Another hub this one asked did not answer, or refused it (502 Bad Gateway).
+    BadGateway,
 }
 
 #[derive(Debug)]
@@ -50,6 +52,7 @@ impl AppError {
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Misdirected => StatusCode::MISDIRECTED_REQUEST,
+            ErrorKind::BadGateway => StatusCode::BAD_GATEWAY,
         }
     }
 }

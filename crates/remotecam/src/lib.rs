@@ -15,6 +15,7 @@ pub mod listen;
 pub use remotecam_core::jpeg;
 pub mod motion;
 pub mod mqtt;
+pub mod peers;
 pub mod placeholder;
 pub mod record;
 pub mod server;

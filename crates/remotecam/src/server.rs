@@ -49,6 +49,8 @@ pub struct Settings {
     pub retention: Retention,
     pub webhook: Option<String>,
     pub mqtt: Option<crate::mqtt::MqttConfig>,
+    /// `[[peers]]`, checked.
+    pub peers: Vec<crate::peers::Peer>,
     pub cameras: Vec<ConfiguredCamera>,
     /// The config file's `[motion]`: what every camera's motion settings start from.
     pub motion_defaults: Option<crate::motion::MotionUpdate>,
@@ -123,6 +125,7 @@ impl Settings {
             ),
             None => None,
         };
+        let peers = crate::peers::from_tables(&keys.peers).map_err(anyhow::Error::msg)?;
         Ok(Settings {
             config: config_path,
             bind: keys.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
@@ -152,6 +155,7 @@ impl Settings {
             },
             webhook: keys.webhook,
             mqtt,
+            peers,
             cameras,
             motion_defaults: config.as_ref().and_then(|c| c.motion_defaults.clone()),
         })
@@ -294,6 +298,7 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
         hub: Arc::clone(&hub),
         auth: Arc::clone(&auth),
         limits: options.frame_limits,
+        peers: options.peers.clone().into(),
         hosts: Arc::new(hosts),
         ports: web::Ports {
             http: http_addr.port(),

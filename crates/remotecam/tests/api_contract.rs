@@ -80,6 +80,7 @@ impl Api {
             hub: Arc::clone(&hub),
             auth: Arc::new(Auth::new(TOKEN.into(), false, TokenStore::default())),
             limits: Default::default(),
+            peers: Arc::new([]),
             hosts: Arc::new(HostNames::new("contract", [])),
             ports: Ports::default(),
         };

@@ -20,51 +20,6 @@ fn other_client() -> reqwest::Client {
         .unwrap()
 }
 
-/// A token made by `remotecam token add`, as it printed it.
-struct Made {
-    id: String,
-    token: String,
-    link: String,
-}
-
-/// `remotecam token ...` on the hub's data directory and ports; its output.
-fn cli(hub: &Hub, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_remotecam"))
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &hub.http.port().to_string(),
-        ])
-        .args(["--https-port", &hub.https.port().to_string(), "--data-dir"])
-        .arg(hub.dir.path())
-        .arg("token")
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(out.status.success(), "token {args:?}: {stdout}{stderr}");
-    stdout
-}
-
-fn add(hub: &Hub, args: &[&str]) -> Made {
-    let out = cli(hub, &[&["add"], args].concat());
-    let lines: Vec<&str> = out.lines().collect();
-    let first = lines[0]
-        .strip_prefix("Token ")
-        .expect("the token's id first");
-    let id = first.split_whitespace().next().unwrap().to_owned();
-    let token = lines[1].trim().to_owned();
-    let link = lines
-        .iter()
-        .find_map(|l| l.trim().strip_prefix(&format!("http://{}", hub.http)))
-        .expect("a share link to the hub")
-        .to_owned();
-    assert!(link.ends_with(&format!("token={token}")), "{out}");
-    Made { id, token, link }
-}
-
 async fn status(request: reqwest::RequestBuilder) -> u16 {
     request.send().await.unwrap().status().as_u16()
 }
@@ -120,10 +75,7 @@ async fn close_code(ws: &mut RawWs) -> (u16, String) {
 #[tokio::test]
 async fn a_share_link_opens_one_camera_to_watch_and_nothing_else() {
     let (hub, _p) = hub_with(&["door", "yard"]).await;
-    let made = add(
-        &hub,
-        &["--role", "viewer", "--camera", "door", "--expires", "7d"],
-    );
+    let made = hub.add_token(&["--role", "viewer", "--camera", "door", "--expires", "7d"]);
     assert!(
         made.link.starts_with("/cameras/door?token="),
         "{}",
@@ -228,7 +180,7 @@ async fn a_share_link_opens_one_camera_to_watch_and_nothing_else() {
         .await
         .unwrap();
     assert_eq!(all.as_array().unwrap().len(), 2);
-    let list = cli(&hub, &["list"]);
+    let list = hub.token_cli(&["list"]);
     assert!(
         list.contains(&format!("{}  viewer, camera door, until", made.id)),
         "{list}"
@@ -241,8 +193,8 @@ async fn a_share_link_opens_one_camera_to_watch_and_nothing_else() {
 #[tokio::test]
 async fn revoking_a_token_closes_its_open_streams_and_refuses_it() {
     let (hub, _p) = hub_with(&["door"]).await;
-    let by_cli = add(&hub, &["--role", "viewer"]);
-    let by_api = add(&hub, &["--role", "viewer", "--name", "kitchen tablet"]);
+    let by_cli = hub.add_token(&["--role", "viewer"]);
+    let by_api = hub.add_token(&["--role", "viewer", "--name", "kitchen tablet"]);
     let client = other_client();
     let open = |token: &str| {
         client
@@ -266,7 +218,7 @@ async fn revoking_a_token_closes_its_open_streams_and_refuses_it() {
     assert!(other_stream.next().await.unwrap().is_ok());
 
     // From the command line (another process): the hub follows its file.
-    assert!(cli(&hub, &["revoke", &by_cli.id]).contains("revoked"));
+    assert!(hub.token_cli(&["revoke", &by_cli.id]).contains("revoked"));
     assert!(until_closed(mjpeg).await > 0);
     let (code, reason) = close_code(&mut ws).await;
     assert_eq!(
@@ -324,7 +276,7 @@ async fn revoking_a_token_closes_its_open_streams_and_refuses_it() {
 #[tokio::test]
 async fn an_expired_token_is_refused_and_its_stream_closed() {
     let (hub, _p) = hub_with(&["door"]).await;
-    let made = add(&hub, &["--role", "viewer", "--expires", "3s"]);
+    let made = hub.add_token(&["--role", "viewer", "--expires", "3s"]);
     let client = other_client();
     let stream = client
         .get(hub.url("/api/cameras/door/stream.mjpg"))
@@ -338,13 +290,13 @@ async fn an_expired_token_is_refused_and_its_stream_closed() {
         error_text(client.get(hub.url("/api/cameras")).bearer_auth(&made.token)).await;
     assert_eq!(code, 401);
     assert!(error.contains("expired"), "{error}");
-    assert!(cli(&hub, &["list"]).contains("expired"));
+    assert!(hub.token_cli(&["list"]).contains("expired"));
 }
 
 #[tokio::test]
 async fn a_publisher_token_publishes_its_camera_only() {
     let hub = Hub::start(&[]);
-    let made = add(&hub, &["--role", "publisher", "--camera", "phone"]);
+    let made = hub.add_token(&["--role", "publisher", "--camera", "phone"]);
     assert!(
         made.link.starts_with("/publish?camera=phone&token="),
         "{}",
@@ -377,7 +329,7 @@ async fn a_publisher_token_publishes_its_camera_only() {
     let page = client.get(hub.url("/publish")).bearer_auth(&made.token);
     assert_eq!(status(page).await, 200);
     // Revoked while publishing: the publisher is told why and the camera goes offline.
-    cli(&hub, &["revoke", &made.id]);
+    hub.token_cli(&["revoke", &made.id]);
     let (code, reason) = close_code(&mut ws).await;
     assert_eq!(
         (code, reason.as_str()),
@@ -436,7 +388,7 @@ async fn the_api_makes_tokens_and_refuses_bad_ones() {
         assert!(text.contains(says), "{body}: {text}");
     }
     // A viewer or a camera-limited admin cannot make tokens (nor give itself more).
-    let door_admin = add(&hub, &["--role", "admin", "--camera", "door"]);
+    let door_admin = hub.add_token(&["--role", "admin", "--camera", "door"]);
     let res = other_client()
         .post(hub.url("/api/tokens"))
         .bearer_auth(&door_admin.token)

@@ -101,8 +101,8 @@ pub(super) fn need<'a>(method: &Method, path: &'a str) -> Need<'a> {
         (true, [""] | ["recordings"]) => (View, Seen),
         (true, ["cameras", name]) => (View, One(name)),
         (true, ["publish"]) => (Publish, Seen),
-        // Every camera's figures.
-        (true, ["metrics"]) => (View, Every),
+        // Every camera's figures; the other hubs' cameras.
+        (true, ["metrics"] | ["api", "peers", ..]) => (View, Every),
         _ if method == Method::PUT && matches!(segments[..], ["api", "cameras", _, "motion"]) => {
             (Change, One(segments[2]))
         }
@@ -323,6 +323,7 @@ mod tests {
         assert_eq!(get("/cameras/door"), n(View, One("door")));
         assert_eq!(get("/publish"), n(Publish, Seen));
         assert_eq!(get("/metrics"), n(View, Every));
+        assert_eq!(get("/api/peers/cabin/cameras"), n(View, Every));
         // Tokens, and whatever is not named, need everything.
         for (method, path) in [
             (Method::GET, "/api/tokens"),

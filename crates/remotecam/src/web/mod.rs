@@ -11,6 +11,7 @@ mod mjpeg;
 mod motion;
 mod mp4;
 mod pages;
+mod peers;
 mod publish;
 mod recordings;
 mod tokens;
@@ -30,6 +31,7 @@ use crate::error::AppError;
 use crate::frame::FrameLimits;
 use crate::hosts::HostNames;
 use crate::hub::Hub;
+use crate::peers::Peer;
 
 pub use guard::Tls;
 pub(crate) use guard::check_origin;
@@ -41,6 +43,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// What a publisher's frames may be.
     pub limits: FrameLimits,
+    /// Other hubs whose cameras and clips the pages show.
+    pub peers: Arc<[Peer]>,
     /// The names the hub answers to.
     pub hosts: Arc<HostNames>,
     /// The ports the hub listens on (the pages show a camera's addresses on both).
@@ -90,6 +94,8 @@ pub fn app(state: AppState) -> Router {
             "/recordings/{file}",
             get(recordings::get).delete(recordings::delete),
         )
+        .route("/peers", get(peers::list))
+        .route("/peers/{peer}/{*path}", get(peers::proxy))
         .route("/tokens", get(tokens::list).post(tokens::add))
         .route("/tokens/{id}", delete(tokens::revoke))
         .fallback(api::not_found);

@@ -11,6 +11,7 @@ mod mqtt;
 mod pictures;
 mod probe;
 mod rtsp;
+mod tokens;
 mod ws;
 
 pub use fake_rtsp::{Sends, fake_rtsp_camera, h264};
@@ -21,6 +22,7 @@ pub use mqtt::{Broker, Listener, MQTT_PASSWORD, MQTT_USER, Message};
 pub use pictures::{claiming, scene, test_jpeg};
 pub use probe::{Probe, ffprobe};
 pub use rtsp::{RtspCamera, RtspOptions};
+pub use tokens::Made;
 pub use ws::*;
 
 use std::time::Duration;
