@@ -6,12 +6,15 @@ const empty = document.getElementById("empty");
 const error = document.getElementById("error");
 const cards = new Map();
 
-function card(cam) {
+// A tile: a camera of this hub, or of a peer (another hub, `peer` its name and address).
+function card(cam, peer) {
   const el = document.createElement("article");
   el.className = "card";
   el.dataset.camera = cam.name;
+  if (peer) el.dataset.hub = peer.name;
+  const page = peer ? `${peer.url}/cameras/${encodeURIComponent(cam.name)}` : `/cameras/${encodeURIComponent(cam.name)}`;
   el.innerHTML = `
-    <a class="view" href="/cameras/${encodeURIComponent(cam.name)}"><img alt="">
+    <a class="view" href="${page}"><img alt="">
       <div class="badges"><span class="overlay" hidden>OFFLINE</span>
         <span class="badge motion" hidden>MOTION</span><span class="badge rec" hidden>● REC</span></div></a>
     <div class="meta"><span class="dot"></span><span class="name"></span>
@@ -19,9 +22,13 @@ function card(cam) {
       <span class="source muted"></span><span class="detect muted"></span>
       <button class="quiet delete forget" hidden>Forget</button></div>
     <div class="problem" hidden></div>`;
-  el.querySelector(".name").textContent = cam.name;
+  el.querySelector(".name").textContent = peer ? `${cam.name} · ${peer.name}` : cam.name;
   const img = el.querySelector("img");
   img.alt = `live view of ${cam.name}`;
+  if (peer) {
+    el.querySelector(".source").title = `on the hub ${peer.name} (${peer.url})`;
+    return { el, stop: peerViewer(peer, cam.name, img), video: true, peer };
+  }
   // Until the first frame arrives (or while offline): the newest frame or "no signal".
   img.src = `/api/cameras/${encodeURIComponent(cam.name)}/snapshot.jpg`;
   const entry = { el, stop: openViewer(cam.name, img), video: false };
@@ -36,6 +43,25 @@ function card(cam) {
     }
   });
   return entry;
+}
+
+// A peer's camera through this hub: its snapshots one after another, each asked for
+// when the last has shown (at most 10 a second), so that a tile holds no connection
+// open (a browser opens only six at once to a plain-HTTP hub).
+function peerViewer(peer, name, img) {
+  const url = `/api/peers/${encodeURIComponent(peer.name)}/cameras/${encodeURIComponent(name)}/snapshot.jpg`;
+  let stopped = false, timer = null, asked = 0;
+  const next = () => {
+    if (stopped) return;
+    const wait = Math.max(0, 100 - (performance.now() - asked));
+    timer = setTimeout(() => { asked = performance.now(); img.src = `${url}?t=${Date.now()}`; }, wait);
+  };
+  img.addEventListener("load", next);
+  // A peer that does not answer: try again in a while.
+  img.addEventListener("error", () => { if (!stopped) timer = setTimeout(next, 2000); });
+  asked = performance.now();
+  img.src = url;
+  return () => { stopped = true; clearTimeout(timer); img.removeAttribute("src"); };
 }
 
 // An H.264 or H.265 camera's tile plays its video where the browser can.
@@ -80,35 +106,55 @@ function update(entry, cam) {
   q(".detect").textContent = cam.motion_enabled ? "motion detection on" : "";
   q(".badge.motion").hidden = !cam.in_event;
   q(".badge.rec").hidden = cam.recording !== "recording";
-  q(".forget").hidden = cam.online || !SELF_PUBLISHED.includes(cam.source);
+  q(".forget").hidden = !!entry.peer || cam.online || !SELF_PUBLISHED.includes(cam.source);
   playVideo(entry, cam);
   q(".problem").hidden = !cam.error;
   if (cam.error) q(".problem").textContent = cam.error;
 }
 
-async function refresh() {
-  try {
-    const cameras = await api("/api/cameras");
-    error.hidden = true;
-    const seen = new Set();
-    for (const cam of cameras) {
-      seen.add(cam.name);
-      let entry = cards.get(cam.name);
-      if (!entry) {
-        entry = card(cam);
-        cards.set(cam.name, entry);
-        grid.append(entry.el);
-      }
-      update(entry, cam);
-    }
-    for (const [name, entry] of cards) {
-      if (!seen.has(name)) { entry.stop(); entry.el.remove(); cards.delete(name); }
-    }
-    empty.hidden = cameras.length > 0;
-  } catch (e) {
-    error.textContent = `Cannot reach the hub: ${e.message}`;
-    error.hidden = false;
+// The other hubs this one lists ([[peers]]); their cameras come after this hub's own.
+let peers = [];
+try { peers = await api("/api/peers"); } catch {}
+
+// Each camera's tile, made or updated; `key` is the camera's name, or for a peer's
+// camera "<peer>/<name>".
+function show(seen, key, cam, peer) {
+  seen.add(key);
+  let entry = cards.get(key);
+  if (!entry) {
+    entry = card(cam, peer);
+    cards.set(key, entry);
+    grid.append(entry.el);
   }
+  update(entry, cam);
+}
+
+async function refresh() {
+  const seen = new Set();
+  const problems = [];
+  // Asked at once; a peer that is slow to answer holds up only its own tiles.
+  const theirs = peers.map((p) => api(`/api/peers/${encodeURIComponent(p.name)}/cameras`));
+  try {
+    for (const cam of await api("/api/cameras")) show(seen, cam.name, cam);
+  } catch (e) {
+    problems.push(`Cannot reach the hub: ${e.message}`);
+  }
+  for (const [i, answer] of (await Promise.allSettled(theirs)).entries()) {
+    const peer = peers[i];
+    if (answer.status === "rejected") {
+      problems.push(answer.reason.message);
+      // Its tiles stay, as they were, until it answers again.
+      for (const key of cards.keys()) if (key.startsWith(`${peer.name}/`)) seen.add(key);
+      continue;
+    }
+    for (const cam of answer.value) show(seen, `${peer.name}/${cam.name}`, cam, peer);
+  }
+  for (const [key, entry] of cards) {
+    if (!seen.has(key)) { entry.stop(); entry.el.remove(); cards.delete(key); }
+  }
+  error.textContent = problems.join(" · ");
+  error.hidden = problems.length === 0;
+  empty.hidden = cards.size > 0 || problems.length > 0;
 }
 
 refresh();

@@ -92,7 +92,7 @@ function card(clip) {
   const img = el.querySelector("img");
   img.alt = `${clip.camera} at ${fmtTime(start)}`;
   // A clip just started has no thumbnail yet: show its camera's newest frame meanwhile.
-  img.addEventListener("error", () => {
+  if (!clip.hub) img.addEventListener("error", () => {
     img.src = `/api/cameras/${encodeURIComponent(clip.camera)}/snapshot.jpg`;
   }, { once: true });
   img.src = clip.thumbnail_url;
@@ -106,6 +106,8 @@ function card(clip) {
   const del = el.querySelector(".delete");
   const pick = el.querySelector(".pick");
   del.disabled = pick.disabled = clip.in_progress;
+  // A peer's clips are deleted on their own hub.
+  if (clip.hub) del.hidden = pick.hidden = true;
   del.addEventListener("click", () => remove(clip));
   pick.addEventListener("change", showSelection);
   return el;
@@ -153,14 +155,39 @@ function timeline(day, list) {
   return el;
 }
 
+// The other hubs this one lists ([[peers]]): their clips are shown beside this hub's,
+// marked by hub, played and downloaded through this hub, deleted only on their own.
+let peers = [];
+try { peers = await api("/api/peers"); } catch {}
+
+// A peer's clip as the gallery shows it: its camera marked by hub, its files through
+// this hub.
+function theirs(peer, clip) {
+  const through = (url) => url.replace(/^\/api\//, `/api/peers/${encodeURIComponent(peer.name)}/`);
+  return {
+    ...clip, id: `${peer.name}:${clip.id}`, camera: `${clip.camera} · ${peer.name}`, hub: peer.name,
+    video_url: through(clip.video_url), thumbnail_url: through(clip.thumbnail_url),
+  };
+}
+
 async function load() {
-  let clips;
-  try {
-    clips = await api(`/api/recordings?${query()}`);
-    $("problem").hidden = true;
-  } catch (e) {
-    $("problem").hidden = false; $("problem").textContent = e.message; return;
+  const asked = query();
+  const answers = await Promise.allSettled([
+    api(`/api/recordings?${asked}`),
+    ...peers.map((p) => api(`/api/peers/${encodeURIComponent(p.name)}/recordings?${asked}`)),
+  ]);
+  if (answers[0].status === "rejected") {
+    $("problem").hidden = false; $("problem").textContent = answers[0].reason.message; return;
   }
+  let clips = answers[0].value;
+  const problems = [];
+  answers.slice(1).forEach((answer, i) => {
+    if (answer.status === "fulfilled") clips.push(...answer.value.map((c) => theirs(peers[i], c)));
+    else problems.push(answer.reason.message);
+  });
+  clips.sort((a, b) => new Date(b.start) - new Date(a.start));
+  $("problem").hidden = problems.length === 0;
+  $("problem").textContent = problems.join(" · ");
   const days = new Map();
   for (const c of clips) {
     const d = localDay(new Date(c.start));
