@@ -100,6 +100,10 @@ pub struct Keys {
     #[arg(skip)]
     #[serde(default, skip_serializing)]
     pub mqtt: Option<MqttTable>,
+    /// `[recordings]`: where clips go besides the data directory (`[recordings.s3]`).
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
+    pub recordings: Option<RecordingsTable>,
     /// `[[peers]]`: other hubs whose cameras and clips this hub's pages show.
     #[arg(skip)]
     #[serde(default, skip_serializing)]
@@ -121,6 +125,7 @@ impl Keys {
         keys.motion.clone_from(&file.motion);
         keys.mqtt.clone_from(&file.mqtt);
         keys.peers.clone_from(&file.peers);
+        keys.recordings.clone_from(&file.recordings);
         keys.cameras.clone_from(&file.cameras);
         keys
     }
@@ -144,6 +149,14 @@ pub struct MqttTable {
     pub discovery: Option<bool>,
     /// [default: homeassistant]
     pub discovery_prefix: Option<String>,
+}
+
+/// `[recordings]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingsTable {
+    /// `[recordings.s3]`: upload each finished clip to an S3-compatible store.
+    pub s3: Option<crate::record::upload::S3Table>,
 }
 
 /// One of `[[peers]]`, as written; checked by `peers::from_tables`.

@@ -51,6 +51,8 @@ pub struct Settings {
     pub mqtt: Option<crate::mqtt::MqttConfig>,
     /// `[[peers]]`, checked.
     pub peers: Vec<crate::peers::Peer>,
+    /// `[recordings.s3]`, checked: where finished clips are uploaded.
+    pub s3: Option<crate::record::upload::S3Config>,
     pub cameras: Vec<ConfiguredCamera>,
     /// The config file's `[motion]`: what every camera's motion settings start from.
     pub motion_defaults: Option<crate::motion::MotionUpdate>,
@@ -126,6 +128,12 @@ impl Settings {
             None => None,
         };
         let peers = crate::peers::from_tables(&keys.peers).map_err(anyhow::Error::msg)?;
+        let s3 = match keys.recordings.as_ref().and_then(|r| r.s3.as_ref()) {
+            Some(table) => Some(
+                crate::record::upload::S3Config::from_table(table).map_err(anyhow::Error::msg)?,
+            ),
+            None => None,
+        };
         Ok(Settings {
             config: config_path,
             bind: keys.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
@@ -156,6 +164,7 @@ impl Settings {
             webhook: keys.webhook,
             mqtt,
             peers,
+            s3,
             cameras,
             motion_defaults: config.as_ref().and_then(|c| c.motion_defaults.clone()),
         })
@@ -239,6 +248,14 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
     ));
     if let Some(url) = &options.webhook {
         tokio::spawn(crate::events::webhook(hub.events(), url.clone()));
+    }
+    if let (Some(s3), Some(recordings)) = (&options.s3, hub.recordings()) {
+        tokio::spawn(crate::record::upload::upload_task(
+            Arc::clone(recordings),
+            s3.clone(),
+            hub.events(),
+            hub.stopped(),
+        ));
     }
     crate::web::metrics::handle();
     tokio::spawn(crate::web::metrics::count_events(hub.events()));

@@ -29,6 +29,8 @@ pub struct ClipRow {
     pub in_progress: bool,
     /// File path without extension, relative to the recordings directory.
     pub stem: String,
+    /// Where the clip was uploaded (`s3://bucket/key` of its video), once it was.
+    pub remote: Option<String>,
 }
 
 /// RFC 3339 in UTC, millisecond precision.
@@ -55,6 +57,8 @@ pub struct ClipView {
     pub video_url: String,
     pub thumbnail_url: String,
     pub in_progress: bool,
+    /// Where the clip is in object storage, once uploaded (`s3://bucket/key`).
+    pub remote: Option<String>,
 }
 
 impl ClipView {
@@ -72,6 +76,7 @@ impl ClipView {
             video_url: format!("/api/recordings/{}.mp4", clip.id),
             thumbnail_url: format!("/api/recordings/{}.jpg", clip.id),
             in_progress: clip.in_progress,
+            remote: clip.remote.clone(),
         }
     }
 }
@@ -94,7 +99,7 @@ pub struct Index {
 }
 
 const COLUMNS: &str =
-    "id, camera, start_ms, end_ms, frames, motion_frames, peak, bytes, state, stem";
+    "id, camera, start_ms, end_ms, frames, motion_frames, peak, bytes, state, stem, remote";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClipRow> {
     Ok(ClipRow {
@@ -108,6 +113,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClipRow> {
         bytes: r.get(7)?,
         in_progress: r.get::<_, String>(8)? == "recording",
         stem: r.get(9)?,
+        remote: r.get(10)?,
     })
 }
 
@@ -170,6 +176,13 @@ impl Index {
             CREATE INDEX IF NOT EXISTS clips_start ON clips (start_ms);
             CREATE INDEX IF NOT EXISTS clips_camera_start ON clips (camera, start_ms);",
         )?;
+        // Added with uploads to object storage: an index of an older hub gets it.
+        let has_remote = conn
+            .prepare("SELECT 1 FROM pragma_table_info('clips') WHERE name = 'remote'")?
+            .exists([])?;
+        if !has_remote {
+            conn.execute_batch("ALTER TABLE clips ADD COLUMN remote TEXT")?;
+        }
         Ok(conn)
     }
 
@@ -208,6 +221,7 @@ impl Index {
             bytes: 0,
             in_progress: true,
             stem,
+            remote: None,
         })
     }
 
@@ -252,6 +266,26 @@ impl Index {
             ],
         )?;
         Ok(conn.last_insert_rowid())
+    }
+
+    /// Finished clips not uploaded yet, oldest first: the upload queue (kept here, it
+    /// survives restarts and crashes).
+    pub fn not_uploaded(&self, limit: u32) -> rusqlite::Result<Vec<ClipRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM clips WHERE state = 'done' AND remote IS NULL
+             ORDER BY id LIMIT ?1"
+        ))?;
+        stmt.query_map(params![limit], row)?.collect()
+    }
+
+    /// Records where the clip `id` was uploaded.
+    pub fn set_remote(&self, id: i64, remote: &str) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "UPDATE clips SET remote = ?1 WHERE id = ?2",
+            params![remote, id],
+        )?;
+        Ok(())
     }
 
     pub fn remove(&self, id: i64) -> rusqlite::Result<()> {

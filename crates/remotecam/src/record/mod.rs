@@ -1,4 +1,5 @@
-//! Recording: motion clips as MP4 files, their index, and retention.
+//! Recording: motion clips as MP4 files, their index, retention, and uploads to object
+//! storage.
 
 pub mod encode;
 pub mod error;
@@ -7,6 +8,7 @@ pub mod index;
 pub mod recorder;
 pub mod store;
 pub mod units;
+pub mod upload;
 
 use std::sync::Arc;
 use std::time::Duration;

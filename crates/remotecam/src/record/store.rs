@@ -216,6 +216,7 @@ impl Recordings {
                 bytes: 0,
                 in_progress: false,
                 stem,
+                remote: None,
             };
             match fmp4::recover(&self.mp4_path(&clip)) {
                 Ok(Some(written)) => {

@@ -11,6 +11,7 @@ mod mqtt;
 mod pictures;
 mod probe;
 mod rtsp;
+mod s3;
 mod tokens;
 mod ws;
 
@@ -22,6 +23,7 @@ pub use mqtt::{Broker, Listener, MQTT_PASSWORD, MQTT_USER, Message};
 pub use pictures::{claiming, scene, test_jpeg};
 pub use probe::{Probe, ffprobe};
 pub use rtsp::{RtspCamera, RtspOptions};
+pub use s3::{BUCKET, Store};
 pub use tokens::Made;
 pub use ws::*;
 

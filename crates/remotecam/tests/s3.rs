@@ -1,0 +1,133 @@
+//! Clips in object storage, against a real S3-compatible store (SeaweedFS) started by
+//! the test: every finished clip and its thumbnail are uploaded, the index says where,
+//! and clips recorded while the store is away wait in the queue, across a hub restart,
+//! until it is back.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+
+/// The demo camera recording 1 s clips all the time, uploading them to `store`.
+fn hub_for(store: &Store) -> (Hub, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("hub.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[cameras.demo.motion]\nenabled = true\nrecord = true\ncontinuous = true\n\
+             max_clip_s = 1\n\n[recordings.s3]\nendpoint = \"{}\"\nbucket = \"{BUCKET}\"\n\
+             prefix = \"site-a\"\n",
+            store.endpoint()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap().to_owned();
+    let hub = Hub::builder()
+        .dir(dir)
+        .args(&["--demo", "--config", &cfg])
+        .start();
+    (hub, cfg)
+}
+
+/// The finished clips, once `pred` holds for them (polled: the hub's index is the sync
+/// point).
+async fn clips_when(
+    hub: &Hub,
+    pred: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + WAIT * 3;
+    loop {
+        let all = hub.json("/api/recordings").await;
+        let done: Vec<serde_json::Value> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["in_progress"] == false)
+            .cloned()
+            .collect();
+        if pred(&done) {
+            return done;
+        }
+        let queued = done.iter().filter(|c| c["remote"].is_null()).count();
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never: {} clips done, {queued} not uploaded",
+            done.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The clip's object key, from its `remote` (`s3://clips/<key>`).
+fn key(clip: &serde_json::Value) -> String {
+    let remote = clip["remote"].as_str().expect("uploaded");
+    remote
+        .strip_prefix(&format!("s3://{BUCKET}/"))
+        .unwrap_or_else(|| panic!("{remote}"))
+        .to_owned()
+}
+
+/// The store has the clip's video and thumbnail, byte for byte as the hub serves them.
+async fn stored_as_served(store: &Store, hub: &Hub, clip: &serde_json::Value) {
+    let key = key(clip);
+    assert!(
+        key.starts_with("site-a/demo/") && key.ends_with(".mp4"),
+        "{key}"
+    );
+    let video = reqwest::get(hub.url(clip["video_url"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(store.get(&key).await.as_deref(), Some(&video[..]), "{key}");
+    let thumbnail = reqwest::get(hub.url(clip["thumbnail_url"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let jpg = key.replace(".mp4", ".jpg");
+    assert_eq!(
+        store.get(&jpg).await.as_deref(),
+        Some(&thumbnail[..]),
+        "{jpg}"
+    );
+}
+
+#[tokio::test]
+async fn clips_are_uploaded_and_wait_for_a_store_that_is_away_across_a_restart() {
+    let mut store = Store::start().await;
+    let (hub, cfg) = hub_for(&store);
+    let done = clips_when(&hub, |c| c.iter().any(|c| c["remote"].is_string())).await;
+    let first = done.iter().find(|c| c["remote"].is_string()).unwrap();
+    stored_as_served(&store, &hub, first).await;
+
+    // The store goes away: clips are still recorded, and wait.
+    store.stop();
+    let waiting = |c: &[serde_json::Value]| -> BTreeSet<i64> {
+        c.iter()
+            .filter(|c| c["remote"].is_null())
+            .map(|c| c["id"].as_i64().unwrap())
+            .collect()
+    };
+    let done = clips_when(&hub, |c| waiting(c).len() >= 2).await;
+    let queued = waiting(&done);
+    // The hub is killed and started again while they wait: the queue is its index.
+    let hub = hub.restart(&["--demo", "--config", &cfg]);
+    store.restart().await;
+    let done = clips_when(&hub, |c| {
+        queued
+            .iter()
+            .all(|id| c.iter().any(|c| c["id"] == *id && c["remote"].is_string()))
+    })
+    .await;
+    for clip in done
+        .iter()
+        .filter(|c| queued.contains(&c["id"].as_i64().unwrap()))
+    {
+        stored_as_served(&store, &hub, clip).await;
+    }
+}
