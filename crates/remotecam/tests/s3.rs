@@ -76,25 +76,18 @@ async fn stored_as_served(store: &Store, hub: &Hub, clip: &serde_json::Value) {
         key.starts_with("site-a/demo/") && key.ends_with(".mp4"),
         "{key}"
     );
-    let video = reqwest::get(hub.url(clip["video_url"].as_str().unwrap()))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(store.get(&key).await.as_deref(), Some(&video[..]), "{key}");
-    let thumbnail = reqwest::get(hub.url(clip["thumbnail_url"].as_str().unwrap()))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let jpg = key.replace(".mp4", ".jpg");
-    assert_eq!(
-        store.get(&jpg).await.as_deref(),
-        Some(&thumbnail[..]),
-        "{jpg}"
-    );
+    for (url, key) in [
+        ("video_url", key.clone()),
+        ("thumbnail_url", key.replace(".mp4", ".jpg")),
+    ] {
+        let served = reqwest::get(hub.url(clip[url].as_str().unwrap()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(store.get(&key).await.as_deref(), Some(&served[..]), "{key}");
+    }
 }
 
 #[tokio::test]

@@ -38,3 +38,12 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 /// Resident memory limit for the hub under attack, KiB.
 pub const RSS_MAX_KIB: u64 = 200 * 1024;
+
+/// A port free on 127.0.0.1 now (for servers that must be told theirs).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

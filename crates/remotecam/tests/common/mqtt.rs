@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 
-use super::WAIT;
+use super::{WAIT, free_port};
 
 pub const MQTT_USER: &str = "hub";
 pub const MQTT_PASSWORD: &str = "s3cret";
@@ -19,14 +19,6 @@ pub struct Broker {
     /// A second listener, over TLS with a self-signed certificate, when asked for.
     pub tls_port: Option<u16>,
     dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Broker {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::WAIT;
+use super::{WAIT, free_port};
 
 pub const BUCKET: &str = "clips";
 
@@ -20,14 +20,6 @@ pub struct Store {
 fn weed() -> PathBuf {
     let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/weed");
     std::env::var_os("WEED").map_or_else(|| PathBuf::from(venv), PathBuf::from)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Store {
