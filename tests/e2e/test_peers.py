@@ -43,11 +43,12 @@ def test_a_dashboard_and_gallery_show_a_peers_cameras_and_clips(make_hub, browse
         timeout=WAIT * 1000)
     shoot(page, "dashboard-with-a-peer")
 
-    wait_until(lambda: any(not c["in_progress"] for c in b.api("/api/recordings")),
-               "hub B saved no clip", timeout=60)
+    # A clip B has finished (the one it is recording grows, and never ends playing).
+    clip = wait_until(lambda: next((c for c in b.api("/api/recordings") if not c["in_progress"]), None),
+                      "hub B saved no clip", timeout=60)
     gallery = context.new_page()
     gallery.goto(a.https_url("/recordings"))
-    card = gallery.wait_for_selector(".clip[data-id^='b:']", timeout=WAIT * 1000)
+    card = gallery.wait_for_selector(f".clip[data-id='b:{clip['id']}']", timeout=WAIT * 1000)
     assert "demo · b" in card.query_selector(".name").text_content()
     assert card.query_selector("button.delete").is_hidden(), "deleted on its own hub only"
     card.query_selector("a.view").click()
