@@ -316,6 +316,7 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
         auth: Arc::clone(&auth),
         limits: options.frame_limits,
         peers: options.peers.clone().into(),
+        s3: options.s3.clone(),
         hosts: Arc::new(hosts),
         ports: web::Ports {
             http: http_addr.port(),

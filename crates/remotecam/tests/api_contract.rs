@@ -81,6 +81,7 @@ impl Api {
             auth: Arc::new(Auth::new(TOKEN.into(), false, TokenStore::default())),
             limits: Default::default(),
             peers: Arc::new([]),
+            s3: None,
             hosts: Arc::new(HostNames::new("contract", [])),
             ports: Ports::default(),
         };

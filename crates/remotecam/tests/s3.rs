@@ -1,7 +1,7 @@
 //! Clips in object storage, against a real S3-compatible store (SeaweedFS) started by
-//! the test: every finished clip and its thumbnail are uploaded, the index says where,
-//! and clips recorded while the store is away wait in the queue, across a hub restart,
-//! until it is back.
+//! the test: every finished clip and its thumbnail are uploaded, the index says where;
+//! clips whose local copy retention freed are served from the store; clips recorded
+//! while the store is away wait in the queue, across a hub restart, until it is back.
 
 mod common;
 
@@ -9,8 +9,9 @@ use std::collections::BTreeSet;
 
 use common::*;
 
-/// The demo camera recording 1 s clips all the time, uploading them to `store`.
-fn hub_for(store: &Store) -> (Hub, String) {
+/// The demo camera recording 1 s clips all the time, uploading them to `store` under
+/// `prefix`; `args` after the config file.
+fn hub_for(store: &Store, prefix: &str, args: &[&str]) -> (Hub, String) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("hub.toml");
     std::fs::write(
@@ -18,16 +19,14 @@ fn hub_for(store: &Store) -> (Hub, String) {
         format!(
             "[cameras.demo.motion]\nenabled = true\nrecord = true\ncontinuous = true\n\
              max_clip_s = 1\n\n[recordings.s3]\nendpoint = \"{}\"\nbucket = \"{BUCKET}\"\n\
-             prefix = \"site-a\"\n",
+             prefix = \"{prefix}\"\n",
             store.endpoint()
         ),
     )
     .unwrap();
     let cfg = cfg.to_str().unwrap().to_owned();
-    let hub = Hub::builder()
-        .dir(dir)
-        .args(&["--demo", "--config", &cfg])
-        .start();
+    let all = [&["--demo", "--config", cfg.as_str()], args].concat();
+    let hub = Hub::builder().dir(dir).args(&all).start();
     (hub, cfg)
 }
 
@@ -72,10 +71,7 @@ fn key(clip: &serde_json::Value) -> String {
 /// The store has the clip's video and thumbnail, byte for byte as the hub serves them.
 async fn stored_as_served(store: &Store, hub: &Hub, clip: &serde_json::Value) {
     let key = key(clip);
-    assert!(
-        key.starts_with("site-a/demo/") && key.ends_with(".mp4"),
-        "{key}"
-    );
+    assert!(key.contains("/demo/") && key.ends_with(".mp4"), "{key}");
     for (url, key) in [
         ("video_url", key.clone()),
         ("thumbnail_url", key.replace(".mp4", ".jpg")),
@@ -91,9 +87,42 @@ async fn stored_as_served(store: &Store, hub: &Hub, clip: &serde_json::Value) {
 }
 
 #[tokio::test]
-async fn clips_are_uploaded_and_wait_for_a_store_that_is_away_across_a_restart() {
+async fn clips_are_uploaded_kept_in_a_queue_while_the_store_is_away_and_served_from_it() {
+    // One store for the two hubs (a store takes seconds to start).
     let mut store = Store::start().await;
-    let (hub, cfg) = hub_for(&store);
+    // Retention frees the local copies of uploaded clips: they are served from the store.
+    {
+        let (hub, _) = hub_for(&store, "site-b", &["--record-max-total-mb", "0.1"]);
+        let done = clips_when(&hub, |c| {
+            c.iter()
+                .any(|c| c["local"] == false && c["remote"].is_string())
+        })
+        .await;
+        let gone = done.iter().find(|c| c["local"] == false).unwrap();
+        assert!(
+            !hub.dir
+                .path()
+                .join("recordings")
+                .join(key(gone).trim_start_matches("site-b/"))
+                .exists()
+        );
+        stored_as_served(&store, &hub, gone).await;
+        let ranged = reqwest::Client::new()
+            .get(hub.url(gone["video_url"].as_str().unwrap()))
+            .header("range", "bytes=0-7")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ranged.status(), 206);
+        let size = gone["bytes"].as_i64().unwrap();
+        assert_eq!(
+            ranged.headers()["content-range"],
+            format!("bytes 0-7/{size}").as_str()
+        );
+        assert_eq!(&ranged.bytes().await.unwrap()[4..8], b"ftyp");
+    }
+
+    let (hub, cfg) = hub_for(&store, "site-a", &[]);
     let done = clips_when(&hub, |c| c.iter().any(|c| c["remote"].is_string())).await;
     let first = done.iter().find(|c| c["remote"].is_string()).unwrap();
     stored_as_served(&store, &hub, first).await;

@@ -31,6 +31,9 @@ pub struct ClipRow {
     pub stem: String,
     /// Where the clip was uploaded (`s3://bucket/key` of its video), once it was.
     pub remote: Option<String>,
+    /// Its files are on the hub's disk (`false`: retention freed them after the upload;
+    /// the clip is then served from the store).
+    pub local: bool,
 }
 
 /// RFC 3339 in UTC, millisecond precision.
@@ -59,6 +62,8 @@ pub struct ClipView {
     pub in_progress: bool,
     /// Where the clip is in object storage, once uploaded (`s3://bucket/key`).
     pub remote: Option<String>,
+    /// Its files are on the hub's disk (else it is served from the store).
+    pub local: bool,
 }
 
 impl ClipView {
@@ -77,6 +82,7 @@ impl ClipView {
             thumbnail_url: format!("/api/recordings/{}.jpg", clip.id),
             in_progress: clip.in_progress,
             remote: clip.remote.clone(),
+            local: clip.local,
         }
     }
 }
@@ -99,7 +105,7 @@ pub struct Index {
 }
 
 const COLUMNS: &str =
-    "id, camera, start_ms, end_ms, frames, motion_frames, peak, bytes, state, stem, remote";
+    "id, camera, start_ms, end_ms, frames, motion_frames, peak, bytes, state, stem, remote, local";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClipRow> {
     Ok(ClipRow {
@@ -114,6 +120,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClipRow> {
         in_progress: r.get::<_, String>(8)? == "recording",
         stem: r.get(9)?,
         remote: r.get(10)?,
+        local: r.get(11)?,
     })
 }
 
@@ -181,7 +188,10 @@ impl Index {
             .prepare("SELECT 1 FROM pragma_table_info('clips') WHERE name = 'remote'")?
             .exists([])?;
         if !has_remote {
-            conn.execute_batch("ALTER TABLE clips ADD COLUMN remote TEXT")?;
+            conn.execute_batch(
+                "ALTER TABLE clips ADD COLUMN remote TEXT;
+                 ALTER TABLE clips ADD COLUMN local INTEGER NOT NULL DEFAULT 1;",
+            )?;
         }
         Ok(conn)
     }
@@ -222,6 +232,7 @@ impl Index {
             in_progress: true,
             stem,
             remote: None,
+            local: true,
         })
     }
 
@@ -288,6 +299,13 @@ impl Index {
         Ok(())
     }
 
+    /// Records that the clip `id`'s files left the hub's disk (it is in the store).
+    pub fn set_not_local(&self, id: i64) -> rusqlite::Result<()> {
+        self.conn()
+            .execute("UPDATE clips SET local = 0 WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
     pub fn remove(&self, id: i64) -> rusqlite::Result<()> {
         self.conn()
             .execute("DELETE FROM clips WHERE id = ?1", params![id])?;
@@ -332,17 +350,19 @@ impl Index {
     pub fn oldest_done(&self, limit: u32) -> rusqlite::Result<Vec<ClipRow>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM clips WHERE state = 'done' ORDER BY start_ms, id LIMIT ?1"
+            "SELECT {COLUMNS} FROM clips WHERE state = 'done' AND local = 1
+             ORDER BY start_ms, id LIMIT ?1"
         ))?;
         stmt.query_map(params![limit], row)?.collect()
     }
 
-    /// Bytes of all clips, finished and in progress.
+    /// Bytes of all clips on the hub's disk, finished and in progress.
     pub fn total_bytes(&self) -> rusqlite::Result<i64> {
-        self.conn()
-            .query_row("SELECT COALESCE(SUM(bytes), 0) FROM clips", [], |r| {
-                r.get(0)
-            })
+        self.conn().query_row(
+            "SELECT COALESCE(SUM(bytes), 0) FROM clips WHERE local = 1",
+            [],
+            |r| r.get(0),
+        )
     }
 
     /// Every clip's stem (to check files against rows at start).

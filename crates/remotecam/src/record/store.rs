@@ -217,6 +217,7 @@ impl Recordings {
                 in_progress: false,
                 stem,
                 remote: None,
+                local: true,
             };
             match fmp4::recover(&self.mp4_path(&clip)) {
                 Ok(Some(written)) => {
@@ -277,7 +278,7 @@ impl Recordings {
             }
         }
         for clip in self.index.all()? {
-            if !clip.in_progress && !self.mp4_path(&clip).exists() {
+            if !clip.in_progress && clip.local && !self.mp4_path(&clip).exists() {
                 tracing::warn!(clip = clip.id, "clip file missing; dropped from the index");
                 self.index.remove(clip.id)?;
             }
@@ -330,6 +331,12 @@ impl Recordings {
     /// Removes a clip's files and row, whatever its state (the recorder discarding a
     /// clip, or recovery dropping an empty one).
     pub fn remove_files_and_row(&self, clip: &ClipRow) -> Result<(), RecordError> {
+        self.remove_files(clip)?;
+        Ok(self.index.remove(clip.id)?)
+    }
+
+    /// Removes a clip's files from the disk (its row stays).
+    fn remove_files(&self, clip: &ClipRow) -> Result<(), RecordError> {
         for path in [self.mp4_path(clip), self.jpg_path(clip)] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
@@ -344,7 +351,7 @@ impl Recordings {
         if let Some(day) = self.mp4_path(clip).parent() {
             let _ = std::fs::remove_dir(day);
         }
-        Ok(self.index.remove(clip.id)?)
+        Ok(())
     }
 
     /// Bytes of every clip the index lists.
@@ -359,7 +366,8 @@ impl Recordings {
     }
 
     /// Removes the oldest finished clips until the retention limits hold (or nothing
-    /// finished is left). Returns the clips removed.
+    /// finished is left). Returns the clips removed. A clip uploaded to object storage
+    /// only leaves the disk: it stays listed, served from the store.
     pub fn enforce_retention(&self) -> Result<Vec<ClipRow>, RecordError> {
         let mut removed = Vec::new();
         let now = now_ms();
@@ -380,7 +388,12 @@ impl Recordings {
                 if !(too_old || too_big || too_full) {
                     return Ok(removed);
                 }
-                self.remove_files_and_row(&clip)?;
+                if clip.remote.is_some() {
+                    self.remove_files(&clip)?;
+                    self.index.set_not_local(clip.id)?;
+                } else {
+                    self.remove_files_and_row(&clip)?;
+                }
                 let bytes = clip.bytes.max(0) as u64;
                 total = total.saturating_sub(bytes);
                 free = match self.free_bytes() {

@@ -119,6 +119,33 @@ impl S3Config {
     }
 }
 
+impl S3Config {
+    /// A clip's file in the store (`ext`: `mp4` or `jpg`), from its `remote` location,
+    /// with a byte range; the store's error in words.
+    pub async fn get(
+        &self,
+        remote: &str,
+        ext: &str,
+        range: Option<object_store::GetRange>,
+    ) -> Result<object_store::GetResult, String> {
+        let video = remote
+            .strip_prefix(&format!("s3://{}/", self.bucket))
+            .ok_or_else(|| format!("{remote} is not in the bucket {}", self.bucket))?;
+        let key = match video.strip_suffix(".mp4") {
+            Some(stem) => format!("{stem}.{ext}"),
+            None => video.to_owned(),
+        };
+        let options = object_store::GetOptions {
+            range,
+            ..Default::default()
+        };
+        self.store
+            .get_opts(&Key::from(key), options)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// Uploads the queued clips until the hub stops: at start, at each saved clip, and
 /// every [`LOOK_EVERY`].
 pub async fn upload_task(
@@ -256,6 +283,7 @@ mod tests {
             in_progress: false,
             stem: "door/2026-12-02/101500-7".into(),
             remote: None,
+            local: true,
         };
         assert_eq!(
             config.key(&clip, "mp4").as_ref(),

@@ -45,6 +45,9 @@ pub struct AppState {
     pub limits: FrameLimits,
     /// Other hubs whose cameras and clips the pages show.
     pub peers: Arc<[Peer]>,
+    /// The object store clips are uploaded to: clips whose local copy is gone are
+    /// served from it.
+    pub s3: Option<crate::record::upload::S3Config>,
     /// The names the hub answers to.
     pub hosts: Arc<HostNames>,
     /// The ports the hub listens on (the pages show a camera's addresses on both).

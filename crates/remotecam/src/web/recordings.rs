@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -139,6 +139,9 @@ pub(super) async fn get(
         Some("jpg") => (recordings.jpg_path(&clip), "image/jpeg"),
         Some(_) => return Err(AppError::not_found(format!("no recording '{file}'"))),
     };
+    if !clip.local {
+        return from_store(&state, &clip, ext.unwrap_or("mp4"), mime, request.headers()).await;
+    }
     if !path.exists() {
         return Err(AppError::not_found(format!(
             "recording {id} has no {}",
@@ -198,6 +201,65 @@ pub(super) async fn get(
 fn seen_clip(grant: &Grant, clip: Option<ClipRow>, id: i64) -> Result<ClipRow, AppError> {
     clip.filter(|c| grant.sees(&c.camera))
         .ok_or_else(|| AppError::not_found(format!("no recording {id}")))
+}
+
+/// A clip whose files left the disk after its upload, from the object store, with a
+/// byte range if one was asked for (players seek that way).
+async fn from_store(
+    state: &AppState,
+    clip: &ClipRow,
+    ext: &str,
+    mime: &'static str,
+    headers: &axum::http::HeaderMap,
+) -> Result<Response, AppError> {
+    let (Some(s3), Some(remote)) = (&state.s3, &clip.remote) else {
+        return Err(AppError::not_found(format!(
+            "recording {} is only in object storage ({}), which this hub is not set up for",
+            clip.id,
+            clip.remote.as_deref().unwrap_or("")
+        )));
+    };
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(store_range);
+    let ranged = range.is_some();
+    let got = s3.get(remote, ext, range).await.map_err(|e| {
+        tracing::warn!(clip = clip.id, error = %e, "cannot read a clip from the object store");
+        AppError::new(
+            ErrorKind::BadGateway,
+            "the object store does not give the recording",
+        )
+    })?;
+    let (span, size) = (got.range.clone(), got.meta.size);
+    let body = axum::body::Body::from_stream(got.into_stream());
+    let mut response = Response::builder()
+        .header(header::CONTENT_TYPE, mime)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_LENGTH, span.end - span.start)
+        .header(header::CACHE_CONTROL, "private, max-age=86400");
+    if ranged {
+        response = response.status(StatusCode::PARTIAL_CONTENT).header(
+            header::CONTENT_RANGE,
+            format!("bytes {}-{}/{size}", span.start, span.end.saturating_sub(1)),
+        );
+    }
+    response
+        .body(body)
+        .map_err(|e| AppError::new(ErrorKind::BadGateway, e.to_string()))
+}
+
+/// A `Range` header as the store takes it: one range, or none (the whole file).
+fn store_range(value: &str) -> Option<object_store::GetRange> {
+    use object_store::GetRange;
+    let (first, last) = value.trim().strip_prefix("bytes=")?.split_once('-')?;
+    let (first, last) = (first.trim(), last.trim());
+    match (first.parse::<u64>(), last.parse::<u64>()) {
+        (Ok(a), Ok(b)) if a <= b => Some(GetRange::Bounded(a..b.saturating_add(1))),
+        (Ok(a), Err(_)) if last.is_empty() => Some(GetRange::Offset(a)),
+        (Err(_), Ok(n)) if first.is_empty() && n > 0 => Some(GetRange::Suffix(n)),
+        _ => None,
+    }
 }
 
 /// What to do with a request's `Range` before the file server reads it.
@@ -282,6 +344,24 @@ mod tests {
         assert!(t("-009999-01-01T00:00:00Z").unwrap().unwrap() < 0);
         assert!(t("yesterday").is_err());
         assert!(t("2026-11-22").is_err(), "a date alone is not a time");
+    }
+
+    #[test]
+    fn ranges_asked_of_the_store() {
+        use object_store::GetRange::*;
+        assert_eq!(store_range("bytes=0-7"), Some(Bounded(0..8)));
+        assert_eq!(store_range("bytes=100-"), Some(Offset(100)));
+        assert_eq!(store_range("bytes=-500"), Some(Suffix(500)));
+        for whole in [
+            "bytes=9-3",
+            "bytes=abc",
+            "bytes=-0",
+            "bytes=-",
+            "items=0-5",
+            "",
+        ] {
+            assert_eq!(store_range(whole), None, "{whole}");
+        }
     }
 
     #[test]
