@@ -27,7 +27,7 @@ def start_store(tmp_path):
     (tmp_path / "store").mkdir()
     proc = subprocess.Popen(
         [str(WEED), "server", f"-dir={tmp_path / 'store'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-         "-s3", "-iam=false", "-s3.port.iceberg=0", "-metricsPort=0",
+         "-s3", "-iam=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-metricsPort=0",
          *[f"-{n}={p}" for n, p in zip(names, ports)]],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{ports[0]}"

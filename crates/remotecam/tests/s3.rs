@@ -153,3 +153,53 @@ async fn clips_are_uploaded_kept_in_a_queue_while_the_store_is_away_and_served_f
         stored_as_served(&store, &hub, clip).await;
     }
 }
+
+/// A clip larger than a part (8 MiB) goes up in parts (S3's multipart upload), whole. It
+/// is a file the hub finds in its recordings without an index entry (as after losing
+/// its index), so it is also the path of clips listed again from the disk.
+#[tokio::test]
+async fn a_clip_larger_than_a_part_goes_up_in_parts() {
+    let store = Store::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let day = dir.path().join("recordings/door/2026-12-01");
+    std::fs::create_dir_all(&day).unwrap();
+    let file = day.join("101500-1.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc2=s=640x360:r=30,noise=alls=40:allf=t")
+        .args(["-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "18", "-g", "30"])
+        .args(["-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4"])
+        .arg(&file)
+        .status()
+        .expect("run ffmpeg");
+    assert!(made.success());
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!(size > 8 << 20, "a clip of {size} bytes fits in one part");
+    let cfg = dir.path().join("hub.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[recordings.s3]\nendpoint = \"{}\"\nbucket = \"{BUCKET}\"\n",
+            store.endpoint()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap().to_owned();
+    let hub = Hub::builder().dir(dir).args(&["--config", &cfg]).start();
+    let done = clips_when(&hub, |c| c.iter().any(|c| c["remote"].is_string())).await;
+    let clip = &done[0];
+    assert_eq!(
+        key(clip),
+        "remotecam/door/2026-12-01/101500-1.mp4",
+        "{clip}"
+    );
+    let served = reqwest::get(hub.url(clip["video_url"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(served.len() as u64 > 8 << 20);
+    let stored = store.get(&key(clip)).await.expect("the object");
+    assert!(stored == served, "{} bytes stored, {} served", stored.len(), served.len());
+}

@@ -10,7 +10,8 @@ use super::{WAIT, free_port};
 pub const BUCKET: &str = "clips";
 
 /// `weed server` with its S3 gateway; stopped when dropped. Anonymous access (no
-/// identities configured).
+/// identities configured). Every port it opens is its own (its Iceberg and Lance
+/// listeners off), so that several tests run one each.
 pub struct Store {
     child: Option<Child>,
     dir: tempfile::TempDir,
@@ -56,7 +57,7 @@ impl Store {
             .arg("server")
             .arg(format!("-dir={}", self.dir.path().display()))
             .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3", "-iam=false"])
-            .args(["-s3.port.iceberg=0", "-metricsPort=0"])
+            .args(["-s3.port.iceberg=0", "-s3.port.lance=0", "-metricsPort=0"])
             .arg(format!("-s3.port={}", p[0]))
             .arg(format!("-s3.port.grpc={}", p[1]))
             .arg(format!("-master.port={}", p[2]))
