@@ -167,8 +167,24 @@ async fn a_clip_larger_than_a_part_goes_up_in_parts() {
     let made = std::process::Command::new("ffmpeg")
         .args(["-loglevel", "error", "-f", "lavfi", "-i"])
         .arg("testsrc2=s=640x360:r=30,noise=alls=40:allf=t")
-        .args(["-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "18", "-g", "30"])
-        .args(["-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4"])
+        .args([
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-qp",
+            "18",
+            "-g",
+            "30",
+        ])
+        .args([
+            "-movflags",
+            "frag_keyframe+empty_moov+default_base_moof",
+            "-f",
+            "mp4",
+        ])
         .arg(&file)
         .status()
         .expect("run ffmpeg");
@@ -201,5 +217,10 @@ async fn a_clip_larger_than_a_part_goes_up_in_parts() {
         .unwrap();
     assert!(served.len() as u64 > 8 << 20);
     let stored = store.get(&key(clip)).await.expect("the object");
-    assert!(stored == served, "{} bytes stored, {} served", stored.len(), served.len());
+    assert!(
+        stored == served,
+        "{} bytes stored, {} served",
+        stored.len(),
+        served.len()
+    );
 }
