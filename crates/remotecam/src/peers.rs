@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 
 use crate::config::PeerTable;
-use crate::source::camera_tls::{Trust, config, parse_fingerprint};
+use crate::source::camera_tls::{Trust, config};
 
 /// The most peers a hub lists.
 pub const MAX_PEERS: usize = 32;
@@ -16,7 +16,7 @@ pub const MAX_PEERS: usize = 32;
 /// How long a peer has to connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a peer may take to answer a request (its headers; a stream then goes on).
-pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a peer's stream may send nothing (an offline camera's stream still sends its
 /// no-signal picture every second).
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -56,12 +56,9 @@ impl Peer {
             ("https", fingerprint) => {
                 // A hub's certificate is self-signed unless it was given one: pinned by
                 // its SHA-256, or else the system's authorities.
-                let trust = match fingerprint {
-                    Some(text) => Trust::Fingerprint(parse_fingerprint(text).ok_or_else(|| {
-                        at("fingerprint: the SHA-256 of the hub's certificate, 64 hex digits")
-                    })?),
-                    None => Trust::Authorities,
-                };
+                let trust = Trust::pinned(fingerprint.as_deref()).ok_or_else(|| {
+                    at("fingerprint: the SHA-256 of the hub's certificate, 64 hex digits")
+                })?;
                 let (tls, _) = config(trust).map_err(|e| at(&e))?;
                 client = client.use_preconfigured_tls((*tls).clone());
             }

@@ -3,19 +3,7 @@
 
 mod common;
 
-use std::net::IpAddr;
-
 use common::*;
-
-const OTHER: &str = "127.0.0.2";
-
-fn other_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(OTHER.parse::<IpAddr>().unwrap())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 async fn hub_with_camera(extra: &[&str]) -> (Hub, Publisher) {
     let hub = Hub::start(extra);

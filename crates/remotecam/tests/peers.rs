@@ -81,24 +81,10 @@ async fn a_hub_shows_its_peers_cameras_and_clips_through_their_api() {
     assert!(next > first);
 
     // B's clips, and a clip's video with a byte range (players seek that way).
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let clip = loop {
-        let clips: serde_json::Value = get(&a, "/api/peers/b/recordings")
-            .await
-            .json()
-            .await
-            .unwrap();
-        if let Some(done) = clips
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["in_progress"] == false)
-        {
-            break done.clone();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no clip of B's");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let done = a
+        .finished_clips_when("/api/peers/b/recordings", |c| !c.is_empty())
+        .await;
+    let clip = &done[0];
     let path = clip["video_url"]
         .as_str()
         .unwrap()

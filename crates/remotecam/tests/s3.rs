@@ -30,35 +30,6 @@ fn hub_for(store: &Store, prefix: &str, args: &[&str]) -> (Hub, String) {
     (hub, cfg)
 }
 
-/// The finished clips, once `pred` holds for them (polled: the hub's index is the sync
-/// point).
-async fn clips_when(
-    hub: &Hub,
-    pred: impl Fn(&[serde_json::Value]) -> bool,
-) -> Vec<serde_json::Value> {
-    let deadline = tokio::time::Instant::now() + WAIT * 3;
-    loop {
-        let all = hub.json("/api/recordings").await;
-        let done: Vec<serde_json::Value> = all
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["in_progress"] == false)
-            .cloned()
-            .collect();
-        if pred(&done) {
-            return done;
-        }
-        let queued = done.iter().filter(|c| c["remote"].is_null()).count();
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never: {} clips done, {queued} not uploaded",
-            done.len()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 /// The clip's object key, from its `remote` (`s3://clips/<key>`).
 fn key(clip: &serde_json::Value) -> String {
     let remote = clip["remote"].as_str().expect("uploaded");
@@ -93,11 +64,12 @@ async fn clips_are_uploaded_kept_in_a_queue_while_the_store_is_away_and_served_f
     // Retention frees the local copies of uploaded clips: they are served from the store.
     {
         let (hub, _) = hub_for(&store, "site-b", &["--record-max-total-mb", "0.1"]);
-        let done = clips_when(&hub, |c| {
-            c.iter()
-                .any(|c| c["local"] == false && c["remote"].is_string())
-        })
-        .await;
+        let done = hub
+            .finished_clips_when("/api/recordings", |c| {
+                c.iter()
+                    .any(|c| c["local"] == false && c["remote"].is_string())
+            })
+            .await;
         let gone = done.iter().find(|c| c["local"] == false).unwrap();
         assert!(
             !hub.dir
@@ -123,7 +95,11 @@ async fn clips_are_uploaded_kept_in_a_queue_while_the_store_is_away_and_served_f
     }
 
     let (hub, cfg) = hub_for(&store, "site-a", &[]);
-    let done = clips_when(&hub, |c| c.iter().any(|c| c["remote"].is_string())).await;
+    let done = hub
+        .finished_clips_when("/api/recordings", |c| {
+            c.iter().any(|c| c["remote"].is_string())
+        })
+        .await;
     let first = done.iter().find(|c| c["remote"].is_string()).unwrap();
     stored_as_served(&store, &hub, first).await;
 
@@ -135,17 +111,20 @@ async fn clips_are_uploaded_kept_in_a_queue_while_the_store_is_away_and_served_f
             .map(|c| c["id"].as_i64().unwrap())
             .collect()
     };
-    let done = clips_when(&hub, |c| waiting(c).len() >= 2).await;
+    let done = hub
+        .finished_clips_when("/api/recordings", |c| waiting(c).len() >= 2)
+        .await;
     let queued = waiting(&done);
     // The hub is killed and started again while they wait: the queue is its index.
     let hub = hub.restart(&["--demo", "--config", &cfg]);
     store.restart().await;
-    let done = clips_when(&hub, |c| {
-        queued
-            .iter()
-            .all(|id| c.iter().any(|c| c["id"] == *id && c["remote"].is_string()))
-    })
-    .await;
+    let done = hub
+        .finished_clips_when("/api/recordings", |c| {
+            queued
+                .iter()
+                .all(|id| c.iter().any(|c| c["id"] == *id && c["remote"].is_string()))
+        })
+        .await;
     for clip in done
         .iter()
         .filter(|c| queued.contains(&c["id"].as_i64().unwrap()))
@@ -202,7 +181,11 @@ async fn a_clip_larger_than_a_part_goes_up_in_parts() {
     .unwrap();
     let cfg = cfg.to_str().unwrap().to_owned();
     let hub = Hub::builder().dir(dir).args(&["--config", &cfg]).start();
-    let done = clips_when(&hub, |c| c.iter().any(|c| c["remote"].is_string())).await;
+    let done = hub
+        .finished_clips_when("/api/recordings", |c| {
+            c.iter().any(|c| c["remote"].is_string())
+        })
+        .await;
     let clip = &done[0];
     assert_eq!(
         key(clip),

@@ -11,7 +11,6 @@
 pub mod grant;
 pub mod tokens;
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -202,14 +201,8 @@ pub fn load_or_create_token(data_dir: &Path) -> anyhow::Result<String> {
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
     let token = random_hex(16).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(file, "{token}").with_context(|| format!("writing {}", path.display()))?;
+    crate::files::replace(&path, format!("{token}\n").as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(token)
 }
 
@@ -217,7 +210,11 @@ pub fn load_or_create_token(data_dir: &Path) -> anyhow::Result<String> {
 pub(crate) fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
     let mut raw = vec![0u8; bytes];
     getrandom::fill(&mut raw)?;
-    Ok(raw.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&raw))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! token must never come back because the file broke.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -234,7 +234,7 @@ impl TokenStore {
             cameras,
             created: now,
             expires: new.expires,
-            sha256: hex(&sha256(&secret)),
+            sha256: super::hex(&sha256(&secret)),
         };
         let record = self.change(move |tokens| {
             if tokens.len() >= MAX_TOKENS {
@@ -292,7 +292,7 @@ impl TokenStore {
             path: path.clone(),
             source,
         };
-        let lock = private_file(&path.with_extension("lock"), false).map_err(failed)?;
+        let lock = crate::files::private(&path.with_extension("lock"), false).map_err(failed)?;
         lock.lock().map_err(failed)?;
         let (mut tokens, _) = read(path)?;
         let out = edit(&mut tokens)?;
@@ -359,40 +359,17 @@ fn read(path: &Path) -> Result<(Vec<TokenRecord>, Option<Stamp>), TokenError> {
     Ok((parsed.tokens, Some(stamp)))
 }
 
-/// Replaces the file whole (written aside, synced, renamed), readable by the owner only.
 fn write(path: &Path, tokens: &[TokenRecord]) -> std::io::Result<()> {
     let file = TokenFile {
         tokens: tokens.to_vec(),
     };
     let json = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = private_file(&tmp, true)?;
-    f.write_all(&json)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
-}
-
-fn private_file(path: &Path, truncate: bool) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(truncate)
-        .mode(0o600)
-        .open(path)
+    crate::files::replace(path, &json)
 }
 
 fn sha256(text: &str) -> [u8; 32] {
     let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
     digest.as_ref().try_into().expect("SHA-256 is 32 bytes")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<[u8; 32]> {

@@ -388,20 +388,7 @@ impl SettingsStore {
             return Ok(());
         };
         let json = serde_json::to_vec_pretty(saved).map_err(std::io::Error::other)?;
-        let tmp = path.with_extension("json.tmp");
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&json)?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent()
-            && let Ok(d) = std::fs::File::open(dir)
-        {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        crate::files::replace(path, &json)
     }
 }
 

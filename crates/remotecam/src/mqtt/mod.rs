@@ -25,7 +25,7 @@ use rumqttc::{AsyncClient, LastWill, MqttOptions, QoS, Transport};
 
 use crate::config::MqttTable;
 use crate::hub::Hub;
-use crate::source::camera_tls::{Trust, parse_fingerprint};
+use crate::source::camera_tls::Trust;
 
 /// Messages waiting for the broker at most; past that, new ones are dropped (the state
 /// is sent again whole once the broker is back).
@@ -56,12 +56,9 @@ impl MqttConfig {
         let (tls, default_port) = match url.scheme() {
             "mqtt" => (None, 1883),
             "mqtts" => {
-                let trust = match &table.fingerprint {
-                    Some(text) => Trust::Fingerprint(parse_fingerprint(text).ok_or(
-                        "mqtt.fingerprint: the SHA-256 of the broker's certificate, 64 hex digits",
-                    )?),
-                    None => Trust::Authorities,
-                };
+                let trust = Trust::pinned(table.fingerprint.as_deref()).ok_or(
+                    "mqtt.fingerprint: the SHA-256 of the broker's certificate, 64 hex digits",
+                )?;
                 (Some(trust), 8883)
             }
             other => {

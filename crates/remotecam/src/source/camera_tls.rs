@@ -23,6 +23,17 @@ pub enum Trust {
     Fingerprint([u8; 32]),
 }
 
+impl Trust {
+    /// A config file's `fingerprint` key: that certificate when given, else the system's
+    /// authorities; `None` for a fingerprint that is not one.
+    pub(crate) fn pinned(fingerprint: Option<&str>) -> Option<Trust> {
+        match fingerprint {
+            Some(text) => parse_fingerprint(text).map(Trust::Fingerprint),
+            None => Some(Trust::Authorities),
+        }
+    }
+}
+
 /// `#fingerprint=` as typed: 64 hex digits, with or without colons.
 pub(crate) fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
     let digits: Vec<u8> = text.bytes().filter(|&b| b != b':').collect();

@@ -243,6 +243,36 @@ impl Hub {
             .unwrap()
     }
 
+    /// The finished clips `path` lists (`/api/recordings`, or a peer's through this hub),
+    /// once `pred` holds for them (polled: the index is the sync point; a minute at most,
+    /// clips take seconds).
+    pub async fn finished_clips_when(
+        &self,
+        path: &str,
+        pred: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = tokio::time::Instant::now() + WAIT * 3;
+        loop {
+            let all = self.json(path).await;
+            let done: Vec<serde_json::Value> = all
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: {all}"))
+                .iter()
+                .filter(|c| c["in_progress"] == false)
+                .cloned()
+                .collect();
+            if pred(&done) {
+                return done;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path}: never, with {} clips finished",
+                done.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Polls the camera's status until `pred` holds (the hub's own view is the sync point).
     pub async fn wait_camera(&self, name: &str, pred: impl Fn(&serde_json::Value) -> bool) {
         let deadline = tokio::time::Instant::now() + WAIT;

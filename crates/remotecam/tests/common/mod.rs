@@ -47,3 +47,15 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Stands in for another machine on the LAN: the hub trusts only 127.0.0.1 and ::1.
+pub const OTHER: &str = "127.0.0.2";
+
+/// An HTTP client from [`OTHER`] that does not follow redirects (tests look at them).
+pub fn other_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(OTHER.parse::<std::net::IpAddr>().unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}

@@ -45,6 +45,24 @@ pub async fn connect_ws_from(
         .map(|(ws, _)| ws)
 }
 
+/// A WebSocket to the hub from [`super::OTHER`], with these request headers.
+pub async fn ws_from_other(
+    hub: &Hub,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<RawWs, tokio_tungstenite::tungstenite::Error> {
+    connect_ws_from(super::OTHER.parse().unwrap(), hub.http, path, headers).await
+}
+
+/// The HTTP status the hub refused a WebSocket upgrade with.
+pub fn refused_with(result: Result<RawWs, tokio_tungstenite::tungstenite::Error>) -> u16 {
+    match result {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("not refused by HTTP: {e}"),
+        Ok(_) => panic!("the upgrade was not refused"),
+    }
+}
+
 pub struct Publisher {
     pub ws: Ws,
 }
