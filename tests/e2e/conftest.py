@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("REMOTECAM_BIN", ROOT / "target" / "debug" / "remotecam"))
@@ -190,3 +191,22 @@ def start_publishing(page, hub, name, resolution="640x480"):
     page.select_option("#resolution", resolution)
     page.click("#start")
     page.wait_for_selector("#status.ok", timeout=WAIT * 1000)
+
+
+def scrape(hub, token=True):
+    """The samples of one scrape, by (name, frozen labels)."""
+    req = urllib.request.Request(hub.url("/metrics"))
+    if token:
+        req.add_header("Authorization", f"Bearer {hub.token}")
+    with urllib.request.urlopen(req, timeout=WAIT) as res:
+        assert res.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = res.read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            samples[(s.name, frozenset(s.labels.items()))] = s.value
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())))

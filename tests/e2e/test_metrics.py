@@ -4,28 +4,7 @@ camera streams, is watched and records."""
 import urllib.error
 import urllib.request
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from conftest import WAIT, wait_until
-
-
-def scrape(hub, token=True):
-    """The samples of one scrape, by (name, frozen labels)."""
-    req = urllib.request.Request(hub.url("/metrics"))
-    if token:
-        req.add_header("Authorization", f"Bearer {hub.token}")
-    with urllib.request.urlopen(req, timeout=WAIT) as res:
-        assert res.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-        text = res.read().decode()
-    samples = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            samples[(s.name, frozenset(s.labels.items()))] = s.value
-    return samples
-
-
-def value(samples, name, **labels):
-    return samples.get((name, frozenset(labels.items())))
+from conftest import WAIT, scrape, value, wait_until
 
 
 def test_metrics_move_as_a_camera_streams_is_watched_and_records(make_hub):

@@ -8,7 +8,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from conftest import WAIT, wait_until
+from conftest import WAIT, scrape, value, wait_until
 
 WEED = Path(sys.executable).parent / "weed"
 
@@ -57,6 +57,9 @@ def test_the_gallery_plays_a_clip_from_the_store_once_its_local_copy_is_gone(
                           if not c["local"] and c["remote"]), None),
             "no clip was uploaded and freed from the disk", timeout=60)
         assert clip["remote"].startswith("s3://clips/remotecam/demo/"), clip
+        samples = scrape(hub)
+        assert value(samples, "remotecam_uploaded_clips_total") >= 1, samples
+        assert value(samples, "remotecam_uploaded_bytes_total") >= clip["bytes"], samples
 
         gallery = browser_with().new_page()
         gallery.goto(hub.https_url(f"/recordings?token={hub.token}"))

@@ -1,7 +1,8 @@
 //! Clips in object storage, against a real S3-compatible store (SeaweedFS) started by
 //! the test: every finished clip and its thumbnail are uploaded, the index says where;
 //! clips whose local copy retention freed are served from the store; clips recorded
-//! while the store is away wait in the queue, across a hub restart, until it is back.
+//! while the store is away wait in the queue, across a hub restart, until it is back;
+//! an upload the store's stop cut in the middle is made again.
 
 mod common;
 
@@ -133,12 +134,21 @@ async fn clips_are_uploaded_kept_in_a_queue_while_the_store_is_away_and_served_f
     }
 }
 
-/// A clip larger than a part (8 MiB) goes up in parts (S3's multipart upload), whole. It
-/// is a file the hub finds in its recordings without an index entry (as after losing
-/// its index), so it is also the path of clips listed again from the disk.
+/// A metric's value in the hub's `/metrics` (`None`: no such sample).
+async fn metric(hub: &Hub, sample: &str) -> Option<f64> {
+    let text = hub.text("/metrics").await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// A clip larger than a part (8 MiB) goes up in parts (S3's multipart upload), whole,
+/// even when the store stops in the middle of it: the upload fails, the clip stays
+/// queued, and it goes up again once the store is back. The clip is a file the hub
+/// finds in its recordings without an index entry (as after losing its index), so it
+/// is also the path of clips listed again from the disk.
 #[tokio::test]
-async fn a_clip_larger_than_a_part_goes_up_in_parts() {
-    let store = Store::start().await;
+async fn a_large_clip_goes_up_in_parts_even_when_the_store_stops_mid_upload() {
+    let mut store = Store::start().await;
     let dir = tempfile::tempdir().unwrap();
     let day = dir.path().join("recordings/door/2026-12-01");
     std::fs::create_dir_all(&day).unwrap();
@@ -170,17 +180,30 @@ async fn a_clip_larger_than_a_part_goes_up_in_parts() {
     assert!(made.success());
     let size = std::fs::metadata(&file).unwrap().len();
     assert!(size > 8 << 20, "a clip of {size} bytes fits in one part");
+    // The hub reaches the store through a relay that stands still once three quarters
+    // of the clip went towards it: then the store is stopped, in the middle of it.
+    let relay = Relay::start(store.addr(), size * 3 / 4).await;
     let cfg = dir.path().join("hub.toml");
     std::fs::write(
         &cfg,
         format!(
             "[recordings.s3]\nendpoint = \"{}\"\nbucket = \"{BUCKET}\"\n",
-            store.endpoint()
+            relay.url()
         ),
     )
     .unwrap();
     let cfg = cfg.to_str().unwrap().to_owned();
     let hub = Hub::builder().dir(dir).args(&["--config", &cfg]).start();
+    relay.held().await;
+    store.stop();
+    relay.open();
+    hub.wait_log("uploading clips failed").await;
+    assert!(metric(&hub, "remotecam_upload_failures_total").await >= Some(1.0));
+    assert_eq!(metric(&hub, "remotecam_uploads_queued").await, Some(1.0));
+    let clips = hub.json("/api/recordings").await;
+    assert!(clips[0]["remote"].is_null(), "{}", clips[0]);
+
+    store.restart().await;
     let done = hub
         .finished_clips_when("/api/recordings", |c| {
             c.iter().any(|c| c["remote"].is_string())
@@ -192,18 +215,21 @@ async fn a_clip_larger_than_a_part_goes_up_in_parts() {
         "remotecam/door/2026-12-01/101500-1.mp4",
         "{clip}"
     );
-    let served = reqwest::get(hub.url(clip["video_url"].as_str().unwrap()))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert!(served.len() as u64 > 8 << 20);
     let stored = store.get(&key(clip)).await.expect("the object");
+    let local = std::fs::read(&file).unwrap();
     assert!(
-        stored == served,
-        "{} bytes stored, {} served",
+        stored == local,
+        "{} bytes stored of {}",
         stored.len(),
-        served.len()
+        local.len()
+    );
+    assert_eq!(metric(&hub, "remotecam_uploads_queued").await, Some(0.0));
+    assert_eq!(
+        metric(&hub, "remotecam_uploaded_clips_total").await,
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&hub, "remotecam_uploaded_bytes_total").await,
+        Some(local.len() as f64)
     );
 }

@@ -290,6 +290,15 @@ impl Index {
         stmt.query_map(params![limit], row)?.collect()
     }
 
+    /// How many finished clips wait for their upload.
+    pub fn not_uploaded_count(&self) -> rusqlite::Result<i64> {
+        self.conn().query_row(
+            "SELECT COUNT(*) FROM clips WHERE state = 'done' AND remote IS NULL",
+            [],
+            |r| r.get(0),
+        )
+    }
+
     /// Records where the clip `id` was uploaded.
     pub fn set_remote(&self, id: i64, remote: &str) -> rusqlite::Result<()> {
         self.conn().execute(

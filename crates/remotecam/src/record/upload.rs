@@ -5,8 +5,9 @@
 //! The queue is the index itself: finished clips without a remote location, oldest
 //! first, so it survives restarts and crashes and never holds more than the disk does.
 //! One clip at a time, off every camera's path; a file larger than a part goes up in
-//! parts (multipart upload). A failure is retried with a backoff (1 s doubling to a
-//! minute) and the clip stays queued; nothing is given up.
+//! parts (multipart upload). A failure (the store away, even in the middle of a clip)
+//! is retried with a backoff (1 s doubling to a minute) and the clip stays queued, to be
+//! sent again whole; nothing is given up.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,11 +155,20 @@ pub async fn upload_task(
     mut events: broadcast::Receiver<HubEvent>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    // Scrapers see the counters at 0 before the first upload.
+    for counter in [
+        "remotecam_uploaded_clips_total",
+        "remotecam_uploaded_bytes_total",
+        "remotecam_upload_failures_total",
+    ] {
+        metrics::counter!(counter).increment(0);
+    }
     let mut retry = FIRST_RETRY;
     loop {
         match upload_queued(&recordings, &config).await {
             Ok(()) => retry = FIRST_RETRY,
             Err(e) => {
+                metrics::counter!("remotecam_upload_failures_total").increment(1);
                 tracing::warn!(error = %e, "uploading clips failed; trying again in {} s", retry.as_secs());
                 tokio::select! {
                     () = tokio::time::sleep(retry) => {}
@@ -199,10 +209,12 @@ async fn upload_queued(recordings: &Arc<Recordings>, config: &S3Config) -> Resul
             .map_err(|e| format!("recordings index: {e}"))?;
         let mut uploaded = 0;
         for clip in queued {
-            let Some(remote) = upload(recordings, config, &clip).await? else {
+            let Some((remote, bytes)) = upload(recordings, config, &clip).await? else {
                 continue;
             };
             tracing::info!(clip = clip.id, %remote, "clip uploaded");
+            metrics::counter!("remotecam_uploaded_clips_total").increment(1);
+            metrics::counter!("remotecam_uploaded_bytes_total").increment(bytes);
             let r = Arc::clone(recordings);
             tokio::task::spawn_blocking(move || r.index.set_remote(clip.id, &remote))
                 .await
@@ -218,42 +230,52 @@ async fn upload_queued(recordings: &Arc<Recordings>, config: &S3Config) -> Resul
     }
 }
 
-/// Uploads a clip's video, then its thumbnail (if it has one); its remote location. A
-/// clip whose video is gone (deleted meanwhile) is `None`.
+/// Uploads a clip's video, then its thumbnail (if it has one); its remote location and
+/// the bytes sent. A clip whose video is gone (deleted meanwhile) is `None`.
 async fn upload(
     recordings: &Recordings,
     config: &S3Config,
     clip: &ClipRow,
-) -> Result<Option<String>, String> {
+) -> Result<Option<(String, u64)>, String> {
     let video = config.key(clip, "mp4");
-    match put_file(config, &recordings.mp4_path(clip), &video).await {
-        Ok(true) => {}
-        Ok(false) => return Ok(None),
-        Err(e) => return Err(format!("clip {} to {video}: {e}", clip.id)),
-    }
-    let thumbnail = config.key(clip, "jpg");
-    put_file(config, &recordings.jpg_path(clip), &thumbnail)
+    let Some(mut bytes) = put_file(config, &recordings.mp4_path(clip), &video)
         .await
-        .map_err(|e| format!("clip {} to {thumbnail}: {e}", clip.id))?;
-    Ok(Some(format!("s3://{}/{video}", config.bucket)))
+        .map_err(|e| format!("clip {} to {video}: {e}", clip.id))?
+    else {
+        return Ok(None);
+    };
+    let thumbnail = config.key(clip, "jpg");
+    bytes += put_file(config, &recordings.jpg_path(clip), &thumbnail)
+        .await
+        .map_err(|e| format!("clip {} to {thumbnail}: {e}", clip.id))?
+        .unwrap_or(0);
+    Ok(Some((format!("s3://{}/{video}", config.bucket), bytes)))
 }
 
-/// Sends the file at `path` to `key`, in parts when it is larger than one; `false` when
-/// there is no such file.
-async fn put_file(config: &S3Config, path: &std::path::Path, key: &Key) -> Result<bool, String> {
+/// Sends the file at `path` to `key`, in parts when it is larger than one; the bytes
+/// sent, `None` when there is no such file. A multipart upload that fails is aborted
+/// (best effort: the store may be the reason it failed).
+async fn put_file(
+    config: &S3Config,
+    path: &std::path::Path,
+    key: &Key,
+) -> Result<Option<u64>, String> {
     let mut file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("reading {}: {e}", path.display())),
     };
     let mut writer = BufWriter::with_capacity(Arc::clone(&config.store), key.clone(), PART_BYTES);
-    if let Err(e) = tokio::io::copy(&mut file, &mut writer).await {
-        // A multipart upload left half-way is removed from the store.
-        let _ = writer.abort().await;
-        return Err(e.to_string());
-    }
+    let bytes = match tokio::io::copy(&mut file, &mut writer).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let _ = writer.abort().await;
+            return Err(e.to_string());
+        }
+    };
+    // Completing the upload aborts it when it fails.
     writer.shutdown().await.map_err(|e| e.to_string())?;
-    Ok(true)
+    Ok(Some(bytes))
 }
 
 #[cfg(test)]

@@ -51,6 +51,19 @@ pub fn handle() -> &'static PrometheusHandle {
             "remotecam_events_total",
             "Hub events (as on /api/events), by camera and event"
         );
+        metrics::describe_counter!(
+            "remotecam_uploaded_clips_total",
+            "Clips uploaded to object storage"
+        );
+        metrics::describe_counter!(
+            "remotecam_uploaded_bytes_total",
+            metrics::Unit::Bytes,
+            "Bytes of clips and thumbnails uploaded to object storage"
+        );
+        metrics::describe_counter!(
+            "remotecam_upload_failures_total",
+            "Uploads to object storage that failed (each is tried again)"
+        );
         metrics::gauge!("remotecam_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         handle
     })
@@ -263,6 +276,15 @@ fn cameras(state: &AppState, out: &mut String) {
                 out,
                 "# HELP remotecam_recordings_bytes Bytes of the recorded clips\n\
                  # TYPE remotecam_recordings_bytes gauge\nremotecam_recordings_bytes {bytes}"
+            );
+        }
+        if state.s3.is_some()
+            && let Ok(queued) = recordings.index.not_uploaded_count()
+        {
+            let _ = writeln!(
+                out,
+                "# HELP remotecam_uploads_queued Finished clips waiting for their upload\n\
+                 # TYPE remotecam_uploads_queued gauge\nremotecam_uploads_queued {queued}"
             );
         }
         if let Some(free) = recordings.free_bytes() {

@@ -42,6 +42,11 @@ impl Store {
         format!("http://127.0.0.1:{}", self.ports[0])
     }
 
+    /// The S3 endpoint's socket address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.ports[0]))
+    }
+
     /// An object's bytes, read anonymously (`None`: there is none).
     pub async fn get(&self, key: &str) -> Option<bytes::Bytes> {
         let res = reqwest::get(format!("{}/{BUCKET}/{key}", self.endpoint()))
@@ -58,6 +63,9 @@ impl Store {
             .arg(format!("-dir={}", self.dir.path().display()))
             .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3", "-iam=false"])
             .args(["-s3.port.iceberg=0", "-s3.port.lance=0", "-metricsPort=0"])
+            // Its master, restarted, waits out a Raft election before it serves (10 s
+            // by default, where a first start takes 3): one of a single master is quick.
+            .arg("-master.electionTimeout=1s")
             .arg(format!("-s3.port={}", p[0]))
             .arg(format!("-s3.port.grpc={}", p[1]))
             .arg(format!("-master.port={}", p[2]))
