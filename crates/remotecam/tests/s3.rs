@@ -134,13 +134,6 @@ async fn clips_are_uploaded_kept_in_a_queue_while_the_store_is_away_and_served_f
     }
 }
 
-/// A metric's value in the hub's `/metrics` (`None`: no such sample).
-async fn metric(hub: &Hub, sample: &str) -> Option<f64> {
-    let text = hub.text("/metrics").await;
-    text.lines()
-        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
-}
-
 /// A clip larger than a part (8 MiB) goes up in parts (S3's multipart upload), whole,
 /// even when the store stops in the middle of it: the upload fails, the clip stays
 /// queued, and it goes up again once the store is back. The clip is a file the hub
@@ -198,8 +191,8 @@ async fn a_large_clip_goes_up_in_parts_even_when_the_store_stops_mid_upload() {
     store.stop();
     relay.open();
     hub.wait_log("uploading clips failed").await;
-    assert!(metric(&hub, "remotecam_upload_failures_total").await >= Some(1.0));
-    assert_eq!(metric(&hub, "remotecam_uploads_queued").await, Some(1.0));
+    assert!(hub.metric("remotecam_upload_failures_total").await >= Some(1.0));
+    assert_eq!(hub.metric("remotecam_uploads_queued").await, Some(1.0));
     let clips = hub.json("/api/recordings").await;
     assert!(clips[0]["remote"].is_null(), "{}", clips[0]);
 
@@ -223,13 +216,13 @@ async fn a_large_clip_goes_up_in_parts_even_when_the_store_stops_mid_upload() {
         stored.len(),
         local.len()
     );
-    assert_eq!(metric(&hub, "remotecam_uploads_queued").await, Some(0.0));
+    assert_eq!(hub.metric("remotecam_uploads_queued").await, Some(0.0));
     assert_eq!(
-        metric(&hub, "remotecam_uploaded_clips_total").await,
+        hub.metric("remotecam_uploaded_clips_total").await,
         Some(1.0)
     );
     assert_eq!(
-        metric(&hub, "remotecam_uploaded_bytes_total").await,
+        hub.metric("remotecam_uploaded_bytes_total").await,
         Some(local.len() as f64)
     );
 }

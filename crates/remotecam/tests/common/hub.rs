@@ -234,6 +234,14 @@ impl Hub {
         res.text().await.unwrap()
     }
 
+    /// A sample's value in the hub's `/metrics`, by its name and labels as written
+    /// (`name{label="v"}`); `None`: no such sample.
+    pub async fn metric(&self, sample: &str) -> Option<f64> {
+        let text = self.text("/metrics").await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+    }
+
     pub async fn json(&self, path: &str) -> serde_json::Value {
         reqwest::get(self.url(path))
             .await
