@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use remotecam::video::pictures::PictureMaker;
+use remotecam::video::pictures::{Jpeg, PictureMaker};
 use remotecam::video::{AccessUnit, Codec, VideoParams};
 
 /// The access units of the input, with their parameters.
@@ -108,15 +108,17 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("video");
     group.throughput(Throughput::Elements(units.len() as u64));
     for (name, encode) in [
-        ("video decode 720p", false),
-        ("video decode+jpeg 720p", true),
+        ("video decode 720p", Jpeg::No),
+        ("video decode+thumbnail 720p", Jpeg::Thumbnail),
+        ("video decode+jpeg 720p", Jpeg::Full),
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let mut maker = PictureMaker::new().unwrap();
                 for unit in &units {
                     let picture = maker.decode(unit, true, encode).unwrap().unwrap();
-                    assert_eq!(picture.jpeg.is_some(), encode);
+                    assert_eq!(picture.jpeg.is_some(), encode == Jpeg::Full);
+                    assert_eq!(picture.thumbnail.is_some(), encode == Jpeg::Thumbnail);
                 }
             })
         });

@@ -662,6 +662,7 @@ impl PublisherLease {
             (unit.received_at, unit.received),
         );
         frame.luma = Some(picture.luma);
+        frame.thumbnail = picture.thumbnail;
         let frame = Arc::new(frame);
         self.camera.show_picture(&frame);
         frame

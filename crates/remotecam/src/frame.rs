@@ -63,6 +63,9 @@ pub struct Frame {
     /// The motion detector's working picture, when the frame was made from decoded video
     /// (the hub had the luma at hand): detection then decodes no JPEG.
     pub luma: Option<Arc<Luma>>,
+    /// A thumbnail-sized JPEG, for a picture made of video without its whole JPEG (at a
+    /// keyframe, for a clip's thumbnail): such a frame is never on the frame bus.
+    pub thumbnail: Option<Bytes>,
     part_header: Bytes,
     ws_message: OnceLock<Bytes>,
 }
@@ -128,6 +131,7 @@ impl Frame {
             received_at,
             received,
             luma: None,
+            thumbnail: None,
             part_header,
             ws_message: OnceLock::new(),
         }

@@ -234,8 +234,8 @@ async fn a_clip_of_an_h264_camera_is_its_own_video_in_one_second_fragments() {
     assert_eq!(clip["frames"].as_u64(), Some(frames as u64));
     // Three seconds and the pre-roll back to a keyframe, at 30 fps.
     assert!((90..=200).contains(&frames), "{frames} frames");
-    // The thumbnail: nobody watched, so the pictures had JPEG only at keyframes; the
-    // thumbnail is made of one of those.
+    // The thumbnail: nobody watched, so the pictures had no JPEG, only a thumbnail at
+    // keyframes; the clip's is one of those.
     let thumbnail = clip["thumbnail_url"].as_str().unwrap();
     assert_eq!(jpeg_size(&hub, thumbnail).await, Some((320, 180)));
     // A fragment a second, though the camera's keyframes are 1.5 s apart.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::Never;
 use crate::camera::{PublisherLease, SourceState};
-use crate::video::pictures::PictureMaker;
+use crate::video::pictures::{Jpeg, PictureMaker};
 
 /// How long the decoder keeps running after its last consumer left.
 pub(super) const LINGER: Duration = Duration::from_secs(10);
@@ -66,10 +66,16 @@ async fn decode(lease: &PublisherLease, mut maker: Box<PictureMaker>) -> Never {
             return std::future::pending().await;
         };
         // Every unit is decoded; only the newest becomes a picture, with its JPEG while
-        // a viewer or a snapshot wants one, and at keyframes (a clip's thumbnail is made
-        // of a picture with its JPEG).
+        // a viewer or a snapshot wants one, else with a thumbnail at keyframes (what a
+        // clip's thumbnail is made of).
         let newest = !reader.behind();
-        let jpeg = *jpeg_wanted.borrow() > 0 || unit.keyframe;
+        let jpeg = if *jpeg_wanted.borrow() > 0 {
+            Jpeg::Full
+        } else if unit.keyframe {
+            Jpeg::Thumbnail
+        } else {
+            Jpeg::No
+        };
         let job = tokio::task::spawn_blocking(move || {
             let picture = maker.decode(&unit, newest, jpeg);
             (maker, unit, picture)

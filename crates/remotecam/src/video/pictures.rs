@@ -6,7 +6,9 @@
 //! milliseconds to decode, and a JPEG as many to encode. Every unit must be decoded (the
 //! next depends on it), but a picture is made only of the newest: a decoder catching up
 //! through a group of pictures makes one of its last unit only. A picture is the
-//! detector's working picture, and a JPEG when someone wants one.
+//! detector's working picture, and a JPEG when someone wants one, or a thumbnail-sized
+//! JPEG (for a clip's thumbnail, at keyframes): a 720p JPEG costs as much as a few units'
+//! decoding, one of 320 px a tenth of that.
 //!
 //! libavcodec rather than OpenH264's decoder (the hub's encoder): it decodes a 720p
 //! camera in about half the time on one thread (`benches/video.rs`). While no JPEG is
@@ -23,15 +25,32 @@ use ffmpeg_next as ffmpeg;
 use turbojpeg::{Compressor, Subsamp, YuvPlanesImage};
 
 use super::{AccessUnit, Codec, VideoParams};
-use remotecam_core::luma::{Luma, working_picture};
+use remotecam_core::luma::{Luma, box_average, working_picture};
 
 /// JPEG quality of the pictures made from video: the look of a camera's own MJPEG.
 const QUALITY: i32 = 80;
 
+/// The widest thumbnail ([`Jpeg::Thumbnail`]): what a clip's thumbnail is scaled to.
+pub const THUMB_WIDTH: usize = 320;
+
+/// What JPEG a picture comes with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jpeg {
+    /// None: motion detection reads the luma only.
+    No,
+    /// One at most [`THUMB_WIDTH`] wide, scaled down by a whole factor.
+    Thumbnail,
+    /// One of the whole picture, for viewers and snapshots.
+    Full,
+}
+
 /// The motion detector's working picture of an access unit, and its JPEG if asked.
 #[derive(Debug)]
 pub struct Picture {
+    /// The whole picture's JPEG ([`Jpeg::Full`]).
     pub jpeg: Option<Bytes>,
+    /// A thumbnail-sized JPEG ([`Jpeg::Thumbnail`]).
+    pub thumbnail: Option<Bytes>,
     pub width: u16,
     pub height: u16,
     pub luma: Arc<Luma>,
@@ -100,15 +119,15 @@ impl PictureMaker {
         })
     }
 
-    /// Decodes `unit`, and with `picture` makes a [`Picture`] of it (with `jpeg`, its
-    /// JPEG too). `Ok(None)` when none was asked or none came out (the decoder wants
+    /// Decodes `unit`, and with `picture` makes a [`Picture`] of it, with the JPEG
+    /// `jpeg` says. `Ok(None)` when none was asked or none came out (the decoder wants
     /// more, or the unit was skipped after a loss). An error is for this unit only:
     /// decoding goes on at the next keyframe.
     pub fn decode(
         &mut self,
         unit: &AccessUnit,
         picture: bool,
-        jpeg: bool,
+        jpeg: Jpeg,
     ) -> Result<Option<Picture>, String> {
         let codec = unit.params.codec;
         if unit.keyframe {
@@ -127,7 +146,8 @@ impl PictureMaker {
         let Some((params, decoder)) = self.decoder.as_mut() else {
             return Ok(None);
         };
-        decoder.skip_loop_filter(if jpeg {
+        // A thumbnail, scaled down four times or more, shows no blocks either.
+        decoder.skip_loop_filter(if jpeg == Jpeg::Full {
             ffmpeg::Discard::Default
         } else {
             ffmpeg::Discard::All
@@ -193,36 +213,86 @@ impl PictureMaker {
             }
         };
         let luma = Arc::new(working_picture(planes[0], strides[0], width, height));
-        if !jpeg {
-            return Ok(Some(Picture {
-                jpeg: None,
-                width: params.width,
-                height: params.height,
-                luma,
-            }));
-        }
-        let image = YuvPlanesImage {
-            y_plane: planes[0],
-            u_plane: planes[1],
-            v_plane: planes[2],
-            width,
-            height,
-            y_stride: strides[0],
-            u_stride: strides[1],
-            v_stride: strides[2],
-            subsamp: Subsamp::Sub2x2,
-        };
-        let jpeg = self
-            .compressor
-            .compress_yuv_planes_to_owned(&image)
-            .map_err(|e| format!("JPEG encoder: {e}"))?;
-        Ok(Some(Picture {
-            jpeg: Some(Bytes::copy_from_slice(&jpeg)),
+        let mut picture = Picture {
+            jpeg: None,
+            thumbnail: None,
             width: params.width,
             height: params.height,
             luma,
-        }))
+        };
+        match jpeg {
+            Jpeg::No => {}
+            Jpeg::Full => {
+                let image = yuv_image(planes, strides, width, height);
+                picture.jpeg = Some(compress(&mut self.compressor, &image)?);
+            }
+            Jpeg::Thumbnail => {
+                // A picture too flat to be scaled down (4096x16) is its own thumbnail.
+                picture.thumbnail = Some(match thumbnail_planes(planes, strides, width, height) {
+                    Some([y, u, v]) => {
+                        let small = [&y.pixels[..], &u.pixels[..], &v.pixels[..]];
+                        let small =
+                            yuv_image(small, [y.width, u.width, v.width], y.width, y.height);
+                        compress(&mut self.compressor, &small)?
+                    }
+                    None => compress(
+                        &mut self.compressor,
+                        &yuv_image(planes, strides, width, height),
+                    )?,
+                });
+            }
+        }
+        Ok(Some(picture))
     }
+}
+
+fn compress(compressor: &mut Compressor, image: &YuvPlanesImage<&[u8]>) -> Result<Bytes, String> {
+    let jpeg = compressor
+        .compress_yuv_planes_to_owned(image)
+        .map_err(|e| format!("JPEG encoder: {e}"))?;
+    Ok(Bytes::copy_from_slice(&jpeg))
+}
+
+/// 4:2:0 planes as the JPEG encoder takes them.
+fn yuv_image(
+    planes: [&[u8]; 3],
+    strides: [usize; 3],
+    width: usize,
+    height: usize,
+) -> YuvPlanesImage<&[u8]> {
+    YuvPlanesImage {
+        y_plane: planes[0],
+        u_plane: planes[1],
+        v_plane: planes[2],
+        width,
+        height,
+        y_stride: strides[0],
+        u_stride: strides[1],
+        v_stride: strides[2],
+        subsamp: Subsamp::Sub2x2,
+    }
+}
+
+/// 4:2:0 planes (`width x height`) averaged down by the whole factor that brings them to
+/// at most [`THUMB_WIDTH`] wide, to an even size (so that the chroma is half of it each
+/// way, whole); none if that leaves nothing.
+fn thumbnail_planes(
+    planes: [&[u8]; 3],
+    strides: [usize; 3],
+    width: usize,
+    height: usize,
+) -> Option<[Luma; 3]> {
+    let f = width.div_ceil(THUMB_WIDTH).max(1);
+    let (tw, th) = ((width / f) & !1, (height / f) & !1);
+    if tw == 0 || th == 0 {
+        return None;
+    }
+    let (cw, ch) = (tw / 2, th / 2);
+    Some([
+        box_average(planes[0], strides[0], tw * f, th * f, f),
+        box_average(planes[1], strides[1], cw * f, ch * f, f),
+        box_average(planes[2], strides[2], cw * f, ch * f, f),
+    ])
 }
 
 /// A plane of 10-bit samples (two bytes each, little-endian, rows `stride` bytes apart)
@@ -292,7 +362,10 @@ mod tests {
     fn a_decoded_picture_comes_with_the_working_picture_its_jpeg_would_give() {
         let unit = keyframe();
         let mut maker = PictureMaker::new().unwrap();
-        let picture = maker.decode(&unit, true, true).unwrap().expect("a picture");
+        let picture = maker
+            .decode(&unit, true, Jpeg::Full)
+            .unwrap()
+            .expect("a picture");
         let jpeg = picture.jpeg.clone().expect("a JPEG");
         assert_eq!((picture.width, picture.height), (1280, 720));
         // What motion detection would read from the JPEG (its DC coefficients), and what
@@ -321,5 +394,34 @@ mod tests {
         // The square is there: bright in the middle of it, dark away from it.
         assert!(picture.luma.pixels[37 * 160 + 62] > 200);
         assert!(picture.luma.pixels[80 * 160 + 10] < 100);
+    }
+
+    #[test]
+    fn a_keyframe_thumbnail_is_the_picture_scaled_to_thumbnail_width() {
+        let unit = keyframe();
+        let mut maker = PictureMaker::new().unwrap();
+        let picture = maker
+            .decode(&unit, true, Jpeg::Thumbnail)
+            .unwrap()
+            .expect("a picture");
+        assert!(picture.jpeg.is_none(), "no whole JPEG was asked");
+        let thumbnail = picture.thumbnail.expect("a thumbnail");
+        let info = remotecam_core::jpeg::inspect(&thumbnail).unwrap();
+        assert_eq!((info.width, info.height), (320, 180));
+        // Its luma at 1/8 (40x22): the square (x 400-600, y 200-400 at full size) is
+        // bright, the gradient's dark corner is not.
+        let mut eighth = Vec::new();
+        let (width, _) = remotecam_core::planar::luma_eighth(&thumbnail, &mut eighth).unwrap();
+        assert_eq!(width, 40);
+        assert!(
+            eighth[9 * 40 + 15] > 200,
+            "inside the square: {}",
+            eighth[9 * 40 + 15]
+        );
+        assert!(
+            eighth[2 * 40 + 2] < 60,
+            "the dark corner: {}",
+            eighth[2 * 40 + 2]
+        );
     }
 }

@@ -41,6 +41,7 @@ use super::units::UnitBuffer;
 use crate::events::{HubEvent, What};
 use crate::frame::{Frame, epoch_ms};
 use crate::video::AccessUnit;
+use crate::video::pictures::THUMB_WIDTH;
 use crate::video::tap::UnitTap;
 
 mod passthrough;
@@ -52,8 +53,6 @@ pub const MAX_QUEUED: usize = 240;
 pub const SHARED_AHEAD: usize = 3;
 /// Decoded pictures kept for reuse.
 const POOL_MAX: usize = SHARED_AHEAD + 1;
-/// Thumbnails are at most this wide.
-const THUMB_WIDTH: usize = 320;
 /// How often a clip in progress has its index row brought up to date (its file is
 /// synced every fragment; after a crash the file is what counts, `fmp4::recover`).
 const INDEX_EVERY: Duration = Duration::from_secs(5);
@@ -273,9 +272,9 @@ struct Clip {
     motion_frames: u64,
     /// The most motion of any frame.
     peak_score: f32,
-    /// The frame with the most motion among those with a JPEG (a video camera's
-    /// pictures have one at least at every keyframe), and whether its thumbnail is
-    /// written yet.
+    /// The frame with the most motion among those with a JPEG or a thumbnail (a video
+    /// camera's pictures have one at least at every keyframe), and whether its
+    /// thumbnail is written yet.
     peak: Option<(f32, Arc<Frame>)>,
     thumb_written: bool,
     flushed: Written,
@@ -558,7 +557,8 @@ impl Worker {
             clip.motion_frames += 1;
         }
         clip.peak_score = clip.peak_score.max(score);
-        if !frame.jpeg.is_empty() && clip.peak.as_ref().is_none_or(|(best, _)| score > *best) {
+        let pictured = !frame.jpeg.is_empty() || frame.thumbnail.is_some();
+        if pictured && clip.peak.as_ref().is_none_or(|(best, _)| score > *best) {
             clip.peak = Some((score, frame));
             clip.thumb_written = false;
         }
@@ -674,18 +674,23 @@ fn fill_row(row: &mut ClipRow, written: Written, motion_frames: u64, peak: f32) 
     row.peak = f64::from(peak);
 }
 
-/// The thumbnail: the frame with the most motion, scaled down, written whole (temporary
-/// file, then renamed).
+/// The thumbnail: the frame with the most motion, scaled down (or its thumbnail as it
+/// came), written whole (temporary file, then renamed).
 fn write_thumbnail(
     recordings: &Recordings,
     row: &ClipRow,
     peak: &Option<(f32, Arc<Frame>)>,
 ) -> bool {
     let Some((_, frame)) = peak else { return false };
-    let mut picture = I420::default();
-    let jpeg = picture
-        .decode_jpeg(&frame.jpeg)
-        .and_then(|()| picture.thumbnail_jpeg(THUMB_WIDTH));
+    let jpeg = match &frame.thumbnail {
+        Some(thumbnail) => Ok(thumbnail.to_vec()),
+        None => {
+            let mut picture = I420::default();
+            picture
+                .decode_jpeg(&frame.jpeg)
+                .and_then(|()| picture.thumbnail_jpeg(THUMB_WIDTH))
+        }
+    };
     let path = recordings.jpg_path(row);
     let tmp = path.with_extension("jpg.tmp");
     let written = jpeg.map_err(std::io::Error::other).and_then(|bytes| {

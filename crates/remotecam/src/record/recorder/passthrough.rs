@@ -4,12 +4,15 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use super::{Clip, Worker};
 use crate::frame::Frame;
 use crate::record::error::RecordError;
 use crate::record::fmp4::NewParameters;
 use crate::record::units::UnitBuffer;
 use crate::video::AccessUnit;
+use crate::video::pictures::{Jpeg, PictureMaker};
 
 impl Worker {
     /// A frame of a video camera's clip: the clip opens at its first frame, with the
@@ -118,11 +121,11 @@ impl Worker {
     }
 }
 
-/// A picture (with its JPEG) of `keyframe`, decoded on its own: a clip's thumbnail when
-/// nothing made pictures of it.
+/// A picture (with its thumbnail) of `keyframe`, decoded on its own: a clip's
+/// thumbnail when nothing made pictures of it.
 pub(super) fn picture_of(keyframe: &AccessUnit) -> Option<(f32, Arc<Frame>)> {
-    let mut maker = crate::video::pictures::PictureMaker::new().ok()?;
-    let picture = match maker.decode(keyframe, true, true) {
+    let mut maker = PictureMaker::new().ok()?;
+    let picture = match maker.decode(keyframe, true, Jpeg::Thumbnail) {
         Ok(picture) => picture?,
         Err(e) => {
             tracing::debug!(error = %e, "no thumbnail");
@@ -130,12 +133,13 @@ pub(super) fn picture_of(keyframe: &AccessUnit) -> Option<(f32, Arc<Frame>)> {
         }
     };
     let size = (picture.width, picture.height);
-    let frame = Frame::received(
+    let mut frame = Frame::received(
         keyframe.seq,
-        picture.jpeg?,
+        Bytes::new(),
         size,
         None,
         (keyframe.received_at, keyframe.received),
     );
+    frame.thumbnail = Some(picture.thumbnail?);
     Some((0.0, Arc::new(frame)))
 }
