@@ -111,6 +111,10 @@ pub async fn run(inputs: Inputs) {
             if scoring.is_none()
                 && let Some(job) = s.next_job(&task)
             {
+                if job.is_light() {
+                    s.scored(&mut task, job.run());
+                    continue;
+                }
                 scoring = Some(tokio::task::spawn_blocking(move || job.run()));
             }
             let stalled_at = tokio::time::Instant::from_std(s.stalled_at(task.start));

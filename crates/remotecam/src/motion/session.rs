@@ -500,6 +500,13 @@ pub(super) struct Job {
 }
 
 impl Job {
+    /// The frame comes with its working picture (made of decoded video): scoring it
+    /// decodes nothing and takes a fraction of a millisecond, less than handing it to
+    /// another thread and back.
+    pub(super) fn is_light(&self) -> bool {
+        self.frame.luma.is_some()
+    }
+
     /// Decodes the frame (in full into the picture, when there is one, and scores from
     /// that) and scores it.
     pub(super) fn run(self) -> Scored {

@@ -6,13 +6,16 @@
 //! stopped [`LINGER`] after the last one left, so that snapshots taken one after another
 //! find it running. It starts at the newest keyframe the bus holds and decodes its way to
 //! the newest unit, so a first picture never waits for the camera's next keyframe.
-//! Decoding runs on a blocking thread, never on the async threads.
+//! Decoding runs on a thread of its own, never on the async threads.
 
+use std::sync::Arc;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use super::Never;
 use crate::camera::{PublisherLease, SourceState};
-use crate::video::pictures::{Jpeg, PictureMaker};
+use crate::video::AccessUnit;
+use crate::video::pictures::{Jpeg, Picture, PictureMaker};
 
 /// How long the decoder keeps running after its last consumer left.
 pub(super) const LINGER: Duration = Duration::from_secs(10);
@@ -26,13 +29,14 @@ pub(super) async fn run(lease: &PublisherLease) -> String {
         if wanted.wait_for(|n| *n > 0).await.is_err() {
             return std::future::pending().await;
         }
-        let maker = match PictureMaker::new() {
-            Ok(maker) => Box::new(maker),
-            Err(e) => return e,
-        };
+        let decoder =
+            match PictureMaker::new().and_then(|maker| Decoder::start(camera.name(), maker)) {
+                Ok(decoder) => decoder,
+                Err(e) => return e,
+            };
         let _decoding = Decoding::start(camera);
         tokio::select! {
-            never = decode(lease, maker) => match never {},
+            never = decode(lease, decoder) => match never {},
             () = super::unwatched(&mut wanted, Some(LINGER)) => {}
         }
     }
@@ -54,9 +58,53 @@ impl Drop for Decoding<'_> {
     }
 }
 
+/// What the decoder's thread gives back: the unit, and its picture if one was made.
+type Decoded = (Arc<AccessUnit>, Result<Option<Picture>, String>);
+
+/// A camera's decoder on a thread of its own, one unit at a time: always the same thread
+/// (the pictures it refers to stay in that CPU's cache), woken through a channel rather
+/// than a task handed to the blocking pool for each unit. The thread ends with the
+/// unit it decodes when this is dropped.
+struct Decoder {
+    units: mpsc::SyncSender<(Arc<AccessUnit>, bool, Jpeg)>,
+    decoded: tokio::sync::mpsc::Receiver<Decoded>,
+}
+
+impl Decoder {
+    fn start(camera: &str, mut maker: PictureMaker) -> Result<Decoder, String> {
+        let (units, jobs) = mpsc::sync_channel::<(Arc<AccessUnit>, bool, Jpeg)>(1);
+        let (done, decoded) = tokio::sync::mpsc::channel(1);
+        std::thread::Builder::new()
+            .name(format!("pic-{camera}"))
+            .spawn(move || {
+                while let Ok((unit, picture, jpeg)) = jobs.recv() {
+                    let made = maker.decode(&unit, picture, jpeg);
+                    if done.blocking_send((unit, made)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| format!("decoder thread: {e}"))?;
+        Ok(Decoder { units, decoded })
+    }
+
+    /// Decodes `unit` (making a picture of it if `picture`, with the JPEG `jpeg` says).
+    async fn decode(&mut self, unit: Arc<AccessUnit>, picture: bool, jpeg: Jpeg) -> Decoded {
+        // One unit at a time: the channel has room, and the thread is there until the
+        // decoder is dropped.
+        self.units
+            .send((unit, picture, jpeg))
+            .expect("the decoder thread waits for units");
+        self.decoded
+            .recv()
+            .await
+            .expect("the decoder thread answers every unit")
+    }
+}
+
 /// Decodes every unit from the newest keyframe on, and publishes a picture of the
 /// newest; runs until it is dropped.
-async fn decode(lease: &PublisherLease, mut maker: Box<PictureMaker>) -> Never {
+async fn decode(lease: &PublisherLease, mut decoder: Decoder) -> Never {
     let camera = lease.camera();
     let jpeg_wanted = camera.watch_jpeg_wanted();
     let mut reader = camera.decoded_video().reader();
@@ -76,12 +124,7 @@ async fn decode(lease: &PublisherLease, mut maker: Box<PictureMaker>) -> Never {
         } else {
             Jpeg::No
         };
-        let job = tokio::task::spawn_blocking(move || {
-            let picture = maker.decode(&unit, newest, jpeg);
-            (maker, unit, picture)
-        });
-        let (returned, unit, picture) = job.await.expect("decoding does not panic");
-        maker = returned;
+        let (unit, picture) = decoder.decode(unit, newest, jpeg).await;
         match picture {
             Ok(Some(picture)) => {
                 lease.publish_picture(&unit, picture);
