@@ -2,6 +2,8 @@
 //! - `video decode 720p`: libavcodec decoding one unit (its loop filter skipped, as
 //!   while nobody wants JPEG) and the detector's working picture of it, what motion
 //!   detection costs;
+//! - `video decode+thumbnail 720p`: the same and a 320 px JPEG of every frame, what a
+//!   keyframe costs while nobody wants JPEG (its thumbnail, for clip thumbnails);
 //! - `video decode+jpeg 720p`: decoding in full and a JPEG of every frame
 //!   (libjpeg-turbo, from the decoded planes), what JPEG viewers of the camera cost;
 //! - `video openh264 decode 720p`: OpenH264's decoder on the same units, the one the hub

@@ -39,10 +39,13 @@ pub(super) async fn list_cameras(
 }
 
 fn view(state: &AppState, entry: &Entry) -> CameraView {
+    // Each borrow in its own statement (see `motion::view`).
+    let motion_enabled = entry.motion.settings.borrow().enabled;
+    let in_event = entry.motion.status.borrow().in_event;
     CameraView {
         camera: entry.camera.status(),
-        motion_enabled: entry.motion.settings.borrow().enabled,
-        in_event: entry.motion.status.borrow().in_event,
+        motion_enabled,
+        in_event,
         recording: super::motion::recording(state, &entry.motion).state,
     }
 }

@@ -23,9 +23,14 @@ pub(super) struct MotionView {
 }
 
 fn view(state: &AppState, motion: &Motion) -> MotionView {
+    // Each borrow ends in its own statement: one held (a temporary of the struct literal
+    // lives to its end) while `recording` borrows the settings again would wait forever
+    // once a change waits to write between the two.
+    let settings = motion.settings.borrow().clone();
+    let status = motion.status.borrow().clone();
     MotionView {
-        settings: motion.settings.borrow().clone(),
-        status: motion.status.borrow().clone(),
+        settings,
+        status,
         recording: recording(state, motion),
     }
 }
