@@ -3,9 +3,11 @@
 # that path) against the Motion daemon with `movie_passthrough on` on the same RTSP URL,
 # and against the hub's JPEG path on the same picture. CPU per frame.
 #
-# The camera is GStreamer's RTSP server (tests/common/rtsp_server.py) encoding the
-# benchmark's 60 frames of 1280x720 (bench/make-frames.sh) to H.264 at 30 fps, a
-# keyframe a second. Hub A pulls it; hub B is fed the same frames as JPEG at 30 fps (the
+# The camera is GStreamer's RTSP server (tests/common/rtsp_server.py) serving the
+# benchmark's 60 frames of 1280x720 (bench/make-frames.sh) as H.264 at 30 fps, a
+# keyframe a second: encoded once at its start (x264) and the units sent over and over,
+# so that the camera takes almost none of the two cores being measured (encoding live,
+# it took 63 % of one). Hub A pulls it; hub B is fed the same frames as JPEG at 30 fps (the
 # JPEG path). Both run all the time, so the machine's background is the same in every
 # step. Each step reads one process's CPU time (user + system, all threads) over WINDOW
 # seconds after a 3 s warm-up, ROUNDS times over:
@@ -38,7 +40,7 @@ feed_camera
 # It stops when its standard input closes: this script holds the pipe open on fd 3.
 mkfifo "$work/hold"
 exec 3<>"$work/hold"
-/usr/bin/python3 crates/remotecam/tests/common/rtsp_server.py --frames "$work/frames" \
+/usr/bin/python3 crates/remotecam/tests/common/rtsp_server.py --frames "$work/frames" --encode-once \
   --fps 30 --gop 30 --bitrate 4000 --user cam --password secret \
   <"$work/hold" >"$work/rtsp.out" &
 pids+=($!)

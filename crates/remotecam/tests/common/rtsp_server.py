@@ -5,7 +5,10 @@ It serves SMPTE colour bars (or, with --pattern ball, a ball moving on black; wi
 --pattern snow, noise, which makes large frames) with the
 running time drawn over them (so every frame differs) as H.264 (x264enc) or H.265 (x265enc) at /cam, one shared pipeline for all
 clients, optionally behind a user and password (digest, or basic), optionally over TLS
-(rtsps://, with --tls-pem: a certificate and its key in one PEM file). It prints the URL it
+(rtsps://, with --tls-pem: a certificate and its key in one PEM file). With --frames and
+--encode-once (the benchmarks), the frames are encoded once at start and their access
+units served over and over, so the camera costs next to nothing while the hub is measured
+on the same cores (a real camera encodes on its own chip). It prints the URL it
 serves on one line once it listens, and stops when its standard input closes, so it
 never outlives the test that started it.
 
@@ -14,6 +17,7 @@ glib-networking (TLS).
 """
 
 import argparse
+import glob
 import sys
 import threading
 
@@ -57,6 +61,57 @@ def pipeline(args):
     return f"( {source} {encode} )"
 
 
+def encoded_once(args):
+    """The --frames as H.264 access units (byte stream), encoded once by x264."""
+    count = len(glob.glob(f"{args.frames}/f[0-9][0-9][0-9].jpg"))
+    encoder = Gst.parse_launch(
+        f"multifilesrc location={args.frames}/f%03d.jpg start-index=1 stop-index={count} "
+        f"caps=image/jpeg,framerate={args.fps}/1 ! jpegdec ! videoconvert "
+        f"! video/x-raw,format=I420 "
+        f"! x264enc tune=zerolatency speed-preset=superfast key-int-max={args.gop} "
+        f"bitrate={args.bitrate} vbv-buf-capacity=1000 "
+        f"! video/x-h264,profile={args.profile},stream-format=byte-stream,alignment=au "
+        f"! appsink name=units sync=false"
+    )
+    sink = encoder.get_by_name("units")
+    encoder.set_state(Gst.State.PLAYING)
+    units = []
+    while (sample := sink.emit("pull-sample")) is not None:
+        buffer = sample.get_buffer()
+        units.append(buffer.extract_dup(0, buffer.get_size()))
+    encoder.set_state(Gst.State.NULL)
+    if not units:
+        sys.exit(f"no frames in {args.frames}")
+    return units
+
+
+def serve_units(units, fps):
+    """A pipeline description that serves `units` (see `feed`), and what feeds it."""
+    launch = (
+        "( appsrc name=units format=time block=true max-bytes=1000000 "
+        "caps=video/x-h264,stream-format=byte-stream,alignment=au "
+        "! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+    )
+
+    def feed(source):
+        # Timestamps at the frame rate; the server's sinks keep to the clock, and the
+        # source blocks when a second or so is queued, as multifilesrc is paced.
+        n = 0
+        while True:
+            buffer = Gst.Buffer.new_wrapped(units[n % len(units)])
+            buffer.pts = n * Gst.SECOND // fps
+            buffer.duration = Gst.SECOND // fps
+            if source.emit("push-buffer", buffer) != Gst.FlowReturn.OK:
+                return
+            n += 1
+
+    def on_configure(_factory, media):
+        source = media.get_element().get_child_by_name("units")
+        threading.Thread(target=feed, args=(source,), daemon=True).start()
+
+    return launch, on_configure
+
+
 class OneCamera(GstRtspServer.RTSPMediaFactory):
     """Every client of the path shares the one pipeline, as a camera has one encoder.
 
@@ -76,6 +131,7 @@ def main():
     parser.add_argument("--pattern", choices=["smpte", "ball", "snow"], default="smpte")
     parser.add_argument("--bitrate", type=int, default=2048, help="kbit/s")
     parser.add_argument("--frames", help="serve these JPEG files (f001.jpg, ...) instead of a pattern")
+    parser.add_argument("--encode-once", action="store_true", help="with --frames: encode them once, serve the units looped")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--fps", type=int, default=30)
@@ -92,7 +148,12 @@ def main():
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
     factory = OneCamera()
-    factory.set_launch(pipeline(args))
+    if args.encode_once:
+        launch, on_configure = serve_units(encoded_once(args), args.fps)
+        factory.set_launch(launch)
+        factory.connect("media-configure", on_configure)
+    else:
+        factory.set_launch(pipeline(args))
     factory.set_shared(True)
     auth = GstRtspServer.RTSPAuth()
     if args.tls_pem:
