@@ -118,3 +118,18 @@ def test_graph_starts_full_every_setting_round_trips_and_plain_http_addresses(ma
         page.set_viewport_size(size)
         assert fits_the_width(page), size
     shoot(page, "camera")
+
+
+def test_addresses_carry_the_token_unless_the_clients_address_is_trusted(make_hub, browser_with):
+    """On the hub's own machine the addresses need no token; with --trust-loopback false
+    they do, and the page opened with it puts it in them."""
+    context = browser_with()
+    for args, wanted in [((), ""), (("--trust-loopback", "false"), "?token=")]:
+        hub = make_hub(*args)
+        page = context.new_page()
+        page.goto(hub.url(f"/cameras/door?token={hub.token}"))
+        page.wait_for_selector("#urls a", timeout=WAIT * 1000)
+        links = page.eval_on_selector_all("#urls a", "els => els.map(e => e.textContent)")
+        suffix = f"?token={hub.token}" if wanted else ""
+        assert hub.url(f"/api/cameras/door/stream.mjpg{suffix}") in links, (args, links)
+        page.close()

@@ -9,15 +9,14 @@ const path = `/api/cameras/${encodeURIComponent(name)}`;
 
 // The camera's addresses on both of the hub's ports. Over HTTPS, the plain-HTTP ones
 // come first: players (VLC, OpenCV, Home Assistant) refuse the self-signed certificate.
-// From another machine a program needs the token: it is in the addresses when this page
-// was opened with it.
+// A program needs the token unless its address is trusted as this page's is (the hub's
+// own machine, by default): it is in the addresses when this page was opened with it.
 async function showAddresses() {
   let info = {}, cam = {};
   try { info = await api("/api/info"); } catch {}
   try { cam = await api(path); } catch {}
   const host = location.hostname.includes(":") ? `[${location.hostname}]` : location.hostname;
-  const local = ["127.0.0.1", "localhost", "[::1]"].includes(host);
-  const token = info.token && !local ? `?token=${info.token}` : "";
+  const token = info.token && !info.trusted ? `?token=${info.token}` : "";
   const origins = [];
   if (info.http_port) origins.push(["HTTP", `http://${host}:${info.http_port}`]);
   if (info.https_port && location.protocol === "https:") origins.push(["HTTPS", `https://${host}:${info.https_port}`]);
@@ -45,7 +44,7 @@ async function showAddresses() {
   }));
   const first = rows[0][1];
   const help = [];
-  if (!token && !local) help.push("From another machine add ?token=… (the token the hub printed).");
+  if (!token) help.push("From another machine add ?token=… (the token the hub printed).");
   help.push(`OpenCV: cv2.VideoCapture("${first}")`);
   $("urls-help").textContent = help.join(" ");
   showRole(info);

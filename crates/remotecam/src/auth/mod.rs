@@ -79,6 +79,11 @@ impl Auth {
         &self.tokens
     }
 
+    /// Whether a request from `peer` is let in without a token.
+    pub fn trusts(&self, peer: Option<IpAddr>) -> bool {
+        self.trust_loopback && peer.is_some_and(is_trusted_loopback)
+    }
+
     /// Decides on a request from `peer` with these headers and raw query string.
     pub fn check(
         &self,
@@ -109,7 +114,7 @@ impl Auth {
             };
             return Ok(Admitted { grant, via });
         }
-        if self.trust_loopback && peer.is_some_and(is_trusted_loopback) {
+        if self.trusts(peer) {
             Ok(Admitted {
                 grant: Grant::everything(None),
                 via: Via::Trusted,

@@ -105,8 +105,10 @@ pub(super) async fn snapshot(
 pub(super) async fn info(
     State(state): State<AppState>,
     Extension(grant): Extension<Grant>,
+    Extension(super::guard::PeerTrusted(trusted)): Extension<super::guard::PeerTrusted>,
 ) -> Json<serde_json::Value> {
     Json(serde_json::json!({
+        "trusted": trusted,
         "version": env!("CARGO_PKG_VERSION"),
         "http_port": state.ports.http,
         "https_port": state.ports.https,

@@ -17,6 +17,11 @@ use super::{AppState, metrics};
 use crate::auth::{self, Action, Cameras, Grant, Need, Refused, Via};
 use crate::error::{AppError, ErrorKind};
 
+/// Whether the client's address is let in without a token (`/api/info`'s `trusted`: the
+/// camera page leaves the token out of the addresses it shows only then).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PeerTrusted(pub bool);
+
 pub(super) async fn guard(
     State(state): State<AppState>,
     mut request: Request,
@@ -62,6 +67,9 @@ pub(super) async fn guard(
         return set_cookie(&request, &grant);
     }
     request.extensions_mut().insert(grant.clone());
+    request
+        .extensions_mut()
+        .insert(PeerTrusted(state.auth.trusts(peer)));
     let mut response = next.run(request).await;
     if grant.can_end() {
         response = ending_with(response, grant);
