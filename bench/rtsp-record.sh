@@ -37,22 +37,10 @@ hub_b=$hub; port_b=$port
 feed_camera
 
 # The RTSP camera, and hub A pulling it.
-# It stops when its standard input closes: this script holds the pipe open on fd 3.
-mkfifo "$work/hold"
-exec 3<>"$work/hold"
-/usr/bin/python3 crates/remotecam/tests/common/rtsp_server.py --frames "$work/frames" --encode-once \
-  --fps 30 --gop 30 --bitrate 4000 --user cam --password secret \
-  <"$work/hold" >"$work/rtsp.out" &
-pids+=($!)
-until rtsp=$(grep -o 'rtsp://.*' "$work/rtsp.out"); do sleep 0.1; done
-rtsp=${rtsp/rtsp:\/\//rtsp://cam:secret@}
-printf '[cameras.door]\nsource = "%s"\n' "$rtsp" >"$work/a.toml"
-./target/release/remotecam --bind 127.0.0.1 --port 0 --https-port 0 --data-dir "$work/a" \
-  --config "$work/a.toml" >"$work/a.out" 2>&1 &
-hub_a=$!; pids+=("$hub_a")
-until port_a=$(grep -oP '^HTTP  listening on 127.0.0.1:\K[0-9]+' "$work/a.out"); do sleep 0.1; done
-a="http://127.0.0.1:$port_a"
-until curl -sf "$a/api/cameras/door" | grep -q '"state":"live"'; do sleep 0.2; done
+rtsp_camera
+pull_rtsp a
+hub_a=$pulling
+a=${door%/api/cameras/door}
 echo "camera: $(curl -sf "$a/api/cameras/door" | grep -oP '"(width|height|fps|codec_string|keyframe_interval_ms)":"?\K[^,"]+' | tr "\n" " ")"
 
 # The CPU time of each thread of a process, to the nanosecond (the scheduler's own

@@ -12,25 +12,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 window=${1:-10}
 rounds=${2:-10}
+source bench/lib.sh
 cargo build --release -q -p remotecam
 work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 bench/make-frames.sh "$work/frames" >/dev/null
-# The camera stops when its standard input closes: this script holds the pipe on fd 3.
-mkfifo "$work/hold"
-exec 3<>"$work/hold"
-/usr/bin/python3 crates/remotecam/tests/common/rtsp_server.py --frames "$work/frames" --encode-once \
-  --fps 30 --gop 30 --bitrate 4000 <"$work/hold" >"$work/rtsp.out" &
-pids+=($!)
-until rtsp=$(grep -o 'rtsp://.*' "$work/rtsp.out"); do sleep 0.1; done
-printf '[cameras.door]\nsource = "%s"\n' "$rtsp" >"$work/hub.toml"
-./target/release/remotecam --bind 127.0.0.1 --port 0 --https-port 0 --data-dir "$work/hub" \
-  --config "$work/hub.toml" >"$work/hub.out" 2>&1 &
-hub=$!; pids+=("$hub")
-until port=$(grep -oP '^HTTP  listening on 127.0.0.1:\K[0-9]+' "$work/hub.out"); do sleep 0.1; done
-a="http://127.0.0.1:$port/api/cameras/door"
-until curl -sf "$a" | grep -q '"state":"live"'; do sleep 0.2; done
+rtsp_camera
+pull_rtsp hub
+hub=$pulling; a=$door
 
 cpu_us() { cat /proc/"$hub"/task/*/schedstat | awk '{s += $1} END {printf "%d", s / 1000}'; }
 seq_now() { curl -sf "$a" | grep -oP '"seq":\K[0-9]+'; }
