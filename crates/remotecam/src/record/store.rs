@@ -6,6 +6,7 @@
 //! thumbnail), days and times in UTC.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::error::{Kind, RecordError};
@@ -60,6 +61,11 @@ pub struct Recordings {
     /// Recorder threads alive (each finishes its clip before it ends), so that a hub
     /// that is stopping can wait for its clips to be closed.
     writers: tokio::sync::watch::Sender<usize>,
+    /// Clips whose file is closed but whose row still says `recording`, because the
+    /// index could not be written then (a full disk, a locked index). Marked finished
+    /// at the next listing, deletion or retention, so that a user freeing room is not
+    /// refused the clip; a restart's recovery would finish them too.
+    unfinished: Mutex<Vec<ClipRow>>,
 }
 
 /// A recorder thread's place in [`Recordings`]' count, for as long as it lives.
@@ -167,6 +173,7 @@ impl Recordings {
             index,
             retention,
             writers: tokio::sync::watch::Sender::new(0),
+            unfinished: Mutex::default(),
         };
         recordings.recover()?;
         recordings.index_orphans()?;
@@ -306,7 +313,37 @@ impl Recordings {
 
     pub fn list(&self, q: &Query) -> Result<Vec<ClipRow>, RecordError> {
         self.check_index()?;
+        self.finish_unfinished();
         Ok(self.index.list(q)?)
+    }
+
+    /// Marks a clip whose file is closed finished in the index; when the index cannot
+    /// be written, the clip is kept to be marked later (see `unfinished`).
+    pub fn finish(&self, clip: &ClipRow) -> Result<(), RecordError> {
+        let mut unfinished = self.unfinished();
+        unfinished.retain(|c| c.id != clip.id);
+        self.index.update(clip).map_err(|e| {
+            unfinished.push(clip.clone());
+            e.into()
+        })
+    }
+
+    /// Tries again to mark finished the clips the index could not take before.
+    fn finish_unfinished(&self) {
+        self.unfinished()
+            .retain(|clip| match self.index.update(clip) {
+                Ok(()) => {
+                    tracing::info!(clip = clip.id, camera = %clip.camera, "clip marked finished");
+                    false
+                }
+                Err(_) => true,
+            });
+    }
+
+    fn unfinished(&self) -> std::sync::MutexGuard<'_, Vec<ClipRow>> {
+        self.unfinished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn get(&self, id: i64) -> Result<Option<ClipRow>, RecordError> {
@@ -314,17 +351,22 @@ impl Recordings {
     }
 
     /// Removes a finished clip: files first, then its row (so the index never lists a
-    /// clip whose file is gone, except between these two steps).
+    /// clip whose file is gone, except between these two steps). A clip whose file is
+    /// closed but which the index could not mark finished may go too: that is how a
+    /// user makes room on a full disk.
     pub fn delete(&self, id: i64) -> Result<ClipRow, DeleteError> {
+        self.finish_unfinished();
         let clip = self
             .get(id)
             .map_err(DeleteError::Record)?
             .ok_or(DeleteError::NotFound(id))?;
-        if clip.in_progress {
+        let closed = || self.unfinished().iter().any(|c| c.id == id);
+        if clip.in_progress && !closed() {
             return Err(DeleteError::InProgress(id));
         }
         self.remove_files_and_row(&clip)
             .map_err(DeleteError::Record)?;
+        self.unfinished().retain(|c| c.id != id);
         Ok(clip)
     }
 
@@ -369,6 +411,7 @@ impl Recordings {
     /// finished is left). Returns the clips removed. A clip uploaded to object storage
     /// only leaves the disk: it stays listed, served from the store.
     pub fn enforce_retention(&self) -> Result<Vec<ClipRow>, RecordError> {
+        self.finish_unfinished();
         let mut removed = Vec::new();
         let now = now_ms();
         let mut total = self.index.total_bytes()?.max(0) as u64;
@@ -430,5 +473,83 @@ impl Recordings {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index refuses to mark clips finished, as a full disk makes it, until the
+    /// returned connection runs `DROP TRIGGER full`.
+    fn index_full(root: &Path) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(root.join(INDEX)).unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER full BEFORE UPDATE ON clips WHEN NEW.state = 'done'
+             BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
+        )
+        .unwrap();
+        conn
+    }
+
+    fn closed_clip(recordings: &Recordings) -> ClipRow {
+        let mut clip = recordings
+            .index
+            .begin("yard", now_ms(), |id| {
+                Recordings::stem("yard", now_ms(), id)
+            })
+            .unwrap();
+        let mp4 = recordings.mp4_path(&clip);
+        std::fs::create_dir_all(mp4.parent().unwrap()).unwrap();
+        std::fs::write(&mp4, b"a closed clip").unwrap();
+        clip.frames = 30;
+        clip.in_progress = false;
+        clip
+    }
+
+    #[test]
+    fn a_clip_the_index_could_not_mark_finished_can_still_be_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let recordings = Recordings::open(dir.path(), Retention::default()).unwrap();
+        let clip = closed_clip(&recordings);
+        let _full = index_full(dir.path());
+        assert!(recordings.finish(&clip).is_err());
+        assert!(recordings.get(clip.id).unwrap().unwrap().in_progress);
+
+        recordings.delete(clip.id).unwrap();
+        assert_eq!(recordings.get(clip.id).unwrap(), None);
+        assert!(!recordings.mp4_path(&clip).exists());
+    }
+
+    #[test]
+    fn a_clip_the_index_could_not_mark_finished_is_marked_once_it_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let recordings = Recordings::open(dir.path(), Retention::default()).unwrap();
+        let clip = closed_clip(&recordings);
+        let full = index_full(dir.path());
+        assert!(recordings.finish(&clip).is_err());
+        full.execute_batch("DROP TRIGGER full").unwrap();
+
+        let listed = recordings
+            .list(&Query {
+                limit: 10,
+                ..Query::default()
+            })
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(!listed[0].in_progress, "{listed:?}");
+        assert_eq!(listed[0].frames, 30);
+    }
+
+    #[test]
+    fn a_clip_still_being_written_cannot_be_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let recordings = Recordings::open(dir.path(), Retention::default()).unwrap();
+        let clip = closed_clip(&recordings);
+        assert!(matches!(
+            recordings.delete(clip.id),
+            Err(DeleteError::InProgress(_))
+        ));
+        assert!(recordings.mp4_path(&clip).exists());
     }
 }

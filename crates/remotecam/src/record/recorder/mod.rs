@@ -633,7 +633,7 @@ impl Worker {
                 write_thumbnail(&self.recordings, &clip.row, &clip.peak);
             }
             clip.row.in_progress = false;
-            match self.recordings.index.update(&clip.row) {
+            match self.recordings.finish(&clip.row) {
                 Ok(()) => {
                     // Retention before the event: a listener that looks at the list on
                     // `clip_saved` sees it applied.
@@ -644,7 +644,7 @@ impl Worker {
                     self.send(What::ClipSaved { clip });
                 }
                 Err(e) => {
-                    tracing::warn!(camera = %self.name, error = %e, "clip not marked finished; it will be at the next start");
+                    tracing::warn!(camera = %self.name, error = %e, "clip not marked finished; it will be once the index can be written");
                 }
             }
         } else {
