@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 window=${1:-10}
-rounds=${2:-10}
+rounds=${2:-20}
 source bench/lib.sh
 cargo build --release -q -p remotecam
 work=$(mktemp -d)
