@@ -523,23 +523,28 @@ impl Camera {
         let now = Instant::now();
         let latest = self.latest();
         let frame = latest.frame.as_ref();
-        let (state, error) = match self.source_state.lock().expect("source state lock").clone() {
+        // Each lock in a statement of its own: one taken while another is held is how
+        // the status views once hung (see web/motion.rs).
+        let reported = self.source_state.lock().expect("source state lock").clone();
+        let (state, error) = match reported {
             Some(reported) => reported,
             None if latest.online => (SourceState::Live, None),
             None => (SourceState::Offline, None),
         };
+        let fps = if latest.online {
+            self.rate.lock().expect("rate lock").fps(now)
+        } else {
+            0.0
+        };
+        let viewers = *self.viewers.borrow();
         let mut status = CameraStatus {
             name: self.name.clone(),
             source: self.source,
             online: latest.online,
             width: frame.map(|f| f.width),
             height: frame.map(|f| f.height),
-            fps: if latest.online {
-                (self.rate.lock().expect("rate lock").fps(now) * 10.0).round() / 10.0
-            } else {
-                0.0
-            },
-            viewers: *self.viewers.borrow(),
+            fps: (fps * 10.0).round() / 10.0,
+            viewers,
             last_frame_age_ms: frame.map(|f| now.duration_since(f.received).as_millis() as u64),
             seq: frame.map_or(0, |f| f.seq),
             state,
