@@ -1,7 +1,7 @@
 """Sharing a camera as a person does it, in Chromium: on the camera's page the owner makes
 a link that watches that camera for a week; whoever opens it (another browser) sees the
-camera live with its settings shown but not changeable, and no other camera; once the
-link is revoked it opens nothing."""
+camera live with its settings shown but not changeable, no other camera and no offer to
+publish one; once the link is revoked it opens nothing."""
 
 import urllib.request
 
@@ -30,11 +30,15 @@ def test_a_share_link_watches_one_camera_until_revoked(make_hub, browser_with):
     assert friend.evaluate(
         "() => [...document.querySelectorAll('.settings input')].every((i) => i.disabled)")
     assert friend.is_hidden("#share") and friend.is_hidden("#mask-edit")
+    publish = 'nav a[href="/publish"]'
+    friend.wait_for_selector(publish, state="hidden", timeout=WAIT * 1000)
+    assert page.is_visible(publish), "the owner is offered publishing"
     shoot(friend, "shared-camera")
 
     friend.goto(hub.https_url("/"))
     friend.wait_for_selector(".card .name", timeout=WAIT * 1000)
     assert friend.eval_on_selector_all(".card .name", "els => els.map((e) => e.textContent)") == ["door"]
+    friend.wait_for_selector(publish, state="hidden", timeout=WAIT * 1000)
 
     token = next(t for t in hub.api("/api/tokens") if t["cameras"] == ["door"])
     assert token["role"] == "viewer" and not token["expired"]

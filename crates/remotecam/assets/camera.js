@@ -1,4 +1,4 @@
-import { openViewer, api } from "/assets/viewer.js";
+import { openViewer, api, fitNav } from "/assets/viewer.js";
 import { canPlay, openVideo } from "/assets/video.js";
 
 const name = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
@@ -48,6 +48,7 @@ async function showAddresses() {
   help.push(`OpenCV: cv2.VideoCapture("${first}")`);
   $("urls-help").textContent = help.join(" ");
   showRole(info);
+  fitNav(info);
 }
 showAddresses();
 

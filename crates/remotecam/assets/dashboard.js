@@ -1,4 +1,4 @@
-import { openViewer, api } from "/assets/viewer.js";
+import { openViewer, api, fitNav } from "/assets/viewer.js";
 import { canPlay, openVideo } from "/assets/video.js";
 
 const grid = document.getElementById("cameras");
@@ -158,4 +158,5 @@ async function refresh() {
 }
 
 refresh();
+fitNav();
 setInterval(refresh, 2000);

@@ -3,7 +3,7 @@
 // (thumbnail, length, size, motion frames, peak; select several to delete them at once).
 // A click plays the clip in the page. New clips appear as they are saved (the hub's
 // event stream).
-import { api } from "/assets/viewer.js";
+import { api, fitNav } from "/assets/viewer.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -219,6 +219,7 @@ $("camera").addEventListener("change", () => {
 });
 $("day").addEventListener("change", load);
 
+fitNav();
 await cameras();
 await load();
 // Saved, discarded or removed clips: reload (a short pause merges bursts).

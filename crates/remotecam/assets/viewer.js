@@ -44,3 +44,11 @@ export async function api(path, options) {
   }
   return res.status === 204 ? null : res.json();
 }
+
+// The nav offers only what the client's token may do: publishing is not a viewer's.
+// `info` is /api/info's answer (fetched when not given).
+export async function fitNav(info) {
+  if (!info) try { info = await api("/api/info"); } catch { return; }
+  if (info.role !== "viewer") return;
+  for (const a of document.querySelectorAll('nav a[href="/publish"]')) a.hidden = true;
+}
