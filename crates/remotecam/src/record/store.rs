@@ -360,8 +360,8 @@ impl Recordings {
             .get(id)
             .map_err(DeleteError::Record)?
             .ok_or(DeleteError::NotFound(id))?;
-        let closed = || self.unfinished().iter().any(|c| c.id == id);
-        if clip.in_progress && !closed() {
+        let closed = self.unfinished().iter().any(|c| c.id == id);
+        if clip.in_progress && !closed {
             return Err(DeleteError::InProgress(id));
         }
         self.remove_files_and_row(&clip)
