@@ -480,41 +480,42 @@ impl Recordings {
 mod tests {
     use super::*;
 
-    /// The index refuses to mark clips finished, as a full disk makes it, until the
-    /// returned connection runs `DROP TRIGGER full`.
-    fn index_full(root: &Path) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open(root.join(INDEX)).unwrap();
-        conn.execute_batch(
-            "CREATE TRIGGER full BEFORE UPDATE ON clips WHEN NEW.state = 'done'
-             BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
-        )
-        .unwrap();
-        conn
-    }
-
-    fn closed_clip(recordings: &Recordings) -> ClipRow {
+    /// Recordings with one clip in a real index: its file written, its row still
+    /// `recording` (its recorder has not finished it).
+    fn one_closed_clip() -> (tempfile::TempDir, Recordings, ClipRow) {
+        let dir = tempfile::tempdir().unwrap();
+        let recordings = Recordings::open(dir.path(), Retention::default()).unwrap();
+        let start = now_ms();
         let mut clip = recordings
             .index
-            .begin("yard", now_ms(), |id| {
-                Recordings::stem("yard", now_ms(), id)
-            })
+            .begin("yard", start, |id| Recordings::stem("yard", start, id))
             .unwrap();
         let mp4 = recordings.mp4_path(&clip);
         std::fs::create_dir_all(mp4.parent().unwrap()).unwrap();
         std::fs::write(&mp4, b"a closed clip").unwrap();
         clip.frames = 30;
         clip.in_progress = false;
-        clip
+        (dir, recordings, clip)
+    }
+
+    /// The clip's recorder fails to mark it finished: the index refuses, as a full disk
+    /// makes it, until the returned connection runs `DROP TRIGGER full`.
+    fn finish_refused(dir: &Path, recordings: &Recordings, clip: &ClipRow) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(dir.join(INDEX)).unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER full BEFORE UPDATE ON clips WHEN NEW.state = 'done'
+             BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
+        )
+        .unwrap();
+        assert!(recordings.finish(clip).is_err());
+        assert!(recordings.get(clip.id).unwrap().unwrap().in_progress);
+        conn
     }
 
     #[test]
     fn a_clip_the_index_could_not_mark_finished_can_still_be_deleted() {
-        let dir = tempfile::tempdir().unwrap();
-        let recordings = Recordings::open(dir.path(), Retention::default()).unwrap();
-        let clip = closed_clip(&recordings);
-        let _full = index_full(dir.path());
-        assert!(recordings.finish(&clip).is_err());
-        assert!(recordings.get(clip.id).unwrap().unwrap().in_progress);
+        let (dir, recordings, clip) = one_closed_clip();
+        let _full = finish_refused(dir.path(), &recordings, &clip);
 
         recordings.delete(clip.id).unwrap();
         assert_eq!(recordings.get(clip.id).unwrap(), None);
@@ -523,19 +524,15 @@ mod tests {
 
     #[test]
     fn a_clip_the_index_could_not_mark_finished_is_marked_once_it_can() {
-        let dir = tempfile::tempdir().unwrap();
-        let recordings = Recordings::open(dir.path(), Retention::default()).unwrap();
-        let clip = closed_clip(&recordings);
-        let full = index_full(dir.path());
-        assert!(recordings.finish(&clip).is_err());
+        let (dir, recordings, clip) = one_closed_clip();
+        let full = finish_refused(dir.path(), &recordings, &clip);
         full.execute_batch("DROP TRIGGER full").unwrap();
 
-        let listed = recordings
-            .list(&Query {
-                limit: 10,
-                ..Query::default()
-            })
-            .unwrap();
+        let all = Query {
+            limit: 10,
+            ..Query::default()
+        };
+        let listed = recordings.list(&all).unwrap();
         assert_eq!(listed.len(), 1);
         assert!(!listed[0].in_progress, "{listed:?}");
         assert_eq!(listed[0].frames, 30);
@@ -543,9 +540,7 @@ mod tests {
 
     #[test]
     fn a_clip_still_being_written_cannot_be_deleted() {
-        let dir = tempfile::tempdir().unwrap();
-        let recordings = Recordings::open(dir.path(), Retention::default()).unwrap();
-        let clip = closed_clip(&recordings);
+        let (_dir, recordings, clip) = one_closed_clip();
         assert!(matches!(
             recordings.delete(clip.id),
             Err(DeleteError::InProgress(_))
