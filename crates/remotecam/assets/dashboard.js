@@ -13,8 +13,9 @@ function card(cam, peer) {
   el.dataset.camera = cam.name;
   if (peer) el.dataset.hub = peer.name;
   const page = peer ? `${peer.url}/cameras/${encodeURIComponent(cam.name)}` : `/cameras/${encodeURIComponent(cam.name)}`;
+  // The tile's shape only: every name and address goes in as text or an attribute.
   el.innerHTML = `
-    <a class="view" href="${page}"><img alt="">
+    <a class="view"><img alt="">
       <div class="badges"><span class="overlay" hidden>OFFLINE</span>
         <span class="badge motion" hidden>MOTION</span><span class="badge rec" hidden>● REC</span></div></a>
     <div class="meta"><span class="dot"></span><span class="name"></span>
@@ -22,6 +23,7 @@ function card(cam, peer) {
       <span class="source muted"></span><span class="detect muted"></span>
       <button class="quiet delete forget" hidden>Forget</button></div>
     <div class="problem" hidden></div>`;
+  el.querySelector("a.view").href = page;
   el.querySelector(".name").textContent = peer ? `${cam.name} · ${peer.name}` : cam.name;
   const img = el.querySelector("img");
   img.alt = `live view of ${cam.name}`;

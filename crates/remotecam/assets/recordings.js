@@ -85,10 +85,12 @@ function card(clip) {
   el.className = "card clip";
   el.dataset.id = clip.id;
   const start = new Date(clip.start);
-  el.innerHTML = `<a class="view" href="${clip.video_url}"><img loading="lazy" alt=""></a>
+  // The card's shape only: every field of the clip goes in as text or an attribute.
+  el.innerHTML = `<a class="view"><img loading="lazy" alt=""></a>
     <div class="meta"><input type="checkbox" class="pick" title="select"><span class="name"></span>
     <span class="muted what"></span><span class="muted motion"></span>
     <span class="actions"><a download>Download</a> <button class="quiet delete">Delete</button></span></div>`;
+  el.querySelector("a.view").href = clip.video_url;
   const img = el.querySelector("img");
   img.alt = `${clip.camera} at ${fmtTime(start)}`;
   // A clip just started has no thumbnail yet: show its camera's newest frame meanwhile.
@@ -161,11 +163,20 @@ let peers = [];
 try { peers = await api("/api/peers"); } catch {}
 
 // A peer's clip as the gallery shows it: its camera marked by hub, its files through
-// this hub.
+// this hub. A peer is another machine: only the fields the gallery uses are taken, each
+// of its type, and its files only at the paths the API gives them (anything else, such
+// as another site's address or a `javascript:` one, and the clip is left out).
+const clipFile = /^\/api\/recordings\/[A-Za-z0-9_-]+\.(mp4|jpg)$/;
 function theirs(peer, clip) {
-  const through = (url) => url.replace(/^\/api\//, `/api/peers/${encodeURIComponent(peer.name)}/`);
+  const through = (url) => `/api/peers/${encodeURIComponent(peer.name)}/${url.slice("/api/".length)}`;
+  const text = (v) => (typeof v === "string" ? v : String(v ?? ""));
+  const number = (v) => (Number.isFinite(v) ? v : 0);
+  if (!clipFile.test(clip?.video_url) || !clipFile.test(clip?.thumbnail_url)) return null;
+  if (Number.isNaN(new Date(clip.start).getTime())) return null;
   return {
-    ...clip, id: `${peer.name}:${clip.id}`, camera: `${clip.camera} · ${peer.name}`, hub: peer.name,
+    id: `${peer.name}:${text(clip.id)}`, camera: `${text(clip.camera)} · ${peer.name}`, hub: peer.name,
+    start: text(clip.start), in_progress: clip.in_progress === true, duration_s: number(clip.duration_s),
+    bytes: number(clip.bytes), motion_frames: number(clip.motion_frames), peak: number(clip.peak),
     video_url: through(clip.video_url), thumbnail_url: through(clip.thumbnail_url),
   };
 }
@@ -182,8 +193,9 @@ async function load() {
   let clips = answers[0].value;
   const problems = [];
   answers.slice(1).forEach((answer, i) => {
-    if (answer.status === "fulfilled") clips.push(...answer.value.map((c) => theirs(peers[i], c)));
-    else problems.push(answer.reason.message);
+    if (answer.status !== "fulfilled") problems.push(answer.reason.message);
+    else if (!Array.isArray(answer.value)) problems.push(`${peers[i].name}: not a list of clips`);
+    else clips.push(...answer.value.map((c) => theirs(peers[i], c)).filter(Boolean));
   });
   clips.sort((a, b) => new Date(b.start) - new Date(a.start));
   $("problem").hidden = problems.length === 0;

@@ -8,6 +8,7 @@ pub mod camera;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod excerpt;
 pub mod files;
 pub mod frame;
 pub mod hosts;

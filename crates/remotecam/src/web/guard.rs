@@ -70,24 +70,12 @@ pub(super) async fn guard(
     request
         .extensions_mut()
         .insert(PeerTrusted(state.auth.trusts(peer)));
-    let mut response = next.run(request).await;
+    let response = next.run(request).await;
     if grant.can_end() {
-        response = ending_with(response, grant);
+        ending_with(response, grant)
+    } else {
+        response
     }
-    // No other site may show the hub's pages in a frame (clickjacking).
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("SAMEORIGIN"),
-    );
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static("frame-ancestors 'self'"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
 }
 
 /// What a request needs of its grant, by its method and path (the router's routes, see

@@ -6,6 +6,7 @@
 mod api;
 mod events;
 mod guard;
+mod headers;
 pub mod metrics;
 mod mjpeg;
 mod motion;
@@ -112,6 +113,7 @@ pub fn app(state: AppState) -> Router {
         .route("/assets/{*path}", get(pages::asset))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(middleware::from_fn(headers::secure))
         .with_state(state)
 }
 

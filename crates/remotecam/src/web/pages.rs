@@ -2,7 +2,7 @@
 //! editing a page needs no rebuild).
 
 use axum::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
@@ -22,10 +22,6 @@ fn serve(path: &str) -> Response {
             )
                 .into_response();
             no_store(&mut response);
-            response.headers_mut().insert(
-                "x-content-type-options",
-                HeaderValue::from_static("nosniff"),
-            );
             response
         }
         None => (StatusCode::NOT_FOUND, "not found").into_response(),

@@ -78,8 +78,22 @@ pub(super) async fn proxy(
             ),
         ));
     }
+    let kind = answer.headers().get(header::CONTENT_TYPE);
+    if !served_type(kind.map(|v| v.as_bytes()), answer.content_length()) {
+        let kind = kind.map_or(String::from("none"), |v| {
+            crate::excerpt::of(&String::from_utf8_lossy(v.as_bytes()))
+        });
+        return Err(AppError::new(
+            ErrorKind::BadGateway,
+            format!(
+                "hub '{name}' answered with content of type {kind}, which is not one this \
+                 hub's API serves (JSON, JPEG, MP4, MJPEG): refused"
+            ),
+        ));
+    }
     let mut response = Response::builder()
-        .status(StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY));
+        .status(StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY))
+        .header(header::CONTENT_SECURITY_POLICY, super::headers::FOREIGN);
     for name in &PASSED {
         if let Some(value) = answer.headers().get(name.as_str()) {
             response = response.header(name, value.as_bytes());
@@ -89,6 +103,25 @@ pub(super) async fn proxy(
         .body(Body::from_stream(answer.bytes_stream()))
         .map_err(|e| AppError::new(ErrorKind::BadGateway, e.to_string()))
         .map(IntoResponse::into_response)
+}
+
+/// The types of content the API serves, the only ones passed on from a peer: anything
+/// else (a page, a script, a picture of another kind) would be served from this hub's
+/// origin. An answer without a type only when it has no body.
+fn served_type(kind: Option<&[u8]>, length: Option<u64>) -> bool {
+    let Some(kind) = kind else {
+        return length == Some(0);
+    };
+    let essence = kind.split(|&b| b == b';').next().unwrap_or_default();
+    let essence = essence.trim_ascii();
+    [
+        "application/json",
+        "image/jpeg",
+        "video/mp4",
+        "multipart/x-mixed-replace",
+    ]
+    .iter()
+    .any(|t| essence.eq_ignore_ascii_case(t.as_bytes()))
 }
 
 /// A path of a peer's API this hub passes on: under `cameras` or `recordings`, each
@@ -109,6 +142,33 @@ fn readable(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_types_the_api_serves_are_passed_on() {
+        for ok in [
+            "application/json",
+            "image/jpeg",
+            "video/mp4",
+            "multipart/x-mixed-replace; boundary=frame",
+            "Application/JSON; charset=utf-8",
+        ] {
+            assert!(served_type(Some(ok.as_bytes()), None), "{ok}");
+        }
+        for refused in [
+            "text/html",
+            "text/html; charset=utf-8",
+            "image/svg+xml",
+            "application/javascript",
+            "text/plain",
+            "application/json-seq",
+            "",
+        ] {
+            assert!(!served_type(Some(refused.as_bytes()), None), "{refused}");
+        }
+        assert!(served_type(None, Some(0)), "no body, no type");
+        assert!(!served_type(None, None), "a body of no type");
+        assert!(!served_type(None, Some(10)), "a body of no type");
+    }
 
     #[test]
     fn only_cameras_and_recordings_are_passed_on() {
