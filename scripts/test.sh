@@ -23,6 +23,8 @@ done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 # The MQTT broker of the tests.
 command -v mosquitto >/dev/null || need+=(mosquitto)
+# VLC, a player the docs name for stream.mp4 (run without a window).
+command -v cvlc >/dev/null || need+=(vlc-bin vlc-plugin-base)
 # The RTSP camera of the tests: GStreamer's RTSP server with x264enc (ugly), x265enc
 # (bad) and the RTP payloaders (good), driven from Debian's own Python; its rtsps://
 # needs GLib's TLS backend (glib-networking).

@@ -210,3 +210,26 @@ def scrape(hub, token=True):
 
 def value(samples, name, **labels):
     return samples.get((name, frozenset(labels.items())))
+
+
+RTSP_SERVER = ROOT / "crates" / "remotecam" / "tests" / "common" / "rtsp_server.py"
+
+
+@pytest.fixture
+def rtsp_camera():
+    """Starts an RTSP camera (GStreamer's RTSP server, as the Rust tests start it);
+    `start(*args)` gives its URL (with its user)."""
+    servers = []
+
+    def start(*args):
+        proc = subprocess.Popen(["/usr/bin/python3", str(RTSP_SERVER), "--user", "u", "--password", "p", *args],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        servers.append(proc)
+        url = proc.stdout.readline().strip()
+        assert url.startswith("rtsp://"), url
+        return url.replace("rtsp://", "rtsp://u:p@", 1)
+
+    yield start
+    for proc in servers:
+        proc.kill()
+        proc.wait()

@@ -3,35 +3,10 @@ Chromium: the camera page and the dashboard play it as video through Media Sourc
 Extensions, its pixels are the camera's colour bars, and a recorded clip of it plays to
 its end."""
 
-import subprocess
-
-import pytest
-
-from conftest import ROOT, WAIT, shoot, wait_until
-
-SERVER = ROOT / "crates" / "remotecam" / "tests" / "common" / "rtsp_server.py"
+from conftest import WAIT, shoot, wait_until
 
 # The seven SMPTE bars, left to right.
 BARS = [(255, 255, 255), (255, 255, 0), (0, 255, 255), (0, 255, 0), (255, 0, 255), (255, 0, 0), (0, 0, 255)]
-
-
-@pytest.fixture
-def rtsp_camera():
-    """Starts an RTSP camera; `start(*args)` gives its URL (with its user)."""
-    servers = []
-
-    def start(*args):
-        proc = subprocess.Popen(["/usr/bin/python3", str(SERVER), "--user", "u", "--password", "p", *args],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        servers.append(proc)
-        url = proc.stdout.readline().strip()
-        assert url.startswith("rtsp://"), url
-        return url.replace("rtsp://", "rtsp://u:p@", 1)
-
-    yield start
-    for proc in servers:
-        proc.kill()
-        proc.wait()
 
 
 def config(tmp_path, text):

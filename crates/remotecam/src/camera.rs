@@ -334,27 +334,35 @@ impl Camera {
         self.detect.get().unwrap_or(&self.video)
     }
 
-    /// The newest picture while the camera is online, made sure not to be stale: an
-    /// on-demand camera that is idle is started (by being a viewer for a moment), and a
-    /// video camera whose pictures are not being made (nobody wanted JPEG lately) makes
-    /// one of its newest unit. Waits [`SNAPSHOT_WAIT`] at most for that picture.
-    pub async fn snapshot(self: &Arc<Self>) -> Option<Arc<Frame>> {
+    /// The first frame a new viewer may be given (0: any); the frame held before it is
+    /// stale. An on-demand camera that is idle holds the frame of its last run; a video
+    /// camera whose pictures were not being made (nobody wanted JPEG lately) holds the
+    /// last picture made then, maybe minutes old: the next is made of its newest unit.
+    pub fn fresh_from(&self) -> u64 {
         let held = self.latest().frame.as_ref().map_or(0, |f| f.seq);
-        let wanted = if self.status().state == SourceState::Idle {
-            Some(held + 1)
-        } else {
-            match self.decoded_video().newest() {
-                // The decoder, when running, is at most the unit being decoded behind;
-                // a camera just live has no picture yet.
-                Some(unit) if held == 0 || held + 1 < unit.seq => Some(unit.seq),
-                _ => None,
-            }
-        };
-        if let Some(wanted) = wanted {
+        if self.status().state == SourceState::Idle {
+            return held + 1;
+        }
+        match self.decoded_video().newest() {
+            // The decoder, when running, is at most the unit being decoded behind; a
+            // camera just live has no picture yet.
+            Some(unit) if held == 0 || held + 1 < unit.seq => unit.seq,
+            _ => 0,
+        }
+    }
+
+    /// The newest picture while the camera is online, made sure not to be stale
+    /// ([`Camera::fresh_from`]): an on-demand camera that is idle is started, and a
+    /// video camera makes a picture of its newest unit, by being a viewer for a moment.
+    /// Waits [`SNAPSHOT_WAIT`] at most for that picture.
+    pub async fn snapshot(self: &Arc<Self>) -> Option<Arc<Frame>> {
+        let fresh = self.fresh_from();
+        if fresh > 0 {
             let _viewer = self.viewer();
             let mut rx = self.subscribe();
-            let fresh = |l: &Latest| l.online && l.frame.as_ref().is_some_and(|f| f.seq >= wanted);
-            let _ = tokio::time::timeout(SNAPSHOT_WAIT, rx.wait_for(fresh)).await;
+            let is_fresh =
+                |l: &Latest| l.online && l.frame.as_ref().is_some_and(|f| f.seq >= fresh);
+            let _ = tokio::time::timeout(SNAPSHOT_WAIT, rx.wait_for(is_fresh)).await;
         }
         let latest = self.latest();
         latest.frame.filter(|_| latest.online)

@@ -1,6 +1,7 @@
 //! RTSP cameras that misbehave (`common/fake_rtsp.rs`): a stall after PLAY, garbage
 //! instead of RTP, H.264 without its parameter sets, a picture size that changes, an
-//! access unit or a session description that never ends. Each gives the camera a
+//! access unit or a session description that never ends, SEI marked as the ends of units
+//! (one unit to retina), units without a picture. Each gives the camera a
 //! clear state and error or is followed, never a crash, and the other camera goes on.
 
 mod common;
@@ -112,6 +113,31 @@ async fn an_access_unit_that_never_ends_is_cut_at_the_frame_limit() {
     .await;
     let grown = hub.rss_kib().saturating_sub(before);
     assert!(grown < GROWTH_MAX_KIB, "the hub grew by {grown} KiB");
+}
+
+#[tokio::test]
+async fn sei_marked_as_unit_ends_are_cut_at_the_frame_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let units = h264(dir.path(), 320, 240, 1);
+    let (url, _camera) = fake_rtsp_camera(Sends::SeiFlood(units)).await;
+    let hub = hub_with_args(&url, &["--max-frame-bytes", "1000000"]);
+    let before = hub.rss_kib();
+    retried_with(
+        &hub,
+        "an access unit above the limit of 1000000 bytes (--max-frame-bytes)",
+    )
+    .await;
+    let grown = hub.rss_kib().saturating_sub(before);
+    assert!(grown < GROWTH_MAX_KIB, "the hub grew by {grown} KiB");
+}
+
+#[tokio::test]
+async fn a_camera_that_sends_units_without_pictures_is_stalled() {
+    let dir = tempfile::tempdir().unwrap();
+    let units = h264(dir.path(), 320, 240, 1);
+    let (url, _camera) = fake_rtsp_camera(Sends::NoPictures(units)).await;
+    let hub = hub_with(&url);
+    retried_with(&hub, "stalled: no picture for 1 s").await;
 }
 
 #[tokio::test]

@@ -59,7 +59,7 @@ impl UnitBuffer {
         if unit.keyframe {
             self.keys.push_back(self.first + self.units.len() as u64);
         }
-        self.bytes += unit.data.len();
+        self.bytes += unit.held_bytes();
         let newest = unit.received;
         self.units.push_back(unit);
         // Drop the first group while the next keyframe is itself old enough to start
@@ -72,7 +72,7 @@ impl UnitBuffer {
                 break;
             }
             for unit in self.units.drain(..at) {
-                self.bytes -= unit.data.len();
+                self.bytes -= unit.held_bytes();
             }
             self.first = next_key;
             self.keys.pop_front();
@@ -146,19 +146,21 @@ mod tests {
     #[test]
     fn the_cap_lets_the_oldest_groups_go() {
         let t0 = Instant::now();
-        let mut buffer = UnitBuffer::with_cap(Duration::from_secs(60), 2000);
+        let each = at(t0, 0).held_bytes();
+        let mut buffer = UnitBuffer::with_cap(Duration::from_secs(60), 19 * each + each / 2);
         for seq in 0..=30 {
             buffer.push(at(t0, seq));
         }
-        // Twenty units of 104 bytes pass the cap: the groups from 0 and 10 went.
+        // Twenty units pass the cap: the groups from 0 and 10 went.
         assert_eq!(seqs(&buffer, t0, 0).first(), Some(&20));
-        assert_eq!(buffer.bytes(), 11 * 104);
+        assert_eq!(buffer.bytes(), 11 * each);
     }
 
     #[test]
     fn one_group_over_the_cap_is_let_go_whole() {
         let t0 = Instant::now();
-        let mut buffer = UnitBuffer::with_cap(Duration::from_secs(60), 500);
+        let each = at(t0, 0).held_bytes();
+        let mut buffer = UnitBuffer::with_cap(Duration::from_secs(60), 4 * each + each / 2);
         for seq in 0..=5 {
             buffer.push(at(t0, seq));
         }

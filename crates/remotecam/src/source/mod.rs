@@ -11,6 +11,7 @@ pub(crate) mod camera_tls;
 mod http;
 mod pictures;
 mod rtsp;
+mod rtsp_guard;
 mod rtsp_link;
 mod spec;
 mod test_pattern;

@@ -6,7 +6,7 @@
 //! second stream instead, pulled beside the first and retried on its own.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -14,6 +14,7 @@ use retina::client::{
     Credentials, Demuxed, PlayOptions, Session, SessionOptions, SetupOptions, Transport,
 };
 use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoParametersCodec};
+use tokio::time::Instant;
 
 use super::rtsp_link::Link;
 use super::spec::{RtspSpec, RtspTransport};
@@ -100,12 +101,14 @@ async fn connect(spec: &RtspSpec, limits: FrameLimits) -> Result<Playing, String
 
 /// Connects (through the relay over TCP), then negotiates the stream.
 async fn open(spec: &RtspSpec, limits: FrameLimits) -> Result<Playing, String> {
+    // The relay counts access units as units of the codec the camera offers.
+    let codec = Arc::new(OnceLock::new());
     let mut link = match spec.transport {
-        RtspTransport::Tcp => Some(Link::open(spec, limits.max_bytes).await?),
+        RtspTransport::Tcp => Some(Link::open(spec, limits.max_bytes, Arc::clone(&codec)).await?),
         RtspTransport::Udp => None,
     };
     let url = link.as_ref().map_or(&spec.url, |l| &l.url).clone();
-    match drive(&mut link, negotiate(spec, url)).await {
+    match drive(&mut link, negotiate(spec, url, &codec)).await {
         Ok(demuxed) => Ok(Playing { demuxed, link }),
         // The relay's refusal is why retina failed, if there is one.
         Err(e) => Err(link.as_ref().and_then(Link::failure).unwrap_or(e)),
@@ -121,7 +124,11 @@ async fn drive<F: Future>(link: &mut Option<Link>, work: F) -> F::Output {
 }
 
 /// DESCRIBE at `url`, SETUP of the first H.264 or H.265 video stream, PLAY.
-async fn negotiate(spec: &RtspSpec, url: url::Url) -> Result<Demuxed, String> {
+async fn negotiate(
+    spec: &RtspSpec,
+    url: url::Url,
+    codec: &OnceLock<Codec>,
+) -> Result<Demuxed, String> {
     let creds = spec.user.as_ref().map(|(username, password)| Credentials {
         username: username.clone(),
         password: password.clone(),
@@ -146,6 +153,10 @@ async fn negotiate(spec: &RtspSpec, url: url::Url) -> Result<Demuxed, String> {
                 offered.join(", ")
             )
         })?;
+    let _ = codec.set(match session.streams()[video].encoding_name() {
+        "h265" => Codec::H265,
+        _ => Codec::H264,
+    });
     let transport = match spec.transport {
         RtspTransport::Tcp => Transport::default(),
         RtspTransport::Udp => "udp".parse().expect("a transport retina knows"),
@@ -184,7 +195,9 @@ fn describe(e: &retina::Error) -> String {
     }
 }
 
-/// Publishes every access unit of `stream` until it fails or stalls.
+/// Publishes every access unit of `stream` that holds a picture until it fails or
+/// stalls: only a picture shows the camera is alive (control reports and units of SEI
+/// or filler alone do not).
 async fn ingest(
     lease: &PublisherLease,
     playing: &mut Playing,
@@ -193,12 +206,13 @@ async fn ingest(
     stream: VideoStream,
 ) -> String {
     let mut params: Option<Arc<VideoParams>> = None;
+    let mut stalled_at = Instant::now() + spec.read_timeout;
     loop {
         let next = drive(&mut playing.link, playing.demuxed.next());
-        let item = match tokio::time::timeout(spec.read_timeout, next).await {
+        let item = match tokio::time::timeout_at(stalled_at, next).await {
             Err(_) => {
                 return format!(
-                    "the stream stalled: no video for {:.0} s",
+                    "the stream stalled: no picture for {:.0} s",
                     spec.read_timeout.as_secs_f64()
                 );
             }
@@ -241,6 +255,10 @@ async fn ingest(
                 limits.max_bytes
             );
         }
+        if !params.codec.has_picture(frame.data()) {
+            continue;
+        }
+        stalled_at = Instant::now() + spec.read_timeout;
         let keyframe = frame.is_random_access_point()
             || (params.codec == Codec::H265 && crate::video::is_h265_irap(frame.data()));
         let pts = frame.timestamp().elapsed();

@@ -8,7 +8,8 @@
 //! replaced the group), it skips to the newest keyframe and counts what it missed.
 //!
 //! **Architecture invariant:** the publisher never waits for a consumer, and the memory
-//! held is one group of pictures per camera, capped at [`MAX_GOP_BYTES`], whatever the
+//! held is one group of pictures per camera, capped at [`MAX_GOP_BYTES`] (each unit
+//! counted with its overhead) and [`MAX_GOP_UNITS`], whatever the
 //! number of consumers and however slowly they read. A group that grows past the cap
 //! (a camera that sends keyframes too rarely) is dropped whole, and the bus waits for the
 //! next keyframe.
@@ -25,8 +26,11 @@ use tokio::sync::watch;
 use super::AccessUnit;
 use super::tap::UnitTap;
 
-/// The most one camera's group of pictures may hold: 10 s of a 12 Mbit/s stream.
+/// The most one camera's group of pictures may hold: 10 s of a 12 Mbit/s stream. Each
+/// unit counts with its overhead ([`AccessUnit::held_bytes`]).
 pub const MAX_GOP_BYTES: usize = 16 << 20;
+/// The most units one group may hold: a minute at 60 frames a second.
+pub const MAX_GOP_UNITS: usize = 3600;
 
 /// The newest group of pictures of one camera.
 #[derive(Debug)]
@@ -102,11 +106,12 @@ impl VideoBus {
             {
                 gop.params = Some(Arc::clone(&unit.params));
             }
-            gop.bytes += unit.data.len();
+            gop.bytes += unit.held_bytes();
             gop.units.push_back(unit);
-            if gop.bytes > self.max_bytes {
+            if gop.bytes > self.max_bytes || gop.units.len() > MAX_GOP_UNITS {
                 tracing::warn!(
                     bytes = gop.bytes,
+                    units = gop.units.len(),
                     "a group of pictures passed the cap: dropped, waiting for the next keyframe"
                 );
                 gop.units.clear();
@@ -224,10 +229,15 @@ impl VideoReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::video::UNIT_OVERHEAD;
     use crate::video::tests::unit;
 
     fn push(bus: &VideoBus, seq: u64, keyframe: bool) {
-        bus.push(Arc::new(unit(seq, keyframe, 100)));
+        push_sized(bus, seq, keyframe, 100);
+    }
+
+    fn push_sized(bus: &VideoBus, seq: u64, keyframe: bool, len: usize) {
+        bus.push(Arc::new(unit(seq, keyframe, len)));
     }
 
     fn seqs(reader: &mut VideoReader) -> Vec<u64> {
@@ -267,20 +277,39 @@ mod tests {
 
     #[test]
     fn memory_is_one_group_whatever_the_readers_and_capped() {
-        let bus = Arc::new(VideoBus::with_cap(1000));
+        // What one unit of the test's weighs, its overhead counted.
+        let each = unit(0, false, 100).held_bytes();
+        let bus = Arc::new(VideoBus::with_cap(9 * each + each / 2));
         let _stalled = bus.reader();
         push(&bus, 1, true);
         for seq in 2..=9 {
             push(&bus, seq, false);
         }
-        assert_eq!(bus.bytes(), 9 * 104);
-        push(&bus, 10, false); // 1040 bytes: past the cap, the group is dropped
+        assert_eq!(bus.bytes(), 9 * each);
+        push(&bus, 10, false); // past the cap, the group is dropped
         assert_eq!(bus.bytes(), 0);
         push(&bus, 11, false);
         assert!(bus.newest().is_none(), "waits for the next keyframe");
         push(&bus, 12, true);
-        assert_eq!(bus.bytes(), 104);
+        assert_eq!(bus.bytes(), each);
         assert_eq!(bus.newest().unwrap().seq, 12);
+    }
+
+    #[test]
+    fn many_tiny_units_are_capped_by_their_count_and_overhead() {
+        let bus = Arc::new(VideoBus::default());
+        push_sized(&bus, 1, true, 1);
+        for seq in 2..=MAX_GOP_UNITS as u64 {
+            push_sized(&bus, seq, false, 1);
+        }
+        assert_eq!(bus.newest().unwrap().seq, MAX_GOP_UNITS as u64);
+        assert!(
+            bus.bytes() >= MAX_GOP_UNITS * UNIT_OVERHEAD,
+            "the overhead counts"
+        );
+        push_sized(&bus, MAX_GOP_UNITS as u64 + 1, false, 1);
+        assert!(bus.newest().is_none(), "one unit too many: dropped");
+        assert_eq!(bus.bytes(), 0);
     }
 
     #[test]

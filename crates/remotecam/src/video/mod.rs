@@ -37,6 +37,46 @@ impl Codec {
             Codec::H265 => "H.265",
         }
     }
+
+    /// Whether a NAL unit whose header starts with `header` is (a slice of) a picture:
+    /// H.264's types 1 to 5, H.265's VCL types 0 to 31.
+    pub fn is_picture(self, header: u8) -> bool {
+        match self {
+            Codec::Jpeg => false,
+            Codec::H264 => matches!(header & 0x1F, 1..=5),
+            Codec::H265 => (header >> 1) & 0x3F < 32,
+        }
+    }
+
+    /// Whether a NAL unit whose header starts with `header` may be the last of an access
+    /// unit, as retina puts units together from RTP packets: parameter sets (and H.264's
+    /// SEI, H.265's reserved and unspecified non-picture types) come before a picture,
+    /// so a unit that ends in one goes on, across markers and timestamps.
+    pub fn may_end_unit(self, header: u8) -> bool {
+        match self {
+            Codec::Jpeg => true,
+            Codec::H264 => !matches!(header & 0x1F, 6..=8),
+            Codec::H265 => !matches!((header >> 1) & 0x3F, 32..=34 | 41..=44 | 48..=55),
+        }
+    }
+
+    /// Whether an access unit (NAL units with 4-byte lengths) holds a picture. A unit
+    /// without one (only SEI, delimiters, filler) shows nothing: the hub does not take
+    /// it as video.
+    pub fn has_picture(self, unit: &[u8]) -> bool {
+        let mut rest = unit;
+        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+            let len = u32::from_be_bytes(*len) as usize;
+            let Some(nal) = tail.get(..len) else {
+                return false;
+            };
+            if nal.first().is_some_and(|&h| self.is_picture(h)) {
+                return true;
+            }
+            rest = &tail[len..];
+        }
+        false
+    }
 }
 
 /// What a decoder or an MP4 writer needs to know of a stream besides its access units.
@@ -132,11 +172,19 @@ pub struct AccessUnit {
     pub received_at: SystemTime,
     /// `received_at` on the monotonic clock.
     pub received: Instant,
-    /// The header of its live MP4 fragment, made on first use.
-    fragment: OnceLock<Bytes>,
 }
 
+/// What holding one access unit costs beside its bytes: the unit, its counts and its
+/// buffer's bookkeeping.
+pub const UNIT_OVERHEAD: usize = std::mem::size_of::<AccessUnit>() + 256;
+
 impl AccessUnit {
+    /// The memory holding this unit takes, what caps on held units count: many tiny
+    /// units weigh what they cost, not only their bytes.
+    pub fn held_bytes(&self) -> usize {
+        self.data.len() + UNIT_OVERHEAD
+    }
+
     pub fn new(
         seq: u64,
         data: Bytes,
@@ -154,18 +202,7 @@ impl AccessUnit {
             params,
             received_at: SystemTime::now(),
             received,
-            fragment: OnceLock::new(),
         }
-    }
-
-    /// The `moof` and `mdat` header of the live MP4 fragment that holds this unit alone
-    /// (the unit's bytes follow it), made once and shared by every viewer.
-    pub fn fragment_header(&self) -> std::io::Result<Bytes> {
-        if let Some(header) = self.fragment.get() {
-            return Ok(header.clone());
-        }
-        let header = mp4::fragment_header(self)?;
-        Ok(self.fragment.get_or_init(|| header).clone())
     }
 
     /// The NAL units in Annex B form (each behind a start code), with the parameter sets
@@ -215,6 +252,57 @@ pub(crate) mod tests {
             .iter()
             .flat_map(|&t| [0, 0, 0, 3, t << 1, 1, 0xAF])
             .collect()
+    }
+
+    #[test]
+    fn a_unit_has_a_picture_only_with_a_slice_in_it() {
+        let h264 = |types: &[u8]| -> Vec<u8> {
+            types
+                .iter()
+                .flat_map(|&t| [0, 0, 0, 2, 0x60 | t, 0xAF])
+                .collect()
+        };
+        assert!(Codec::H264.has_picture(&h264(&[9, 6, 5])), "AUD, SEI, IDR");
+        assert!(Codec::H264.has_picture(&h264(&[1])), "a P slice");
+        assert!(
+            !Codec::H264.has_picture(&h264(&[9, 6, 6, 12])),
+            "AUD, SEI, filler"
+        );
+        assert!(
+            !Codec::H264.has_picture(&[0, 0, 0, 9, 0x65]),
+            "a length past the end"
+        );
+        assert!(
+            Codec::H265.has_picture(&h265(&[35, 39, 1])),
+            "AUD, SEI, TRAIL_R"
+        );
+        assert!(Codec::H265.has_picture(&h265(&[19])), "IDR");
+        assert!(!Codec::H265.has_picture(&h265(&[35, 39, 40])), "AUD, SEIs");
+    }
+
+    #[test]
+    fn a_unit_goes_on_after_parameter_sets_and_sei() {
+        for (header, ends) in [
+            (0x67, false),
+            (0x68, false),
+            (0x06, false),
+            (0x65, true),
+            (0x41, true),
+            (0x09, true),
+        ] {
+            assert_eq!(Codec::H264.may_end_unit(header), ends, "{header:#x}");
+        }
+        for (kind, ends) in [
+            (32, false),
+            (33, false),
+            (34, false),
+            (48, false),
+            (1, true),
+            (19, true),
+            (39, true),
+        ] {
+            assert_eq!(Codec::H265.may_end_unit(kind << 1), ends, "{kind}");
+        }
     }
 
     #[test]

@@ -2,11 +2,11 @@
 //! parameter sets, the init segment (`ftyp` + `moov`), and one fragment (`moof` +
 //! `mdat`) per access unit for live viewers.
 //!
-//! A unit's fragment depends on the unit alone (its sequence number, its time by the
-//! camera's clock, its size), so it is made once, on first use, and shared by every
-//! viewer: the unit's bytes follow it untouched, never copied. A viewer that joins late
-//! gets fragments whose times do not start at zero; players and Media Source Extensions
-//! start where the first fragment says.
+//! A fragment's header is made for each viewer (a hundred bytes, written field by field):
+//! its time counts from the viewer's first unit, so that every viewer's stream starts at
+//! zero, as a file does. VLC stops at once ("EOF reached") on a live stream whose first
+//! fragment starts later; Media Source Extensions and ffmpeg take either. The unit's
+//! bytes follow the header untouched, shared by every viewer, never copied.
 
 use std::num::NonZeroU32;
 
@@ -87,11 +87,13 @@ pub fn init_segment(params: &VideoParams) -> std::io::Result<Bytes> {
     Ok(Bytes::from(muxer.init_segment_bytes().map_err(mp4_error)?))
 }
 
-/// The `moof` and `mdat` header of the fragment that holds `unit` alone; the unit's
-/// bytes follow it. Written by hand, field by field (ISO/IEC 14496-12 8.8): it is made
-/// for every unit a viewer gets, and the box encoder took as long as the rest of a
-/// viewer's frame. The layout is fixed: 100 bytes of `moof`, then `mdat`'s header.
-pub fn fragment_header(unit: &AccessUnit) -> std::io::Result<Bytes> {
+/// The `moof` and `mdat` header of the fragment that holds `unit` alone, for a viewer
+/// whose stream started at the unit of time `start` (the camera's clock): the unit's
+/// bytes follow it. Numbered by the unit (a gap is units skipped). Written by hand,
+/// field by field (ISO/IEC 14496-12 8.8): it is made for every unit a viewer gets, and
+/// the box encoder took as long as the rest of a viewer's frame. The layout is fixed:
+/// 100 bytes of `moof`, then `mdat`'s header.
+pub fn fragment_header(unit: &AccessUnit, start: i64) -> std::io::Result<Bytes> {
     // Sample flags: a keyframe depends on no other sample; any other depends on others
     // and is not a sync sample.
     let flags: u32 = if unit.keyframe {
@@ -119,11 +121,11 @@ pub fn fragment_header(unit: &AccessUnit) -> std::io::Result<Bytes> {
     put(b"tfhd");
     put(&0x0002_0000u32.to_be_bytes());
     put(&TRACK_ID.to_be_bytes());
-    // tfdt, version 1: the unit's time, 64 bits.
+    // tfdt, version 1: the unit's time in the viewer's stream, 64 bits.
     put(&20u32.to_be_bytes());
     put(b"tfdt");
     put(&0x0100_0000u32.to_be_bytes());
-    put(&u64::try_from(unit.pts).unwrap_or(0).to_be_bytes());
+    put(&u64::try_from(unit.pts - start).unwrap_or(0).to_be_bytes());
     // trun: data offset (0x1), then one sample's duration (0x100), size (0x200) and
     // flags (0x400). The data starts after the moof and mdat's 8-byte header.
     put(&32u32.to_be_bytes());
@@ -155,13 +157,14 @@ mod tests {
         let mut unit = crate::video::tests::unit(7, true, 300);
         unit.pts = 123_456;
         unit.duration = 3000;
-        let header = fragment_header(&unit).unwrap();
+        // A viewer whose stream started at 100,000.
+        let header = fragment_header(&unit, 100_000).unwrap();
         let (moof, moof_len) = MoofBox::decode(&header).unwrap();
         assert_eq!(moof.mfhd_box.sequence_number, 7);
         let traf = &moof.traf_boxes[0];
         assert_eq!(
             traf.tfdt_box.as_ref().unwrap().base_media_decode_time,
-            123_456
+            23_456
         );
         let trun = &traf.trun_boxes[0];
         assert_eq!(trun.data_offset, Some(header.len() as i32));
@@ -176,7 +179,7 @@ mod tests {
         );
         // A unit that is not a keyframe depends on others.
         unit.keyframe = false;
-        let header = fragment_header(&unit).unwrap();
+        let header = fragment_header(&unit, 0).unwrap();
         let (moof, _) = MoofBox::decode(&header).unwrap();
         let sample = &moof.traf_boxes[0].trun_boxes[0].samples[0];
         assert_eq!(sample.flags.map(|f| f.get()), Some(0x0101_0000));

@@ -34,9 +34,11 @@ pub(super) async fn stream(
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     let cam = state.camera(&name)?;
+    let guard = cam.viewer();
     let viewer = MjpegViewer {
         rx: cam.subscribe(),
-        _guard: cam.viewer(),
+        fresh_from: cam.fresh_from(),
+        _guard: guard,
         metrics: ViewerMetrics::new(cam.name(), "mjpeg"),
         camera: cam,
         last_seq: 0,
@@ -68,6 +70,8 @@ struct MjpegViewer {
     _guard: ViewerGuard,
     metrics: ViewerMetrics,
     last_seq: u64,
+    /// Frames before it are stale (see `Camera::fresh_from`): not sent.
+    fresh_from: u64,
     placeholder_due: Option<Instant>,
     /// Chunks of the part being sent, last first.
     pending: Vec<Bytes>,
@@ -91,6 +95,7 @@ impl MjpegViewer {
                 self.placeholder_due = None;
                 if let Some(frame) = latest.frame
                     && frame.seq != self.last_seq
+                    && frame.seq >= self.fresh_from
                 {
                     let header = frame.mjpeg_part_header();
                     let bytes = header.len() + frame.jpeg.len() + PART_END.len();

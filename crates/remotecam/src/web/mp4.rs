@@ -2,8 +2,9 @@
 //! fragmented MP4 over HTTP, endless, for ffmpeg, VLC, mpv, Home Assistant's stream
 //! source and the pages' Media Source Extensions player.
 //!
-//! The init segment, then one fragment per access unit, each made once and shared by
-//! every viewer (`video::mp4`), starting at the newest keyframe. As with MJPEG there is
+//! The init segment, then one fragment per access unit (`video::mp4`: a header made for
+//! the viewer, its time from the viewer's first unit, then the unit's shared bytes),
+//! starting at the newest keyframe. As with MJPEG there is
 //! no queue per viewer: the next fragment is taken from the video bus only when the
 //! connection has taken the last one, so a slow viewer falls behind by at most the group
 //! of pictures the bus holds and then skips to the newest keyframe. When the camera's
@@ -40,6 +41,7 @@ pub(super) async fn stream(
         _guard: cam.video_viewer(),
         metrics: super::metrics::ViewerMetrics::new(cam.name(), "mp4"),
         params: None,
+        start: 0,
         pending: Vec::with_capacity(3),
     };
     let chunks = futures_util::stream::unfold(viewer, |mut v| async move {
@@ -60,6 +62,8 @@ struct Mp4Viewer {
     metrics: super::metrics::ViewerMetrics,
     /// The stream being sent (its init segment went out).
     params: Option<Arc<VideoParams>>,
+    /// The time of the first unit sent, by the camera's clock: the viewer's zero.
+    start: i64,
     /// Chunks to send before the next unit, last first.
     pending: Vec<Bytes>,
 }
@@ -79,9 +83,10 @@ impl Mp4Viewer {
             None => {
                 parts.push(unit.params.init_segment().ok()?);
                 self.params = Some(Arc::clone(&unit.params));
+                self.start = unit.pts;
             }
         }
-        parts.push(unit.fragment_header().ok()?);
+        parts.push(crate::video::mp4::fragment_header(&unit, self.start).ok()?);
         parts.push(unit.data.clone());
         let skipped = std::mem::take(&mut self.reader.skipped);
         self.metrics

@@ -74,6 +74,8 @@ async fn viewer_session(
         return;
     }
     let mut last_seq = 0;
+    // Frames before it are stale (see `Camera::fresh_from`): not sent.
+    let fresh_from = camera.fresh_from();
     let mut was_online = None;
     // Pings find viewers that went away while nothing was sent (an offline camera).
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -92,6 +94,7 @@ async fn viewer_session(
         if latest.online
             && let Some(frame) = latest.frame
             && frame.seq != last_seq
+            && frame.seq >= fresh_from
         {
             let skipped = super::metrics::skipped(last_seq, frame.seq);
             last_seq = frame.seq;

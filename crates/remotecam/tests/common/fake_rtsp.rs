@@ -25,6 +25,13 @@ pub enum Sends {
     EndlessUnit,
     /// A DESCRIBE answer claiming 4 GB of session description, and sending it.
     EndlessDescription,
+    /// The first of these access units (a keyframe), then 1,400-byte SEI NAL units, each
+    /// marked as a unit's end with a timestamp of its own, as fast as they are taken,
+    /// with a sender report every 0.5 s: a unit that never ends, to retina.
+    SeiFlood(Vec<Vec<Vec<u8>>>),
+    /// The first of these access units, then units that show nothing (a delimiter and
+    /// filler data, marked) at 100 a second, with a sender report every 0.5 s.
+    NoPictures(Vec<Vec<Vec<u8>>>),
 }
 
 /// Access units of an H.264 stream of `width` x `height`, `frames` long, a keyframe
@@ -198,6 +205,16 @@ async fn play(mut stream: TcpStream, sends: Sends) {
             }
         }
         Sends::EndlessDescription => unreachable!("it never gets to PLAY"),
+        Sends::SeiFlood(units) => {
+            let mut sei = vec![0x06];
+            sei.resize(1400, 0x55);
+            return flood(stream, &units[0], &[sei], None).await;
+        }
+        Sends::NoPictures(units) => {
+            let nothing = [vec![0x09, 0xF0], vec![0x0C, 0xFF, 0xFF, 0x80]];
+            let pace = Duration::from_millis(10);
+            return flood(stream, &units[0], &nothing, Some(pace)).await;
+        }
     };
     let mut seq: u16 = 0;
     let mut frame = tokio::time::interval(Duration::from_millis(33));
@@ -212,6 +229,45 @@ async fn play(mut stream: TcpStream, sends: Sends) {
                 if stream.write_all(&packet).await.is_err() {
                     return;
                 }
+            }
+        }
+    }
+}
+
+/// `first` (an access unit), then `then` as an access unit over and over, its last NAL
+/// unit marked, each time with a new timestamp, every `pace` (or as fast as taken),
+/// and an RTCP sender report on channel 1 every 0.5 s.
+async fn flood(mut stream: TcpStream, first: &[Vec<u8>], then: &[Vec<u8>], pace: Option<Duration>) {
+    let mut seq: u16 = 0;
+    let mut send = async |stream: &mut TcpStream, unit: &[Vec<u8>], timestamp: u32| {
+        for (n, nal) in unit.iter().enumerate() {
+            for payload in packetize(nal) {
+                let last = n + 1 == unit.len() && payload.1;
+                let packet = interleaved(seq, timestamp, last, &payload.0);
+                seq = seq.wrapping_add(1);
+                stream.write_all(&packet).await?;
+            }
+        }
+        std::io::Result::Ok(())
+    };
+    if send(&mut stream, first, 0).await.is_err() {
+        return;
+    }
+    let mut report = tokio::time::Instant::now();
+    for i in 1u32.. {
+        if let Some(pace) = pace {
+            tokio::time::sleep(pace).await;
+        }
+        if send(&mut stream, then, i.wrapping_mul(3000)).await.is_err() {
+            return;
+        }
+        if report.elapsed() >= Duration::from_millis(500) {
+            report = tokio::time::Instant::now();
+            let mut sr = vec![b'$', 1, 0, 28, 0x80, 200, 0, 6];
+            sr.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
+            sr.resize(32, 0);
+            if stream.write_all(&sr).await.is_err() {
+                return;
             }
         }
     }
