@@ -1,10 +1,11 @@
 //! What the hub says of text that came from outside (a camera's SDP, a store's error, a
 //! peer's content type): a short excerpt, its control characters escaped, with the
 //! length of the whole. A log line or an error message stays one short line whatever a
-//! camera, peer or store sends, and cannot forge other lines.
+//! camera, peer or store sends, and cannot forge other lines; and no log line is longer
+//! than [`LOG_LINE`], whoever wrote it ([`CutStderr`]).
 
-/// Characters of the text kept.
-pub const KEPT: usize = 120;
+/// Characters of the text kept: the hub's own messages fit whole.
+pub const KEPT: usize = 240;
 
 /// `text` cut to [`KEPT`] characters, control characters escaped, and "... (N bytes)"
 /// when something was cut.
@@ -39,6 +40,42 @@ fn said(text: &str, mut cut: bool, whole: usize) -> String {
     out
 }
 
+/// The longest log line written whole.
+pub const LOG_LINE: usize = 4096;
+
+/// Standard error for the log, each line cut to [`LOG_LINE`] bytes: what a library logs
+/// of what it was sent (retina warns with a camera's whole format parameters) stays a
+/// line of bounded size. The log's formatter writes each event in one call.
+#[derive(Debug, Clone, Copy)]
+pub struct CutStderr;
+
+impl std::io::Write for CutStderr {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        let mut stderr = std::io::stderr().lock();
+        stderr.write_all(&cut_line(line))?;
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// `line` within [`LOG_LINE`] bytes (cut where a character starts), saying how long it
+/// was.
+fn cut_line(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if line.len() <= LOG_LINE {
+        return line.into();
+    }
+    let mut end = LOG_LINE;
+    while end > 0 && line[end] & 0xC0 == 0x80 {
+        end -= 1;
+    }
+    let mut out = line[..end].to_vec();
+    out.extend_from_slice(format!("... (a line of {} bytes, cut)\n", line.len()).as_bytes());
+    out.into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +98,15 @@ mod tests {
         let said = of("ok\nERROR forged line\r\x1b[31m");
         assert!(!said.contains(['\n', '\r', '\x1b']), "{said}");
         assert!(said.starts_with("ok\\nERROR forged line\\r"), "{said}");
+    }
+
+    #[test]
+    fn log_lines_are_cut_at_a_character() {
+        assert_eq!(&*cut_line(b"short\n"), b"short\n");
+        let long = "é".repeat(LOG_LINE);
+        let cut = String::from_utf8(cut_line(long.as_bytes()).into_owned()).unwrap();
+        assert!(cut.len() < LOG_LINE + 64, "{}", cut.len());
+        assert!(cut.ends_with(&format!("... (a line of {} bytes, cut)\n", long.len())));
     }
 
     #[test]

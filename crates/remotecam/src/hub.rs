@@ -1,13 +1,14 @@
 //! The set of cameras.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 
 use thiserror::Error;
 
 use tokio::sync::broadcast;
 
 use crate::camera::{Camera, SourceKind};
+use crate::counts::Counts;
 use crate::events::HubEvent;
 use crate::motion::{Motion, SettingsStore};
 use crate::record::store::Recordings;
@@ -41,6 +42,18 @@ pub fn camera_name(raw: &str) -> Result<String, NameError> {
 )]
 pub struct TooManyCameras(pub usize);
 
+/// Cameras one scoped token may bring into being by publishing (those the hub still
+/// has): a publisher link cannot fill the hub with names, each of which pushes out
+/// another's offline camera.
+pub const CAMERAS_PER_TOKEN: usize = 8;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error(
+    "this token has brought {0} cameras into being, the most one token may: publish under one \
+     of them, or have an admin forget one (DELETE /api/cameras/NAME) or give a token of its own"
+)]
+pub struct TooManyForToken(pub usize);
+
 /// What the hub keeps of each camera: its frame bus, and beside it (not inside it)
 /// motion detection's settings and state, which the API, the motion task and the
 /// recorder share. The camera knows nothing of who consumes its frames.
@@ -48,6 +61,8 @@ pub struct TooManyCameras(pub usize);
 pub struct Entry {
     pub camera: Arc<Camera>,
     pub motion: Arc<Motion>,
+    /// What was sent of it and what happened to it (`/metrics`): forgotten with it.
+    pub counts: Arc<Counts>,
 }
 
 /// Called with each camera the hub makes, to start what works on it (the server starts
@@ -80,6 +95,8 @@ pub struct Hub {
     stopping: tokio::sync::watch::Sender<bool>,
     /// Set once they have (every clip is finished and its events are sent).
     stopped: tokio::sync::watch::Sender<bool>,
+    /// By scoped token (its id): the cameras it brought into being.
+    made_by: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -138,6 +155,7 @@ impl Hub {
             on_new_camera,
             stopping: tokio::sync::watch::Sender::new(false),
             stopped: tokio::sync::watch::Sender::new(false),
+            made_by: Mutex::default(),
         }
     }
 
@@ -225,6 +243,7 @@ impl Hub {
                 self.events.clone(),
             )),
             motion: Arc::new(Motion::new(self.motion_store.get(name).unwrap_or_default())),
+            counts: Arc::default(),
         };
         cameras.insert(name.to_owned(), entry.clone());
         drop(cameras);
@@ -251,6 +270,24 @@ impl Hub {
     /// then end, once they have sent what is queued.
     pub fn stopped(&self) -> tokio::sync::watch::Receiver<bool> {
         self.stopped.subscribe()
+    }
+
+    /// Notes that the scoped token `token` (its id) brings the camera `name` into being,
+    /// within [`CAMERAS_PER_TOKEN`] of those it made that the hub still has. A camera
+    /// that exists is no new one.
+    pub fn made_by(&self, token: &str, name: &str) -> Result<(), TooManyForToken> {
+        let cameras = self.cameras.read().expect("cameras lock");
+        if cameras.contains_key(name) {
+            return Ok(());
+        }
+        let mut made_by = self.made_by.lock().expect("made_by lock");
+        let made = made_by.entry(token.to_owned()).or_default();
+        made.retain(|n| cameras.contains_key(n));
+        if made.len() >= CAMERAS_PER_TOKEN {
+            return Err(TooManyForToken(CAMERAS_PER_TOKEN));
+        }
+        made.push(name.to_owned());
+        Ok(())
     }
 
     /// Every camera with what is kept beside it, by name.

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod camera;
 pub mod config;
+pub mod counts;
 pub mod error;
 pub mod events;
 pub mod excerpt;

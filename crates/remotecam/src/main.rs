@@ -66,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(|| remotecam::excerpt::CutStderr)
         .init();
     let cli = Cli::parse();
     match cli.command {

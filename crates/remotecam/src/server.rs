@@ -258,7 +258,7 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
         ));
     }
     crate::web::metrics::handle();
-    tokio::spawn(crate::web::metrics::count_events(hub.events()));
+    tokio::spawn(crate::web::metrics::count_events(Arc::clone(&hub)));
     if let Some(mqtt) = &options.mqtt {
         crate::mqtt::start(
             Arc::clone(&hub),

@@ -310,3 +310,45 @@ async fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
     assert_eq!(numbers[0], numbers[1], "soft and hard limits: {line}");
     assert_ne!(numbers[0], "256", "{line}");
 }
+
+/// Names a publisher makes up, one after another, each camera pushing out the one
+/// offline the longest: `/metrics` lists the cameras the hub has, no more, and the hub
+/// does not grow with the names it has seen.
+#[tokio::test]
+async fn made_up_camera_names_leave_metrics_and_memory_bounded() {
+    const NAMES: usize = 20_000;
+    let hub = Hub::start(&["--max-cameras", "8"]);
+    let jpeg = test_jpeg(32, 24, "n", false);
+    let publish = |i: usize| {
+        let (hub, jpeg) = (&hub, jpeg.clone());
+        async move {
+            let mut p = Publisher::connect(hub, &format!("made-up-{i}")).await;
+            p.send(jpeg).await;
+        }
+    };
+    // A first round sets the hub's own figures (its allocator, its tables).
+    for i in 0..100 {
+        publish(i).await;
+    }
+    let rss_before = hub.rss_kib();
+    let metrics_before = hub.text("/metrics").await.len();
+    for batch in (100..NAMES).collect::<Vec<_>>().chunks(2) {
+        futures_util::future::join_all(batch.iter().map(|&i| publish(i))).await;
+    }
+    let metrics = hub.text("/metrics").await;
+    let names: std::collections::BTreeSet<&str> = metrics
+        .match_indices("camera=\"made-up-")
+        .map(|(at, _)| metrics[at + 8..].split('"').next().unwrap())
+        .collect();
+    assert!(names.len() <= 8, "/metrics names {} cameras", names.len());
+    assert!(
+        metrics.len() < 2 * metrics_before,
+        "/metrics grew from {metrics_before} to {} bytes",
+        metrics.len()
+    );
+    let grown = hub.rss_kib().saturating_sub(rss_before);
+    assert!(
+        grown < 16 * 1024,
+        "{NAMES} names grew the hub by {grown} KiB"
+    );
+}

@@ -141,6 +141,24 @@ async fn a_camera_that_sends_units_without_pictures_is_stalled() {
 }
 
 #[tokio::test]
+async fn what_a_camera_says_is_logged_and_shown_as_a_short_excerpt() {
+    let (url, _camera) = fake_rtsp_camera(Sends::HugeParameterSets).await;
+    let hub = hub_with(&url);
+    hub.wait_camera("door", |c| c["state"] == "retrying").await;
+    let error = hub.camera("door").await["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        error.len() < 1024,
+        "the camera's error is {} bytes",
+        error.len()
+    );
+    let logged: usize = hub.log().iter().map(String::len).sum();
+    assert!(logged < 64 << 10, "the hub logged {logged} bytes");
+}
+
+#[tokio::test]
 async fn a_session_description_that_never_ends_is_refused_before_it_is_read() {
     let (url, _camera) = fake_rtsp_camera(Sends::EndlessDescription).await;
     let hub = hub_with(&url);

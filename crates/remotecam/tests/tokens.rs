@@ -307,6 +307,44 @@ async fn a_publisher_token_publishes_its_camera_only() {
 }
 
 #[tokio::test]
+async fn a_publisher_token_brings_at_most_eight_cameras_into_being() {
+    let hub = Hub::start(&[]);
+    let made = hub.add_token(&["--role", "publisher"]);
+    let bearer = format!("Bearer {}", made.token);
+    let publish = |camera: String| {
+        let bearer = bearer.clone();
+        let hub = &hub;
+        async move {
+            let path = format!("/api/cameras/{camera}/publish");
+            ws_from_other(hub, &path, &[("authorization", &bearer)]).await
+        }
+    };
+    for i in 0..8 {
+        let mut ws = publish(format!("cam{i}")).await.unwrap();
+        assert_eq!(next_text(&mut ws).await["type"], "hello");
+    }
+    let refused = client_request(&hub, "/api/cameras/cam8/publish", &made.token);
+    let (code, error) = error_text(refused).await;
+    assert_eq!(code, 403);
+    assert!(error.contains("brought 8 cameras into being"), "{error}");
+    assert_eq!(refused_with(publish("cam8".into()).await), 403);
+    // Its own cameras it publishes to again; one forgotten makes room for another.
+    let mut again = publish("cam3".into()).await.unwrap();
+    assert_eq!(next_text(&mut again).await["type"], "hello");
+    drop(again);
+    hub.wait_camera("cam0", |c| c["online"] == false).await;
+    let forget = reqwest::Client::new().delete(hub.url("/api/cameras/cam0"));
+    assert_eq!(status(forget).await, 204);
+    let mut ws = publish("cam8".into()).await.unwrap();
+    assert_eq!(next_text(&mut ws).await["type"], "hello");
+}
+
+/// A GET of `path` from another machine with `token`.
+fn client_request(hub: &Hub, path: &str, token: &str) -> reqwest::RequestBuilder {
+    other_client().get(hub.url(path)).bearer_auth(token)
+}
+
+#[tokio::test]
 async fn the_api_makes_tokens_and_refuses_bad_ones() {
     let (hub, _p) = hub_with(&["door"]).await;
     let api = reqwest::Client::new();

@@ -100,6 +100,12 @@ impl Grant {
         self.token.as_deref()
     }
 
+    /// The scoped token's id (not secret); `None` for the hub's own token and trusted
+    /// addresses.
+    pub fn scoped_id(&self) -> Option<&str> {
+        self.held.as_ref().map(|h| h.record.id.as_str())
+    }
+
     /// The cameras it is limited to; `None`: every camera.
     pub fn cameras(&self) -> Option<&[String]> {
         self.held

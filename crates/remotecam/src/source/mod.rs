@@ -110,6 +110,8 @@ pub async fn supervise(
                 continue;
             }
         };
+        // A camera's words may be in it (an SDP, a content type): a short excerpt only.
+        let error = crate::excerpt::of(&error);
         let wait = backoff.failed();
         tracing::warn!(camera = camera.name(), %error, retry_in = ?wait, "source failed");
         camera.set_source_state(SourceState::Retrying, Some(error));

@@ -62,6 +62,7 @@ async fn substream(lease: &PublisherLease, spec: &RtspSpec, ctx: &SourceContext)
             }
             Err(e) => e,
         };
+        let error = crate::excerpt::of(&error);
         // The next connection starts at its first keyframe.
         camera.detect_video().reset();
         let wait = backoff.failed();

@@ -7,21 +7,30 @@
 //! read from the hub at each scrape, so the hot paths carry no extra bookkeeping. A
 //! camera the hub forgot is gone from the next scrape on.
 
-use std::sync::OnceLock;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_util::MetricKindMask;
 
 use super::AppState;
-use crate::events::HubEvent;
+use crate::counts::{Counts, ViewerKind};
+use crate::hub::Hub;
 
 /// The process's recorder, installed by the first caller (the server at its start).
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        // A summary (the encode time) is the one series by camera kept here: it goes
+        // once its camera has not recorded for a while, so that forgotten cameras'
+        // go too. Every other series by camera is read from the hub at each scrape.
+        let recorder = PrometheusBuilder::new()
+            .idle_timeout(MetricKindMask::HISTOGRAM, Some(SUMMARY_IDLE))
+            .build_recorder();
         let handle = recorder.handle();
         // Another recorder (a test's) may be there already: then ours only renders.
         let _ = metrics::set_global_recorder(recorder);
@@ -29,27 +38,10 @@ pub fn handle() -> &'static PrometheusHandle {
             "remotecam_requests_refused_total",
             "Requests refused before reaching a camera, by reason"
         );
-        metrics::describe_gauge!("remotecam_viewers", "Open viewers, by camera and kind");
         metrics::describe_histogram!(
             "remotecam_recorder_encode_seconds",
             metrics::Unit::Seconds,
             "A JPEG camera's frame encoded to H.264 for its clip"
-        );
-        metrics::describe_counter!(
-            "remotecam_viewer_frames_total",
-            "Frames sent to viewers, by camera and kind"
-        );
-        metrics::describe_counter!(
-            "remotecam_viewer_skipped_frames_total",
-            "Frames viewers skipped because they were behind (newest frame wins)"
-        );
-        metrics::describe_counter!(
-            "remotecam_sent_bytes_total",
-            "Bytes sent to viewers, by camera and kind"
-        );
-        metrics::describe_counter!(
-            "remotecam_events_total",
-            "Hub events (as on /api/events), by camera and event"
         );
         metrics::describe_counter!(
             "remotecam_uploaded_clips_total",
@@ -69,44 +61,40 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// One viewer's figures in its camera's and kind's series (`mjpeg`, `ws`, `mp4`):
-/// handles taken once per connection, so counting a frame is an atomic add.
+/// How long a summary by camera stays without a new sample.
+const SUMMARY_IDLE: Duration = Duration::from_secs(600);
+
+/// One viewer's figures in its camera's counts (`crate::counts`), by its kind: counting
+/// a frame is an atomic add.
 pub struct ViewerMetrics {
-    open: metrics::Gauge,
-    frames: metrics::Counter,
-    skipped: metrics::Counter,
-    bytes: metrics::Counter,
+    counts: Arc<Counts>,
+    kind: ViewerKind,
 }
 
 impl ViewerMetrics {
-    pub fn new(camera: &str, kind: &'static str) -> ViewerMetrics {
-        let labels = [("camera", camera.to_owned()), ("kind", kind.to_owned())];
-        let open = metrics::gauge!("remotecam_viewers", &labels);
-        open.increment(1.0);
-        ViewerMetrics {
-            open,
-            frames: metrics::counter!("remotecam_viewer_frames_total", &labels),
-            skipped: metrics::counter!("remotecam_viewer_skipped_frames_total", &labels),
-            bytes: metrics::counter!("remotecam_sent_bytes_total", &labels),
-        }
+    pub fn new(counts: Arc<Counts>, kind: ViewerKind) -> ViewerMetrics {
+        counts.viewers(kind).open.fetch_add(1, Relaxed);
+        ViewerMetrics { counts, kind }
     }
 
     /// A frame went out, `skipped` frames after the one before it.
     pub fn frame(&self, skipped: u64, bytes: usize) {
-        self.frames.increment(1);
-        self.skipped.increment(skipped);
+        let counts = self.counts.viewers(self.kind);
+        counts.frames.fetch_add(1, Relaxed);
+        counts.skipped.fetch_add(skipped, Relaxed);
         self.sent(bytes);
     }
 
     /// Bytes that are not a camera's frame (a placeholder, an init segment).
     pub fn sent(&self, bytes: usize) {
-        self.bytes.increment(bytes as u64);
+        let counts = self.counts.viewers(self.kind);
+        counts.bytes.fetch_add(bytes as u64, Relaxed);
     }
 }
 
 impl Drop for ViewerMetrics {
     fn drop(&mut self) {
-        self.open.decrement(1.0);
+        self.counts.viewers(self.kind).open.fetch_sub(1, Relaxed);
     }
 }
 
@@ -125,17 +113,17 @@ pub fn refused(reason: &'static str) {
     metrics::counter!("remotecam_requests_refused_total", "reason" => reason).increment(1);
 }
 
-/// Counts the hub's events, for as long as the hub runs.
-pub async fn count_events(mut events: tokio::sync::broadcast::Receiver<HubEvent>) {
+/// Counts the hub's events in their cameras' counts, for as long as the hub runs.
+pub async fn count_events(hub: Arc<Hub>) {
     use tokio::sync::broadcast::error::RecvError;
+    let mut events = hub.events();
     loop {
         match events.recv().await {
-            Ok(e) => metrics::counter!(
-                "remotecam_events_total",
-                "camera" => e.camera.clone(),
-                "event" => e.name()
-            )
-            .increment(1),
+            Ok(e) => {
+                if let Some(entry) = hub.entry(&e.camera) {
+                    entry.counts.event(e.name());
+                }
+            }
             Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => return,
         }
@@ -155,7 +143,7 @@ pub(super) async fn get(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// The cameras' metrics: name, type, help; in the order `cameras` adds their samples.
-const FAMILIES: [(&str, &str, &str); 10] = [
+const FAMILIES: [(&str, &str, &str); 15] = [
     (
         "remotecam_camera_frames_total",
         "counter",
@@ -205,6 +193,31 @@ const FAMILIES: [(&str, &str, &str); 10] = [
         "remotecam_recorder_dropped_frames_total",
         "counter",
         "Frames the recorder dropped, behind",
+    ),
+    (
+        "remotecam_viewers",
+        "gauge",
+        "Open viewers, by camera and kind",
+    ),
+    (
+        "remotecam_viewer_frames_total",
+        "counter",
+        "Frames sent to viewers, by camera and kind",
+    ),
+    (
+        "remotecam_viewer_skipped_frames_total",
+        "counter",
+        "Frames viewers skipped because they were behind (newest frame wins)",
+    ),
+    (
+        "remotecam_sent_bytes_total",
+        "counter",
+        "Bytes sent to viewers, by camera and kind",
+    ),
+    (
+        "remotecam_events_total",
+        "counter",
+        "Hub events (as on /api/events), by camera and event",
     ),
 ];
 
@@ -262,6 +275,17 @@ fn cameras(state: &AppState, out: &mut String) {
             );
         }
         add(9, one(""), recording.dropped_frames as f64);
+        for kind in ViewerKind::ALL {
+            let counts = entry.counts.viewers(kind);
+            let labels = || one(&format!(",kind=\"{}\"", kind.label()));
+            add(10, labels(), counts.open.load(Relaxed) as f64);
+            add(11, labels(), counts.frames.load(Relaxed) as f64);
+            add(12, labels(), counts.skipped.load(Relaxed) as f64);
+            add(13, labels(), counts.bytes.load(Relaxed) as f64);
+        }
+        for (event, n) in entry.counts.events() {
+            add(14, one(&format!(",event=\"{event}\"")), n as f64);
+        }
     }
     for f in &families {
         let (name, kind, help) = (f.name, f.kind, f.help);

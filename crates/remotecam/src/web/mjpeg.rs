@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use super::metrics::{ViewerMetrics, skipped};
 use super::{AppState, no_store};
 use crate::camera::{Camera, Latest, ViewerGuard};
+use crate::counts::ViewerKind;
 use crate::error::AppError;
 use crate::frame::{MJPEG_BOUNDARY, mjpeg_part_header};
 
@@ -33,13 +34,14 @@ pub(super) async fn stream(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    let cam = state.camera(&name)?;
+    let entry = state.entry(&name)?;
+    let cam = entry.camera;
     let guard = cam.viewer();
     let viewer = MjpegViewer {
         rx: cam.subscribe(),
         fresh_from: cam.fresh_from(),
         _guard: guard,
-        metrics: ViewerMetrics::new(cam.name(), "mjpeg"),
+        metrics: ViewerMetrics::new(entry.counts, ViewerKind::Mjpeg),
         camera: cam,
         last_seq: 0,
         placeholder_due: None,

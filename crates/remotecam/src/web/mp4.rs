@@ -21,6 +21,7 @@ use bytes::Bytes;
 
 use super::{AppState, no_store};
 use crate::camera::{SourceKind, ViewerGuard};
+use crate::counts::ViewerKind;
 use crate::error::{AppError, ErrorKind};
 use crate::video::VideoParams;
 use crate::video::gop::VideoReader;
@@ -29,7 +30,8 @@ pub(super) async fn stream(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    let cam = state.camera(&name)?;
+    let entry = state.entry(&name)?;
+    let cam = entry.camera;
     if cam.source() != SourceKind::Rtsp {
         return Err(AppError::new(
             ErrorKind::Conflict,
@@ -39,7 +41,7 @@ pub(super) async fn stream(
     let viewer = Mp4Viewer {
         reader: cam.video().reader(),
         _guard: cam.video_viewer(),
-        metrics: super::metrics::ViewerMetrics::new(cam.name(), "mp4"),
+        metrics: super::metrics::ViewerMetrics::new(entry.counts, ViewerKind::Mp4),
         params: None,
         start: 0,
         pending: Vec::with_capacity(3),

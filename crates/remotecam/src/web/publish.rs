@@ -72,6 +72,12 @@ pub(super) async fn publish(
         .hub
         .has_room_for(&name)
         .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
+    if let Some(token) = grant.scoped_id() {
+        state
+            .hub
+            .made_by(token, &name)
+            .map_err(|e| AppError::new(ErrorKind::Forbidden, e.to_string()))?;
+    }
     let upgrade = match upgrade {
         Ok(u) => u,
         Err(rejection) => return Ok(rejection.into_response()),

@@ -4,7 +4,6 @@
 //! (`{"type":"hello",...}`, `{"type":"status","online":bool}`); binary messages are frames
 //! as described in [`crate::frame::Frame::ws_message`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
@@ -20,7 +19,7 @@ use tokio::time::Instant;
 
 use super::{AppState, check_origin};
 use crate::auth::Grant;
-use crate::camera::Camera;
+use crate::counts::ViewerKind;
 use crate::error::AppError;
 
 use super::ws::{
@@ -44,7 +43,7 @@ pub(super) async fn view(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     check_origin(&headers, &uri)?;
-    let camera = state.camera(&name)?;
+    let entry = state.entry(&name)?;
     let stopped = state.hub.stopped();
     let upgrade = match upgrade {
         Ok(u) => u,
@@ -54,18 +53,19 @@ pub(super) async fn view(
     Ok(upgrade
         .max_message_size(64 * 1024)
         .max_write_buffer_size(state.limits.max_bytes + WRITE_SLACK)
-        .on_upgrade(move |socket| viewer_session(socket, camera, stopped, grant)))
+        .on_upgrade(move |socket| viewer_session(socket, entry, stopped, grant)))
 }
 
 async fn viewer_session(
     mut socket: WebSocket,
-    camera: Arc<Camera>,
+    entry: crate::hub::Entry,
     mut stopped: watch::Receiver<bool>,
     grant: Grant,
 ) {
     let mut ended = std::pin::pin!(access_ended(grant));
+    let camera = entry.camera;
     let _guard = camera.viewer();
-    let metrics = super::metrics::ViewerMetrics::new(camera.name(), "ws");
+    let metrics = super::metrics::ViewerMetrics::new(entry.counts, ViewerKind::Ws);
     let mut rx = camera.subscribe();
     let hello = ViewerText::Hello {
         camera: camera.name().to_owned(),

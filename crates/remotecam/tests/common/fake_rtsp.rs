@@ -29,6 +29,8 @@ pub enum Sends {
     /// marked as a unit's end with a timestamp of its own, as fast as they are taken,
     /// with a sender report every 0.5 s: a unit that never ends, to retina.
     SeiFlood(Vec<Vec<Vec<u8>>>),
+    /// A session description whose parameter sets are 900 KB of nonsense, then nothing.
+    HugeParameterSets,
     /// The first of these access units, then units that show nothing (a delimiter and
     /// filler data, marked) at 100 a second, with a sender report every 0.5 s.
     NoPictures(Vec<Vec<Vec<u8>>>),
@@ -109,12 +111,20 @@ async fn session(mut stream: TcpStream, sends: Sends) {
                 String::new(),
             ),
             "DESCRIBE" => {
-                let sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nt=0 0\r\n\
-                           m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
-                           a=fmtp:96 packetization-mode=1\r\na=control:track1\r\n";
+                let sprop = match sends {
+                    Sends::HugeParameterSets => {
+                        format!(";sprop-parameter-sets={}", "Z0KAHpWgLA".repeat(90_000))
+                    }
+                    _ => String::new(),
+                };
+                let sdp = format!(
+                    "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nt=0 0\r\n\
+                     m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
+                     a=fmtp:96 packetization-mode=1{sprop}\r\na=control:track1\r\n"
+                );
                 (
                     format!("Content-Type: application/sdp\r\nContent-Base: {url}/\r\n"),
-                    sdp.to_owned(),
+                    sdp,
                 )
             }
             "SETUP" => (
@@ -164,7 +174,7 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<St
 
 async fn play(mut stream: TcpStream, sends: Sends) {
     let units = match sends {
-        Sends::Nothing => return std::future::pending().await,
+        Sends::Nothing | Sends::HugeParameterSets => return std::future::pending().await,
         Sends::Garbage => {
             let mut x: u32 = 0x1234_5678;
             loop {
