@@ -280,3 +280,48 @@ async fn a_flood_of_commands_grows_nothing_and_stops_no_camera() {
     mqtt.next("remotecam/pattern/motion/state", |m| m.text() == "ON")
         .await;
 }
+
+#[tokio::test]
+async fn a_retained_command_does_not_act_again_at_each_connection() {
+    let broker = Broker::start();
+    let mut mqtt = Listener::connect(&broker).await;
+    // Kept by the broker: every subscriber gets it when it subscribes.
+    mqtt.publish_retained("remotecam/pattern/motion/set", "ON")
+        .await;
+    mqtt.wait("remotecam/pattern/motion/set", |m| m.retain)
+        .await;
+    let hub = hub_on(
+        &broker,
+        "\n[cameras.pattern]\nsource = \"test:?width=160&height=120&fps=10\"\n",
+    );
+    hub.wait_log("MQTT command ignored: it is retained").await;
+    assert_eq!(hub.motion("pattern").await["enabled"], false);
+    // Sent now, the same command acts.
+    mqtt.publish("remotecam/pattern/motion/set", "ON").await;
+    mqtt.wait("remotecam/pattern/motion/state", |m| m.text() == "ON")
+        .await;
+}
+
+#[tokio::test]
+async fn a_retained_message_too_large_is_named_and_not_fetched_every_second() {
+    let broker = Broker::start();
+    let mqtt = Listener::connect(&broker).await;
+    mqtt.publish_retained("remotecam/pattern/record/set", &"y".repeat(1 << 20))
+        .await;
+    let started = std::time::Instant::now();
+    let hub = hub_on(&broker, "");
+    // Each connection gets it and ends: retried after 1, 2, then 4 s (7 s for four),
+    // not every second (3 s).
+    let deadline = started + WAIT;
+    while hub.log_lines_with("MQTT broker lost").len() < 4 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", hub.log());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(5),
+        "4 connections in {:?}",
+        started.elapsed()
+    );
+    let line = hub.log_lines_with("MQTT broker lost").remove(0);
+    assert!(line.contains("clear it"), "{line}");
+}

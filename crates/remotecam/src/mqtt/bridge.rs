@@ -141,7 +141,11 @@ pub(super) async fn run(
                 }
             }
             message = commands.recv() => match message {
-                Some(Message { topic, payload }) => bridge.command(&topic, &payload).await,
+                Some(Message {
+                    topic,
+                    payload,
+                    retained,
+                }) => bridge.command(&topic, &payload, retained).await,
                 None => return,
             },
             event = events.recv() => match event {
@@ -347,7 +351,17 @@ impl Bridge {
         self.snapshots.insert(camera.to_owned(), (now, task));
     }
 
-    async fn command(&mut self, topic: &str, payload: &[u8]) {
+    async fn command(&mut self, topic: &str, payload: &[u8], retained: bool) {
+        if retained {
+            // Kept by the broker, it would act again at every connection, undoing every
+            // later change made elsewhere: a command acts once, when it is sent.
+            tracing::warn!(
+                topic = %crate::excerpt::of(topic),
+                "MQTT command ignored: it is retained (commands act when sent; clear it \
+                 with mosquitto_pub -r -n -t TOPIC)"
+            );
+            return;
+        }
         let Some((camera, command)) = self.topics.command(topic, payload) else {
             tracing::debug!(topic, "MQTT message not understood");
             return;

@@ -1,6 +1,8 @@
 //! The connection to the broker: rumqttc's event loop, polled for as long as the hub
 //! runs. Each failure waits before the next try, 1 s doubling to 30 s, back to 1 s once
-//! the broker has taken the hub. The bridge sees the connection on a watch (so the link
+//! a connection has lasted [`STABLE`]: a broker that takes the hub and then sends what
+//! ends the connection (a retained message above the hub's limit comes again at every
+//! subscription) is not asked again every second. The bridge sees the connection on a watch (so the link
 //! never waits for the bridge, which may itself be waiting for room in the link's
 //! queue) and gets the broker's messages through a bounded channel.
 
@@ -17,6 +19,8 @@ use crate::source::camera_tls::{Refusal, Verifier};
 pub(super) const TO_BRIDGE: usize = 64;
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const LAST_RETRY: Duration = Duration::from_secs(30);
+/// How long a connection must last for the next failure to be retried at once again.
+const STABLE: Duration = Duration::from_secs(30);
 
 /// The connection as the bridge sees it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,6 +36,8 @@ pub(super) struct Connection {
 pub(super) struct Message {
     pub(super) topic: String,
     pub(super) payload: bytes::Bytes,
+    /// Kept by the broker and sent again at each subscription, rather than sent now.
+    pub(super) retained: bool,
 }
 
 pub(super) async fn drive(
@@ -41,13 +47,14 @@ pub(super) async fn drive(
     bridge: mpsc::Sender<Message>,
 ) {
     let mut retry = FIRST_RETRY;
+    let mut connected_at: Option<tokio::time::Instant> = None;
     // The first failure is logged, and the first after each connection.
     let mut logged = false;
     loop {
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 tracing::info!("MQTT broker connected");
-                retry = FIRST_RETRY;
+                connected_at = Some(tokio::time::Instant::now());
                 logged = false;
                 connection.send_modify(|c| {
                     c.sessions += 1;
@@ -58,6 +65,7 @@ pub(super) async fn drive(
                 let message = Message {
                     topic: p.topic,
                     payload: p.payload,
+                    retained: p.retain,
                 };
                 if bridge.try_send(message).is_err() {
                     tracing::debug!("MQTT command dropped: the bridge is behind");
@@ -71,6 +79,9 @@ pub(super) async fn drive(
                     logged = true;
                 }
                 connection.send_if_modified(|c| std::mem::replace(&mut c.up, false));
+                if connected_at.take().is_some_and(|at| at.elapsed() >= STABLE) {
+                    retry = FIRST_RETRY;
+                }
                 tokio::time::sleep(retry).await;
                 retry = (retry * 2).min(LAST_RETRY);
             }
@@ -99,6 +110,13 @@ fn why(e: &ConnectionError, refused: Option<Refusal>) -> String {
         None => {}
     }
     match e {
+        ConnectionError::MqttState(rumqttc::StateError::Deserialization(
+            rumqttc::mqttbytes::Error::PayloadSizeLimitExceeded(size),
+        )) => format!(
+            "the broker sent a message of {size} bytes on the hub's topics, above what the \
+             hub takes; a retained one comes again at each connection: clear it \
+             (mosquitto_pub -r -n -t TOPIC)"
+        ),
         ConnectionError::ConnectionRefused(code) => {
             format!("the broker refused the hub ({code:?}): check mqtt.username and mqtt.password")
         }

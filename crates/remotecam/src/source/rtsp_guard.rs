@@ -24,6 +24,8 @@ const MAX_BODY: usize = 1 << 20;
 /// unit's end would otherwise grow one unit in retina without bound.
 pub(super) struct Guard {
     max_unit: usize,
+    /// The URL allows Basic authentication (`#auth=basic`).
+    basic_auth: bool,
     /// The video's codec, once the stream is chosen: until then every NAL unit is
     /// taken as one that may end a unit.
     codec: Arc<OnceLock<Codec>>,
@@ -60,9 +62,10 @@ enum At {
 const RTP_HEAD: usize = 12;
 
 impl Guard {
-    pub(super) fn new(max_unit: usize, codec: Arc<OnceLock<Codec>>) -> Guard {
+    pub(super) fn new(max_unit: usize, basic_auth: bool, codec: Arc<OnceLock<Codec>>) -> Guard {
         Guard {
             max_unit,
+            basic_auth,
             codec,
             at: At::Start,
             head: Vec::new(),
@@ -98,6 +101,9 @@ impl Guard {
                         ));
                     }
                     if self.head.ends_with(b"\r\n\r\n") || self.head.ends_with(b"\n\n") {
+                        if !self.basic_auth {
+                            refuse_basic(&self.head)?;
+                        }
                         let body = content_length(&self.head)?;
                         self.at = if body == 0 { At::Start } else { At::Body(body) };
                     }
@@ -237,6 +243,30 @@ fn last_aggregated(mut units: &[u8]) -> Option<u8> {
     last
 }
 
+/// Refuses a challenge (`WWW-Authenticate`) that offers Basic authentication only: the
+/// password would go as it is, to whatever device answers at the camera's address.
+fn refuse_basic(head: &[u8]) -> Result<(), String> {
+    let head = String::from_utf8_lossy(head);
+    let schemes: Vec<&str> = head
+        .lines()
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("www-authenticate")
+                .then(|| value.trim())
+        })
+        .collect();
+    let digest = |s: &&str| s.get(..6).is_some_and(|w| w.eq_ignore_ascii_case("digest"));
+    if schemes.is_empty() || schemes.iter().any(digest) {
+        return Ok(());
+    }
+    Err(
+        "the camera asks for Basic authentication, which sends the password in the clear: \
+         add #auth=basic to the URL to allow it"
+            .into(),
+    )
+}
+
 /// A message head's `Content-Length`, within [`MAX_BODY`].
 fn content_length(head: &[u8]) -> Result<usize, String> {
     let head = String::from_utf8_lossy(head);
@@ -290,7 +320,7 @@ mod tests {
 
     /// Feeds `bytes` to a guard in pieces of `piece` bytes.
     fn check_in_pieces(max_unit: usize, bytes: &[u8], piece: usize) -> Result<(), String> {
-        let mut guard = Guard::new(max_unit, h264());
+        let mut guard = Guard::new(max_unit, false, h264());
         bytes.chunks(piece).try_for_each(|c| guard.check(c))
     }
 
@@ -350,7 +380,7 @@ mod tests {
         }
         assert!(check_in_pieces(5000, &bytes, 999).is_err());
         // Until the codec is known, every unit may end.
-        let mut guard = Guard::new(10_000, Arc::new(OnceLock::new()));
+        let mut guard = Guard::new(10_000, false, Arc::new(OnceLock::new()));
         guard.check(&bytes).unwrap();
     }
 
@@ -365,7 +395,7 @@ mod tests {
         }
         check_in_pieces(1000, &bytes, 64).unwrap();
         // H.265: a VPS marked, then a TRAIL_R picture in an aggregation packet.
-        let mut guard = Guard::new(1000, Arc::new(OnceLock::from(Codec::H265)));
+        let mut guard = Guard::new(1000, false, Arc::new(OnceLock::from(Codec::H265)));
         for ts in 0..100 {
             guard
                 .check(&rtp_of(0, ts, true, &[32 << 1, 1, 9, 9]))
@@ -373,6 +403,17 @@ mod tests {
             let ap = [48 << 1, 1, 0, 3, 39 << 1, 1, 7, 0, 3, 2, 1, 7];
             guard.check(&rtp_of(0, ts, true, &ap)).unwrap();
         }
+    }
+
+    #[test]
+    fn basic_authentication_only_when_the_url_allows_it() {
+        let basic = b"RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Basic realm=\"cam\"\r\n\r\n";
+        let e = check_in_pieces(1000, basic, 7).unwrap_err();
+        assert!(e.contains("add #auth=basic"), "{e}");
+        Guard::new(1000, true, h264()).check(basic).unwrap();
+        let both = b"RTSP/1.0 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"c\"\r\n\
+                     www-authenticate: Digest realm=\"c\", nonce=\"1\"\r\n\r\n";
+        check_in_pieces(1000, both, 5).unwrap();
     }
 
     #[test]

@@ -59,7 +59,7 @@ impl Link {
             .await
             .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
-        let guard = Guard::new(max_unit, codec);
+        let guard = Guard::new(max_unit, spec.basic_auth, codec);
         let relay: Relay = match spec.tls {
             Some(trust) if tls => {
                 let camera = camera_tls::connect(tcp, host_name, trust).await?;

@@ -34,6 +34,10 @@ pub struct RtspSpec {
     pub url: url::Url,
     pub user: Option<(String, String)>,
     pub transport: RtspTransport,
+    /// `#auth=basic`: the camera may ask for Basic authentication, which sends the
+    /// password as it is. Without it, only Digest is answered (over TCP: the relay sees
+    /// the camera's challenge).
+    pub basic_auth: bool,
     /// For `rtsps://`: the certificate the camera must show.
     pub tls: Option<Trust>,
     pub connect_timeout: Duration,
@@ -177,7 +181,7 @@ impl std::fmt::Display for RtspSpec {
     }
 }
 
-/// `rtsp[s]://[user:password@]host[:port]/path[#transport=tcp|udp][&fingerprint=...]`.
+/// `rtsp[s]://[user:password@]host[:port]/path[#transport=tcp|udp][&auth=basic][&fingerprint=...]`.
 /// The `#` part is the hub's (a fragment is never sent to the camera), as go2rtc has
 /// its options.
 fn parse_rtsp(raw: &str) -> Result<RtspSpec, String> {
@@ -187,6 +191,7 @@ fn parse_rtsp(raw: &str) -> Result<RtspSpec, String> {
     }
     let tls = url.scheme() == "rtsps";
     let mut transport = RtspTransport::Tcp;
+    let mut basic_auth = false;
     let mut trust = Trust::Authorities;
     for option in url
         .fragment()
@@ -197,6 +202,7 @@ fn parse_rtsp(raw: &str) -> Result<RtspSpec, String> {
         match option.split_once('=') {
             Some(("transport", "tcp")) => transport = RtspTransport::Tcp,
             Some(("transport", "udp")) => transport = RtspTransport::Udp,
+            Some(("auth", "basic")) => basic_auth = true,
             Some(("fingerprint", print)) if tls => {
                 trust = Trust::Fingerprint(
                     super::camera_tls::parse_fingerprint(print).ok_or_else(|| {
@@ -213,7 +219,7 @@ fn parse_rtsp(raw: &str) -> Result<RtspSpec, String> {
             }
             _ => {
                 return Err(format!(
-                    "source {raw:?}: unknown option #{option} (rtsp:// takes #transport=tcp or #transport=udp, rtsps:// #fingerprint=)"
+                    "source {raw:?}: unknown option #{option} (rtsp:// takes #transport=tcp or #transport=udp and #auth=basic, rtsps:// #fingerprint=)"
                 ));
             }
         }
@@ -234,6 +240,7 @@ fn parse_rtsp(raw: &str) -> Result<RtspSpec, String> {
         url,
         user,
         transport,
+        basic_auth,
         tls: tls.then_some(trust),
         connect_timeout: Duration::from_secs(5),
         read_timeout: Duration::from_secs(10),

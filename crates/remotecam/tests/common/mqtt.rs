@@ -242,8 +242,17 @@ impl Listener {
     }
 
     pub async fn publish(&self, topic: &str, payload: &str) {
+        self.send(topic, payload, false).await;
+    }
+
+    /// Publishes a message the broker keeps and sends to every later subscriber.
+    pub async fn publish_retained(&self, topic: &str, payload: &str) {
+        self.send(topic, payload, true).await;
+    }
+
+    async fn send(&self, topic: &str, payload: &str, retain: bool) {
         self.client
-            .publish(topic, QoS::AtLeastOnce, false, payload.as_bytes().to_vec())
+            .publish(topic, QoS::AtLeastOnce, retain, payload.as_bytes().to_vec())
             .await
             .unwrap();
     }

@@ -20,6 +20,8 @@ pub struct RtspOptions {
     pub gop: u32,
     pub profile: &'static str,
     pub user: Option<(&'static str, &'static str)>,
+    /// How the user is asked for: `digest` or `basic`.
+    pub auth: &'static str,
     /// 0: any free port.
     pub port: u16,
     /// Serve `rtsps://` with this PEM file (a certificate and its key).
@@ -39,6 +41,7 @@ impl Default for RtspOptions {
             gop: 30,
             profile: "high",
             user: Some(("user", "secret")),
+            auth: "digest",
             port: 0,
             tls_pem: None,
         }
@@ -87,6 +90,7 @@ impl RtspCamera {
         ]);
         if let Some((user, password)) = options.user {
             command.args(["--user", user, "--password", password]);
+            command.args(["--auth", options.auth]);
         }
         if let Some(pem) = &options.tls_pem {
             command.arg("--tls-pem").arg(pem);
