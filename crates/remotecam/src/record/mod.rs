@@ -6,6 +6,7 @@ pub mod error;
 pub mod fmp4;
 pub mod index;
 pub mod recorder;
+mod s3_http;
 pub mod store;
 pub mod units;
 pub mod upload;

@@ -7,7 +7,9 @@
 //! One clip at a time, off every camera's path; a file larger than a part goes up in
 //! parts (multipart upload). A failure (the store away, even in the middle of a clip)
 //! is retried with a backoff (1 s doubling to a minute) and the clip stays queued, to be
-//! sent again whole; nothing is given up.
+//! sent again whole; nothing is given up. `remotecam_upload_failing` says meanwhile that
+//! uploads fail, the log why (an excerpt of the store's answer, which is read up to 64
+//! KiB only: `s3_http.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +73,7 @@ impl S3Config {
         // The store's requests use the process's one crypto provider (ring).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = AmazonS3Builder::new()
+            .with_http_connector(super::s3_http::BoundedConnector)
             .with_bucket_name(&table.bucket)
             .with_region(table.region.as_deref().unwrap_or("us-east-1"))
             .with_client_options(
@@ -163,13 +166,20 @@ pub async fn upload_task(
     ] {
         metrics::counter!(counter).increment(0);
     }
+    metrics::gauge!("remotecam_upload_failing").set(0.0);
     let mut retry = FIRST_RETRY;
     loop {
         match upload_queued(&recordings, &config).await {
-            Ok(()) => retry = FIRST_RETRY,
+            Ok(()) => {
+                retry = FIRST_RETRY;
+                metrics::gauge!("remotecam_upload_failing").set(0.0);
+            }
             Err(e) => {
                 metrics::counter!("remotecam_upload_failures_total").increment(1);
-                tracing::warn!(error = %e, "uploading clips failed; trying again in {} s", retry.as_secs());
+                metrics::gauge!("remotecam_upload_failing").set(1.0);
+                // The store's words are in it: a short excerpt.
+                let error = crate::excerpt::of(&e);
+                tracing::warn!(%error, "uploading clips failed; trying again in {} s", retry.as_secs());
                 tokio::select! {
                     () = tokio::time::sleep(retry) => {}
                     _ = stopped.wait_for(|s| *s) => return,
