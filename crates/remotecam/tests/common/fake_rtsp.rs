@@ -21,6 +21,8 @@ pub enum Sends {
     NoParameterSets(Vec<Vec<Vec<u8>>>),
     /// These access units (NAL units without start codes), in a loop, at 30 fps.
     Video(Vec<Vec<Vec<u8>>>),
+    /// [`Sends::Video`] whose clock jumps 6 hours ahead after its first 1.5 s.
+    ClockJumping(Vec<Vec<Vec<u8>>>),
     /// FU-A fragments of one NAL unit, as fast as they are taken, never its last.
     EndlessUnit,
     /// A DESCRIBE answer claiming 4 GB of session description, and sending it.
@@ -39,7 +41,12 @@ pub enum Sends {
 /// Access units of an H.264 stream of `width` x `height`, `frames` long, a keyframe
 /// every 15 frames with its SPS and PPS before it, as ffmpeg's libx264 makes it.
 pub fn h264(dir: &Path, width: u32, height: u32, frames: u32) -> Vec<Vec<Vec<u8>>> {
-    let path = dir.join(format!("{width}x{height}.h264"));
+    h264_gop(dir, width, height, frames, 15)
+}
+
+/// [`h264`] with a keyframe every `gop` frames.
+pub fn h264_gop(dir: &Path, width: u32, height: u32, frames: u32, gop: u32) -> Vec<Vec<Vec<u8>>> {
+    let path = dir.join(format!("{width}x{height}-{gop}.h264"));
     let status = std::process::Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("testsrc2=size={width}x{height}:rate=30"))
@@ -49,7 +56,7 @@ pub fn h264(dir: &Path, width: u32, height: u32, frames: u32) -> Vec<Vec<Vec<u8>
             "-c:v",
             "libx264",
             "-g",
-            "15",
+            &gop.to_string(),
         ])
         .args([
             "-bf",
@@ -200,6 +207,15 @@ async fn play(mut stream: TcpStream, sends: Sends) {
             })
             .collect(),
         Sends::Video(units) => units,
+        Sends::ClockJumping(units) => {
+            let ahead = 6 * 3600 * 90_000;
+            return video(stream, &units, |i| {
+                (i as u32)
+                    .wrapping_mul(3000)
+                    .wrapping_add(if i >= 45 { ahead } else { 0 })
+            })
+            .await;
+        }
         Sends::EndlessUnit => {
             // An FU-A start (of an IDR slice), then middles, all of one timestamp.
             let mut seq: u16 = 0;
@@ -226,11 +242,16 @@ async fn play(mut stream: TcpStream, sends: Sends) {
             return flood(stream, &units[0], &nothing, Some(pace)).await;
         }
     };
+    video(stream, &units, |i| (i as u32).wrapping_mul(3000)).await;
+}
+
+/// `units` in a loop at 30 fps, the `i`th at the RTP time `clock(i)`.
+async fn video(mut stream: TcpStream, units: &[Vec<Vec<u8>>], clock: impl Fn(usize) -> u32) {
     let mut seq: u16 = 0;
     let mut frame = tokio::time::interval(Duration::from_millis(33));
     for (i, unit) in units.iter().cycle().enumerate() {
         frame.tick().await;
-        let timestamp = (i as u32).wrapping_mul(3000);
+        let timestamp = clock(i);
         for (n, nal) in unit.iter().enumerate() {
             let last = n + 1 == unit.len();
             for payload in packetize(nal) {

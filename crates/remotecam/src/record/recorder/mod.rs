@@ -44,6 +44,7 @@ use crate::video::AccessUnit;
 use crate::video::pictures::THUMB_WIDTH;
 use crate::video::tap::UnitTap;
 
+mod cuts;
 mod passthrough;
 
 /// Frames the recorder may be behind before new ones are dropped (about 8 s at 30 fps).
@@ -166,6 +167,7 @@ impl Recorder {
             pre_roll: Duration::ZERO,
             continuous: None,
             tried: None,
+            size_cuts: cuts::SizeCuts::default(),
             _writer: writer,
         };
         std::thread::Builder::new()
@@ -308,6 +310,8 @@ struct Worker {
     continuous: Option<Duration>,
     /// When a clip was last asked to start for recording all the time.
     tried: Option<Instant>,
+    /// How often a new picture size may cut the clip.
+    size_cuts: cuts::SizeCuts,
     /// Counted while the thread lives (dropped after the last clip is finished).
     _writer: super::store::Writer,
 }
@@ -383,6 +387,7 @@ impl Worker {
             (None, Some(e)) => (e.state(), Some(e.message.clone())),
             (None, None) => (RecordingState::Idle, None),
         };
+        let error = error.or_else(|| self.size_cuts.held_back());
         self.status.send_replace(RecordingStatus {
             state,
             clip: self.clip.as_ref().map(|c| c.row.id),
@@ -505,6 +510,9 @@ impl Worker {
         if let Some(c) = &self.clip
             && c.size != (picture.width, picture.height)
         {
+            if !self.cut_for_new_size(frame.received) {
+                return;
+            }
             self.end(true);
             self.start();
             if self.stopped.is_some() {

@@ -14,6 +14,9 @@ use crate::record::units::UnitBuffer;
 use crate::video::AccessUnit;
 use crate::video::pictures::{Jpeg, PictureMaker};
 
+/// How far the camera's clock may run from the hub's within a clip.
+const CLOCKS_APART: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Worker {
     /// A frame of a video camera's clip: the clip opens at its first frame, with the
     /// units from the keyframe at or before it; the frame itself is not written (the
@@ -94,6 +97,15 @@ impl Worker {
         let Some(clip) = &mut self.clip else { return };
         let first_pts = *clip.first_pts.get_or_insert(unit.pts);
         let mut dts = u64::try_from(unit.pts - first_pts).unwrap_or(0);
+        // The camera's clock gives the times (no network jitter in them), unless it
+        // disagrees with the hub's by more than [`CLOCKS_APART`] (a camera whose clock
+        // jumped would make a clip of seconds last hours): then the hub's time is taken
+        // and the camera's counted from there.
+        let hub = super::ticks(unit.received.saturating_duration_since(clip.first));
+        if dts.abs_diff(hub) > super::ticks(CLOCKS_APART) {
+            clip.first_pts = Some(unit.pts - hub as i64);
+            dts = hub;
+        }
         // Timestamps must rise within a file (a camera with B-frames sends them out of
         // presentation order; shown a tick apart rather than refused).
         if let Some(last) = clip.last_dts
@@ -110,6 +122,9 @@ impl Worker {
                 }
             }
             Err(e) if e.get_ref().is_some_and(|e| e.is::<NewParameters>()) => {
+                if !self.cut_for_new_size(unit.received) {
+                    return;
+                }
                 self.end(true);
                 self.start();
                 if self.stopped.is_none() && unit.keyframe {
