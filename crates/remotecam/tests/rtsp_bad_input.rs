@@ -141,6 +141,28 @@ async fn a_camera_that_sends_units_without_pictures_is_stalled() {
 }
 
 #[tokio::test]
+async fn an_8k_stream_with_16_references_is_not_decoded_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let units = h264_refs(dir.path(), 7680, 4320, 10, 16);
+    let (url, _camera) = fake_rtsp_camera(Sends::Video(units)).await;
+    let hub = hub_with(&url);
+    hub.wait_camera("door", |c| c["state"] == "live").await;
+    // A viewer of JPEG wants the camera's pictures.
+    let _viewer = reqwest::get(hub.url("/api/cameras/door/stream.mjpg"))
+        .await
+        .unwrap();
+    hub.wait_camera("door", |c| {
+        c["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("7680x4320, 16 reference pictures"))
+    })
+    .await;
+    let rss = hub.rss_kib();
+    assert!(rss < RSS_MAX_KIB, "the hub holds {} MB", rss >> 10);
+    the_other_camera_goes_on(&hub).await;
+}
+
+#[tokio::test]
 async fn what_a_camera_says_is_logged_and_shown_as_a_short_excerpt() {
     let (url, _camera) = fake_rtsp_camera(Sends::HugeParameterSets).await;
     let hub = hub_with(&url);

@@ -69,6 +69,8 @@ pub struct PictureMaker {
     /// After a unit failed to decode, units are skipped up to the next keyframe (the ones
     /// between refer to what was lost).
     broken: bool,
+    /// A stream whose decoder would hold too much (`dpb.rs`): not decoded.
+    refused: Option<Arc<VideoParams>>,
 }
 
 impl std::fmt::Debug for PictureMaker {
@@ -116,6 +118,7 @@ impl PictureMaker {
             compressor,
             eight: Default::default(),
             broken: true,
+            refused: None,
         })
     }
 
@@ -137,6 +140,21 @@ impl PictureMaker {
                 .as_ref()
                 .is_some_and(|(params, _)| Arc::ptr_eq(params, &unit.params));
             if !same {
+                self.decoder = None;
+                // A stream refused once is not looked at again (nor said again).
+                if self
+                    .refused
+                    .as_ref()
+                    .is_some_and(|p| Arc::ptr_eq(p, &unit.params))
+                {
+                    self.broken = true;
+                    return Ok(None);
+                }
+                if let Err(e) = super::dpb::check(&unit.params) {
+                    self.refused = Some(Arc::clone(&unit.params));
+                    self.broken = true;
+                    return Err(e);
+                }
                 self.decoder = Some((Arc::clone(&unit.params), decoder(codec)?));
             }
         }

@@ -46,18 +46,30 @@ pub fn h264(dir: &Path, width: u32, height: u32, frames: u32) -> Vec<Vec<Vec<u8>
 
 /// [`h264`] with a keyframe every `gop` frames.
 pub fn h264_gop(dir: &Path, width: u32, height: u32, frames: u32, gop: u32) -> Vec<Vec<Vec<u8>>> {
-    let path = dir.join(format!("{width}x{height}-{gop}.h264"));
+    h264_with(dir, (width, height, frames), &["-g", &gop.to_string()])
+}
+
+/// [`h264`] whose SPS has room for `refs` reference frames, made fast (x264's
+/// ultrafast preset), a keyframe every 10 frames.
+pub fn h264_refs(dir: &Path, width: u32, height: u32, frames: u32, refs: u32) -> Vec<Vec<Vec<u8>>> {
+    let refs = refs.to_string();
+    let args = ["-preset", "ultrafast", "-refs", &refs, "-g", "10"];
+    h264_with(dir, (width, height, frames), &args)
+}
+
+/// The access units of `frames` frames of `width` x `height` made by ffmpeg's libx264
+/// with `args`.
+fn h264_with(
+    dir: &Path,
+    (width, height, frames): (u32, u32, u32),
+    args: &[&str],
+) -> Vec<Vec<Vec<u8>>> {
+    let path = dir.join(format!("{width}x{height}-{}.h264", args.join("")));
     let status = std::process::Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("testsrc2=size={width}x{height}:rate=30"))
-        .args([
-            "-frames:v",
-            &frames.to_string(),
-            "-c:v",
-            "libx264",
-            "-g",
-            &gop.to_string(),
-        ])
+        .args(["-frames:v", &frames.to_string(), "-c:v", "libx264"])
+        .args(args)
         .args([
             "-bf",
             "0",
