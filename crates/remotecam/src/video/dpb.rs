@@ -106,7 +106,7 @@ mod tests {
         bits.push('0'); // frame_cropping
         bits.push('0'); // vui_parameters_present
         bits.push('1'); // rbsp stop bit
-        while bits.len() % 8 != 0 {
+        while !bits.len().is_multiple_of(8) {
             bits.push('0');
         }
         let mut out = vec![0x67, 100, 0, 31];
