@@ -247,8 +247,11 @@ async fn connection(
 ) {
     let activity = Arc::clone(&io.activity);
     let https = tls.is_some();
+    let closer = Closer::default();
+    let close = Arc::clone(&closer.0);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
         request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(closer.clone());
         if https {
             request.extensions_mut().insert(Tls);
         }
@@ -286,8 +289,15 @@ async fn connection(
     tokio::select! {
         () = served => {}
         () = activity.idle_for(IDLE_TIMEOUT) => tracing::debug!(%peer, "closing an idle connection"),
+        () = close.notified() => tracing::debug!(%peer, "closing a stalled viewer's connection"),
     }
 }
+
+/// Closes the connection a request came on, at once (a stream viewer that holds too
+/// much: `web::stalls`). Put on every request; a WebSocket, once upgraded, has left the
+/// connection and closes itself.
+#[derive(Debug, Clone, Default)]
+pub struct Closer(pub Arc<tokio::sync::Notify>);
 
 /// A connection's stream, plain or TLS.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}

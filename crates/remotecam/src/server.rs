@@ -322,7 +322,9 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
             http: http_addr.port(),
             https: https_addr.port(),
         },
+        stalls: Arc::default(),
     };
+    tokio::spawn(Arc::clone(&state.stalls).run());
     let router = web::app(state);
 
     print_banner(&data_dir, http_addr, https_addr, &lan, &token);

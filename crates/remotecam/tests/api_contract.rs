@@ -84,6 +84,7 @@ impl Api {
             s3: None,
             hosts: Arc::new(HostNames::new("contract", [])),
             ports: Ports::default(),
+            stalls: Default::default(),
         };
         Api {
             app: web::app(state),

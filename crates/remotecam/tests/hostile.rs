@@ -352,3 +352,53 @@ async fn made_up_camera_names_leave_metrics_and_memory_bounded() {
         "{NAMES} names grew the hub by {grown} KiB"
     );
 }
+
+/// Viewers that stop reading, each at another 7 MB frame, on MJPEG and on the
+/// WebSocket: what they hold in all stays within the budget for stalled viewers (the
+/// viewers stalled the longest are closed), and a viewer that reads goes on.
+#[tokio::test]
+async fn viewers_that_stop_reading_hold_a_bounded_amount_in_all() {
+    let hub = Hub::start(&[]);
+    let mut camera = Publisher::connect(&hub, "big").await;
+    let mut frame = 0;
+    let mut next_frame = async || {
+        frame += 1;
+        camera
+            .send(padded_jpeg(7 << 20, &format!("f{frame}")))
+            .await;
+    };
+    next_frame().await;
+    let mut reader = MjpegReader::open(&hub.url("/api/cameras/big/stream.mjpg")).await;
+    let mut stuck = Vec::new();
+    // The camera at 10 frames a second (70 MB/s), a viewer more at each.
+    let mut rate = tokio::time::interval(Duration::from_millis(100));
+    for i in 0..60 {
+        rate.tick().await;
+        let mut stream = TcpStream::connect(hub.http).await.unwrap();
+        if i % 2 == 0 {
+            let request = format!(
+                "GET /api/cameras/big/stream.mjpg HTTP/1.1\r\nHost: {}\r\n\r\n",
+                hub.http
+            );
+            stream.write_all(request.as_bytes()).await.unwrap();
+        } else {
+            upgrade(&mut stream, hub.http, "/api/cameras/big/ws").await;
+        }
+        stuck.push(stream);
+        // Each stuck at a frame of its own.
+        next_frame().await;
+        reader.next_part().await;
+    }
+    // Two more seconds: every stuck viewer is stalled by then, and checked.
+    for _ in 0..20 {
+        rate.tick().await;
+        next_frame().await;
+        reader.next_part().await;
+    }
+    let peak = hub.peak_rss_kib();
+    assert!(
+        peak < 300 << 10,
+        "60 stuck viewers took the hub to {} MB",
+        peak >> 10
+    );
+}

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -21,11 +22,13 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::metrics::{ViewerMetrics, skipped};
+use super::stalls::Pin;
 use super::{AppState, no_store};
 use crate::camera::{Camera, Latest, ViewerGuard};
 use crate::counts::ViewerKind;
 use crate::error::AppError;
 use crate::frame::{MJPEG_BOUNDARY, mjpeg_part_header};
+use crate::listen::Closer;
 
 const PLACEHOLDER_EVERY: Duration = Duration::from_secs(1);
 const PART_END: Bytes = Bytes::from_static(b"\r\n");
@@ -33,11 +36,13 @@ const PART_END: Bytes = Bytes::from_static(b"\r\n");
 pub(super) async fn stream(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    closer: Option<Extension<Closer>>,
 ) -> Result<Response, AppError> {
     let entry = state.entry(&name)?;
     let cam = entry.camera;
     let guard = cam.viewer();
     let viewer = MjpegViewer {
+        pin: state.stalls.viewer(closer.unwrap_or_default().0.0),
         rx: cam.subscribe(),
         fresh_from: cam.fresh_from(),
         _guard: guard,
@@ -77,6 +82,8 @@ struct MjpegViewer {
     placeholder_due: Option<Instant>,
     /// Chunks of the part being sent, last first.
     pending: Vec<Bytes>,
+    /// The part handed over, until it is taken (`stalls.rs`).
+    pin: Pin,
 }
 
 impl MjpegViewer {
@@ -84,7 +91,9 @@ impl MjpegViewer {
         if let Some(chunk) = self.pending.pop() {
             return Some(chunk);
         }
+        self.pin.asked();
         let [header, jpeg, end] = self.next_part().await?;
+        self.pin.handed(&jpeg);
         self.pending.extend([end, jpeg]);
         Some(header)
     }

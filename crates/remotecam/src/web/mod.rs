@@ -15,6 +15,7 @@ mod pages;
 mod peers;
 mod publish;
 mod recordings;
+pub mod stalls;
 mod tokens;
 mod view;
 mod ws;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub hosts: Arc<HostNames>,
     /// The ports the hub listens on (the pages show a camera's addresses on both).
     pub ports: Ports,
+    /// What stalled viewers hold, kept within its budget.
+    pub stalls: Arc<stalls::Stalls>,
 }
 
 /// The hub's two ports.

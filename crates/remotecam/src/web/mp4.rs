@@ -13,22 +13,26 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
+use super::stalls::Pin;
 use super::{AppState, no_store};
 use crate::camera::{SourceKind, ViewerGuard};
 use crate::counts::ViewerKind;
 use crate::error::{AppError, ErrorKind};
+use crate::listen::Closer;
 use crate::video::VideoParams;
 use crate::video::gop::VideoReader;
 
 pub(super) async fn stream(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    closer: Option<Extension<Closer>>,
 ) -> Result<Response, AppError> {
     let entry = state.entry(&name)?;
     let cam = entry.camera;
@@ -39,6 +43,7 @@ pub(super) async fn stream(
         ));
     }
     let viewer = Mp4Viewer {
+        pin: state.stalls.viewer(closer.unwrap_or_default().0.0),
         reader: cam.video().reader(),
         _guard: cam.video_viewer(),
         metrics: super::metrics::ViewerMetrics::new(entry.counts, ViewerKind::Mp4),
@@ -68,6 +73,8 @@ struct Mp4Viewer {
     start: i64,
     /// Chunks to send before the next unit, last first.
     pending: Vec<Bytes>,
+    /// The unit handed over, until it is taken (`stalls.rs`).
+    pin: Pin,
 }
 
 impl Mp4Viewer {
@@ -75,7 +82,9 @@ impl Mp4Viewer {
         if let Some(chunk) = self.pending.pop() {
             return Some(chunk);
         }
+        self.pin.asked();
         let unit = self.reader.next().await?;
+        self.pin.handed(&unit.data);
         // In the order sent: the init segment of a new stream, the fragment's header, the
         // unit's bytes.
         let mut parts = Vec::with_capacity(3);

@@ -53,7 +53,7 @@ pub(super) async fn view(
     Ok(upgrade
         .max_message_size(64 * 1024)
         .max_write_buffer_size(state.limits.max_bytes + WRITE_SLACK)
-        .on_upgrade(move |socket| viewer_session(socket, entry, stopped, grant)))
+        .on_upgrade(move |socket| viewer_session(socket, entry, stopped, grant, state.stalls)))
 }
 
 async fn viewer_session(
@@ -61,8 +61,12 @@ async fn viewer_session(
     entry: crate::hub::Entry,
     mut stopped: watch::Receiver<bool>,
     grant: Grant,
+    stalls: std::sync::Arc<super::stalls::Stalls>,
 ) {
     let mut ended = std::pin::pin!(access_ended(grant));
+    // Closes this viewer when stalled viewers hold too much (`stalls.rs`).
+    let close = std::sync::Arc::new(tokio::sync::Notify::new());
+    let pin = stalls.viewer(std::sync::Arc::clone(&close));
     let camera = entry.camera;
     let _guard = camera.viewer();
     let metrics = super::metrics::ViewerMetrics::new(entry.counts, ViewerKind::Ws);
@@ -99,9 +103,18 @@ async fn viewer_session(
             let skipped = super::metrics::skipped(last_seq, frame.seq);
             last_seq = frame.seq;
             let message = frame.ws_message();
+            // Only the message is held while it goes (not the frame's JPEG beside it).
+            drop(frame);
             let bytes = message.len();
+            // The message, and the socket's copy of it in its output buffer.
+            pin.handed_copy(2 * bytes);
             let send = socket.send(Message::Binary(message));
-            match tokio::time::timeout(VIEWER_STALL, send).await {
+            let sent = tokio::select! {
+                sent = tokio::time::timeout(VIEWER_STALL, send) => sent,
+                () = close.notified() => return,
+            };
+            pin.asked();
+            match sent {
                 Ok(Ok(())) => metrics.frame(skipped, bytes),
                 Ok(Err(_)) => return,
                 Err(_) => {

@@ -21,7 +21,7 @@ pub use hub::{Hub, HubBuilder};
 pub use mjpeg::{MjpegReader, Part};
 pub use motion::{Events, put_motion, wait_scored};
 pub use mqtt::{Broker, Listener, MQTT_PASSWORD, MQTT_USER, Message};
-pub use pictures::{claiming, scene, test_jpeg};
+pub use pictures::{claiming, padded_jpeg, scene, test_jpeg};
 pub use probe::{Probe, ffprobe};
 pub use relay::Relay;
 pub use rtsp::{RtspCamera, RtspOptions};

@@ -51,3 +51,18 @@ pub fn claiming(jpeg: &[u8], width: u16, height: u16) -> Bytes {
     jpeg[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
     jpeg.into()
 }
+
+/// A JPEG of about `bytes` bytes (a camera's largest frames): a small labelled picture
+/// whose metadata (APP15 segments) fills the rest.
+pub fn padded_jpeg(bytes: usize, label: &str) -> Bytes {
+    let small = test_jpeg(64, 48, label, false);
+    let mut out = small[..2].to_vec();
+    let segment = 65_533;
+    while out.len() + small.len() + segment + 4 < bytes {
+        out.extend_from_slice(&[0xFF, 0xEF]);
+        out.extend_from_slice(&((segment + 2) as u16).to_be_bytes());
+        out.resize(out.len() + segment, 0x5A);
+    }
+    out.extend_from_slice(&small[2..]);
+    Bytes::from(out)
+}
