@@ -37,7 +37,7 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::auth::is_trusted_loopback;
-use crate::web::Tls;
+use crate::web::{Closer, Tls};
 
 /// The TLS handshake's time limit.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -292,12 +292,6 @@ async fn connection(
         () = close.notified() => tracing::debug!(%peer, "closing a stalled viewer's connection"),
     }
 }
-
-/// Closes the connection a request came on, at once (a stream viewer that holds too
-/// much: `web::stalls`). Put on every request; a WebSocket, once upgraded, has left the
-/// connection and closes itself.
-#[derive(Debug, Clone, Default)]
-pub struct Closer(pub Arc<tokio::sync::Notify>);
 
 /// A connection's stream, plain or TLS.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}

@@ -132,6 +132,21 @@ async fn sei_marked_as_unit_ends_are_cut_at_the_frame_limit() {
 }
 
 #[tokio::test]
+async fn millions_of_tiny_units_leave_the_hub_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let units = h264(dir.path(), 320, 240, 1);
+    let (url, _camera) = fake_rtsp_camera(Sends::TinyUnits(units)).await;
+    let hub = hub_with(&url);
+    hub.wait_camera("door", |c| c["state"] == "live").await;
+    // The group of pictures passes its cap (units counted with what holding each costs,
+    // and their number) and is dropped: before, 16 MiB of one-byte units.
+    hub.wait_log("a group of pictures passed the cap").await;
+    let peak = hub.peak_rss_kib();
+    assert!(peak < RSS_MAX_KIB, "the hub grew to {} MB", peak >> 10);
+    the_other_camera_goes_on(&hub).await;
+}
+
+#[tokio::test]
 async fn a_camera_that_sends_units_without_pictures_is_stalled() {
     let dir = tempfile::tempdir().unwrap();
     let units = h264(dir.path(), 320, 240, 1);

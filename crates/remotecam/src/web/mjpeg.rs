@@ -22,13 +22,12 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::metrics::{ViewerMetrics, skipped};
-use super::stalls::Pin;
+use super::stalls::{Closer, Pin};
 use super::{AppState, no_store};
 use crate::camera::{Camera, Latest, ViewerGuard};
 use crate::counts::ViewerKind;
 use crate::error::AppError;
 use crate::frame::{MJPEG_BOUNDARY, mjpeg_part_header};
-use crate::listen::Closer;
 
 const PLACEHOLDER_EVERY: Duration = Duration::from_secs(1);
 const PART_END: Bytes = Bytes::from_static(b"\r\n");

@@ -37,6 +37,7 @@ use crate::peers::Peer;
 
 pub use guard::Tls;
 pub(crate) use guard::check_origin;
+pub use stalls::Closer;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]

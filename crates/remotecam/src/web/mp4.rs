@@ -20,12 +20,11 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use super::stalls::Pin;
+use super::stalls::{Closer, Pin};
 use super::{AppState, no_store};
 use crate::camera::{SourceKind, ViewerGuard};
 use crate::counts::ViewerKind;
 use crate::error::{AppError, ErrorKind};
-use crate::listen::Closer;
 use crate::video::VideoParams;
 use crate::video::gop::VideoReader;
 

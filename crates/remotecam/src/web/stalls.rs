@@ -19,6 +19,12 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+/// Closes the connection a request came on, at once (a stream viewer that holds too
+/// much). The listener puts one on every request; a WebSocket, once upgraded, has left
+/// the connection and closes itself.
+#[derive(Debug, Clone, Default)]
+pub struct Closer(pub Arc<Notify>);
+
 /// What stalled viewers may hold in all.
 pub const BUDGET: usize = 64 << 20;
 /// A frame handed over this long ago and not followed makes its viewer stalled.

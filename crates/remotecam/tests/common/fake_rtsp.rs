@@ -31,6 +31,9 @@ pub enum Sends {
     /// marked as a unit's end with a timestamp of its own, as fast as they are taken,
     /// with a sender report every 0.5 s: a unit that never ends, to retina.
     SeiFlood(Vec<Vec<Vec<u8>>>),
+    /// The first of these access units (a keyframe), then one-byte P slices, each a unit
+    /// of its own, as fast as they are taken: millions of tiny units.
+    TinyUnits(Vec<Vec<Vec<u8>>>),
     /// A session description whose parameter sets are 900 KB of nonsense, then nothing.
     HugeParameterSets,
     /// The first of these access units, then units that show nothing (a delimiter and
@@ -247,6 +250,9 @@ async fn play(mut stream: TcpStream, sends: Sends) {
             let mut sei = vec![0x06];
             sei.resize(1400, 0x55);
             return flood(stream, &units[0], &[sei], None).await;
+        }
+        Sends::TinyUnits(units) => {
+            return flood(stream, &units[0], &[vec![0x41, 0x9A]], None).await;
         }
         Sends::NoPictures(units) => {
             let nothing = [vec![0x09, 0xF0], vec![0x0C, 0xFF, 0xFF, 0x80]];
