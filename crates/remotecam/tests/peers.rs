@@ -162,3 +162,54 @@ async fn a_peer_is_read_only_and_its_troubles_are_told() {
     );
     assert_eq!(a.cameras().await, serde_json::json!([]));
 }
+
+/// A peer that answers at once and then sends its answer a byte every 2 s: the hub
+/// passes on what comes for 30 s (the deadline of an answer that is not a stream), then
+/// cuts it; it held the request for as long as the peer liked before.
+#[tokio::test]
+async fn a_peer_trickling_its_answer_is_cut_at_the_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head).await;
+                let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                              Content-Length: 100\r\n\r\n[";
+                if stream.write_all(answer.as_bytes()).await.is_err() {
+                    return;
+                }
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
+                for _ in 0..99 {
+                    every.tick().await;
+                    if stream.write_all(b" ").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("a.toml");
+    std::fs::write(
+        &cfg,
+        format!("[[peers]]\nname = \"slow\"\nurl = \"http://{address}\"\ntoken = \"t\"\n"),
+    )
+    .unwrap();
+    let hub = Hub::builder()
+        .dir(dir)
+        .args(&["--config", cfg.to_str().unwrap()])
+        .start();
+    let asked = std::time::Instant::now();
+    let answer = get(&hub, "/api/peers/slow/cameras").await;
+    assert_eq!(answer.status(), 200);
+    let read = answer.bytes().await;
+    let took = asked.elapsed();
+    assert!(read.is_err(), "the answer ended short: {read:?}");
+    assert!(
+        took < std::time::Duration::from_secs(40),
+        "the trickled answer was held {took:?}"
+    );
+}

@@ -3,11 +3,14 @@
 //! token for each (`crate::peers`). A stream is passed on as the peer sends it, at the
 //! pace of the viewer here; nothing is kept.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::AppState;
@@ -99,10 +102,37 @@ pub(super) async fn proxy(
             response = response.header(name, value.as_bytes());
         }
     }
+    let deadline = (!is_stream(&path, kind)).then(|| {
+        let length = answer.content_length().unwrap_or(0);
+        tokio::time::Instant::now() + ANSWER_WITHIN + Duration::from_secs(length / ANSWER_RATE)
+    });
+    let body = answer.bytes_stream();
+    let body = match deadline {
+        // Past its deadline the answer is cut: the client sees it end short.
+        Some(at) => Body::from_stream(body.take_until(tokio::time::sleep_until(at))),
+        None => Body::from_stream(body),
+    };
     response
-        .body(Body::from_stream(answer.bytes_stream()))
+        .body(body)
         .map_err(|e| AppError::new(ErrorKind::BadGateway, e.to_string()))
         .map(IntoResponse::into_response)
+}
+
+/// A peer's answer that is not a stream comes whole within this, plus a second for each
+/// [`ANSWER_RATE`] bytes it claims: a peer that trickles it is cut.
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+/// Bytes a second a long answer (a clip) is given at least.
+const ANSWER_RATE: u64 = 256 << 10;
+
+/// Whether a peer's answer is a live stream (MJPEG, a camera's MP4), which has no end:
+/// its pace is the camera's.
+fn is_stream(path: &str, kind: Option<&HeaderValue>) -> bool {
+    path.ends_with("/stream.mp4")
+        || kind.is_some_and(|k| {
+            k.as_bytes()
+                .get(..25)
+                .is_some_and(|k| k.eq_ignore_ascii_case(b"multipart/x-mixed-replace"))
+        })
 }
 
 /// The types of content the API serves, the only ones passed on from a peer: anything
