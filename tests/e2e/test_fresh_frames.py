@@ -24,6 +24,6 @@ def test_the_first_frame_python_gets_is_fresh(make_hub, rtsp_camera, tmp_path):
 
     with RemoteCam("door", url=hub.url(""), timeout=10.0, on_timeout="raise") as cam:
         frame = cam.get_frame()
-        age = time.time() - cam.last_info().hub_received_at
+        age = time.time() - cam.last_info.hub_received_at
     assert frame.shape == (360, 640, 3)
     assert age < 1.0, f"the first frame was {age:.1f} s old"
