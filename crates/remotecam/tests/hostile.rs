@@ -402,3 +402,39 @@ async fn viewers_that_stop_reading_hold_a_bounded_amount_in_all() {
         peak >> 10
     );
 }
+
+/// Viewers of an RTSP camera's `stream.mp4` that stop reading, each at another unit of
+/// about 7 MB: what they hold in all stays within the budget for stalled viewers.
+#[tokio::test]
+async fn stream_mp4_viewers_that_stop_reading_hold_a_bounded_amount_in_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let units = h264_noise(dir.path(), 2880, 1620, 4);
+    let (url, _camera) = fake_rtsp_camera(Sends::Video(units)).await;
+    let config = dir.path().join("hub.toml");
+    std::fs::write(&config, format!("[cameras.door]\nsource = \"{url}\"\n")).unwrap();
+    let hub = Hub::start(&["--config", config.to_str().unwrap()]);
+    hub.wait_camera("door", |c| c["state"] == "live").await;
+    let request = format!(
+        "GET /api/cameras/door/stream.mp4 HTTP/1.1\r\nHost: {}\r\n\r\n",
+        hub.http
+    );
+    let mut stuck = Vec::new();
+    for _ in 0..60 {
+        // Each stuck at a unit of its own.
+        let seq = hub.camera("door").await["seq"].as_u64().unwrap();
+        let mut stream = TcpStream::connect(hub.http).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stuck.push(stream);
+        hub.wait_camera("door", |c| c["seq"].as_u64() > Some(seq))
+            .await;
+    }
+    let seq = hub.camera("door").await["seq"].as_u64().unwrap();
+    hub.wait_camera("door", |c| c["seq"].as_u64() >= Some(seq + 10))
+        .await;
+    let peak = hub.peak_rss_kib();
+    assert!(
+        peak < 300 << 10,
+        "60 stuck viewers took the hub to {} MB",
+        peak >> 10
+    );
+}

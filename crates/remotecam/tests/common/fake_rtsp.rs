@@ -60,6 +60,14 @@ pub fn h264_refs(dir: &Path, width: u32, height: u32, frames: u32, refs: u32) ->
     h264_with(dir, (width, height, frames), &args)
 }
 
+/// Large access units: `frames` keyframes of noise of `width` x `height`, lossless (a
+/// 2880x1620 one is about 7 MB).
+pub fn h264_noise(dir: &Path, width: u32, height: u32, frames: u32) -> Vec<Vec<Vec<u8>>> {
+    let source = format!("nullsrc=s={width}x{height}:r=30,geq=lum='random(1)*255':cb=128:cr=128");
+    let args = ["-preset", "ultrafast", "-qp", "0", "-g", "1"];
+    h264_of(dir, &source, frames, &args)
+}
+
 /// The access units of `frames` frames of `width` x `height` made by ffmpeg's libx264
 /// with `args`.
 fn h264_with(
@@ -67,10 +75,20 @@ fn h264_with(
     (width, height, frames): (u32, u32, u32),
     args: &[&str],
 ) -> Vec<Vec<Vec<u8>>> {
-    let path = dir.join(format!("{width}x{height}-{}.h264", args.join("")));
+    let source = format!("testsrc2=size={width}x{height}:rate=30");
+    h264_of(dir, &source, frames, args)
+}
+
+/// The access units of `frames` frames of the lavfi `source` made by ffmpeg's libx264
+/// with `args`.
+fn h264_of(dir: &Path, source: &str, frames: u32, args: &[&str]) -> Vec<Vec<Vec<u8>>> {
+    let name: String = format!("{source}{}", args.join(""))
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let path = dir.join(format!("{name}.h264"));
     let status = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc2=size={width}x{height}:rate=30"))
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", source])
         .args(["-frames:v", &frames.to_string(), "-c:v", "libx264"])
         .args(args)
         .args([

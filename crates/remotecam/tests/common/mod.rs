@@ -16,7 +16,7 @@ mod s3;
 mod tokens;
 mod ws;
 
-pub use fake_rtsp::{Sends, fake_rtsp_camera, h264, h264_gop, h264_refs};
+pub use fake_rtsp::{Sends, fake_rtsp_camera, h264, h264_gop, h264_noise, h264_refs};
 pub use hub::{Hub, HubBuilder};
 pub use mjpeg::{MjpegReader, Part};
 pub use motion::{Events, put_motion, wait_scored};
