@@ -364,7 +364,7 @@ async fn viewers_that_stop_reading_hold_a_bounded_amount_in_all() {
     let mut next_frame = async || {
         frame += 1;
         camera
-            .send(padded_jpeg(7 << 20, &format!("f{frame}")))
+            .send(padded_jpeg(8_000_000, &format!("f{frame}")))
             .await;
     };
     next_frame().await;

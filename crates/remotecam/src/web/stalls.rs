@@ -26,10 +26,10 @@ use tokio::time::Instant;
 pub struct Closer(pub Arc<Notify>);
 
 /// What stalled viewers may hold in all.
-pub const BUDGET: usize = 64 << 20;
+pub const BUDGET: usize = 32 << 20;
 /// A frame handed over this long ago and not followed makes its viewer stalled.
-pub const STALLED_AFTER: Duration = Duration::from_millis(500);
-const CHECK_EVERY: Duration = Duration::from_millis(250);
+pub const STALLED_AFTER: Duration = Duration::from_millis(300);
+const CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// Every stream viewer, by number.
 #[derive(Debug)]
