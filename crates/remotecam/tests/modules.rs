@@ -106,3 +106,20 @@ fn a_cycle_is_found() {
         .collect();
     assert_eq!(cycle(&graph).unwrap(), ["a", "b", "c", "a"]);
 }
+
+/// Every source file of the hub is short enough to read as one thing: at most 700
+/// lines (split by responsibility past that).
+#[test]
+fn no_source_file_is_over_700_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|path| {
+            let lines = std::fs::read_to_string(path).unwrap().lines().count();
+            (lines > 700).then(|| format!("{} ({lines})", path.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "over 700 lines: {long:?}");
+}

@@ -21,8 +21,11 @@ use crate::frame::Frame;
 use crate::jpeg::JpegInfo;
 use crate::placeholder;
 use crate::video::gop::VideoBus;
-use crate::video::pictures::Picture;
 use crate::video::{AccessUnit, Codec, VideoParams};
+
+mod lease;
+
+pub use lease::PublisherLease;
 
 /// Where a camera's frames come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -618,73 +621,6 @@ impl Drop for ViewerGuard {
         self.camera
             .viewers
             .send_modify(|n| *n = n.saturating_sub(1));
-    }
-}
-
-/// The right to publish to a camera; dropping it marks the camera offline unless a newer
-/// publisher has taken over.
-#[derive(Debug)]
-pub struct PublisherLease {
-    camera: Arc<Camera>,
-    id: u64,
-    /// Fires when a newer publisher takes the camera.
-    pub replaced: Option<oneshot::Receiver<()>>,
-}
-
-impl PublisherLease {
-    pub fn camera(&self) -> &Arc<Camera> {
-        &self.camera
-    }
-
-    /// Publishes a checked JPEG as the camera's newest frame. A lease a newer publisher
-    /// took over still publishes until its holder notices (`replaced`) and stops.
-    pub fn publish(
-        &self,
-        jpeg: Bytes,
-        info: JpegInfo,
-        captured_at: Option<SystemTime>,
-    ) -> Arc<Frame> {
-        self.camera.publish(jpeg, info, captured_at)
-    }
-
-    /// Publishes the next access unit (`data` with 4-byte NAL lengths) of one of a video
-    /// camera's streams.
-    pub fn publish_video(
-        &self,
-        stream: VideoStream,
-        data: Bytes,
-        keyframe: bool,
-        pts: i64,
-        params: Arc<VideoParams>,
-    ) -> Arc<AccessUnit> {
-        self.camera
-            .publish_video(stream, data, keyframe, pts, params)
-    }
-
-    /// Shows a picture made from the access unit `unit`, under that unit's sequence
-    /// number: to motion detection, and as the camera's newest JPEG frame when it has
-    /// its JPEG.
-    pub fn publish_picture(&self, unit: &AccessUnit, picture: Picture) -> Arc<Frame> {
-        let jpeg = picture.jpeg.unwrap_or_default();
-        let size = (picture.width, picture.height);
-        let mut frame = Frame::received(
-            unit.seq,
-            jpeg,
-            size,
-            None,
-            (unit.received_at, unit.received),
-        );
-        frame.luma = Some(picture.luma);
-        frame.thumbnail = picture.thumbnail;
-        let frame = Arc::new(frame);
-        self.camera.show_picture(&frame);
-        frame
-    }
-}
-
-impl Drop for PublisherLease {
-    fn drop(&mut self) {
-        self.camera.release(self.id);
     }
 }
 
