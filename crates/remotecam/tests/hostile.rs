@@ -410,9 +410,7 @@ async fn stream_mp4_viewers_that_stop_reading_hold_a_bounded_amount_in_all() {
     let dir = tempfile::tempdir().unwrap();
     let units = h264_noise(dir.path(), 2880, 1620, 4);
     let (url, _camera) = fake_rtsp_camera(Sends::Video(units)).await;
-    let config = dir.path().join("hub.toml");
-    std::fs::write(&config, format!("[cameras.door]\nsource = \"{url}\"\n")).unwrap();
-    let hub = Hub::start(&["--config", config.to_str().unwrap()]);
+    let hub = Hub::with_config(&format!("[cameras.door]\nsource = \"{url}\"\n"), &[]);
     hub.wait_camera("door", |c| c["state"] == "live").await;
     let request = format!(
         "GET /api/cameras/door/stream.mp4 HTTP/1.1\r\nHost: {}\r\n\r\n",

@@ -191,17 +191,10 @@ async fn a_peer_trickling_its_answer_is_cut_at_the_deadline() {
             });
         }
     });
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("a.toml");
-    std::fs::write(
-        &cfg,
-        format!("[[peers]]\nname = \"slow\"\nurl = \"http://{address}\"\ntoken = \"t\"\n"),
-    )
-    .unwrap();
-    let hub = Hub::builder()
-        .dir(dir)
-        .args(&["--config", cfg.to_str().unwrap()])
-        .start();
+    let hub = Hub::with_config(
+        &format!("[[peers]]\nname = \"slow\"\nurl = \"http://{address}\"\ntoken = \"t\"\n"),
+        &[],
+    );
     let asked = std::time::Instant::now();
     let answer = get(&hub, "/api/peers/slow/cameras").await;
     assert_eq!(answer.status(), 200);

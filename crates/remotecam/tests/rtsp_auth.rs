@@ -7,17 +7,10 @@ mod common;
 use common::*;
 
 fn hub_for(url: &str) -> Hub {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("hub.toml");
-    std::fs::write(
-        &config,
-        format!("[cameras.door]\nsource = \"{url}\"\nread_timeout_s = 2\n"),
+    Hub::with_config(
+        &format!("[cameras.door]\nsource = \"{url}\"\nread_timeout_s = 2\n"),
+        &[],
     )
-    .unwrap();
-    Hub::builder()
-        .dir(dir)
-        .args(&["--config", config.to_str().unwrap()])
-        .start()
 }
 
 #[tokio::test]

@@ -33,20 +33,13 @@ async fn watched_then_left(hub: &Hub) -> u64 {
 #[tokio::test]
 async fn a_new_viewers_first_picture_is_of_now_on_mjpeg_and_the_websocket() {
     let camera = RtspCamera::start();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("hub.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let hub = Hub::with_config(
+        &format!(
             "[cameras.door]\nsource = \"{}\"\nread_timeout_s = 2\n",
             camera.url_with_user()
         ),
-    )
-    .unwrap();
-    let hub = Hub::builder()
-        .dir(dir)
-        .args(&["--config", config.to_str().unwrap()])
-        .start();
+        &[],
+    );
     hub.wait_camera("door", |c| c["state"] == "live").await;
 
     let newest = watched_then_left(&hub).await;

@@ -8,19 +8,14 @@ use common::*;
 
 /// A hub recording the camera `door` at `url` all the time, in clips of `max_clip_s`.
 fn hub_recording(url: &str, max_clip_s: u32) -> Hub {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("hub.toml");
-    std::fs::write(
-        &path,
-        format!(
+    Hub::with_config(
+        &format!(
             "[cameras.door]\nsource = \"{url}\"\nread_timeout_s = 2\n\
              [cameras.door.motion]\nenabled = true\nrecord = true\ncontinuous = true\n\
              max_clip_s = {max_clip_s}\n"
         ),
+        &[],
     )
-    .unwrap();
-    let cfg = path.to_str().unwrap().to_owned();
-    Hub::builder().dir(dir).args(&["--config", &cfg]).start()
 }
 
 async fn clips(hub: &Hub) -> Vec<serde_json::Value> {

@@ -56,21 +56,14 @@ const PEAK_MAX_KIB: u64 = 128 << 10;
 #[tokio::test]
 async fn a_store_answering_with_huge_errors_leaves_memory_and_the_log_small() {
     let endpoint = hostile_store().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("hub.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let hub = Hub::with_config(
+        &format!(
             "[cameras.demo.motion]\nenabled = true\nrecord = true\ncontinuous = true\n\
              max_clip_s = 1\n\n[recordings.s3]\nendpoint = \"{endpoint}\"\nbucket = \"clips\"\n\
              access_key_id = \"k\"\nsecret_access_key = \"s\"\n"
         ),
-    )
-    .unwrap();
-    let hub = Hub::builder()
-        .dir(dir)
-        .args(&["--demo", "--config", config.to_str().unwrap()])
-        .start();
+        &["--demo"],
+    );
     // Three failed rounds (1 s, then 2 s between them).
     let deadline = std::time::Instant::now() + WAIT;
     while hub.log_lines_with("uploading clips failed").len() < 3 {

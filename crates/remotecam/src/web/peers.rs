@@ -84,7 +84,7 @@ pub(super) async fn proxy(
     let kind = answer.headers().get(header::CONTENT_TYPE);
     if !served_type(kind.map(|v| v.as_bytes()), answer.content_length()) {
         let kind = kind.map_or(String::from("none"), |v| {
-            crate::excerpt::of(&String::from_utf8_lossy(v.as_bytes()))
+            crate::excerpt::of_bytes(v.as_bytes())
         });
         return Err(AppError::new(
             ErrorKind::BadGateway,

@@ -129,6 +129,17 @@ impl Hub {
     }
 
     /// A hub with a fresh data directory and these flags.
+    /// A hub started with a config file of `text` in its data directory, `args` after
+    /// it.
+    pub fn with_config(text: &str, args: &[&str]) -> Hub {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.toml");
+        std::fs::write(&path, text).unwrap();
+        let path = path.to_str().unwrap().to_owned();
+        let all = [&["--config", path.as_str()], args].concat();
+        Hub::builder().dir(dir).args(&all).start()
+    }
+
     pub fn start(args: &[&str]) -> Hub {
         Hub::builder().args(args).start()
     }
