@@ -63,6 +63,9 @@ pub enum PublisherText {
     /// A frame was accepted and published with sequence number `seq`; `t` echoes the
     /// publisher's `t` from the frame's metadata.
     Ack { seq: u64, t: Option<f64> },
+    /// A publisher of video is asked for a keyframe soon (a viewer or the recorder
+    /// joined, or a reader fell behind).
+    Keyframe,
     #[serde(other)]
     Unknown,
 }
@@ -76,6 +79,34 @@ pub struct PublishMeta {
     /// Any number; the hub echoes it in the ack (for measuring round trips).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t: Option<f64>,
+    /// What the binary message after this one is (a JPEG when absent).
+    #[serde(default, skip_serializing_if = "Payload::is_jpeg")]
+    pub kind: Payload,
+    /// An H.264 unit's presentation time, microseconds by the publisher's clock
+    /// (WebCodecs' `timestamp`), increasing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_us: Option<i64>,
+}
+
+/// What a publisher's binary message is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payload {
+    /// One complete JPEG.
+    #[default]
+    Jpeg,
+    /// An H.264 decoder configuration record (ISO/IEC 14496-15 `avcC`: WebCodecs'
+    /// `decoderConfig.description`), before the units it describes.
+    Avcc,
+    /// One H.264 access unit, its NAL units each behind a 4-byte length (WebCodecs'
+    /// `avc` format).
+    H264,
+}
+
+impl Payload {
+    pub fn is_jpeg(&self) -> bool {
+        *self == Payload::Jpeg
+    }
 }
 
 /// The binary message of a frame for viewers: a 4-byte big-endian length `n`, `n` bytes
@@ -149,7 +180,7 @@ mod tests {
         assert_eq!(future, ViewerText::Unknown);
         let meta = serde_json::to_string(&PublishMeta {
             capture_ms: Some(1.0),
-            t: None,
+            ..PublishMeta::default()
         })
         .unwrap();
         assert_eq!(meta, r#"{"capture_ms":1.0}"#);

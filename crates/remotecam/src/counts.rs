@@ -34,6 +34,8 @@ pub struct Counts {
     viewers: [ViewerCounts; 3],
     /// Hub events of the camera, by name (a handful of names).
     events: Mutex<Vec<(&'static str, u64)>>,
+    /// Bytes of frames and units its publisher sent.
+    received: AtomicU64,
 }
 
 /// One kind of viewer's counts (relaxed atomics: figures, not synchronisation).
@@ -56,6 +58,16 @@ impl Counts {
             Some((_, count)) => *count += 1,
             None => events.push((name, 1)),
         }
+    }
+
+    /// Counts `bytes` of pictures or video received from the camera's publisher.
+    pub fn received(&self, bytes: usize) {
+        self.received
+            .fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn received_bytes(&self) -> u64 {
+        self.received.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Events by name, as counted so far.

@@ -81,36 +81,6 @@ fn hub_recording(camera: &RtspCamera, max_clip_s: u32) -> Hub {
     ))
 }
 
-/// A clip's samples, in order: (keyframe, bytes).
-fn samples(path: &Path) -> Vec<(bool, Vec<u8>)> {
-    use shiguredo_mp4::demux::{Fmp4FileDemuxer, Input};
-    let data = std::fs::read(path).unwrap();
-    let mut demuxer = Fmp4FileDemuxer::new();
-    let mut out = Vec::new();
-    loop {
-        // The demuxer asks for the parts of the file it needs next.
-        while let Some(required) = demuxer.required_input() {
-            let start = required.position as usize;
-            let end = required
-                .size
-                .map_or(data.len(), |n| (start + n).min(data.len()));
-            demuxer.handle_input(Input {
-                position: required.position,
-                data: data.get(start..end).unwrap_or(&[]),
-            });
-        }
-        match demuxer.next_sample() {
-            Ok(Some(s)) => {
-                let at = s.data_offset as usize;
-                out.push((s.keyframe, data[at..at + s.data_size].to_vec()));
-            }
-            Ok(None) => break,
-            Err(e) => assert!(demuxer.required_input().is_some(), "{e}"),
-        }
-    }
-    out
-}
-
 /// The number of fragments (`moof` boxes) of a clip file.
 fn fragments(path: &Path) -> usize {
     let data = std::fs::read(path).unwrap();
@@ -170,7 +140,7 @@ fn nal_types(mut unit: &[u8]) -> Vec<(u8, usize)> {
 /// sent them (the recorder may have dropped some when it fell behind: then it skips to a
 /// keyframe), and that the clip starts with a keyframe; returns the sample count.
 fn assert_the_cameras_own(path: &Path, seen: &Seen) -> usize {
-    let samples = samples(path);
+    let samples = clip_samples(path);
     assert!(samples[0].0, "the clip starts with a keyframe");
     let seen = seen.lock().unwrap();
     let find = |from: usize, bytes: &[u8]| {

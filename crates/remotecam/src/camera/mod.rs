@@ -160,6 +160,9 @@ pub struct Camera {
     detect: std::sync::OnceLock<Arc<VideoBus>>,
     /// A video camera's pictures are being made (its decoder runs).
     decoding: std::sync::atomic::AtomicBool,
+    /// The camera sends video (an RTSP camera always; a browser while its publisher
+    /// sends H.264): its pictures are made of its video.
+    sends_video: watch::Sender<bool>,
     rate: Mutex<RateMeter>,
     publisher: Mutex<Option<Lease>>,
     next_lease: AtomicU64,
@@ -229,6 +232,7 @@ impl Camera {
             video: Arc::new(VideoBus::default()),
             detect: std::sync::OnceLock::new(),
             decoding: std::sync::atomic::AtomicBool::new(false),
+            sends_video: watch::Sender::new(source == SourceKind::Rtsp),
             rate: Mutex::new(RateMeter::default()),
             publisher: Mutex::new(None),
             next_lease: AtomicU64::new(1),
@@ -261,14 +265,22 @@ impl Camera {
         self.latest.subscribe()
     }
 
-    /// What motion detection reads: a video camera's pictures, with or without their
-    /// JPEG; the frame bus for any other camera.
+    /// What motion detection reads: every picture, a JPEG camera's frames and a video
+    /// camera's pictures with or without their JPEG.
     pub fn subscribe_pictures(&self) -> watch::Receiver<Latest> {
-        if self.source == SourceKind::Rtsp {
-            self.pictures.subscribe()
-        } else {
-            self.latest.subscribe()
-        }
+        self.pictures.subscribe()
+    }
+
+    /// Whether the camera sends video now (an RTSP camera; a browser publishing H.264):
+    /// its pictures are made of its video, which is recorded and played as it came.
+    pub fn sends_video(&self) -> bool {
+        *self.sends_video.borrow()
+    }
+
+    /// [`Camera::sends_video`], to wait on: a browser camera's changes with its
+    /// publisher.
+    pub fn watch_sends_video(&self) -> watch::Receiver<bool> {
+        self.sends_video.subscribe()
     }
 
     /// The number of open viewers, to wait on.
@@ -405,6 +417,9 @@ impl Camera {
         if slot.as_ref().is_some_and(|l| l.id == id) {
             *slot = None;
             drop(slot);
+            if self.source != SourceKind::Rtsp {
+                self.sends_video.send_replace(false);
+            }
             self.video.reset();
             if let Some(detect) = self.detect.get() {
                 detect.reset();
@@ -437,26 +452,20 @@ impl Camera {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let frame = Arc::new(Frame::new(seq, jpeg, info.width, info.height, captured_at));
         self.rate.lock().expect("rate lock").record(frame.received);
-        self.show(&frame);
+        self.show_picture(&frame);
         frame
     }
 
-    fn show(&self, frame: &Arc<Frame>) {
-        self.latest.send_modify(|l| {
-            l.frame = Some(Arc::clone(frame));
-            l.online = true;
-        });
-    }
-
-    /// A picture made from video: to motion detection, and onto the frame bus when it
-    /// has its JPEG.
+    /// A picture (a frame, or one made from video): to motion detection, and onto the
+    /// frame bus when it has its JPEG.
     fn show_picture(&self, frame: &Arc<Frame>) {
-        self.pictures.send_modify(|l| {
+        let show = |l: &mut Latest| {
             l.frame = Some(Arc::clone(frame));
             l.online = true;
-        });
+        };
+        self.pictures.send_modify(show);
         if !frame.jpeg.is_empty() {
-            self.show(frame);
+            self.latest.send_modify(show);
         }
     }
 
@@ -565,7 +574,7 @@ impl Camera {
             codec_string: None,
             decoding: self.decoding.load(Ordering::Relaxed),
         };
-        if self.source == SourceKind::Rtsp {
+        if self.sends_video() {
             let params = self.video.params();
             status.codec = params.as_ref().map(|p| p.codec);
             status.width = params.as_ref().map(|p| p.width);

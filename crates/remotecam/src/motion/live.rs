@@ -31,8 +31,10 @@ pub struct Inputs {
     /// Held while detection is on: a video camera makes pictures only on demand (recording
     /// all the time needs none).
     pictures: PicturesDemand,
-    /// A video camera's own video, recorded as it is.
-    video: Option<Arc<VideoBus>>,
+    /// The camera's own video, recorded as it is while the camera sends video.
+    video: Arc<VideoBus>,
+    /// Whether the camera sends video (a browser camera's changes with its publisher).
+    sends_video: watch::Receiver<bool>,
     settings: watch::Receiver<MotionSettings>,
     status: watch::Sender<MotionStatus>,
     history: Arc<LevelHistory>,
@@ -54,8 +56,8 @@ impl Inputs {
             name: camera.name().to_owned(),
             frames: camera.subscribe_pictures(),
             pictures: camera.pictures_demand(),
-            video: (camera.source() == crate::camera::SourceKind::Rtsp)
-                .then(|| Arc::clone(camera.video())),
+            video: Arc::clone(camera.video()),
+            sends_video: camera.watch_sends_video(),
             settings: motion.settings.subscribe(),
             status: motion.status.clone(),
             history: Arc::clone(&motion.history),
@@ -81,6 +83,7 @@ pub async fn run(inputs: Inputs) {
         mut frames,
         pictures,
         video,
+        mut sends_video,
         settings: mut settings_rx,
         status,
         history,
@@ -89,8 +92,11 @@ pub async fn run(inputs: Inputs) {
         recordings,
         mut stopping,
     } = inputs;
-    let recorded_video = video.is_some();
-    let mut task = Task::new(name, status, history, recording, events, recordings, video);
+    let recorded = |sends: bool| sends.then(|| Arc::clone(&video));
+    let own_video = recorded(*sends_video.borrow_and_update());
+    let mut task = Task::new(
+        name, status, history, recording, events, recordings, own_video,
+    );
     // Detection, or recording all the time, wants the task running.
     let active = |s: &MotionSettings| s.enabled || (s.record && s.continuous);
     loop {
@@ -105,9 +111,7 @@ pub async fn run(inputs: Inputs) {
         // The scoring job running, if any (one at a time: the detector is in it).
         let mut scoring: Option<tokio::task::JoinHandle<Scored>> = None;
         loop {
-            if recorded_video {
-                s.record_video(&mut task);
-            }
+            s.record_video(&mut task);
             if scoring.is_none()
                 && let Some(job) = s.next_job(&task)
             {
@@ -149,6 +153,18 @@ pub async fn run(inputs: Inputs) {
                     }
                 }
                 () = tokio::time::sleep_until(stalled_at), if in_event => gone = true,
+                Ok(()) = sends_video.changed() => {
+                    // A browser camera's new publisher sends the other kind: what was
+                    // recorded ends at its last frame, and recording starts again.
+                    let sends = *sends_video.borrow_and_update();
+                    if let Some(job) = scoring.take() {
+                        job.abort();
+                    }
+                    s.end_at_last_frame(&task);
+                    s.disable(&mut task);
+                    task.record_from(recorded(sends));
+                    break;
+                }
                 _ = stopping.wait_for(|s| *s) => {
                     // The recorder finishes its clip when it is dropped, with the task.
                     s.end_at_last_frame(&task);

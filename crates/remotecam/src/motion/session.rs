@@ -79,6 +79,13 @@ impl Task {
         }
     }
 
+    /// The camera's video is recorded from now on (`Some`), or its frames are: a
+    /// recorder of the other kind is dropped (its clip finished) for one of the new.
+    pub(super) fn record_from(&mut self, video: Option<Arc<VideoBus>>) {
+        self.video = video;
+        self.recorder = None;
+    }
+
     fn status(&self, f: impl FnOnce(&mut MotionStatus)) {
         self.status.send_modify(f);
     }
@@ -266,6 +273,9 @@ impl Session {
     /// it keeps the pre-roll of the camera's units, taken from the video bus's tap.
     /// Called at every turn of the task (it is cheap when nothing changed).
     pub(super) fn record_video(&mut self, task: &mut Task) {
+        if task.video.is_none() {
+            return;
+        }
         if !self.settings.record || task.recordings.is_none() {
             task.recorder = None;
             return;

@@ -9,7 +9,7 @@
 
 pub(crate) mod camera_tls;
 mod http;
-mod pictures;
+pub(crate) mod pictures;
 mod rtsp;
 mod rtsp_guard;
 mod rtsp_link;

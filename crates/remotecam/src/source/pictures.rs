@@ -22,7 +22,7 @@ pub(super) const LINGER: Duration = Duration::from_secs(10);
 
 /// Makes pictures for as long as the source runs. Returns only if it cannot make any
 /// (the JPEG encoder could not be made).
-pub(super) async fn run(lease: &PublisherLease) -> String {
+pub(crate) async fn run(lease: &PublisherLease) -> String {
     let camera = lease.camera();
     let mut wanted = camera.watch_pictures_wanted();
     loop {

@@ -41,6 +41,9 @@ pub struct VideoBus {
     max_bytes: usize,
     /// The tap, while its holder lives.
     tap: Mutex<Weak<UnitTap>>,
+    /// Counts the times a consumer wanted a keyframe sooner than the camera's next: a
+    /// publisher that can make one (the publisher page) watches it.
+    keyframe_asks: watch::Sender<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -74,7 +77,18 @@ impl VideoBus {
             newest: watch::Sender::new(0),
             max_bytes,
             tap: Mutex::new(Weak::new()),
+            keyframe_asks: watch::Sender::new(0),
         }
+    }
+
+    /// Asks the publisher for a keyframe (a consumer started, or fell behind).
+    pub fn ask_keyframe(&self) {
+        self.keyframe_asks.send_modify(|n| *n += 1);
+    }
+
+    /// The count of keyframes asked for, to wait on.
+    pub fn watch_keyframe_asks(&self) -> watch::Receiver<u64> {
+        self.keyframe_asks.subscribe()
     }
 
     /// Adds the camera's next access unit. A keyframe starts a new group; units before
@@ -117,6 +131,8 @@ impl VideoBus {
                 gop.units.clear();
                 gop.bytes = 0;
                 gop.waiting_for_keyframe = true;
+                drop(gop);
+                self.ask_keyframe();
                 return;
             }
         }
@@ -163,8 +179,9 @@ impl VideoBus {
         tap
     }
 
-    /// A consumer that starts at the newest keyframe.
+    /// A consumer that starts at the newest keyframe (and asks for a newer one).
     pub fn reader(self: &Arc<Self>) -> VideoReader {
+        self.ask_keyframe();
         VideoReader {
             bus: Arc::clone(self),
             newest: self.newest.subscribe(),
@@ -195,6 +212,7 @@ impl VideoReader {
             Some(next) if next >= first => next,
             Some(next) => {
                 self.skipped += first - next;
+                self.bus.ask_keyframe();
                 first
             }
             None => first,

@@ -6,10 +6,12 @@
 //! keyframe, so the bus cannot keep only the newest frame as the JPEG bus does: it keeps
 //! the newest group of pictures ([`gop`]).
 
+pub mod avcc;
 pub mod dpb;
 pub mod gop;
 pub mod mp4;
 pub mod pictures;
+pub mod published;
 pub mod tap;
 
 use std::sync::OnceLock;

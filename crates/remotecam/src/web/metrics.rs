@@ -143,7 +143,7 @@ pub(super) async fn get(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// The cameras' metrics: name, type, help; in the order `cameras` adds their samples.
-const FAMILIES: [(&str, &str, &str); 15] = [
+const FAMILIES: [(&str, &str, &str); 16] = [
     (
         "remotecam_camera_frames_total",
         "counter",
@@ -219,6 +219,11 @@ const FAMILIES: [(&str, &str, &str); 15] = [
         "counter",
         "Hub events (as on /api/events), by camera and event",
     ),
+    (
+        "remotecam_received_bytes_total",
+        "counter",
+        "Bytes of pictures and video a camera's publisher sent the hub, by camera",
+    ),
 ];
 
 /// One metric of the cameras' and its samples (labels as written, value).
@@ -286,6 +291,7 @@ fn cameras(state: &AppState, out: &mut String) {
         for (event, n) in entry.counts.events() {
             add(14, one(&format!(",event=\"{event}\"")), n as f64);
         }
+        add(15, one(""), entry.counts.received_bytes() as f64);
     }
     for f in &families {
         let (name, kind, help) = (f.name, f.kind, f.help);

@@ -14,6 +14,7 @@ mod mp4;
 mod pages;
 mod peers;
 mod publish;
+mod publish_input;
 mod recordings;
 pub mod stalls;
 mod tokens;

@@ -22,7 +22,7 @@ use bytes::Bytes;
 
 use super::stalls::{Closer, Pin};
 use super::{AppState, no_store};
-use crate::camera::{SourceKind, ViewerGuard};
+use crate::camera::ViewerGuard;
 use crate::counts::ViewerKind;
 use crate::error::{AppError, ErrorKind};
 use crate::video::VideoParams;
@@ -35,7 +35,7 @@ pub(super) async fn stream(
 ) -> Result<Response, AppError> {
     let entry = state.entry(&name)?;
     let cam = entry.camera;
-    if cam.source() != SourceKind::Rtsp {
+    if !cam.sends_video() {
         return Err(AppError::new(
             ErrorKind::Conflict,
             format!("camera '{name}' sends JPEG pictures, not video: use stream.mjpg"),

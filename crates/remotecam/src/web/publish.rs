@@ -7,14 +7,14 @@
 //!   number>}`; `capture_ms` is stored as the frame's capture time, `t` is echoed in the ack;
 //! - the hub answers each accepted frame with `{"type":"ack","seq":N,"t":T}` (so the page
 //!   can measure latency and keep at most a frame or two in flight);
-//! - bad input closes the connection with a code and a reason: 1003 not a JPEG or not a
+
 //!   metadata object, 1007 a broken JPEG or JSON, 1009 too large (bytes, or pixels in the JPEG header), 4000 replaced by a newer
 //!   publisher, 1001 silent for too long or the hub stopping, 1008 the access token
 //!   revoked or expired.
 //!
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -23,17 +23,18 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::IntoResponse;
 use axum::response::Response;
-use remotecam_core::wire::{PublishMeta, PublisherText};
-use tokio::sync::watch;
+use remotecam_core::wire::PublisherText;
+use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
+use super::publish_input::{Input, Refusal};
 use super::{AppState, check_origin};
 use crate::auth::Grant;
-use crate::camera::{Camera, SourceKind};
+use crate::camera::{Camera, PublisherLease, SourceKind};
+use crate::counts::Counts;
 use crate::error::{AppError, ErrorKind};
 use crate::frame::FrameLimits;
 use crate::hub::camera_name;
-use crate::jpeg::JpegError;
 
 use super::ws::{
     PING_EVERY, STOPPING, WRITE_SLACK, access_ended, close, close_with, hub_stopped, text,
@@ -86,12 +87,15 @@ pub(super) async fn publish(
         .hub
         .get_or_create(&name, query.kind())
         .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
+    let counts = state.hub.entry(&name).map(|e| e.counts).unwrap_or_default();
     let stopped = state.hub.stopped();
     Ok(upgrade
         .max_message_size(limits.max_bytes)
         .max_frame_size(limits.max_bytes)
         .max_write_buffer_size(WRITE_SLACK)
-        .on_upgrade(move |socket| publisher_session(socket, camera, limits, stopped, grant)))
+        .on_upgrade(move |socket| {
+            publisher_session(socket, camera, limits, stopped, (grant, counts))
+        }))
 }
 
 /// The publish URL's query: a program's `Publisher` says who it is (`client=publisher`);
@@ -111,142 +115,136 @@ impl PublishQuery {
 }
 
 async fn publisher_session(
-    mut socket: WebSocket,
+    socket: WebSocket,
     camera: Arc<Camera>,
     limits: FrameLimits,
-    mut stopped: watch::Receiver<bool>,
-    grant: Grant,
+    stopped: watch::Receiver<bool>,
+    (grant, counts): (Grant, Arc<Counts>),
 ) {
-    let mut ended = std::pin::pin!(access_ended(grant));
-    let limit = limits.max_bytes;
     let mut lease = camera.claim_publisher();
-    let mut replaced = lease.replaced.take().expect("fresh lease has its channel");
+    let replaced = lease.replaced.take().expect("fresh lease has its channel");
     tracing::info!(camera = camera.name(), "publisher connected");
-    let hello = PublisherText::Hello {
-        camera: camera.name().to_owned(),
-        max_message_bytes: limit,
+    let mut session = Session {
+        socket,
+        input: Input::new(limits, counts),
+        stopped,
+        limit: limits.max_bytes,
     };
-    let _ = socket.send(text(&hello)).await;
-    let mut pending: Option<PublishMeta> = None;
-    let mut ping = tokio::time::interval(PING_EVERY);
-    let mut last_heard = Instant::now();
-    let reason: Option<(u16, String)> = loop {
-        tokio::select! {
-            () = hub_stopped(&mut stopped) => break Some((close::GOING_AWAY, STOPPING.into())),
-            reason = &mut ended => break Some(reason),
-            _ = &mut replaced => {
-                break Some((close::REPLACED, format!(
-                    "replaced: another publisher took camera '{}'", camera.name()
-                )));
-            }
-            _ = ping.tick() => {
-                if last_heard.elapsed() > PUBLISHER_SILENCE {
-                    let silence = PUBLISHER_SILENCE.as_secs();
-                    break Some((close::GOING_AWAY, format!("nothing received for {silence} s")));
-                }
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
-                    break None;
-                }
-            }
-            message = socket.recv() => {
-                last_heard = Instant::now();
-                match message {
-                    None | Some(Ok(Message::Close(_))) => break None,
-                    Some(Err(e)) => break read_error(&e, limit),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Text(text))) => match parse_meta(&text) {
-                        Ok(meta) => pending = Some(meta),
-                        Err(reason) => break Some(reason),
-                    },
-                    Some(Ok(Message::Binary(data))) => match limits.check(&data) {
-                        Ok(info) => {
-                            let meta = pending.take();
-                            let captured = meta.as_ref().and_then(|m| m.capture_ms).and_then(epoch_ms_to_time);
-                            let frame = lease.publish(data, info, captured);
-                            let ack = PublisherText::Ack {
-                                seq: frame.seq,
-                                t: meta.and_then(|m| m.t),
-                            };
-                            if socket.send(text(&ack)).await.is_err() {
-                                break None;
-                            }
-                        }
-                        Err(e) => {
-                            let code = match e {
-                                JpegError::NoStart => close::UNSUPPORTED,
-                                JpegError::TooLarge { .. } => close::TOO_BIG,
-                                _ => close::INVALID_DATA,
-                            };
-                            break Some((code, format!("frame rejected: {e}")));
-                        }
-                    },
-                }
-            }
-        }
+    let reason = tokio::select! {
+        reason = session.run(&lease, grant, replaced) => reason,
+        // Pictures for a publisher of video, made of its units while anyone wants them.
+        error = pictures(&lease) => Some(Refusal { code: close::INTERNAL, reason: error }),
     };
     // Offline as soon as the session ends, not after the closing handshake.
     drop(lease);
-    if let Some((code, text)) = reason {
-        tracing::info!(camera = camera.name(), code, reason = %text, "closing publisher");
-        close_with(socket, code, text).await;
+    if let Some(Refusal { code, reason }) = reason {
+        tracing::info!(camera = camera.name(), code, %reason, "closing publisher");
+        close_with(session.socket, code, reason).await;
     }
     tracing::info!(camera = camera.name(), "publisher left");
 }
 
-fn parse_meta(text: &str) -> Result<PublishMeta, (u16, String)> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        (
-            close::INVALID_DATA,
-            format!("text messages must be JSON frame metadata: {e}"),
-        )
-    })?;
-    if !value.is_object() {
-        return Err((
-            close::UNSUPPORTED,
-            "text messages must be a JSON object of frame metadata".into(),
-        ));
+/// Makes a video publisher's pictures, once it sends video; returns only if it cannot.
+async fn pictures(lease: &PublisherLease) -> String {
+    let mut video = lease.camera().watch_sends_video();
+    if video.wait_for(|v| *v).await.is_err() {
+        return std::future::pending().await;
     }
-    serde_json::from_value(value)
-        .map_err(|e| (close::INVALID_DATA, format!("bad frame metadata: {e}")))
+    crate::source::pictures::run(lease).await
+}
+
+/// One publisher's connection.
+struct Session {
+    socket: WebSocket,
+    input: Input,
+    stopped: watch::Receiver<bool>,
+    limit: usize,
+}
+
+impl Session {
+    /// Takes the publisher's messages until it leaves (`None`) or is closed.
+    async fn run(
+        &mut self,
+        lease: &PublisherLease,
+        grant: Grant,
+        mut replaced: oneshot::Receiver<()>,
+    ) -> Option<Refusal> {
+        let camera = lease.camera();
+        let mut ended = std::pin::pin!(access_ended(grant));
+        let mut keyframe_asks = camera.video().watch_keyframe_asks();
+        keyframe_asks.borrow_and_update();
+        let hello = PublisherText::Hello {
+            camera: camera.name().to_owned(),
+            max_message_bytes: self.limit,
+        };
+        let _ = self.socket.send(text(&hello)).await;
+        let mut ping = tokio::time::interval(PING_EVERY);
+        let mut last_heard = Instant::now();
+        let refusal = |code, reason: String| Some(Refusal { code, reason });
+        loop {
+            tokio::select! {
+                () = hub_stopped(&mut self.stopped) => return refusal(close::GOING_AWAY, STOPPING.into()),
+                (code, reason) = &mut ended => return refusal(code, reason),
+                _ = &mut replaced => {
+                    return refusal(close::REPLACED, format!(
+                        "replaced: another publisher took camera '{}'", camera.name()
+                    ));
+                }
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > PUBLISHER_SILENCE {
+                        let silence = PUBLISHER_SILENCE.as_secs();
+                        return refusal(close::GOING_AWAY, format!("nothing received for {silence} s"));
+                    }
+                    if self.socket.send(Message::Ping(Default::default())).await.is_err() {
+                        return None;
+                    }
+                }
+                Ok(()) = keyframe_asks.changed(), if camera.sends_video() => {
+                    keyframe_asks.borrow_and_update();
+                    if self.socket.send(text(&PublisherText::Keyframe)).await.is_err() {
+                        return None;
+                    }
+                }
+                message = self.socket.recv() => {
+                    last_heard = Instant::now();
+                    let answer = match message {
+                        None | Some(Ok(Message::Close(_))) => return None,
+                        Some(Err(e)) => return read_error(&e, self.limit),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
+                        Some(Ok(Message::Text(text))) => match self.input.text(&text) {
+                            Ok(()) => None,
+                            Err(refused) => return Some(refused),
+                        },
+                        Some(Ok(Message::Binary(data))) => match self.input.binary(data, lease) {
+                            Ok(answer) => answer,
+                            Err(refused) => return Some(refused),
+                        },
+                    };
+                    if let Some(answer) = answer
+                        && self.socket.send(text(&answer)).await.is_err()
+                    {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A read that failed: a message over the size limit is closed with 1009 and the limit;
 /// anything else (the connection dropped) ends the session silently.
-fn read_error(e: &axum::Error, limit: usize) -> Option<(u16, String)> {
+fn read_error(e: &axum::Error, limit: usize) -> Option<Refusal> {
     use std::error::Error as _;
     let cause = e
         .source()
         .and_then(|s| s.downcast_ref::<tungstenite::Error>());
     if let Some(tungstenite::Error::Capacity(_)) = cause {
-        Some((
-            close::TOO_BIG,
-            format!("message larger than the {limit}-byte limit"),
-        ))
+        Some(Refusal {
+            code: close::TOO_BIG,
+            reason: format!("message larger than the {limit}-byte limit"),
+        })
     } else {
         tracing::debug!(error = %e, "publisher read error");
         None
-    }
-}
-
-fn epoch_ms_to_time(ms: f64) -> Option<SystemTime> {
-    (ms.is_finite() && ms > 0.0 && ms < 1e14)
-        .then(|| UNIX_EPOCH + Duration::from_micros((ms * 1000.0) as u64))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metadata_parsing() {
-        let m = parse_meta(r#"{"capture_ms": 1700000000000.5, "t": 3}"#).unwrap();
-        assert_eq!(m.t, Some(3.0));
-        assert_eq!(parse_meta("[1]").unwrap_err().0, close::UNSUPPORTED);
-        assert_eq!(parse_meta("garbage").unwrap_err().0, close::INVALID_DATA);
-        assert_eq!(
-            parse_meta(r#"{"t": "x"}"#).unwrap_err().0,
-            close::INVALID_DATA
-        );
-        assert!(epoch_ms_to_time(f64::NAN).is_none());
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
 mod fake_rtsp;
+mod h264_publisher;
 mod hub;
 mod mjpeg;
 mod motion;
@@ -17,12 +18,13 @@ mod tokens;
 mod ws;
 
 pub use fake_rtsp::{Sends, fake_rtsp_camera, h264, h264_gop, h264_noise, h264_refs};
+pub use h264_publisher::{H264Stream, VideoPublisher, avcc, h264_stream, sps_claiming};
 pub use hub::{Hub, HubBuilder};
 pub use mjpeg::{MjpegReader, Part};
 pub use motion::{Events, put_motion, wait_scored};
 pub use mqtt::{Broker, Listener, MQTT_PASSWORD, MQTT_USER, Message};
 pub use pictures::{claiming, padded_jpeg, scene, test_jpeg};
-pub use probe::{Probe, ffprobe};
+pub use probe::{Probe, clip_samples, ffprobe};
 pub use relay::Relay;
 pub use rtsp::{RtspCamera, RtspOptions};
 pub use s3::{BUCKET, Store};

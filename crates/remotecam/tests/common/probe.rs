@@ -39,3 +39,33 @@ pub fn ffprobe(path: &Path) -> Probe {
         duration: field("duration").parse().expect("duration"),
     }
 }
+
+/// A clip's samples, in order: (keyframe, bytes).
+pub fn clip_samples(path: &Path) -> Vec<(bool, Vec<u8>)> {
+    use shiguredo_mp4::demux::{Fmp4FileDemuxer, Input};
+    let data = std::fs::read(path).unwrap();
+    let mut demuxer = Fmp4FileDemuxer::new();
+    let mut out = Vec::new();
+    loop {
+        // The demuxer asks for the parts of the file it needs next.
+        while let Some(required) = demuxer.required_input() {
+            let start = required.position as usize;
+            let end = required
+                .size
+                .map_or(data.len(), |n| (start + n).min(data.len()));
+            demuxer.handle_input(Input {
+                position: required.position,
+                data: data.get(start..end).unwrap_or(&[]),
+            });
+        }
+        match demuxer.next_sample() {
+            Ok(Some(s)) => {
+                let at = s.data_offset as usize;
+                out.push((s.keyframe, data[at..at + s.data_size].to_vec()));
+            }
+            Ok(None) => break,
+            Err(e) => assert!(demuxer.required_input().is_some(), "{e}"),
+        }
+    }
+    out
+}
