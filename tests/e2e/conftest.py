@@ -183,12 +183,16 @@ def wait_until(check, what, timeout=WAIT):
     return found
 
 
-def start_publishing(page, hub, name, resolution="640x480"):
+def start_publishing(page, hub, name, resolution="640x480", fps=None, encoding=None):
     # The address the hub prints for phones: HTTPS with the token.
     page.goto(hub.https_url(f"/publish?token={hub.token}"))
     assert page.url == hub.https_url("/publish"), "token moved into a cookie"
     page.fill("#name", name)
     page.select_option("#resolution", resolution)
+    if fps:
+        page.fill("#fps", str(fps))
+    if encoding:
+        page.select_option("#encoding", encoding)
     page.click("#start")
     page.wait_for_selector("#status.ok", timeout=WAIT * 1000)
 

@@ -1,17 +1,24 @@
-// The publisher: camera -> canvas -> JPEG -> WebSocket /api/cameras/NAME/publish.
-// Never queues: a frame is only taken when the previous ones are acknowledged and the
-// socket's buffer is empty; otherwise the tick is counted as skipped. Reconnects with
-// backoff after a drop or a hub restart; stops and says why when the hub refuses for
-// good (a name taken by a configured camera, a bad name, no token, the hub full).
+// The publisher: camera -> H.264 (WebCodecs, h264.js) or canvas -> JPEG -> WebSocket
+// /api/cameras/NAME/publish. H.264 where the browser encodes it and the user did not
+// choose JPEG; JPEG otherwise. Never queues: a JPEG frame is only taken when the
+// previous ones are acknowledged and the socket's buffer is empty; otherwise the tick
+// is counted as skipped. Reconnects with backoff after a drop or a hub restart; stops
+// and says why when the hub refuses for good (a name taken by a configured camera, a
+// bad name, no token, the hub full).
+import { H264Sender, canEncodeH264, defaultBitrate, findConfig } from "./h264.js";
+
 const $ = (id) => document.getElementById(id);
 const preview = $("preview");
 const canvas = document.createElement("canvas");
 const ctx = canvas.getContext("2d");
 const KEY = "remotecam.publish";
 const MAX_IN_FLIGHT = 2;
-const fields = ["name", "device", "resolution", "cw", "ch", "quality", "fps"];
+const fields = ["name", "device", "resolution", "cw", "ch", "quality", "fps", "encoding", "bitrate"];
 
 let running = false, stream = null, ws = null, tickTimer = null, reconnectTimer = null;
+// What the page sends: "jpeg", or "h264" through `sender`; frames come from `frames` (a
+// MediaStreamTrackProcessor's track, where the browser has one) or the preview.
+let mode = "jpeg", sender = null, frames = null;
 let retry = 0, inFlight = 0, encoding = false, wakeLock = null, pendingDevice = null;
 // The size of the frames sent, once one was ("–" before: the camera's size is not known).
 let sentSize = "";
@@ -41,6 +48,16 @@ function validName() { return /^[a-z0-9_-]{1,64}$/.test(cameraName()); }
 function targetSize() {
   if ($("resolution").value === "custom") return [+$("cw").value || 640, +$("ch").value || 480];
   return $("resolution").value.split("x").map(Number);
+}
+// The size frames are sent at: the camera's, scaled down into the chosen size (turned
+// with the camera), even for H.264.
+function sendSize() {
+  const vw = preview.videoWidth, vh = preview.videoHeight;
+  let [tw, th] = targetSize();
+  if ((vh > vw) !== (th > tw)) [tw, th] = [th, tw];
+  const scale = Math.min(tw / vw, th / vh, 1);
+  const even = (n) => Math.max(2, 2 * Math.round(n / 2));
+  return [even(vw * scale), even(vh * scale)];
 }
 function maxFps() { return Math.min(60, Math.max(1, +$("fps").value || 15)); }
 function showCustom() { $("custom").hidden = $("resolution").value !== "custom"; }
@@ -89,6 +106,8 @@ function connect() {
       greeted = true;
       retry = 0;
       setStatus(`Live as "${msg.camera}"`, "ok");
+    } else if (msg.type === "keyframe") {
+      sender?.askKeyframe();
     } else if (msg.type === "ack") {
       inFlight = Math.max(0, inFlight - 1);
       const now = performance.now();
@@ -139,16 +158,69 @@ async function refusal() {
   }
 }
 
+// Sends H.264 where the browser can and the user did not choose JPEG; JPEG otherwise.
+async function chooseEncoding() {
+  stopEncoder();
+  mode = "jpeg";
+  if ($("encoding").value === "jpeg" || !canEncodeH264()) return;
+  const [w, h] = sendSize();
+  const bitrate = $("bitrate").value === "auto" ? defaultBitrate(w, h) : +$("bitrate").value * 1000;
+  const config = await findConfig(w, h, bitrate, maxFps());
+  if (!config || !running) return;
+  const socket = () => (ws && ws.readyState === WebSocket.OPEN ? ws : null);
+  sender = new H264Sender(socket, stats, (e) => fallBackToJpeg(`the H.264 encoder failed (${e.message})`));
+  sender.configure(config);
+  mode = "h264";
+  sentSize = `${w}×${h}`;
+  stats.bitrate = bitrate;
+  const track = stream.getVideoTracks()[0];
+  if (typeof window.MediaStreamTrackProcessor === "function" && track) pump(track.clone());
+}
+
+// Frames from the camera track as it makes them, at most maxFps() a second.
+async function pump(track) {
+  frames = track;
+  const reader = new MediaStreamTrackProcessor({ track }).readable.getReader();
+  let last = -Infinity;
+  try {
+    while (frames === track) {
+      const { value: frame, done } = await reader.read();
+      if (done) break;
+      if (frames !== track || !sender || frame.timestamp - last < 900_000 / maxFps()) { frame.close(); continue; }
+      last = frame.timestamp;
+      sender.encode(frame);
+    }
+  } catch {}
+  reader.cancel().catch(() => {});
+  track.stop();
+}
+
+function stopEncoder() {
+  if (frames) frames.stop();
+  frames = null;
+  sender?.close();
+  sender = null;
+}
+
+// The encoder failed mid-way: JPEG from now on, over a new connection (a publisher's
+// connection sends one kind).
+function fallBackToJpeg(why) {
+  stopEncoder();
+  mode = "jpeg";
+  setStatus(`${why}: sending JPEG`, "error");
+  if (ws) ws.close(1000, "switching to JPEG");
+}
+
 function tick() {
   if (!running) return;
   tickTimer = setTimeout(tick, 1000 / maxFps());
   if (!ws || ws.readyState !== WebSocket.OPEN || preview.readyState < 2 || !preview.videoWidth) return;
+  if (mode === "h264") {
+    if (!frames) sender.encode(new VideoFrame(preview, { timestamp: Math.round(performance.now() * 1000) }));
+    return;
+  }
   if (encoding || inFlight >= MAX_IN_FLIGHT || ws.bufferedAmount > 0) { stats.skipped++; return; }
-  const vw = preview.videoWidth, vh = preview.videoHeight;
-  let [tw, th] = targetSize();
-  if ((vh > vw) !== (th > tw)) [tw, th] = [th, tw];
-  const scale = Math.min(tw / vw, th / vh, 1);
-  const cw = Math.round(vw * scale), ch = Math.round(vh * scale);
+  const [cw, ch] = sendSize();
   if (canvas.width !== cw || canvas.height !== ch) { canvas.width = cw; canvas.height = ch; }
   ctx.drawImage(preview, 0, 0, cw, ch);
   const meta = JSON.stringify({ capture_ms: Date.now(), t: performance.now() });
@@ -178,6 +250,8 @@ function showStats() {
   $("s-skip").textContent = stats.skipped;
   $("s-sent").textContent = stats.sent;
   $("s-size").textContent = sentSize || "–";
+  const mbps = (bytes * 8 / 1e6).toFixed(1);
+  $("s-mode").textContent = running ? `${mode === "h264" ? "H.264" : "JPEG"}, ${mbps} Mbit/s` : "–";
 }
 
 async function keepAwake() {
@@ -203,6 +277,7 @@ async function start() {
   $("start").disabled = false;
   $("start").textContent = "Stop";
   $("start").classList.add("stop");
+  await chooseEncoding();
   connect();
   tick();
   keepAwake();
@@ -212,6 +287,7 @@ async function start() {
 function stop(why = "") {
   running = false;
   sentSize = "";
+  stopEncoder();
   clearTimeout(tickTimer);
   clearTimeout(reconnectTimer);
   if (ws) ws.close(1000, "stopped");
@@ -228,10 +304,15 @@ function stop(why = "") {
 }
 
 $("start").addEventListener("click", () => (running ? stop() : start()));
-$("resolution").addEventListener("change", () => { showCustom(); saveSettings(); if (running) openCamera().catch((e) => setStatus(e.message, "error")); });
-$("device").addEventListener("change", () => { pendingDevice = $("device").value; saveSettings(); if (running) openCamera().catch((e) => setStatus(e.message, "error")); });
+// A new camera or size while streaming: H.264 is configured anew (the hub takes the new
+// configuration on the same connection).
+function reopen() {
+  if (running) openCamera().then(() => (mode === "h264" ? chooseEncoding() : null)).catch((e) => setStatus(e.message, "error"));
+}
+$("resolution").addEventListener("change", () => { showCustom(); saveSettings(); reopen(); });
+$("device").addEventListener("change", () => { pendingDevice = $("device").value; saveSettings(); reopen(); });
 $("quality").addEventListener("input", () => { $("qv").textContent = `${$("quality").value}%`; saveSettings(); });
-for (const f of ["fps", "cw", "ch"]) $(f).addEventListener("change", saveSettings);
+for (const f of ["fps", "cw", "ch", "encoding", "bitrate"]) $(f).addEventListener("change", saveSettings);
 $("name").addEventListener("input", updateWatchLink);
 document.addEventListener("visibilitychange", keepAwake);
 loadSettings();

@@ -98,15 +98,17 @@ impl PublishedStream {
         self.params.as_ref()
     }
 
-    /// Takes a decoder configuration (avcC); the next unit must be a keyframe. The same
-    /// configuration again changes nothing.
+    /// Takes a decoder configuration (avcC); the next unit must be a keyframe, and its
+    /// time may start anew. The same configuration again changes nothing.
     pub fn configure(&mut self, avcc: &[u8]) -> Result<Arc<VideoParams>, StreamError> {
         let params = avcc::params(avcc, self.max_pixels)?;
         match &self.params {
             Some(same) if **same == params => {}
             _ => {
+                // A new stream (a new size, a new encoder): its clock may start anew.
                 self.params = Some(Arc::new(params));
                 self.want_keyframe = true;
+                self.last_us = None;
             }
         }
         Ok(Arc::clone(self.params.as_ref().expect("just set")))
