@@ -38,12 +38,13 @@ def test_fake_camera_streams_640x480_and_reconnects_after_hub_restart(make_hub, 
     page.wait_for_function("() => +document.getElementById('s-fps').textContent > 0")
     assert page.text_content("#s-size") == "640×480"
 
-    # The dashboard shows it live (its WebSocket viewer uses the same cookie).
+    # The dashboard shows it live (its player uses the same cookie).
     dash = context.new_page()
     dash.goto(hub.https_url("/"))
+    # The page sends H.264 (WebCodecs): the tile plays it as video.
     dash.wait_for_function(
-        "() => { const i = document.querySelector('article[data-camera=\"e2e\"] img');"
-        " return i && i.naturalWidth === 640 && i.naturalHeight === 480; }",
+        "() => { const v = document.querySelector('article[data-camera=\"e2e\"] video');"
+        " return v && v.videoWidth === 640 && v.videoHeight === 480; }",
         timeout=WAIT * 1000,
     )
     dash.close()

@@ -83,7 +83,8 @@ def test_the_page_sends_h264_recorded_as_it_came(make_hub, browser_with, hd_foot
     mbits = (received_bytes(hub, "phone") - start) * 8 / (time.monotonic() - t0) / 1e6
     assert 0.3 < mbits <= 4.0, f"{mbits:.2f} Mbit/s"
     print(f"H.264 from the page at 1280x720: {mbits:.2f} Mbit/s")
-    assert camera(hub, "phone")["fps"] > 20
+    cam = camera(hub, "phone")
+    assert cam["fps"] > 20 and 0.3e6 < cam["bitrate_bps"] <= 4.5e6, cam
 
     # Its pictures, decoded by the hub: a snapshot, MJPEG, Python.
     with urllib.request.urlopen(hub.url(f"/api/cameras/phone/snapshot.jpg?token={hub.token}"), timeout=WAIT) as res:
@@ -102,6 +103,7 @@ def test_the_page_sends_h264_recorded_as_it_came(make_hub, browser_with, hd_foot
         " return v && !v.hidden && v.videoWidth === 1280 && v.currentTime > 0.5; }",
         timeout=WAIT * 1000,
     )
+    viewer.wait_for_function("() => /^H\\.264, [0-9.]+ Mbit\\/s \\(avc1\\./.test(document.getElementById('codec').textContent)")
     viewer.close()
 
     # A clip: the units the page sent, one for one, none encoded by the hub.
@@ -142,3 +144,46 @@ def test_jpeg_when_chosen_or_when_the_browser_has_no_encoder(make_hub, browser_w
         p.wait_for_function("() => document.getElementById('s-mode').textContent.startsWith('JPEG, ')")
         frames = mjpeg_frames(hub.url(f"/api/cameras/{name}/stream.mjpg?token={hub.token}"), 3)
         assert all(f.shape == (480, 640, 3) for f in frames)
+
+
+# A phone on battery, at 12%.
+LOW_BATTERY = """
+navigator.getBattery = async () => ({
+  level: 0.12, charging: false, addEventListener() {},
+});
+"""
+
+HIDE_THE_PAGE = """
+() => {
+  Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+  document.dispatchEvent(new Event("visibilitychange"));
+}
+"""
+
+
+def test_the_phones_health_reaches_the_api_and_the_dashboard(make_hub, browser_with):
+    hub = make_hub()
+    context = browser_with()
+    context.add_init_script(LOW_BATTERY)
+    page = context.new_page()
+    start_publishing(page, hub, "phone")
+    assert page.is_visible("#front"), "the page asks to stay in front"
+    health = wait_until(lambda: (camera(hub, "phone") or {}).get("health"), "no health report")
+    assert (health["page_hidden"], health["battery"], health["charging"]) == (False, 0.12, False), health
+
+    dash = context.new_page()
+    dash.goto(hub.https_url("/"))
+    tile = 'article[data-camera="phone"] .health'
+    dash.wait_for_selector(tile, timeout=WAIT * 1000)
+    assert "battery is at 12%" in dash.text_content(tile)
+
+    page.evaluate(HIDE_THE_PAGE)
+    wait_until(lambda: camera(hub, "phone")["health"]["page_hidden"], "the hidden page was not reported")
+    dash.wait_for_function(
+        f"() => document.querySelector('{tile}').textContent.includes('page is hidden')",
+        timeout=WAIT * 1000)
+
+    # The publisher gone, nothing is known of the phone.
+    page.close()
+    wait_until(lambda: not camera(hub, "phone")["online"], "the camera stayed online")
+    assert camera(hub, "phone")["health"] is None

@@ -81,17 +81,26 @@ $("share-make").addEventListener("click", async () => {
 });
 
 // JPEG frames first; an H.264 or H.265 camera then plays as video where the browser can
-// (Media Source Extensions), once its codec is known. Browsers without MSE keep JPEG.
+// (Media Source Extensions), once its codec is known, and back to JPEG if it changes to
+// JPEG (a phone's new publisher page). Browsers without MSE keep JPEG.
 const onStatus = (online) => { $("overlay").hidden = online !== false; };
 $("live").src = `${path}/snapshot.jpg`;
 let stopJpeg = openViewer(name, $("live"), { onStatus });
+let stopVideo = null;
 function playVideo(cam) {
-  if (!stopJpeg || cam.codec === "jpeg" || !canPlay(cam.codec_string)) return;
-  stopJpeg();
-  stopJpeg = null;
-  $("live").hidden = true;
-  $("live-video").hidden = false;
-  openVideo(name, $("live-video"), cam.codec_string, { onStatus });
+  if (!cam.codec) return;
+  const video = cam.codec !== "jpeg" && canPlay(cam.codec_string);
+  if (video === !!stopVideo) return;
+  $("live").hidden = video;
+  $("live-video").hidden = !video;
+  if (video) {
+    stopJpeg();
+    stopVideo = openVideo(name, $("live-video"), cam.codec_string, { onStatus });
+  } else {
+    stopVideo();
+    stopVideo = null;
+    stopJpeg = openViewer(name, $("live"), { onStatus });
+  }
 }
 
 async function refresh() {
@@ -100,7 +109,9 @@ async function refresh() {
     $("dot").className = `dot ${cam.online ? "on" : "off"}`;
     $("state").textContent = cam.online ? "online" : "offline";
     $("size").textContent = cam.width ? `${cam.width}×${cam.height}` : "–";
-    $("codec").textContent = cam.codec_string ? `${cam.codec} (${cam.codec_string})` : (cam.codec || "–");
+    const codec = { jpeg: "JPEG", h264: "H.264", h265: "H.265" }[cam.codec] || "–";
+    const rate = cam.online && cam.bitrate_bps ? `, ${(cam.bitrate_bps / 1e6).toFixed(1)} Mbit/s` : "";
+    $("codec").textContent = `${codec}${rate}${cam.codec_string ? ` (${cam.codec_string})` : ""}`;
     $("keyframes").textContent = cam.keyframe_interval_ms == null ? "–" : `every ${(cam.keyframe_interval_ms / 1000).toFixed(1)} s`;
     $("fps").textContent = cam.online ? cam.fps.toFixed(1) : "–";
     $("viewers").textContent = cam.viewers;

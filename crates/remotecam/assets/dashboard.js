@@ -22,7 +22,7 @@ function card(cam, peer) {
       <span class="size muted"></span><span class="fps muted"></span><span class="viewers muted"></span>
       <span class="source muted"></span><span class="detect muted"></span>
       <button class="quiet delete forget" hidden>Forget</button></div>
-    <div class="problem" hidden></div>`;
+    <div class="problem" hidden></div><div class="problem health" hidden></div>`;
   el.querySelector("a.view").href = page;
   el.querySelector(".name").textContent = peer ? `${cam.name} · ${peer.name}` : cam.name;
   const img = el.querySelector("img");
@@ -66,16 +66,19 @@ function peerViewer(peer, name, img) {
   return () => { stopped = true; clearTimeout(timer); img.removeAttribute("src"); };
 }
 
-// An H.264 or H.265 camera's tile plays its video where the browser can.
+// An H.264 or H.265 camera's tile plays its video where the browser can; JPEG again
+// if the camera changes to it (a phone's new publisher page).
 function playVideo(entry, cam) {
-  if (entry.video || cam.codec === "jpeg" || !canPlay(cam.codec_string)) return;
+  if (entry.peer || !cam.codec) return;
+  const video = cam.codec !== "jpeg" && canPlay(cam.codec_string);
+  if (video === entry.video) return;
   entry.stop();
-  const img = entry.el.querySelector("img");
-  const video = document.createElement("video");
-  video.setAttribute("aria-label", img.alt);
-  img.replaceWith(video);
-  entry.stop = openVideo(cam.name, video, cam.codec_string);
-  entry.video = true;
+  const shown = entry.el.querySelector(entry.video ? "video" : "img");
+  const next = document.createElement(video ? "video" : "img");
+  next.setAttribute(video ? "aria-label" : "alt", `live view of ${cam.name}`);
+  shown.replaceWith(next);
+  entry.stop = video ? openVideo(cam.name, next, cam.codec_string) : openViewer(cam.name, next);
+  entry.video = video;
 }
 
 // "12 s", "3 min", "2 h", "4 days": how long ago something was.
@@ -112,6 +115,21 @@ function update(entry, cam) {
   playVideo(entry, cam);
   q(".problem").hidden = !cam.error;
   if (cam.error) q(".problem").textContent = cam.error;
+  // This hub's phones only: a peer's publishers are its own to watch over.
+  const warning = entry.peer ? "" : healthWarning(cam);
+  q(".health").hidden = !warning;
+  q(".health").textContent = warning;
+}
+
+// What a phone's publisher page said that puts the camera at risk: a hidden page (the
+// browser throttles or stops its camera) or a low battery not charging.
+function healthWarning(cam) {
+  const h = cam.online && cam.health;
+  if (!h) return "";
+  const warnings = [];
+  if (h.page_hidden) warnings.push("the phone's publisher page is hidden: its browser may pause the camera");
+  if (h.battery != null && h.battery < 0.2 && !h.charging) warnings.push(`the phone's battery is at ${Math.round(h.battery * 100)}%`);
+  return warnings.join("; ");
 }
 
 // The other hubs this one lists ([[peers]]); their cameras come after this hub's own.

@@ -106,6 +106,7 @@ function connect() {
       greeted = true;
       retry = 0;
       setStatus(`Live as "${msg.camera}"`, "ok");
+      sendHealth();
     } else if (msg.type === "keyframe") {
       sender?.askKeyframe();
     } else if (msg.type === "ack") {
@@ -255,8 +256,33 @@ function showStats() {
 }
 
 async function keepAwake() {
-  if (!running || document.visibilityState !== "visible" || !("wakeLock" in navigator)) return;
-  try { wakeLock = await navigator.wakeLock.request("screen"); } catch {}
+  if (running && document.visibilityState === "visible" && "wakeLock" in navigator) {
+    try {
+      wakeLock = await navigator.wakeLock.request("screen");
+      wakeLock.addEventListener("release", sendHealth);
+    } catch {}
+  }
+  sendHealth();
+}
+
+// What the browser lets the page know of the phone, for the hub's cameras list and
+// dashboard: a hidden page (the browser throttles or stops its camera), the wake lock,
+// the battery where the Battery API exists.
+let battery = null;
+navigator.getBattery?.().then((b) => {
+  battery = b;
+  b.addEventListener("levelchange", sendHealth);
+  b.addEventListener("chargingchange", sendHealth);
+}).catch(() => {});
+
+function sendHealth() {
+  const hidden = document.visibilityState !== "visible";
+  $("front").hidden = !running;
+  if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  ws.send(JSON.stringify({
+    kind: "health", hidden, wake_lock: !!wakeLock && !wakeLock.released,
+    battery: battery ? battery.level : null, charging: battery ? battery.charging : null,
+  }));
 }
 
 async function start() {
@@ -298,6 +324,7 @@ function stop(why = "") {
   if (wakeLock) wakeLock.release().catch(() => {});
   wakeLock = null;
   $("name").disabled = false;
+  $("front").hidden = true;
   $("start").textContent = "Start streaming";
   $("start").classList.remove("stop");
   setStatus(why || "Stopped.", why ? "error" : "");
@@ -317,3 +344,4 @@ $("name").addEventListener("input", updateWatchLink);
 document.addEventListener("visibilitychange", keepAwake);
 loadSettings();
 setInterval(showStats, 1000);
+setInterval(sendHealth, 15000);

@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 use crate::camera::{Camera, SourceKind};
 use crate::counts::Counts;
 use crate::events::HubEvent;
+use crate::health::HealthReport;
 use crate::motion::{Motion, SettingsStore};
 use crate::record::store::Recordings;
 
@@ -63,6 +64,8 @@ pub struct Entry {
     pub motion: Arc<Motion>,
     /// What was sent of it and what happened to it (`/metrics`): forgotten with it.
     pub counts: Arc<Counts>,
+    /// What its publisher page last said of the phone's health, while it publishes.
+    pub health: Arc<HealthReport>,
 }
 
 /// Called with each camera the hub makes, to start what works on it (the server starts
@@ -244,6 +247,7 @@ impl Hub {
             )),
             motion: Arc::new(Motion::new(self.motion_store.get(name).unwrap_or_default())),
             counts: Arc::default(),
+            health: Arc::default(),
         };
         cameras.insert(name.to_owned(), entry.clone());
         drop(cameras);

@@ -12,6 +12,7 @@ pub mod events;
 pub mod excerpt;
 pub mod files;
 pub mod frame;
+pub mod health;
 pub mod hosts;
 pub mod hub;
 pub mod listen;

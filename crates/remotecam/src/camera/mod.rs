@@ -7,7 +7,6 @@
 //! number of viewers (a viewer's socket buffers hold at most a few older frames, shared
 //! by reference count).
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -22,8 +21,10 @@ use crate::jpeg::JpegInfo;
 use crate::placeholder;
 use crate::video::gop::VideoBus;
 use crate::video::{AccessUnit, Codec, VideoParams};
+use rate::RateMeter;
 
 mod lease;
+mod rate;
 
 pub use lease::PublisherLease;
 
@@ -78,43 +79,6 @@ pub const SNAPSHOT_WAIT: Duration = Duration::from_secs(5);
 pub struct Latest {
     pub frame: Option<Arc<Frame>>,
     pub online: bool,
-}
-
-/// Frame rate over the last [`RATE_WINDOW`].
-const RATE_WINDOW: Duration = Duration::from_secs(2);
-const RATE_SAMPLES: usize = 256;
-
-#[derive(Debug, Default)]
-struct RateMeter {
-    times: VecDeque<Instant>,
-}
-
-impl RateMeter {
-    fn record(&mut self, t: Instant) {
-        if self.times.len() == RATE_SAMPLES {
-            self.times.pop_front();
-        }
-        self.times.push_back(t);
-    }
-
-    fn fps(&self, now: Instant) -> f64 {
-        let recent: Vec<&Instant> = self
-            .times
-            .iter()
-            .filter(|t| now.duration_since(**t) <= RATE_WINDOW)
-            .collect();
-        match (recent.first(), recent.last()) {
-            (Some(first), Some(last)) if recent.len() >= 2 => {
-                let span = last.duration_since(**first).as_secs_f64();
-                if span > 0.0 {
-                    (recent.len() - 1) as f64 / span
-                } else {
-                    0.0
-                }
-            }
-            _ => 0.0,
-        }
-    }
 }
 
 struct Lease {
@@ -187,6 +151,9 @@ pub struct CameraStatus {
     pub width: Option<u16>,
     pub height: Option<u16>,
     pub fps: f64,
+    /// Bits a second the camera sends (its JPEG frames, or its video), over the last
+    /// 2 s.
+    pub bitrate_bps: u64,
     pub viewers: usize,
     pub last_frame_age_ms: Option<u64>,
     /// Sequence number of the newest frame (0 before the first).
@@ -451,7 +418,10 @@ impl Camera {
     fn publish(&self, jpeg: Bytes, info: JpegInfo, captured_at: Option<SystemTime>) -> Arc<Frame> {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let frame = Arc::new(Frame::new(seq, jpeg, info.width, info.height, captured_at));
-        self.rate.lock().expect("rate lock").record(frame.received);
+        self.rate
+            .lock()
+            .expect("rate lock")
+            .record(frame.received, frame.jpeg.len());
         self.show_picture(&frame);
         frame
     }
@@ -500,7 +470,10 @@ impl Camera {
         ));
         bus.push(Arc::clone(&unit));
         if stream == VideoStream::Own {
-            self.rate.lock().expect("rate lock").record(unit.received);
+            self.rate
+                .lock()
+                .expect("rate lock")
+                .record(unit.received, unit.data.len());
         }
         unit
     }
@@ -551,10 +524,10 @@ impl Camera {
             None if latest.online => (SourceState::Live, None),
             None => (SourceState::Offline, None),
         };
-        let fps = if latest.online {
-            self.rate.lock().expect("rate lock").fps(now)
+        let (fps, bitrate) = if latest.online {
+            self.rate.lock().expect("rate lock").rates(now)
         } else {
-            0.0
+            (0.0, 0)
         };
         let viewers = *self.viewers.borrow();
         let mut status = CameraStatus {
@@ -564,6 +537,7 @@ impl Camera {
             width: frame.map(|f| f.width),
             height: frame.map(|f| f.height),
             fps: (fps * 10.0).round() / 10.0,
+            bitrate_bps: bitrate,
             viewers,
             last_frame_age_ms: frame.map(|f| now.duration_since(f.received).as_millis() as u64),
             seq: frame.map_or(0, |f| f.seq),
@@ -679,17 +653,5 @@ mod tests {
         drop(a);
         drop(b);
         assert_eq!(cam.status().viewers, 0);
-    }
-
-    #[test]
-    fn rate_meter_measures_recent_frames() {
-        let mut meter = RateMeter::default();
-        let start = Instant::now();
-        for i in 0..31 {
-            meter.record(start + Duration::from_millis(i * 33));
-        }
-        let fps = meter.fps(start + Duration::from_millis(1000));
-        assert!((fps - 30.3).abs() < 0.5, "fps {fps}");
-        assert_eq!(meter.fps(start + Duration::from_secs(10)), 0.0);
     }
 }

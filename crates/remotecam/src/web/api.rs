@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::auth::Grant;
 use crate::camera::CameraStatus;
 use crate::error::{AppError, ErrorKind};
+use crate::health::Health;
 use crate::hub::Entry;
 use crate::record::recorder::RecordingState;
 
@@ -26,6 +27,8 @@ pub(super) struct CameraView {
     in_event: bool,
     /// What the camera's recorder is doing, as the motion endpoint says it.
     recording: RecordingState,
+    /// A browser camera's phone, as its publisher page reports it.
+    health: Option<Health>,
 }
 
 /// `GET /api/cameras`: every camera the grant sees, with its status, by name.
@@ -47,6 +50,7 @@ fn view(state: &AppState, entry: &Entry) -> CameraView {
         motion_enabled,
         in_event,
         recording: super::motion::recording(state, &entry.motion).state,
+        health: entry.health.now(),
     }
 }
 

@@ -34,6 +34,7 @@ use crate::camera::{Camera, PublisherLease, SourceKind};
 use crate::counts::Counts;
 use crate::error::{AppError, ErrorKind};
 use crate::frame::FrameLimits;
+use crate::health::HealthReport;
 use crate::hub::camera_name;
 
 use super::ws::{
@@ -87,14 +88,19 @@ pub(super) async fn publish(
         .hub
         .get_or_create(&name, query.kind())
         .map_err(|e| AppError::new(ErrorKind::Unavailable, e.to_string()))?;
-    let counts = state.hub.entry(&name).map(|e| e.counts).unwrap_or_default();
+    let entry = state.hub.entry(&name);
+    let counts = entry
+        .as_ref()
+        .map(|e| Arc::clone(&e.counts))
+        .unwrap_or_default();
+    let health = entry.map(|e| e.health).unwrap_or_default();
     let stopped = state.hub.stopped();
     Ok(upgrade
         .max_message_size(limits.max_bytes)
         .max_frame_size(limits.max_bytes)
         .max_write_buffer_size(WRITE_SLACK)
         .on_upgrade(move |socket| {
-            publisher_session(socket, camera, limits, stopped, (grant, counts))
+            publisher_session(socket, camera, limits, stopped, (grant, counts, health))
         }))
 }
 
@@ -119,14 +125,14 @@ async fn publisher_session(
     camera: Arc<Camera>,
     limits: FrameLimits,
     stopped: watch::Receiver<bool>,
-    (grant, counts): (Grant, Arc<Counts>),
+    (grant, counts, health): (Grant, Arc<Counts>, Arc<HealthReport>),
 ) {
     let mut lease = camera.claim_publisher();
     let replaced = lease.replaced.take().expect("fresh lease has its channel");
     tracing::info!(camera = camera.name(), "publisher connected");
     let mut session = Session {
         socket,
-        input: Input::new(limits, counts),
+        input: Input::new(limits, counts, Arc::clone(&health)),
         stopped,
         limit: limits.max_bytes,
     };
@@ -137,6 +143,7 @@ async fn publisher_session(
     };
     // Offline as soon as the session ends, not after the closing handshake.
     drop(lease);
+    health.clear();
     if let Some(Refusal { code, reason }) = reason {
         tracing::info!(camera = camera.name(), code, %reason, "closing publisher");
         close_with(session.socket, code, reason).await;

@@ -15,6 +15,7 @@ use super::ws::close;
 use crate::camera::{PublisherLease, VideoStream};
 use crate::counts::Counts;
 use crate::frame::FrameLimits;
+use crate::health::{HealthReport, Reported};
 use crate::jpeg::JpegError;
 use crate::video::published::{PublishedStream, StreamError};
 
@@ -72,6 +73,7 @@ enum Sends {
 pub(super) struct Input {
     limits: FrameLimits,
     counts: Arc<Counts>,
+    health: Arc<HealthReport>,
     /// The metadata of the next binary message.
     pending: Option<PublishMeta>,
     sends: Sends,
@@ -79,19 +81,35 @@ pub(super) struct Input {
 }
 
 impl Input {
-    pub(super) fn new(limits: FrameLimits, counts: Arc<Counts>) -> Input {
+    pub(super) fn new(
+        limits: FrameLimits,
+        counts: Arc<Counts>,
+        health: Arc<HealthReport>,
+    ) -> Input {
         Input {
             limits,
             counts,
+            health,
             pending: None,
             sends: Sends::Nothing,
             stream: PublishedStream::new(limits.max_bytes, limits.max_pixels),
         }
     }
 
-    /// A text message: the next binary message's metadata.
+    /// A text message: the next binary message's metadata, or the phone's health.
     pub(super) fn text(&mut self, text: &str) -> Result<(), Refusal> {
-        self.pending = Some(parse_meta(text)?);
+        let value = parse_object(text)?;
+        if value.get("kind").and_then(|k| k.as_str()) == Some("health") {
+            let bad =
+                |e: String| Refusal::new(close::INVALID_DATA, format!("bad health report: {e}"));
+            let reported: Reported =
+                serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+            return self.health.report(reported).map_err(bad);
+        }
+        self.pending =
+            Some(serde_json::from_value(value).map_err(|e| {
+                Refusal::new(close::INVALID_DATA, format!("bad frame metadata: {e}"))
+            })?);
         Ok(())
     }
 
@@ -172,7 +190,8 @@ impl Input {
     }
 }
 
-fn parse_meta(text: &str) -> Result<PublishMeta, Refusal> {
+/// A text message as the JSON object it must be.
+fn parse_object(text: &str) -> Result<serde_json::Value, Refusal> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         Refusal::new(
             close::INVALID_DATA,
@@ -185,8 +204,7 @@ fn parse_meta(text: &str) -> Result<PublishMeta, Refusal> {
             "text messages must be a JSON object of frame metadata",
         ));
     }
-    serde_json::from_value(value)
-        .map_err(|e| Refusal::new(close::INVALID_DATA, format!("bad frame metadata: {e}")))
+    Ok(value)
 }
 
 fn epoch_ms_to_time(ms: f64) -> Option<SystemTime> {
@@ -198,20 +216,38 @@ fn epoch_ms_to_time(ms: f64) -> Option<SystemTime> {
 mod tests {
     use super::*;
 
+    fn fresh() -> (Input, Arc<HealthReport>) {
+        let health = Arc::new(HealthReport::default());
+        let input = Input::new(FrameLimits::default(), Arc::default(), Arc::clone(&health));
+        (input, health)
+    }
+
     #[test]
-    fn metadata_parsing() {
-        let m = parse_meta(r#"{"capture_ms": 1700000000000.5, "t": 3}"#).unwrap();
+    fn text_messages() {
+        let (mut input, health) = fresh();
+        input
+            .text(r#"{"capture_ms": 1700000000000.5, "t": 3}"#)
+            .unwrap();
+        let m = input.pending.take().unwrap();
         assert_eq!((m.t, m.kind), (Some(3.0), Payload::Jpeg));
-        let m = parse_meta(r#"{"kind": "h264", "timestamp_us": 33333}"#).unwrap();
+        input
+            .text(r#"{"kind": "h264", "timestamp_us": 33333}"#)
+            .unwrap();
+        let m = input.pending.take().unwrap();
         assert_eq!((m.kind, m.timestamp_us), (Payload::H264, Some(33333)));
-        assert_eq!(parse_meta("[1]").unwrap_err().code, close::UNSUPPORTED);
-        assert_eq!(parse_meta("garbage").unwrap_err().code, close::INVALID_DATA);
+        // A health report is kept, and is no frame's metadata.
+        input
+            .text(r#"{"kind": "health", "hidden": true, "battery": 0.5}"#)
+            .unwrap();
+        assert!(input.pending.is_none());
+        assert_eq!(health.now().unwrap().battery, Some(0.5));
+        let code = |text: &str| fresh().0.text(text).unwrap_err().code;
+        assert_eq!(code("[1]"), close::UNSUPPORTED);
+        assert_eq!(code("garbage"), close::INVALID_DATA);
+        assert_eq!(code(r#"{"t": "x"}"#), close::INVALID_DATA);
+        assert_eq!(code(r#"{"kind": "vp8"}"#), close::INVALID_DATA);
         assert_eq!(
-            parse_meta(r#"{"t": "x"}"#).unwrap_err().code,
-            close::INVALID_DATA
-        );
-        assert_eq!(
-            parse_meta(r#"{"kind": "vp8"}"#).unwrap_err().code,
+            code(r#"{"kind": "health", "battery": 3}"#),
             close::INVALID_DATA
         );
         assert!(epoch_ms_to_time(f64::NAN).is_none());
