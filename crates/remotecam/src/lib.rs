@@ -24,6 +24,7 @@ pub mod placeholder;
 pub mod record;
 pub mod server;
 pub mod source;
+pub mod stage;
 pub mod tls;
 pub mod video;
 pub mod web;

@@ -239,6 +239,7 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
             hub.stopping(),
         );
         tokio::spawn(crate::motion::live::run(inputs));
+        crate::stage::spawn(&entry.camera);
     });
     let hub = Arc::new(Hub::with_parts(
         options.max_cameras,

@@ -1,5 +1,7 @@
-//! A source's hold on its camera ([`PublisherLease`]): the one way frames, access units
-//! and pictures are published into it. Nothing publishes into a camera it does not hold.
+//! A source's hold on its camera ([`PublisherLease`]): the one way frames and access
+//! units come into it. Nothing publishes into a camera it does not hold; what the
+//! camera's stages make of them (pictures of its video, video of its frames) comes in
+//! through the camera itself (`stage`).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -10,7 +12,6 @@ use tokio::sync::oneshot;
 use super::{Camera, VideoStream};
 use crate::frame::Frame;
 use crate::jpeg::JpegInfo;
-use crate::video::pictures::Picture;
 use crate::video::{AccessUnit, VideoParams};
 
 /// The right to publish to a camera; dropping it marks the camera offline unless a newer
@@ -61,26 +62,6 @@ impl PublisherLease {
     ) -> Arc<AccessUnit> {
         self.camera
             .publish_video(stream, data, keyframe, pts, params)
-    }
-
-    /// Shows a picture made from the access unit `unit`, under that unit's sequence
-    /// number: to motion detection, and as the camera's newest JPEG frame when it has
-    /// its JPEG.
-    pub fn publish_picture(&self, unit: &AccessUnit, picture: Picture) -> Arc<Frame> {
-        let jpeg = picture.jpeg.unwrap_or_default();
-        let size = (picture.width, picture.height);
-        let mut frame = Frame::received(
-            unit.seq,
-            jpeg,
-            size,
-            None,
-            (unit.received_at, unit.received),
-        );
-        frame.luma = Some(picture.luma);
-        frame.thumbnail = picture.thumbnail;
-        let frame = Arc::new(frame);
-        self.camera.show_picture(&frame);
-        frame
     }
 }
 

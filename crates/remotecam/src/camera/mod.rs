@@ -20,12 +20,16 @@ use crate::frame::Frame;
 use crate::jpeg::JpegInfo;
 use crate::placeholder;
 use crate::video::gop::VideoBus;
+use crate::video::pictures::Picture;
 use crate::video::{AccessUnit, Codec, VideoParams};
 use rate::RateMeter;
 
+mod demand;
 mod lease;
 mod rate;
 
+use demand::Demand;
+pub use demand::{DemandGuard, PicturesDemand, ViewerGuard};
 pub use lease::PublisherLease;
 
 /// Where a camera's frames come from.
@@ -94,6 +98,9 @@ pub enum VideoStream {
     /// Its `detect_source`: what its pictures are made of ([`Camera::detect_video`]),
     /// numbered on its own.
     Detect,
+    /// What its encoder made of a JPEG camera's frames: played and recorded as its
+    /// video, numbered on its own (its frames are counted, not these).
+    Encoded,
 }
 
 /// One camera: a name, a source kind and the frame bus its viewers watch.
@@ -102,18 +109,12 @@ pub struct Camera {
     source: SourceKind,
     latest: watch::Sender<Latest>,
     next_seq: AtomicU64,
-    /// The detect stream's units are numbered on their own: the pictures made of them
-    /// are the camera's frames, whose numbers say how many a viewer skipped.
-    next_detect_seq: AtomicU64,
-    /// Open viewers; sources that run on demand watch it.
-    viewers: watch::Sender<usize>,
-    /// Consumers of pictures (JPEG viewers, snapshots, motion detection): a video camera
-    /// makes pictures only while there are some.
-    pictures_wanted: watch::Sender<usize>,
-    /// Those of them that want the JPEG bytes (viewers, snapshots; motion detection
-    /// wants only the luma): a video camera encodes JPEG only while there are some (and
-    /// at keyframes, for clip thumbnails).
-    jpeg_wanted: watch::Sender<usize>,
+    /// The units of a stream other than the camera's own are numbered on their own:
+    /// its detect stream's (the pictures made of them are the camera's frames, whose
+    /// numbers say how many a viewer skipped), or those its encoder made of its frames.
+    next_other_seq: AtomicU64,
+    /// Who wants what of it: what wakes its source and its stages.
+    demand: Demand,
     /// Every picture made from a video camera's video, with its JPEG or without: what
     /// motion detection reads. Only the ones with a JPEG go onto the frame bus.
     pictures: watch::Sender<Latest>,
@@ -124,6 +125,8 @@ pub struct Camera {
     detect: std::sync::OnceLock<Arc<VideoBus>>,
     /// A video camera's pictures are being made (its decoder runs).
     decoding: std::sync::atomic::AtomicBool,
+    /// A JPEG camera's video is being made (its encoder runs).
+    encoding: std::sync::atomic::AtomicBool,
     /// The camera sends video (an RTSP camera always; a browser while its publisher
     /// sends H.264): its pictures are made of its video.
     sends_video: watch::Sender<bool>,
@@ -173,6 +176,9 @@ pub struct CameraStatus {
     /// A video camera's video is being decoded now (someone wants its pictures, or did
     /// within the last 10 s).
     pub decoding: bool,
+    /// A JPEG camera's frames are being encoded to H.264 now (someone wants its video,
+    /// or did within the last few seconds).
+    pub encoding: bool,
 }
 
 impl Camera {
@@ -191,14 +197,13 @@ impl Camera {
             source,
             latest: watch::Sender::new(Latest::default()),
             next_seq: AtomicU64::new(1),
-            next_detect_seq: AtomicU64::new(1),
-            viewers: watch::Sender::new(0),
-            pictures_wanted: watch::Sender::new(0),
-            jpeg_wanted: watch::Sender::new(0),
+            next_other_seq: AtomicU64::new(1),
+            demand: Demand::default(),
             pictures: watch::Sender::new(Latest::default()),
             video: Arc::new(VideoBus::default()),
             detect: std::sync::OnceLock::new(),
             decoding: std::sync::atomic::AtomicBool::new(false),
+            encoding: std::sync::atomic::AtomicBool::new(false),
             sends_video: watch::Sender::new(source == SourceKind::Rtsp),
             rate: Mutex::new(RateMeter::default()),
             publisher: Mutex::new(None),
@@ -250,59 +255,14 @@ impl Camera {
         self.sends_video.subscribe()
     }
 
-    /// The number of open viewers, to wait on.
-    pub fn watch_viewers(&self) -> watch::Receiver<usize> {
-        self.viewers.subscribe()
-    }
-
-    /// Counts a viewer of JPEG frames (MJPEG, WebSocket, a snapshot) for as long as the
-    /// guard lives: it wakes an on-demand source and, on a video camera, the making of
-    /// pictures with their JPEG.
-    pub fn viewer(self: &Arc<Self>) -> ViewerGuard {
-        self.viewers.send_modify(|n| *n += 1);
-        ViewerGuard {
-            camera: Arc::clone(self),
-            _pictures: Some(self.want_pictures()),
-            _jpeg: Some(PicturesDemand(self.jpeg_wanted.clone()).want()),
-        }
-    }
-
-    /// Counts a viewer of the camera's video (MP4) for as long as the guard lives: it
-    /// wakes an on-demand source, and wants no JPEG.
-    pub fn video_viewer(self: &Arc<Self>) -> ViewerGuard {
-        self.viewers.send_modify(|n| *n += 1);
-        ViewerGuard {
-            camera: Arc::clone(self),
-            _pictures: None,
-            _jpeg: None,
-        }
-    }
-
-    /// Counts a consumer of pictures that is not a viewer (motion detection: it wants
-    /// the luma only, and does not wake an on-demand source).
-    pub fn want_pictures(&self) -> PicturesGuard {
-        self.pictures_demand().want()
-    }
-
-    /// What counts consumers of pictures, for one that holds no camera (the motion
-    /// task).
-    pub fn pictures_demand(&self) -> PicturesDemand {
-        PicturesDemand(self.pictures_wanted.clone())
-    }
-
-    /// The number of consumers of pictures, to wait on.
-    pub fn watch_pictures_wanted(&self) -> watch::Receiver<usize> {
-        self.pictures_wanted.subscribe()
-    }
-
-    /// The number of consumers of JPEG bytes (viewers and snapshots).
-    pub fn watch_jpeg_wanted(&self) -> watch::Receiver<usize> {
-        self.jpeg_wanted.subscribe()
-    }
-
     /// Reports whether the camera's decoder runs (a video camera's pictures are made).
     pub fn set_decoding(&self, decoding: bool) {
         self.decoding.store(decoding, Ordering::Relaxed);
+    }
+
+    /// Reports whether the camera's encoder runs (a JPEG camera's video is made).
+    pub fn set_encoding(&self, encoding: bool) {
+        self.encoding.store(encoding, Ordering::Relaxed);
     }
 
     /// The camera's encoded video (empty unless the camera sends video).
@@ -325,7 +285,8 @@ impl Camera {
         if self.status().state == SourceState::Idle {
             return held + 1;
         }
-        match self.decoded_video().newest() {
+        // (A JPEG camera's video is made of its frames: never ahead of them.)
+        match self.decoded_video().newest().filter(|_| self.sends_video()) {
             // The decoder, when running, is at most the unit being decoded behind; a
             // camera just live has no picture yet.
             Some(unit) if held == 0 || held + 1 < unit.seq => unit.seq,
@@ -440,7 +401,7 @@ impl Camera {
     }
 
     /// Makes `data` the next access unit of `stream`; only the camera's own counts in
-    /// its frame rate.
+    /// its frame rate and bitrate.
     fn publish_video(
         &self,
         stream: VideoStream,
@@ -451,7 +412,8 @@ impl Camera {
     ) -> Arc<AccessUnit> {
         let (bus, counter) = match stream {
             VideoStream::Own => (&self.video, &self.next_seq),
-            VideoStream::Detect => (self.detect_video(), &self.next_detect_seq),
+            VideoStream::Detect => (self.detect_video(), &self.next_other_seq),
+            VideoStream::Encoded => (&self.video, &self.next_other_seq),
         };
         let seq = counter.fetch_add(1, Ordering::Relaxed);
         // How long the unit before it showed; a unit shows as long (the next one's time is
@@ -476,6 +438,41 @@ impl Camera {
                 .record(unit.received, unit.data.len());
         }
         unit
+    }
+
+    /// Shows a picture its decoder made of the access unit `unit`, under that unit's
+    /// sequence number: to motion detection, and as the camera's newest JPEG frame when
+    /// it has its JPEG.
+    pub(crate) fn publish_picture(&self, unit: &AccessUnit, picture: Picture) -> Arc<Frame> {
+        let jpeg = picture.jpeg.unwrap_or_default();
+        let size = (picture.width, picture.height);
+        let mut frame = Frame::received(
+            unit.seq,
+            jpeg,
+            size,
+            None,
+            (unit.received_at, unit.received),
+        );
+        frame.luma = Some(picture.luma);
+        frame.thumbnail = picture.thumbnail;
+        let frame = Arc::new(frame);
+        self.show_picture(&frame);
+        frame
+    }
+
+    /// Puts a unit its encoder made of its frames onto its video bus, unless the camera
+    /// sends video of its own now (a browser's new publisher).
+    pub(crate) fn publish_encoded(
+        &self,
+        data: Bytes,
+        keyframe: bool,
+        pts: i64,
+        params: Arc<VideoParams>,
+    ) -> Option<Arc<AccessUnit>> {
+        if self.sends_video() {
+            return None;
+        }
+        Some(self.publish_video(VideoStream::Encoded, data, keyframe, pts, params))
     }
 
     /// The "no signal" picture for this camera, at the size of its last frame (so that
@@ -529,7 +526,7 @@ impl Camera {
         } else {
             (0.0, 0)
         };
-        let viewers = *self.viewers.borrow();
+        let viewers = *self.demand.viewers.borrow();
         let mut status = CameraStatus {
             name: self.name.clone(),
             source: self.source,
@@ -547,6 +544,7 @@ impl Camera {
             keyframe_interval_ms: None,
             codec_string: None,
             decoding: self.decoding.load(Ordering::Relaxed),
+            encoding: self.encoding.load(Ordering::Relaxed),
         };
         if self.sends_video() {
             let params = self.video.params();
@@ -567,43 +565,6 @@ impl Camera {
 
     pub fn is_online(&self) -> bool {
         self.latest.borrow().online
-    }
-}
-
-/// Counts a viewer for as long as it lives.
-#[derive(Debug)]
-pub struct ViewerGuard {
-    camera: Arc<Camera>,
-    _pictures: Option<PicturesGuard>,
-    _jpeg: Option<PicturesGuard>,
-}
-
-/// Counts one consumer (of pictures, or of their JPEG) for as long as it lives.
-#[derive(Debug)]
-pub struct PicturesGuard(watch::Sender<usize>);
-
-impl Drop for PicturesGuard {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
-    }
-}
-
-/// Makes [`PicturesGuard`]s for one camera.
-#[derive(Debug, Clone)]
-pub struct PicturesDemand(watch::Sender<usize>);
-
-impl PicturesDemand {
-    pub fn want(&self) -> PicturesGuard {
-        self.0.send_modify(|n| *n += 1);
-        PicturesGuard(self.0.clone())
-    }
-}
-
-impl Drop for ViewerGuard {
-    fn drop(&mut self) {
-        self.camera
-            .viewers
-            .send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 

@@ -1,6 +1,6 @@
 //! Sources: what produces a camera's frames, other than a browser publishing to it.
 //! JPEG sources publish into the frame bus; RTSP cameras publish their video into the
-//! video bus, and pictures are made from it for JPEG consumers (`pictures.rs`).
+//! video bus (the camera's stages, `stage`, make one of the other for who wants it).
 //!
 //! Every source runs under [`supervise`]: it reports its state (connecting, live,
 //! retrying with the error) on its camera, and when it fails it is started again after a
@@ -9,7 +9,6 @@
 
 pub(crate) mod camera_tls;
 mod http;
-pub(crate) mod pictures;
 mod rtsp;
 mod rtsp_guard;
 mod rtsp_link;

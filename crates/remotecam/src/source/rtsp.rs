@@ -1,8 +1,8 @@
 //! `rtsp://` and `rtsps://` sources: IP cameras' H.264 and H.265 streams, pulled with
 //! retina (TCP interleaved by default, through the hub's bounded relay, `rtsp_link.rs`;
 //! UDP with `#transport=udp`; digest and basic auth from the URL). The camera's access units go onto the video bus as they come, with their
-//! parameter sets beside them; JPEG is made from them only while someone needs it
-//! (`pictures.rs`). A camera with a `detect_source` has its pictures made of that
+//! parameter sets beside them; pictures are made of them only while someone needs them
+//! (the camera's decoder, `stage`). A camera with a `detect_source` has its pictures made of that
 //! second stream instead, pulled beside the first and retried on its own.
 
 use std::future::Future;
@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::rtsp_link::Link;
 use super::spec::{RtspSpec, RtspTransport};
-use super::{Never, SourceContext, pictures};
+use super::{Never, SourceContext};
 use crate::camera::{Camera, PublisherLease, SourceState, VideoStream};
 use crate::frame::FrameLimits;
 use crate::video::{Codec, VideoParams};
@@ -43,7 +43,6 @@ pub(super) async fn run(camera: &Arc<Camera>, spec: &RtspSpec, ctx: &SourceConte
     };
     tokio::select! {
         e = ingest(&lease, &mut stream, spec, ctx.limits, VideoStream::Own) => e,
-        e = pictures::run(&lease) => e,
         e = detect => e,
     }
 }

@@ -51,6 +51,19 @@ impl ConfigError {
     }
 }
 
+/// The decoder configuration record of one SPS and one PPS (each with its NAL header):
+/// what an encoder of the hub's own gives as its stream's configuration.
+pub fn record(sps: &[u8], pps: &[u8]) -> Vec<u8> {
+    let profile = |i: usize| sps.get(i).copied().unwrap_or(0);
+    let mut out = vec![1, profile(1), profile(2), profile(3), 0xFF, 0xE1];
+    out.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+    out.extend_from_slice(sps);
+    out.push(1);
+    out.extend_from_slice(&(pps.len() as u16).to_be_bytes());
+    out.extend_from_slice(pps);
+    out
+}
+
 impl ConfigError {
     /// Whether the record is not one (a WebSocket's 1007), rather than one of a kind or
     /// size the hub does not take.
@@ -130,6 +143,13 @@ mod tests {
         assert_eq!(p.rfc6381, "avc1.640C1F");
         assert_eq!(p.parameter_sets.len(), 2);
         assert_eq!(p.parameter_sets[1].as_ref(), &[104, 206, 60, 128]);
+    }
+
+    #[test]
+    fn a_record_of_parameter_sets_reads_back() {
+        let p = params(CHROMIUM_720P, 1 << 30).unwrap();
+        let again = record(&p.parameter_sets[0], &p.parameter_sets[1]);
+        assert_eq!(again, CHROMIUM_720P);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `GET /api/cameras/{name}/stream.mp4`: a video camera's own H.264 or H.265 as
-//! fragmented MP4 over HTTP, endless, for ffmpeg, VLC, mpv, Home Assistant's stream
-//! source and the pages' Media Source Extensions player.
+//! `GET /api/cameras/{name}/stream.mp4`: a camera's video as fragmented MP4 over HTTP,
+//! endless, for ffmpeg, VLC, mpv, Home Assistant's stream source and the pages' Media
+//! Source Extensions player: a video camera's own H.264 or H.265, a JPEG camera's made
+//! by its encoder (`stage`) while someone watches.
 //!
 //! The init segment, then one fragment per access unit (`video::mp4`: a header made for
 //! the viewer, its time from the viewer's first unit, then the unit's shared bytes),
@@ -24,7 +25,7 @@ use super::stalls::{Closer, Pin};
 use super::{AppState, no_store};
 use crate::camera::ViewerGuard;
 use crate::counts::ViewerKind;
-use crate::error::{AppError, ErrorKind};
+use crate::error::AppError;
 use crate::video::VideoParams;
 use crate::video::gop::VideoReader;
 
@@ -35,12 +36,6 @@ pub(super) async fn stream(
 ) -> Result<Response, AppError> {
     let entry = state.entry(&name)?;
     let cam = entry.camera;
-    if !cam.sends_video() {
-        return Err(AppError::new(
-            ErrorKind::Conflict,
-            format!("camera '{name}' sends JPEG pictures, not video: use stream.mjpg"),
-        ));
-    }
     let viewer = Mp4Viewer {
         pin: state.stalls.viewer(closer.unwrap_or_default().0.0),
         reader: cam.video().reader(),

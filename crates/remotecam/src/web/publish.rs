@@ -136,11 +136,7 @@ async fn publisher_session(
         stopped,
         limit: limits.max_bytes,
     };
-    let reason = tokio::select! {
-        reason = session.run(&lease, grant, replaced) => reason,
-        // Pictures for a publisher of video, made of its units while anyone wants them.
-        error = pictures(&lease) => Some(Refusal { code: close::INTERNAL, reason: error }),
-    };
+    let reason = session.run(&lease, grant, replaced).await;
     // Offline as soon as the session ends, not after the closing handshake.
     drop(lease);
     health.clear();
@@ -149,15 +145,6 @@ async fn publisher_session(
         close_with(session.socket, code, reason).await;
     }
     tracing::info!(camera = camera.name(), "publisher left");
-}
-
-/// Makes a video publisher's pictures, once it sends video; returns only if it cannot.
-async fn pictures(lease: &PublisherLease) -> String {
-    let mut video = lease.camera().watch_sends_video();
-    if video.wait_for(|v| *v).await.is_err() {
-        return std::future::pending().await;
-    }
-    crate::source::pictures::run(lease).await
 }
 
 /// One publisher's connection.

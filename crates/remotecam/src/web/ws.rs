@@ -44,8 +44,6 @@ pub(crate) mod close {
     /// The client's access ended (its token revoked or expired).
     pub(crate) const POLICY: u16 = 1008;
     pub(crate) const TOO_BIG: u16 = 1009;
-    /// The hub cannot go on with the session (it could not start a decoder).
-    pub(crate) const INTERNAL: u16 = 1011;
     pub(crate) const REPLACED: u16 = 4000;
 }
 

@@ -1,61 +1,42 @@
-//! Pictures for those who want a video camera's pictures: JPEG for MJPEG and WebSocket
-//! viewers, snapshots and the Python and Rust clients; the decoded luma for motion
-//! detection.
+//! A video camera's decoder: pictures for those who want them (JPEG for MJPEG and
+//! WebSocket viewers, snapshots and the Python and Rust clients; the decoded luma for
+//! motion detection), made of its video.
 //!
-//! One decoder per camera (`video::pictures`), started when the first of them comes and
-//! stopped [`LINGER`] after the last one left, so that snapshots taken one after another
-//! find it running. It starts at the newest keyframe the bus holds and decodes its way to
-//! the newest unit, so a first picture never waits for the camera's next keyframe.
-//! Decoding runs on a thread of its own, never on the async threads.
+//! One decoder per camera (`video::pictures`), run while someone wants pictures (the
+//! stage's shell, `mod.rs`, starts and stops it). It starts at the newest keyframe the
+//! bus holds and decodes its way to the newest unit, so a first picture never waits for
+//! the camera's next keyframe. Decoding runs on a thread of its own, never on the async
+//! threads.
 
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::Duration;
 
 use super::Never;
-use crate::camera::{PublisherLease, SourceState};
+use crate::camera::{Camera, SourceState};
 use crate::video::AccessUnit;
 use crate::video::pictures::{Jpeg, Picture, PictureMaker};
 
-/// How long the decoder keeps running after its last consumer left.
-pub(super) const LINGER: Duration = Duration::from_secs(10);
-
-/// Makes pictures for as long as the source runs. Returns only if it cannot make any
-/// (the JPEG encoder could not be made).
-pub(crate) async fn run(lease: &PublisherLease) -> String {
-    let camera = lease.camera();
-    let mut wanted = camera.watch_pictures_wanted();
-    loop {
-        if wanted.wait_for(|n| *n > 0).await.is_err() {
-            return std::future::pending().await;
-        }
-        let decoder =
-            match PictureMaker::new().and_then(|maker| Decoder::start(camera.name(), maker)) {
-                Ok(decoder) => decoder,
-                Err(e) => return e,
-            };
-        let _decoding = Decoding::start(camera);
-        tokio::select! {
-            never = decode(lease, decoder) => match never {},
-            () = super::unwatched(&mut wanted, Some(LINGER)) => {}
-        }
-    }
+/// Makes pictures until it is dropped. Returns only if it cannot make any (the JPEG
+/// encoder or the thread could not be made).
+pub(super) async fn run(camera: &Camera) -> String {
+    let decoder = match PictureMaker::new().and_then(|maker| Decoder::start(camera.name(), maker)) {
+        Ok(decoder) => decoder,
+        Err(e) => return e,
+    };
+    camera.set_decoding(true);
+    let _decoding = scopeguard(camera, |c| c.set_decoding(false));
+    match decode(camera, decoder).await {}
 }
 
-/// The camera says it decodes while this lives (also when the source fails mid-way).
-struct Decoding<'a>(&'a crate::camera::Camera);
-
-impl<'a> Decoding<'a> {
-    fn start(camera: &'a crate::camera::Camera) -> Decoding<'a> {
-        camera.set_decoding(true);
-        Decoding(camera)
+/// Runs `undo` on `camera` when dropped (also when the stage is stopped mid-way).
+pub(super) fn scopeguard<'a>(camera: &'a Camera, undo: fn(&Camera)) -> impl Drop + 'a {
+    struct Undo<'a>(&'a Camera, fn(&Camera));
+    impl Drop for Undo<'_> {
+        fn drop(&mut self) {
+            (self.1)(self.0);
+        }
     }
-}
-
-impl Drop for Decoding<'_> {
-    fn drop(&mut self) {
-        self.0.set_decoding(false);
-    }
+    Undo(camera, undo)
 }
 
 /// What the decoder's thread gives back: the unit, and its picture if one was made.
@@ -104,8 +85,7 @@ impl Decoder {
 
 /// Decodes every unit from the newest keyframe on, and publishes a picture of the
 /// newest; runs until it is dropped.
-async fn decode(lease: &PublisherLease, mut decoder: Decoder) -> Never {
-    let camera = lease.camera();
+async fn decode(camera: &Camera, mut decoder: Decoder) -> Never {
     let jpeg_wanted = camera.watch_jpeg_wanted();
     let mut reader = camera.decoded_video().reader();
     let mut failing = false;
@@ -127,7 +107,7 @@ async fn decode(lease: &PublisherLease, mut decoder: Decoder) -> Never {
         let (unit, picture) = decoder.decode(unit, newest, jpeg).await;
         match picture {
             Ok(Some(picture)) => {
-                lease.publish_picture(&unit, picture);
+                camera.publish_picture(&unit, picture);
                 if failing {
                     failing = false;
                     camera.set_source_state(SourceState::Live, None);
