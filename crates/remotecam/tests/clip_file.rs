@@ -1,6 +1,7 @@
-//! The clip file on its own: JPEG frames in, an MP4 out that `ffprobe` reads as H.264
-//! with the frames and duration that were fed (variable frame rate included), and a
-//! file cut short (as a crash leaves it) brought back to its last whole fragment.
+//! The clip file on its own: access units in (made by the hub's encoder of JPEG
+//! frames), an MP4 out that `ffprobe` reads as H.264 with the frames and duration that
+//! were fed (variable frame rate included), and a file cut short (as a crash leaves it)
+//! brought back to its last whole fragment.
 
 mod common;
 
@@ -11,6 +12,7 @@ use common::ffprobe;
 use remotecam::placeholder::Canvas;
 use remotecam::record::encode::{I420, VideoEncoder};
 use remotecam::record::fmp4::{ClipFile, TIMESCALE, recover};
+use remotecam::video::{AccessUnit, avcc};
 
 /// A 320x240 picture with a white square at `x`.
 fn picture(x: usize) -> Vec<u8> {
@@ -24,22 +26,27 @@ fn picture(x: usize) -> Vec<u8> {
     c.to_jpeg(85).to_vec()
 }
 
-/// Encodes frames at the given times (seconds) into `path`; returns the end time.
+/// Encodes frames at the given times (seconds), a keyframe every 2 s, into `path`;
+/// returns what was written.
 fn record(path: &Path, times: &[f64]) -> remotecam::record::fmp4::Written {
     let mut file = ClipFile::create(path).expect("create");
     let mut encoder = VideoEncoder::new(320, 240).expect("encoder");
     let mut yuv = I420::default();
+    let mut params = None;
     let ticks = |t: f64| (t * f64::from(TIMESCALE)).round() as u64;
     for (i, &t) in times.iter().enumerate() {
         yuv.decode_jpeg(&picture(i * 3 % 280)).expect("decode");
         let dts = ticks(t - times[0]);
-        let key = file.wants_keyframe(dts);
+        let key = dts % (2 * u64::from(TIMESCALE)) == 0 || i == 0;
         let enc = encoder
             .encode(&yuv, dts / 90, key)
             .expect("encode")
             .expect("a picture for every frame");
         assert_eq!(enc.keyframe, key, "keyframe where asked, only there");
-        file.push(dts, enc).expect("push");
+        let data = avcc::unit_of_annex_b(&enc.annexb, &mut params).expect("a unit");
+        let params = std::sync::Arc::clone(params.as_ref().expect("parameters first"));
+        let unit = AccessUnit::new(i as u64, data, key, (dts as i64, 3000), params);
+        file.push_unit(dts, &unit).expect("push");
     }
     let last = times[times.len() - 1] - times[0];
     let (written, error) = file.finish(ticks(last + 1.0 / 30.0));

@@ -76,8 +76,14 @@ impl Camera {
 
     /// What counts consumers of pictures, for one that holds no camera (the motion
     /// task).
-    pub fn pictures_demand(&self) -> PicturesDemand {
-        PicturesDemand(self.demand.pictures.clone())
+    pub fn pictures_demand(&self) -> DemandHandle {
+        DemandHandle(self.demand.pictures.clone())
+    }
+
+    /// What counts consumers of video, for one that holds no camera (the motion task,
+    /// for its recorder).
+    pub fn video_demand(&self) -> DemandHandle {
+        DemandHandle(self.demand.video.clone())
     }
 
     /// The number of consumers of pictures, to wait on.
@@ -127,11 +133,12 @@ impl Drop for DemandGuard {
     }
 }
 
-/// Makes [`DemandGuard`]s of pictures for one camera.
+/// Makes [`DemandGuard`]s of one kind for one camera, for a consumer that holds no
+/// camera (the motion task).
 #[derive(Debug, Clone)]
-pub struct PicturesDemand(watch::Sender<usize>);
+pub struct DemandHandle(watch::Sender<usize>);
 
-impl PicturesDemand {
+impl DemandHandle {
     pub fn want(&self) -> DemandGuard {
         want(&self.0)
     }

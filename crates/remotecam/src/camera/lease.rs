@@ -61,7 +61,7 @@ impl PublisherLease {
         params: Arc<VideoParams>,
     ) -> Arc<AccessUnit> {
         self.camera
-            .publish_video(stream, data, keyframe, pts, params)
+            .publish_video(stream, data, (keyframe, pts), params, None)
     }
 }
 

@@ -29,7 +29,7 @@ mod lease;
 mod rate;
 
 use demand::Demand;
-pub use demand::{DemandGuard, PicturesDemand, ViewerGuard};
+pub use demand::{DemandGuard, DemandHandle, ViewerGuard};
 pub use lease::PublisherLease;
 
 /// Where a camera's frames come from.
@@ -406,9 +406,9 @@ impl Camera {
         &self,
         stream: VideoStream,
         data: Bytes,
-        keyframe: bool,
-        pts: i64,
+        (keyframe, pts): (bool, i64),
         params: Arc<VideoParams>,
+        came: Option<(SystemTime, Instant)>,
     ) -> Arc<AccessUnit> {
         let (bus, counter) = match stream {
             VideoStream::Own => (&self.video, &self.next_seq),
@@ -423,13 +423,11 @@ impl Camera {
             .and_then(|before| u32::try_from(pts - before.pts).ok())
             .filter(|ticks| (1..=90_000).contains(ticks))
             .unwrap_or(3000);
-        let unit = Arc::new(AccessUnit::new(
-            seq,
-            data,
-            keyframe,
-            (pts, duration),
-            params,
-        ));
+        let mut unit = AccessUnit::new(seq, data, keyframe, (pts, duration), params);
+        if let Some((at, instant)) = came {
+            (unit.received_at, unit.received) = (at, instant);
+        }
+        let unit = Arc::new(unit);
         bus.push(Arc::clone(&unit));
         if stream == VideoStream::Own {
             self.rate
@@ -460,19 +458,22 @@ impl Camera {
         frame
     }
 
-    /// Puts a unit its encoder made of its frames onto its video bus, unless the camera
-    /// sends video of its own now (a browser's new publisher).
+    /// Puts a unit its encoder made of `frame` onto its video bus, as come when the
+    /// frame came (what the recorder matches clips' frames by), unless the camera sends
+    /// video of its own now (a browser's new publisher).
     pub(crate) fn publish_encoded(
         &self,
+        frame: &Frame,
         data: Bytes,
-        keyframe: bool,
-        pts: i64,
+        (keyframe, pts): (bool, i64),
         params: Arc<VideoParams>,
     ) -> Option<Arc<AccessUnit>> {
-        if self.sends_video() {
+        // Nor once the camera is offline: its frames' video ended with them.
+        if self.sends_video() || !self.is_online() {
             return None;
         }
-        Some(self.publish_video(VideoStream::Encoded, data, keyframe, pts, params))
+        let came = Some((frame.received_at, frame.received));
+        Some(self.publish_video(VideoStream::Encoded, data, (keyframe, pts), params, came))
     }
 
     /// The "no signal" picture for this camera, at the size of its last frame (so that

@@ -5,9 +5,8 @@
 //! The task takes the newest frame from the frame bus like any viewer (a slow detector
 //! skips frames, it never holds up the camera), decodes it to a small grayscale picture
 //! off the async threads, scores it and feeds the clip rules, which start and end
-//! clips; the camera's recorder gets the frames of each clip. While a clip is open the
-//! scored frame is decoded in full and the picture goes to the recorder with the
-//! frame, so that it is decoded once.
+//! clips; the camera's recorder writes the camera's video of each clip (and counts its
+//! frames' motion).
 
 use std::sync::Arc;
 
@@ -16,7 +15,7 @@ use tokio::sync::{broadcast, watch};
 use super::history::LevelHistory;
 use super::session::{Scored, Session, Task};
 use super::settings::{Motion, MotionSettings, MotionStatus};
-use crate::camera::{Camera, Latest, PicturesDemand};
+use crate::camera::{Camera, DemandHandle, Latest};
 use crate::events::HubEvent;
 use crate::record::recorder::RecordingStatus;
 use crate::record::store::Recordings;
@@ -30,9 +29,10 @@ pub struct Inputs {
     frames: watch::Receiver<Latest>,
     /// Held while detection is on: a video camera makes pictures only on demand (recording
     /// all the time needs none).
-    pictures: PicturesDemand,
-    /// The camera's own video, recorded as it is while the camera sends video.
-    video: Arc<VideoBus>,
+    pictures: DemandHandle,
+    /// The camera's video, recorded as it is (made by the camera's encoder for a JPEG
+    /// camera, while the recorder wants it).
+    video: (Arc<VideoBus>, DemandHandle),
     /// Whether the camera sends video (a browser camera's changes with its publisher).
     sends_video: watch::Receiver<bool>,
     settings: watch::Receiver<MotionSettings>,
@@ -56,7 +56,7 @@ impl Inputs {
             name: camera.name().to_owned(),
             frames: camera.subscribe_pictures(),
             pictures: camera.pictures_demand(),
-            video: Arc::clone(camera.video()),
+            video: (Arc::clone(camera.video()), camera.video_demand()),
             sends_video: camera.watch_sends_video(),
             settings: motion.settings.subscribe(),
             status: motion.status.clone(),
@@ -92,11 +92,8 @@ pub async fn run(inputs: Inputs) {
         recordings,
         mut stopping,
     } = inputs;
-    let recorded = |sends: bool| sends.then(|| Arc::clone(&video));
-    let own_video = recorded(*sends_video.borrow_and_update());
-    let mut task = Task::new(
-        name, status, history, recording, events, recordings, own_video,
-    );
+    sends_video.borrow_and_update();
+    let mut task = Task::new(name, status, history, recording, events, recordings, video);
     // Detection, or recording all the time, wants the task running.
     let active = |s: &MotionSettings| s.enabled || (s.record && s.continuous);
     loop {
@@ -113,7 +110,7 @@ pub async fn run(inputs: Inputs) {
         loop {
             s.record_video(&mut task);
             if scoring.is_none()
-                && let Some(job) = s.next_job(&task)
+                && let Some(job) = s.next_job()
             {
                 if job.is_light() {
                     s.scored(&mut task, job.run());
@@ -156,13 +153,13 @@ pub async fn run(inputs: Inputs) {
                 Ok(()) = sends_video.changed() => {
                     // A browser camera's new publisher sends the other kind: what was
                     // recorded ends at its last frame, and recording starts again.
-                    let sends = *sends_video.borrow_and_update();
+                    sends_video.borrow_and_update();
                     if let Some(job) = scoring.take() {
                         job.abort();
                     }
                     s.end_at_last_frame(&task);
                     s.disable(&mut task);
-                    task.record_from(recorded(sends));
+                    task.restart_recorder();
                     break;
                 }
                 _ = stopping.wait_for(|s| *s) => {

@@ -7,8 +7,7 @@ use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 
 use super::Gray;
-use crate::record::encode::I420;
-use remotecam_core::luma::{WORK_WIDTH, box_average, from_eighth, working_picture};
+use remotecam_core::luma::{WORK_WIDTH, box_average, from_eighth};
 use remotecam_core::planar::DecodeError;
 
 /// The largest picture scored through the general decoder (zune-jpeg: progressive JPEGs
@@ -71,17 +70,6 @@ pub fn small_gray(jpeg: &[u8]) -> Result<Gray, String> {
         return Err("short decode".into());
     }
     Ok(box_average(&luma, w, w, h, w.div_ceil(WORK_WIDTH).max(1)))
-}
-
-/// [`small_gray`] of a frame decoded in full into `picture` (for the recorder): the same
-/// working picture, from the decoded luma, without a second decode. A picture wide
-/// enough for [`small_gray`]'s 1/8 path is averaged over 8x8 blocks first, as the DC
-/// coefficients are (partial blocks left out), so the two paths give pictures of one
-/// size and, but for rounding, one content.
-pub fn small_gray_decoded(jpeg: &[u8], picture: &mut I420) -> Result<Gray, String> {
-    picture.decode_jpeg(jpeg)?;
-    let (w, h, stride) = (picture.width, picture.height, picture.y_stride);
-    Ok(working_picture(picture.luma(), stride, w, h))
 }
 
 #[cfg(test)]
@@ -160,25 +148,5 @@ mod tests {
         // Small pictures keep the full decode: 640x480 gives 160x120.
         let small = small_gray(&jpeg(640, 480)).unwrap();
         assert_eq!((small.width, small.height), (160, 120));
-    }
-
-    #[test]
-    fn a_frame_decoded_for_the_recorder_gives_the_same_working_picture() {
-        let mut picture = I420::default();
-        // Wide: the full luma averaged over 8x8 blocks against the DC coefficients (the
-        // block means). Small: the full luma averaged either way. Decoders round
-        // differently, by a level or two; the size is always the same, odd sizes too.
-        for (w, h) in [(1280, 720), (1920, 1080), (1283, 725), (640, 480)] {
-            let frame = jpeg(w, h);
-            let alone = small_gray(&frame).unwrap();
-            let shared = small_gray_decoded(&frame, &mut picture).unwrap();
-            assert_eq!((picture.width, picture.height), (w & !1, h & !1));
-            assert_eq!((shared.width, shared.height), (alone.width, alone.height));
-            for (i, (a, b)) in shared.pixels.iter().zip(&alone.pixels).enumerate() {
-                assert!(a.abs_diff(*b) <= 2, "{w}x{h} pixel {i}: {a} vs {b}");
-            }
-        }
-        let broken = &jpeg(1280, 720)[..4000];
-        assert!(small_gray_decoded(broken, &mut picture).is_err());
     }
 }

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::frame::Frame;
-use crate::record::encode::I420;
 
 /// Frames kept beyond the pre-roll, so that frames not yet scored are there.
 pub(super) const SLACK: Duration = Duration::from_secs(1);
@@ -29,8 +28,6 @@ pub(super) struct Buffered {
     /// Since the task started, by the frame's arrival.
     pub(super) t: Duration,
     pub(super) score: Option<f32>,
-    /// The frame decoded for the recorder, from its scoring until it is handed on.
-    pub(super) picture: Option<Box<I420>>,
 }
 
 #[derive(Debug, Default)]
@@ -63,7 +60,6 @@ impl PreRoll {
             frame,
             t,
             score: None,
-            picture: None,
         });
         self.trim(pre_roll + SLACK);
         true
@@ -88,22 +84,11 @@ impl PreRoll {
         self.frames.back()
     }
 
-    /// Notes the score of frame `seq` and the picture decoded from it; the frame's time,
-    /// or the picture back when the frame has left the buffer.
-    pub(super) fn scored(
-        &mut self,
-        seq: u64,
-        score: f32,
-        picture: Option<Box<I420>>,
-    ) -> Result<Duration, Option<Box<I420>>> {
-        match self.frames.iter_mut().find(|b| b.frame.seq == seq) {
-            Some(b) => {
-                b.score = Some(score);
-                b.picture = picture;
-                Ok(b.t)
-            }
-            None => Err(picture),
-        }
+    /// Notes the score of frame `seq`; the frame's time, unless it has left the buffer.
+    pub(super) fn scored(&mut self, seq: u64, score: f32) -> Option<Duration> {
+        let b = self.frames.iter_mut().find(|b| b.frame.seq == seq)?;
+        b.score = Some(score);
+        Some(b.t)
     }
 
     /// A clip starts at `from`: the frames from then on are to be handed on.
@@ -117,11 +102,11 @@ impl PreRoll {
     }
 
     /// Hands each frame not handed on yet, up to `upto` (a sequence number), to `to`.
-    pub(super) fn hand_on(&mut self, upto: u64, mut to: impl FnMut(&mut Buffered)) {
+    pub(super) fn hand_on(&mut self, upto: u64, mut to: impl FnMut(&Buffered)) {
         let after = self.sent_seq;
         for b in self
             .frames
-            .iter_mut()
+            .iter()
             .filter(|b| b.frame.seq > after && b.frame.seq <= upto)
         {
             to(b);
@@ -129,18 +114,10 @@ impl PreRoll {
         }
     }
 
-    /// The picture decoded from frame `seq`, if it is still held.
-    pub(super) fn take_picture(&mut self, seq: u64) -> Option<Box<I420>> {
-        self.frames
-            .iter_mut()
-            .find(|b| b.frame.seq == seq)
-            .and_then(|b| b.picture.take())
-    }
-
-    /// Empties the buffer; the pictures it held, to give back.
-    pub(super) fn clear(&mut self) -> impl Iterator<Item = Box<I420>> + '_ {
+    /// Empties the buffer.
+    pub(super) fn clear(&mut self) {
         self.bytes = 0;
-        self.frames.drain(..).filter_map(|b| b.picture)
+        self.frames.clear();
     }
 
     #[cfg(test)]
@@ -180,14 +157,14 @@ mod tests {
         for seq in 1..=20 {
             ring.push(frame(seq, 10), ms(seq * 100), pre_roll);
             if seq <= 5 {
-                ring.scored(seq, 0.0, None).unwrap();
+                ring.scored(seq, 0.0).unwrap();
             }
         }
         // Frames 1..=4 were scored and are more than 1.5 s older than frame 20 (5 is
         // just 1.5 s older); 6 and after were never scored (a slow detector).
         assert_eq!(ring.seqs(), (5..=20).collect::<Vec<_>>());
         for seq in 6..=20 {
-            ring.scored(seq, 0.0, None).unwrap();
+            ring.scored(seq, 0.0).unwrap();
         }
         // Scored now: frame 6 (600 ms) is more than 1.5 s older than frame 22.
         ring.push(frame(21, 10), ms(2100), pre_roll);
@@ -229,21 +206,5 @@ mod tests {
         let mut again = Vec::new();
         ring.hand_on(3, |b| again.push(b.frame.seq));
         assert_eq!(again, [1, 2, 3]);
-    }
-
-    #[test]
-    fn pictures_come_back_from_frames_that_left_or_were_not_handed_on() {
-        let mut ring = PreRoll::new(0);
-        ring.push(frame(1, 10), ms(0), ms(0));
-        let picture = Box::new(I420::default());
-        assert!(ring.scored(9, 1.0, Some(picture)).unwrap_err().is_some());
-        ring.scored(1, 1.0, Some(Box::new(I420::default())))
-            .unwrap();
-        assert!(ring.take_picture(1).is_some());
-        assert!(ring.take_picture(1).is_none());
-        ring.scored(1, 1.0, Some(Box::new(I420::default())))
-            .unwrap();
-        assert_eq!(ring.clear().count(), 1);
-        assert!(ring.newest().is_none());
     }
 }

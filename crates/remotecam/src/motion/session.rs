@@ -11,13 +11,13 @@ use tokio::sync::{broadcast, watch};
 
 use super::detector::Score;
 use super::history::LevelHistory;
-use super::picture::{small_gray, small_gray_decoded};
+use super::picture::small_gray;
 use super::preroll::PreRoll;
 use super::settings::{MotionSettings, MotionStatus};
 use super::{ClipEvent, ClipTracker, Detector, DetectorSettings};
+use crate::camera::{DemandGuard, DemandHandle};
 use crate::events::{HubEvent, What};
 use crate::frame::Frame;
-use crate::record::encode::I420;
 use crate::record::recorder::{Recorder, RecordingStatus};
 use crate::record::store::Recordings;
 use crate::video::gop::VideoBus;
@@ -32,8 +32,6 @@ pub(super) struct Scored {
     seq: u64,
     score: Result<Score, String>,
     scorer: Scorer,
-    /// The frame decoded in full, when the job was given a picture for the recorder.
-    picture: Option<Box<I420>>,
     /// The job's CPU time.
     cpu: Duration,
 }
@@ -47,13 +45,16 @@ pub(super) struct Task {
     recording: watch::Sender<RecordingStatus>,
     events: broadcast::Sender<HubEvent>,
     recordings: Option<Arc<Recordings>>,
-    /// A video camera's own video: its recorder takes the units from the bus's tap.
-    video: Option<Arc<VideoBus>>,
+    /// The camera's video: its recorder takes the units from the bus's tap, and wants
+    /// them made (a JPEG camera's encoder runs while it does).
+    video: (Arc<VideoBus>, DemandHandle),
     /// Frames' times (`Buffered::t`) count from here.
     pub(super) start: Instant,
-    /// Started at the first clip (a video camera's as soon as recording is on); its
+    /// Runs while recording is on (it keeps the pre-roll of the camera's units); its
     /// thread finishes the open clip when it is dropped.
     recorder: Option<Recorder>,
+    /// Held with the recorder: the camera's video is wanted.
+    wants_video: Option<DemandGuard>,
 }
 
 impl Task {
@@ -64,7 +65,7 @@ impl Task {
         recording: watch::Sender<RecordingStatus>,
         events: broadcast::Sender<HubEvent>,
         recordings: Option<Arc<Recordings>>,
-        video: Option<Arc<VideoBus>>,
+        video: (Arc<VideoBus>, DemandHandle),
     ) -> Task {
         Task {
             name,
@@ -76,14 +77,29 @@ impl Task {
             video,
             start: Instant::now(),
             recorder: None,
+            wants_video: None,
         }
     }
 
-    /// The camera's video is recorded from now on (`Some`), or its frames are: a
-    /// recorder of the other kind is dropped (its clip finished) for one of the new.
-    pub(super) fn record_from(&mut self, video: Option<Arc<VideoBus>>) {
-        self.video = video;
+    /// Starts the recorder, unless it runs.
+    fn start_recorder(&mut self, settings: &MotionSettings) {
+        if self.recorder.is_none() {
+            self.recorder = spawn_recorder(self, settings);
+            self.wants_video = self.recorder.as_ref().map(|_| self.video.1.want());
+        }
+    }
+
+    /// Stops the recorder (it finishes its clip).
+    fn stop_recorder(&mut self) {
         self.recorder = None;
+        self.wants_video = None;
+    }
+
+    /// The camera's video starts anew, of another kind (a browser's new publisher
+    /// sends H.264 after JPEG, or the other way): the recorder is started again (its
+    /// clip finished), for units numbered anew.
+    pub(super) fn restart_recorder(&mut self) {
+        self.stop_recorder();
     }
 
     fn status(&self, f: impl FnOnce(&mut MotionStatus)) {
@@ -197,7 +213,7 @@ impl Session {
         }
         self.clip_open = false;
         self.recording_all = false;
-        task.recorder = None;
+        task.stop_recorder();
     }
 
     /// Detection turned off: the event going on ends (its clip, unless the camera
@@ -241,7 +257,7 @@ impl Session {
             return;
         }
         self.keep_recording(task, t);
-        if !self.settings.enabled && self.ring.scored(seq, 0.0, None).is_ok() {
+        if !self.settings.enabled && self.ring.scored(seq, 0.0).is_some() {
             self.feed(task, seq);
         }
     }
@@ -258,9 +274,7 @@ impl Session {
         if self.recording_all || !self.continuous(task) {
             return;
         }
-        if task.recorder.is_none() {
-            task.recorder = spawn_recorder(task, &self.settings);
-        }
+        task.start_recorder(&self.settings);
         if let Some(r) = &task.recorder {
             r.continuous(Some(Duration::from_secs_f64(self.settings.max_clip_s)));
             self.recording_all = true;
@@ -269,27 +283,22 @@ impl Session {
         }
     }
 
-    /// A video camera's recorder runs while recording is on, from before any clip:
-    /// it keeps the pre-roll of the camera's units, taken from the video bus's tap.
-    /// Called at every turn of the task (it is cheap when nothing changed).
+    /// The recorder runs while recording is on, from before any clip: it keeps the
+    /// pre-roll of the camera's units, taken from the video bus's tap. Called at every
+    /// turn of the task (it is cheap when nothing changed).
     pub(super) fn record_video(&mut self, task: &mut Task) {
-        if task.video.is_none() {
-            return;
-        }
         if !self.settings.record || task.recordings.is_none() {
-            task.recorder = None;
+            task.stop_recorder();
             return;
         }
-        if task.recorder.is_none() {
-            task.recorder = spawn_recorder(task, &self.settings);
-        }
+        task.start_recorder(&self.settings);
         self.keep_recording(task, task.start.elapsed());
     }
 
     /// The next scoring job: the newest frame, when the detector is free and that frame
     /// has not had a job yet. Frames that came while the detector was busy wait unscored
     /// (a slow detector skips frames; it never holds up the camera).
-    pub(super) fn next_job(&mut self, task: &Task) -> Option<Job> {
+    pub(super) fn next_job(&mut self) -> Option<Job> {
         if !self.settings.enabled {
             return None;
         }
@@ -297,12 +306,7 @@ impl Session {
         let frame = Arc::clone(&frame.frame);
         let scorer = self.scorer.take()?;
         self.job_seq = frame.seq;
-        let picture = share(&task.recorder, self.clip_open);
-        Some(Job {
-            frame,
-            scorer,
-            picture,
-        })
+        Some(Job { frame, scorer })
     }
 
     /// A scoring job came back: the status, the clip rules.
@@ -311,7 +315,6 @@ impl Session {
             seq,
             score,
             scorer: mut back,
-            picture,
             cpu,
         } = done;
         let ms = cpu.as_secs_f32() * 1e3;
@@ -324,11 +327,11 @@ impl Session {
         self.scorer = Some(back);
         if !self.settings.enabled {
             // Detection was turned off while this frame was being scored.
-            return give_back(task, picture);
+            return;
         }
         match score {
             Ok(score) => {
-                self.on_score(task, seq, score, picture);
+                self.on_score(task, seq, score);
                 let in_event = self.tracker.recording();
                 task.history(score.changed_percent, in_event);
                 task.status(|s| {
@@ -351,11 +354,10 @@ impl Session {
     }
 
     /// A frame was scored: the clip rules decide, events go out, the recorder gets its
-    /// frames (with `picture`, the scored frame decoded, if the scoring decoded it).
-    fn on_score(&mut self, task: &mut Task, seq: u64, score: Score, picture: Option<Box<I420>>) {
-        let t = match self.ring.scored(seq, score.changed_percent, picture) {
-            Ok(t) => t,
-            Err(picture) => return give_back(task, picture),
+    /// frames.
+    fn on_score(&mut self, task: &mut Task, seq: u64, score: Score) {
+        let Some(t) = self.ring.scored(seq, score.changed_percent) else {
+            return;
         };
         let record = self.settings.record && task.recordings.is_some();
         for event in self.tracker.frame(t, score.changed_percent) {
@@ -365,9 +367,7 @@ impl Session {
                     if !record || self.continuous(task) {
                         continue;
                     }
-                    if task.recorder.is_none() {
-                        task.recorder = spawn_recorder(task, &self.settings);
-                    }
+                    task.start_recorder(&self.settings);
                     if let Some(r) = task.recorder.as_ref() {
                         r.start();
                         self.clip_open = true;
@@ -390,8 +390,6 @@ impl Session {
             }
         }
         self.feed(task, seq);
-        // Not fed (the clip ended or recording was turned off meanwhile): not kept either.
-        give_back(task, self.ring.take_picture(seq));
     }
 
     /// Hands the open clip the buffered frames up to `upto` (a sequence number).
@@ -402,12 +400,7 @@ impl Session {
             let threshold = self.settings.threshold;
             self.ring.hand_on(upto, |b| {
                 let score = b.score.unwrap_or(0.0);
-                r.frame(
-                    Arc::clone(&b.frame),
-                    score,
-                    score >= threshold,
-                    b.picture.take(),
-                );
+                r.frame(Arc::clone(&b.frame), score, score >= threshold);
             });
         }
     }
@@ -458,8 +451,9 @@ impl Session {
         }
         // Recording all the time goes on (in a new file).
         self.clip_open = self.recording_all;
-        for picture in self.ring.clear() {
-            give_back(task, Some(picture));
+        self.ring.clear();
+        if let Some(r) = &task.recorder {
+            r.gap();
         }
         task.status(|s| {
             s.in_event = false;
@@ -472,23 +466,10 @@ impl Session {
 /// source stalled, or the phone lost its network without closing its connection).
 pub(super) const STALL: Duration = Duration::from_secs(5);
 
-/// A decoded picture back to the recorder's pool, for reuse.
-fn give_back(task: &Task, picture: Option<Box<I420>>) {
-    if let (Some(r), Some(p)) = (task.recorder.as_ref(), picture) {
-        r.give_back(p);
-    }
-}
-
-/// A picture for the scoring job to decode the frame into for the recorder: while a clip
-/// is open and the recorder keeps up.
-fn share(recorder: &Option<Recorder>, clip_open: bool) -> Option<Box<I420>> {
-    recorder.as_ref().filter(|_| clip_open)?.picture_to_share()
-}
-
 fn spawn_recorder(task: &Task, settings: &MotionSettings) -> Option<Recorder> {
     let recordings = Arc::clone(task.recordings.as_ref()?);
     let (status, name) = (task.recording.clone(), task.name.clone());
-    let tap = task.video.as_ref().map(|bus| bus.tap());
+    let tap = task.video.0.tap();
     match Recorder::spawn(status, name, recordings, task.events.clone(), tap) {
         Ok(r) => {
             r.pre_roll(Duration::from_secs_f64(settings.pre_roll_s));
@@ -501,12 +482,10 @@ fn spawn_recorder(task: &Task, settings: &MotionSettings) -> Option<Recorder> {
     }
 }
 
-/// A scoring job: a frame, the detector, and a picture to decode the frame into for the
-/// recorder (while a clip is open and the recorder keeps up). Run off the async threads.
+/// A scoring job: a frame and the detector. Run off the async threads.
 pub(super) struct Job {
     frame: Arc<Frame>,
     scorer: Scorer,
-    picture: Option<Box<I420>>,
 }
 
 impl Job {
@@ -517,37 +496,19 @@ impl Job {
         self.frame.luma.is_some()
     }
 
-    /// Decodes the frame (in full into the picture, when there is one, and scores from
-    /// that) and scores it.
+    /// Scores the frame: from its working picture when it comes with one (made of
+    /// decoded video), from its JPEG otherwise.
     pub(super) fn run(self) -> Scored {
-        let Job {
-            frame,
-            mut scorer,
-            mut picture,
-        } = self;
+        let Job { frame, mut scorer } = self;
         let before = thread_cpu();
-        // A frame made from decoded video comes with its working picture.
-        let score = if let Some(luma) = &frame.luma {
-            // Nothing decoded for the recorder: a video camera's records its own units.
-            picture = None;
-            Ok(scorer.detector.score(luma))
-        } else {
-            let decoded = picture.as_mut().map(|p| small_gray_decoded(&frame.jpeg, p));
-            // A frame the recorder cannot take (too large to record, say) is still scored.
-            let gray = match decoded {
-                Some(Ok(gray)) => Ok(gray),
-                _ => {
-                    picture = None;
-                    small_gray(&frame.jpeg)
-                }
-            };
-            gray.map(|g| scorer.detector.score(&g))
+        let score = match &frame.luma {
+            Some(luma) => Ok(scorer.detector.score(luma)),
+            None => small_gray(&frame.jpeg).map(|g| scorer.detector.score(&g)),
         };
         Scored {
             seq: frame.seq,
             score,
             scorer,
-            picture,
             cpu: thread_cpu().saturating_sub(before),
         }
     }
@@ -585,6 +546,10 @@ mod tests {
         c.to_jpeg(85)
     }
 
+    fn camera() -> crate::camera::Camera {
+        crate::camera::Camera::new("yard".into(), crate::camera::SourceKind::Browser)
+    }
+
     fn frame(seq: u64, jpeg: bytes::Bytes) -> Arc<Frame> {
         Arc::new(Frame::new(seq, jpeg, 640, 480, None))
     }
@@ -599,7 +564,7 @@ mod tests {
             watch::Sender::new(RecordingStatus::default()),
             events,
             None,
-            None,
+            (Arc::default(), camera().video_demand()),
         );
         (task, rx)
     }
@@ -615,7 +580,7 @@ mod tests {
 
     /// What the async shell does with a job: runs it and hands the result back.
     fn run_next(s: &mut Session, task: &mut Task) -> Option<u64> {
-        let job = s.next_job(task)?;
+        let job = s.next_job()?;
         let scored = job.run();
         let seq = scored.seq;
         s.scored(task, scored);
@@ -627,11 +592,11 @@ mod tests {
         let (mut task, _events) = task();
         let mut s = Session::new(settings(), 0);
         s.frame(&mut task, frame(1, scene(None)));
-        let job = s.next_job(&task).expect("a job for frame 1");
+        let job = s.next_job().expect("a job for frame 1");
         // Frames 2 and 3 come while frame 1 is being scored: no second job.
         s.frame(&mut task, frame(2, scene(None)));
         s.frame(&mut task, frame(3, scene(None)));
-        assert!(s.next_job(&task).is_none(), "the detector is busy");
+        assert!(s.next_job().is_none(), "the detector is busy");
         s.scored(&mut task, job.run());
         assert_eq!(
             run_next(&mut s, &mut task),

@@ -1,8 +1,8 @@
 //! A clip on disk: fragmented MP4 (ISO BMFF) with one H.264 (or H.265) track, written a
-//! fragment (about one second) at a time. The hub's own encoder starts every fragment
-//! with a keyframe; a camera's own video is written as it came, so only the clip's
-//! first fragment starts with one, and the others are a second long whatever the
-//! camera's keyframe interval (a crash still loses about a second).
+//! fragment (about one second) at a time, of the camera's access units as they came
+//! (its own, or those its encoder made): only the clip's first fragment starts with a
+//! keyframe, and the others are a second long whatever the camera's keyframe interval
+//! (a crash still loses about a second).
 //!
 //! Why fragmented: every fragment is complete on its own (`moof` says where its samples
 //! are, `mdat` holds them), so a file cut short by a crash or a full disk is playable up
@@ -19,14 +19,10 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use bytes::Bytes;
-use shiguredo_mp4::bitstream::h264::{
-    H264SampleEntryConfig, LengthSize, annexb_to_length_prefixed, build_avc1_box_from_annexb,
-};
 use shiguredo_mp4::boxes::{FtypBox, MoofBox, MoovBox, SampleEntry};
 use shiguredo_mp4::mux::{Fmp4SegmentMuxer, Sample};
 use shiguredo_mp4::{Decode, Encode, TrackKind};
 
-use super::encode::Encoded;
 use crate::video::{AccessUnit, VideoParams};
 
 /// Media timescale: ticks per second.
@@ -103,9 +99,8 @@ impl ClipFile {
         })
     }
 
-    /// Whether a frame at `dts` starts the next fragment (the hub's encoder makes it a
-    /// keyframe).
-    pub fn wants_keyframe(&self, dts: u64) -> bool {
+    /// Whether a unit at `dts` starts the next fragment.
+    fn starts_fragment(&self, dts: u64) -> bool {
         match self.pending.first() {
             None => true,
             Some(first) => dts.saturating_sub(first.dts) >= FRAGMENT_TICKS,
@@ -116,22 +111,8 @@ impl ClipFile {
         self.written
     }
 
-    /// Adds a picture the hub encoded, at `dts` ticks. Starting a fragment first writes
-    /// out the pending one (so the call may do I/O and fail).
-    pub fn push(&mut self, dts: u64, picture: Encoded) -> std::io::Result<()> {
-        if self.sample_entry.is_none() {
-            let config = H264SampleEntryConfig {
-                length_size: LengthSize::FourBytes,
-            };
-            let avc1 = build_avc1_box_from_annexb(&picture.annexb, &config).map_err(mux_err)?;
-            self.sample_entry = Some(SampleEntry::Avc1(avc1));
-        }
-        let data =
-            annexb_to_length_prefixed(&picture.annexb, LengthSize::FourBytes).map_err(mux_err)?;
-        self.push_sample(dts, picture.keyframe, Bytes::from(data))
-    }
-
-    /// Adds a camera's own access unit, at `dts` ticks, as it came. The first must be a
+    /// Adds an access unit (a camera's own, or one its encoder made), at `dts` ticks, as
+    /// it came. The first must be a
     /// keyframe; a unit with other parameters than the clip's (a new resolution) is
     /// refused with [`NewParameters`]: it needs a new file.
     pub fn push_unit(&mut self, dts: u64, unit: &AccessUnit) -> std::io::Result<()> {
@@ -161,7 +142,7 @@ impl ClipFile {
         if self.written.frames == 0 && self.pending.is_empty() && !keyframe {
             return Err(std::io::Error::other("a clip must start with a keyframe"));
         }
-        if self.wants_keyframe(dts) && !self.pending.is_empty() {
+        if self.starts_fragment(dts) && !self.pending.is_empty() {
             self.flush(dts)?;
         }
         self.pending.push(Pending {

@@ -11,17 +11,16 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use super::Never;
 use crate::camera::Camera;
 use crate::frame::Frame;
 use crate::record::encode::{Encoded, I420, VideoEncoder};
 use crate::video::{VideoParams, avcc};
 
-/// The most time between keyframes: where a new viewer starts, and what a clip's
-/// pre-roll reaches back to.
-pub(super) const KEYFRAME_EVERY: Duration = Duration::from_secs(2);
+/// The most time between keyframes: where a new viewer starts, what a clip's pre-roll
+/// reaches back to and where a clip recorded all the time is cut (a second, as the
+/// clip file's fragments).
+pub(super) const KEYFRAME_EVERY: Duration = Duration::from_secs(1);
 
 /// Makes video until it is dropped. Returns only if it cannot (no thread).
 pub(super) async fn run(camera: &Camera) -> String {
@@ -38,7 +37,14 @@ async fn encode(camera: &Camera, mut encoder: EncoderThread) -> Never {
     let mut frames = camera.subscribe();
     let mut asks = camera.video().watch_keyframe_asks();
     let start = Instant::now();
-    let (mut last_seq, mut last_key) = (0, None::<Instant>);
+    // The frame the camera holds came before the encoder started, maybe long before (a
+    // publisher that reconnected): the video starts with the next.
+    let held = frames
+        .borrow_and_update()
+        .frame
+        .as_ref()
+        .map_or(0, |f| f.seq);
+    let (mut last_seq, mut last_key) = (held, None::<Instant>);
     let mut params: Option<Arc<VideoParams>> = None;
     loop {
         let frame = {
@@ -73,7 +79,7 @@ async fn encode(camera: &Camera, mut encoder: EncoderThread) -> Never {
         if encoded.keyframe {
             last_key = Some(frame.received);
         }
-        let data = match unit_of(&encoded, &mut params) {
+        let data = match avcc::unit_of_annex_b(&encoded.annexb, &mut params) {
             Ok(data) => data,
             Err(e) => {
                 tracing::warn!(camera = camera.name(), error = %e, "encoded unit dropped");
@@ -82,35 +88,8 @@ async fn encode(camera: &Camera, mut encoder: EncoderThread) -> Never {
         };
         let Some(params) = &params else { continue };
         let pts = (ms * 90) as i64;
-        camera.publish_encoded(data, encoded.keyframe, pts, Arc::clone(params));
+        camera.publish_encoded(&frame, data, (encoded.keyframe, pts), Arc::clone(params));
     }
-}
-
-/// The unit's NAL units with 4-byte lengths, its parameter sets taken out into
-/// `params` (new ones when they changed).
-fn unit_of(encoded: &Encoded, params: &mut Option<Arc<VideoParams>>) -> Result<Bytes, String> {
-    use shiguredo_mp4::bitstream::h264::parse_annexb_nal_units;
-    let nals = parse_annexb_nal_units(&encoded.annexb).map_err(|e| e.to_string())?;
-    let (mut sps, mut pps) = (None, None);
-    let mut data = Vec::with_capacity(encoded.annexb.len());
-    for nal in &nals {
-        match nal.data.first().map(|h| h & 0x1F) {
-            Some(7) => sps = Some(nal.data),
-            Some(8) => pps = Some(nal.data),
-            Some(9) | None => {}
-            Some(_) => {
-                data.extend_from_slice(&(nal.data.len() as u32).to_be_bytes());
-                data.extend_from_slice(nal.data);
-            }
-        }
-    }
-    if let (Some(sps), Some(pps)) = (sps, pps) {
-        let next = avcc::params(&avcc::record(sps, pps), u64::MAX).map_err(|e| e.to_string())?;
-        if params.as_deref() != Some(&next) {
-            *params = Some(Arc::new(next));
-        }
-    }
-    Ok(Bytes::from(data))
 }
 
 /// What the encoder's thread gives back: the frame, and its unit if one was made.

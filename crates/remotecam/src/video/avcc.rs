@@ -7,6 +7,8 @@
 //! against `--max-frame-pixels`, the level against [`MAX_LEVEL_IDC`], and what a decoder
 //! of it would hold (`dpb.rs`).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use h264_reader::avcc::AvcDecoderConfigurationRecord;
 use h264_reader::nal::sps::SeqParameterSet;
@@ -124,6 +126,36 @@ pub fn params(avcc: &[u8], max_pixels: u64) -> Result<VideoParams, ConfigError> 
     );
     super::dpb::check(&params).map_err(ConfigError::Decoder)?;
     Ok(params)
+}
+
+/// An encoder's unit in Annex B form as the hub's units are: its NAL units with 4-byte
+/// lengths, its parameter sets taken out into `params` (new ones when they changed).
+pub fn unit_of_annex_b(
+    annexb: &[u8],
+    params: &mut Option<Arc<VideoParams>>,
+) -> Result<Bytes, ConfigError> {
+    use shiguredo_mp4::bitstream::h264::parse_annexb_nal_units;
+    let nals = parse_annexb_nal_units(annexb).map_err(|e| ConfigError::Broken(e.to_string()))?;
+    let (mut sps, mut pps) = (None, None);
+    let mut data = Vec::with_capacity(annexb.len());
+    for nal in &nals {
+        match nal.data.first().map(|h| h & 0x1F) {
+            Some(7) => sps = Some(nal.data),
+            Some(8) => pps = Some(nal.data),
+            Some(9) | None => {}
+            Some(_) => {
+                data.extend_from_slice(&(nal.data.len() as u32).to_be_bytes());
+                data.extend_from_slice(nal.data);
+            }
+        }
+    }
+    if let (Some(sps), Some(pps)) = (sps, pps) {
+        let next = self::params(&record(sps, pps), u64::MAX)?;
+        if params.as_deref() != Some(&next) {
+            *params = Some(Arc::new(next));
+        }
+    }
+    Ok(Bytes::from(data))
 }
 
 #[cfg(test)]

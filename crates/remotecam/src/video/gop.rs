@@ -139,7 +139,8 @@ impl VideoBus {
         self.newest.send_replace(seq);
     }
 
-    /// Forgets the group: the stream ended (a new one starts at its first keyframe).
+    /// Forgets the group: the stream ended (a new one starts at its first keyframe,
+    /// asked for: an encoder of the hub's may go on across it).
     pub fn reset(&self) {
         let mut gop = self.gop.lock().expect("gop lock");
         *gop = Gop {
@@ -148,6 +149,8 @@ impl VideoBus {
             params: gop.params.take(),
             ..Gop::default()
         };
+        drop(gop);
+        self.ask_keyframe();
     }
 
     /// The newest access unit, if a group is held.

@@ -1,8 +1,8 @@
 //! JPEG pictures from H.264 access units: FFmpeg's decoder (libavcodec), libjpeg-turbo's
 //! encoder.
 //!
-//! One per camera, and only while someone needs JPEG (the async side decides when:
-//! `source/pictures.rs`). It runs on a blocking thread: a 720p access unit costs a few
+//! One per camera, and only while someone needs pictures (the camera's decoder stage
+//! decides when: `stage/decoder.rs`). It runs on a blocking thread: a 720p access unit costs a few
 //! milliseconds to decode, and a JPEG as many to encode. Every unit must be decoded (the
 //! next depends on it), but a picture is made only of the newest: a decoder catching up
 //! through a group of pictures makes one of its last unit only. A picture is the

@@ -1,38 +1,29 @@
-//! The recorder: one thread per camera that turns the frames of motion clips into MP4
-//! files, off the async threads.
+//! The recorder: one thread per camera that writes the camera's video of motion clips
+//! into MP4 files, off the async threads, without decoding or encoding: what it writes
+//! is access units, a video camera's own or those its encoder made of a JPEG camera's
+//! frames (`stage`).
 //!
-//! The motion task sends it `Start`, the clip's frames (pre-roll first) and `End`. Frames
-//! queue without blocking the sender; when the recorder falls more than
-//! [`MAX_QUEUED`] frames behind, further frames are dropped (the clip keeps its real
-//! timestamps, so it plays at the right speed with fewer frames) rather than the hub's
-//! memory growing.
-//!
-//! A frame may come decoded already: while a clip is open the motion task decodes the
-//! frames it scores in full (not only their DC coefficients) and hands the picture on,
-//! so that a recorded frame is decoded once, not twice. It does so only while the
-//! recorder keeps up ([`SHARED_AHEAD`]), which bounds the pictures in flight; the
-//! pictures come back to a small pool for reuse.
-//!
-//! A video camera (RTSP: H.264, H.265) is recorded without decoding or encoding: the
-//! recorder holds the tap of the camera's video bus (`video/tap.rs`), takes every unit
-//! from it in batches ([`TAKE_EVERY`], and before each message, so that a clip's units
-//! are there before its frames), keeps the pre-roll of them (`units.rs`), and a clip is
-//! the camera's own units from the keyframe at or before its first frame. The clip's frames then carry
-//! only what the clip rules said of them (motion, the peak for the thumbnail).
+//! It holds the tap of the camera's video bus (`video/tap.rs`), takes every unit from it
+//! in batches ([`TAKE_EVERY`], and before each message, so that a clip's units are
+//! there before its frames), keeps the pre-roll of them (`units.rs`), and a clip is the
+//! camera's units from the keyframe at or before its first frame. The motion task sends
+//! it `Start`, the clip's frames (pre-roll first) and `End`; the frames carry only what
+//! the clip rules said of them (motion, the peak for the thumbnail). Messages queue
+//! without blocking the sender; when the recorder falls more than [`MAX_QUEUED`] behind,
+//! further frames are dropped (counted) rather than the hub's memory growing.
 //!
 //! A write error stops the clip cleanly: the file is cut back to its last whole
 //! fragment and kept, the camera's recording state says why, a `recording_stopped` event
 //! goes out, and nothing more is recorded until the next clip finds room.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use super::encode::{I420, VideoEncoder};
 use super::error::RecordError;
 use super::fmp4::{ClipFile, TIMESCALE, Written};
 use super::index::{ClipRow, ClipView};
@@ -45,23 +36,14 @@ use crate::video::pictures::THUMB_WIDTH;
 use crate::video::tap::UnitTap;
 
 mod cuts;
-mod encoded;
 mod passthrough;
 
 /// Frames the recorder may be behind before new ones are dropped (about 8 s at 30 fps).
 pub const MAX_QUEUED: usize = 240;
-/// Decoded pictures are taken from the motion task only while the recorder has fewer
-/// frames than this waiting: so at most this many pictures wait in its queue.
-pub const SHARED_AHEAD: usize = 3;
-/// Decoded pictures kept for reuse.
-const POOL_MAX: usize = SHARED_AHEAD + 1;
 /// How often a clip in progress has its index row brought up to date (its file is
 /// synced every fragment; after a crash the file is what counts, `fmp4::recover`).
 const INDEX_EVERY: Duration = Duration::from_secs(5);
-/// Recording all the time, how often a JPEG camera's recorder stopped by a full disk
-/// sees if there is room again (a video camera's does at every keyframe).
-const RETRY_EVERY: Duration = Duration::from_secs(5);
-/// How often a video camera's recorder takes the units waiting at its tap, when no
+/// How often the recorder takes the units waiting at its tap, when no
 /// message comes sooner: a few wake-ups a second instead of one per unit.
 const TAKE_EVERY: Duration = Duration::from_millis(200);
 
@@ -99,14 +81,14 @@ enum Msg {
         frame: Arc<Frame>,
         score: f32,
         motion: bool,
-        /// The frame already decoded, if the motion task did it.
-        picture: Option<Box<I420>>,
     },
     End {
         keep: bool,
     },
     /// How far back a clip starts before its trigger (for the units kept).
     PreRoll(Duration),
+    /// The camera went away (offline, stalled): no clip reaches back across the gap.
+    Gap,
     /// Recording all the time, in clips of this length; none: clips are motion events.
     Continuous(Option<Duration>),
 }
@@ -119,42 +101,24 @@ pub struct Recorder {
     queued: Arc<AtomicUsize>,
     /// Frames and units dropped because the recorder was behind.
     dropped: Arc<AtomicU64>,
-    pool: Pool,
-    /// The camera's own video is recorded (from its tap): frames need no decoding.
-    video: bool,
-}
-
-/// Decoded pictures back from the recorder, for the motion task to decode into again.
-type Pool = Arc<Mutex<Vec<Box<I420>>>>;
-
-fn give_back(pool: &Pool, picture: Box<I420>) {
-    let mut pool = pool.lock().expect("picture pool");
-    if pool.len() < POOL_MAX {
-        pool.push(picture);
-    }
 }
 
 impl Recorder {
-    /// Starts the thread; it reports what it does into `status`. A video camera's
-    /// recorder takes the camera's units from `tap`.
+    /// Starts the thread; it reports what it does into `status`, and takes the camera's
+    /// units from `tap`.
     pub fn spawn(
         status: tokio::sync::watch::Sender<RecordingStatus>,
         name: String,
         recordings: Arc<Recordings>,
         events: broadcast::Sender<HubEvent>,
-        tap: Option<Arc<UnitTap>>,
+        tap: Arc<UnitTap>,
     ) -> std::io::Result<Recorder> {
         let (tx, rx) = mpsc::channel();
         let queued = Arc::new(AtomicUsize::new(0));
         let dropped = Arc::new(AtomicU64::new(0));
-        let pool = Pool::default();
         let writer = recordings.writer();
-        let video = tap.is_some();
         let worker = Worker {
-            pool: Arc::clone(&pool),
-            picture: I420::default(),
             status,
-            encode_time: metrics::histogram!("remotecam_recorder_encode_seconds", "camera" => name.clone()),
             name: name.clone(),
             recordings,
             events,
@@ -164,10 +128,9 @@ impl Recorder {
             dropped: Arc::clone(&dropped),
             tap,
             taken: Vec::new(),
-            units: None,
+            units: UnitBuffer::new(Duration::ZERO),
             pre_roll: Duration::ZERO,
             continuous: None,
-            tried: None,
             size_cuts: cuts::SizeCuts::default(),
             _writer: writer,
         };
@@ -178,8 +141,6 @@ impl Recorder {
             tx,
             queued,
             dropped,
-            pool,
-            video,
         })
     }
 
@@ -213,42 +174,20 @@ impl Recorder {
         let _ = self.tx.send(Msg::Start);
     }
 
-    /// Queues a frame of the open clip, with its `picture` if it is decoded already;
+    /// Queues a frame of the open clip (its motion, its picture for the thumbnail);
     /// false when it was dropped (recorder behind).
-    pub fn frame(
-        &self,
-        frame: Arc<Frame>,
-        score: f32,
-        motion: bool,
-        picture: Option<Box<I420>>,
-    ) -> bool {
+    pub fn frame(&self, frame: Arc<Frame>, score: f32, motion: bool) -> bool {
         self.queue(Msg::Frame {
             frame,
             score,
             motion,
-            picture,
         })
     }
 
-    /// A picture to decode the next frame into for this recorder, when it keeps up
-    /// (fewer than [`SHARED_AHEAD`] frames waiting); `None` tells the caller to leave
-    /// the decoding to the recorder.
-    pub fn picture_to_share(&self) -> Option<Box<I420>> {
-        if self.queued.load(Ordering::Relaxed) >= SHARED_AHEAD || self.video {
-            return None;
-        }
-        Some(
-            self.pool
-                .lock()
-                .expect("picture pool")
-                .pop()
-                .unwrap_or_default(),
-        )
-    }
-
-    /// A picture from [`Recorder::picture_to_share`] that was not sent after all.
-    pub fn give_back(&self, picture: Box<I420>) {
-        give_back(&self.pool, picture);
+    /// The camera went away: the units kept for the pre-roll go (the next clip starts
+    /// after the gap).
+    pub fn gap(&self) {
+        let _ = self.tx.send(Msg::Gap);
     }
 
     /// Ends the open clip: kept, or discarded (too few motion frames).
@@ -261,16 +200,13 @@ impl Recorder {
 struct Clip {
     row: ClipRow,
     file: ClipFile,
-    /// The hub's encoder, for a JPEG camera; none for a camera's own video.
-    encoder: Option<VideoEncoder>,
     first: Instant,
-    /// A camera's own video: the first unit's time, by the camera's clock, and the
-    /// newest unit written.
+    /// The first unit's time, by the camera's clock.
     first_pts: Option<i64>,
-    /// A camera's own video: the unit it starts with (a keyframe).
+    /// The unit it starts with (a keyframe).
     first_unit: Option<Arc<AccessUnit>>,
+    /// The newest unit written.
     last_unit: u64,
-    size: (usize, usize),
     last_dts: Option<u64>,
     motion_frames: u64,
     /// The most motion of any frame.
@@ -287,30 +223,23 @@ struct Clip {
 
 struct Worker {
     status: tokio::sync::watch::Sender<RecordingStatus>,
-    /// A JPEG camera's H.264 encoding per frame, for `/metrics`.
-    encode_time: metrics::Histogram,
     name: String,
     recordings: Arc<Recordings>,
     events: broadcast::Sender<HubEvent>,
     queued: Arc<AtomicUsize>,
-    pool: Pool,
-    /// The recorder's own picture, for frames that come undecoded.
-    picture: I420,
     clip: Option<Clip>,
     /// Why recording stopped, until a new clip finds room.
     stopped: Option<RecordError>,
     dropped: Arc<AtomicU64>,
-    /// A video camera's units, as the publisher hands them on.
-    tap: Option<Arc<UnitTap>>,
+    /// The camera's units, as the publisher hands them on.
+    tap: Arc<UnitTap>,
     /// The units taken from the tap, being written (kept for its allocation).
     taken: Vec<Arc<AccessUnit>>,
-    /// A video camera's pre-roll of units (from its first unit on).
-    units: Option<UnitBuffer>,
+    /// The pre-roll of units (from the first unit on).
+    units: UnitBuffer,
     pre_roll: Duration,
     /// Recording all the time, in clips of this length ([`Recorder::continuous`]).
     continuous: Option<Duration>,
-    /// When a clip was last asked to start for recording all the time.
-    tried: Option<Instant>,
     /// How often a new picture size may cut the clip.
     size_cuts: cuts::SizeCuts,
     /// Counted while the thread lives (dropped after the last clip is finished).
@@ -321,16 +250,10 @@ impl Worker {
     fn run(mut self, rx: mpsc::Receiver<Msg>) {
         self.status();
         loop {
-            let msg = match &self.tap {
-                Some(_) => match rx.recv_timeout(TAKE_EVERY) {
-                    Ok(msg) => Some(msg),
-                    Err(mpsc::RecvTimeoutError::Timeout) => None,
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                },
-                None => match rx.recv() {
-                    Ok(msg) => Some(msg),
-                    Err(mpsc::RecvError) => break,
-                },
+            let msg = match rx.recv_timeout(TAKE_EVERY) {
+                Ok(msg) => Some(msg),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
             // A clip's units before anything of its frames.
             self.take_units();
@@ -341,17 +264,15 @@ impl Worker {
                     frame,
                     score,
                     motion,
-                    picture,
                 } => {
                     self.queued.fetch_sub(1, Ordering::Relaxed);
-                    self.frame(frame, score, motion, picture);
+                    self.video_frame(frame, score, motion);
                 }
                 Msg::End { keep } => self.end(keep),
+                Msg::Gap => self.units.clear(),
                 Msg::PreRoll(pre_roll) => {
                     self.pre_roll = pre_roll;
-                    if let Some(units) = &mut self.units {
-                        units.set_pre_roll(pre_roll);
-                    }
+                    self.units.set_pre_roll(pre_roll);
                 }
                 Msg::Continuous(max_clip) => {
                     self.continuous = max_clip;
@@ -370,9 +291,8 @@ impl Worker {
 
     /// Writes (or keeps for the pre-roll) the units waiting at the tap.
     fn take_units(&mut self) {
-        let Some(tap) = &self.tap else { return };
         let mut taken = std::mem::take(&mut self.taken);
-        let dropped = tap.take(&mut taken);
+        let dropped = self.tap.take(&mut taken);
         if dropped > 0 {
             self.dropped.fetch_add(dropped, Ordering::Relaxed);
         }
@@ -417,13 +337,10 @@ impl Worker {
         self.status();
     }
 
-    /// Opens a clip file (and its index row) starting at `received_at`; `encoder` for a
-    /// JPEG camera.
+    /// Opens a clip file (and its index row) starting at `received_at`.
     fn open(
         &mut self,
         (received_at, received): (SystemTime, Instant),
-        size: (usize, usize),
-        encoder: Option<VideoEncoder>,
     ) -> Result<Clip, RecordError> {
         let start_ms = epoch_ms(received_at) as i64;
         let row = self
@@ -449,8 +366,6 @@ impl Worker {
         Ok(Clip {
             row,
             file,
-            encoder,
-            size,
             first: received,
             first_pts: None,
             first_unit: None,
@@ -463,14 +378,6 @@ impl Worker {
             flushed: Written::default(),
             indexed: Instant::now(),
         })
-    }
-
-    fn frame(&mut self, frame: Arc<Frame>, score: f32, motion: bool, decoded: Option<Box<I420>>) {
-        if self.units.is_some() {
-            self.video_frame(frame, score, motion)
-        } else {
-            self.jpeg_frame(frame, score, motion, decoded)
-        }
     }
 
     /// A frame is in the open clip: its motion and the peak, and the index and the
@@ -609,7 +516,7 @@ fn write_thumbnail(
     let jpeg = match &frame.thumbnail {
         Some(thumbnail) => Ok(thumbnail.to_vec()),
         None => {
-            let mut picture = I420::default();
+            let mut picture = super::encode::I420::default();
             picture
                 .decode_jpeg(&frame.jpeg)
                 .and_then(|()| picture.thumbnail_jpeg(THUMB_WIDTH))

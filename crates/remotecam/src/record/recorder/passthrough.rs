@@ -1,6 +1,6 @@
-//! A video camera's clips: its own access units into the file, no decoding or
-//! encoding. The recorder's other half (`mod.rs`) opens, counts and ends clips for
-//! every camera; this is what differs for a camera that sends H.264 or H.265.
+//! A clip's video: the camera's access units into the file (its own, or those its
+//! encoder made), no decoding or encoding. The recorder's other half (`mod.rs`) opens,
+//! counts and ends clips.
 
 use std::sync::Arc;
 
@@ -10,7 +10,6 @@ use super::{Clip, Worker};
 use crate::frame::Frame;
 use crate::record::error::RecordError;
 use crate::record::fmp4::NewParameters;
-use crate::record::units::UnitBuffer;
 use crate::video::AccessUnit;
 use crate::video::pictures::{Jpeg, PictureMaker};
 
@@ -18,16 +17,15 @@ use crate::video::pictures::{Jpeg, PictureMaker};
 const CLOCKS_APART: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Worker {
-    /// A frame of a video camera's clip: the clip opens at its first frame, with the
-    /// units from the keyframe at or before it; the frame itself is not written (the
-    /// camera's units are).
+    /// A frame of the clip: the clip opens at its first frame, with the units from the
+    /// keyframe at or before it; the frame itself is not written (the camera's units
+    /// are).
     pub(super) fn video_frame(&mut self, frame: Arc<Frame>, score: f32, motion: bool) {
         if self.stopped.is_some() {
             return;
         }
         if self.clip.is_none() {
-            let units = self.units.as_ref().expect("a video camera");
-            let start: Vec<Arc<AccessUnit>> = units.from(frame.received).cloned().collect();
+            let start: Vec<Arc<AccessUnit>> = self.units.from(frame.received).cloned().collect();
             if !self.open_video(&start) {
                 return;
             }
@@ -42,11 +40,7 @@ impl Worker {
             tracing::debug!(camera = %self.name, "no keyframe yet: the clip waits for one");
             return false;
         };
-        let size = (
-            usize::from(first.params.width),
-            usize::from(first.params.height),
-        );
-        match self.open((first.received_at, first.received), size, None) {
+        match self.open((first.received_at, first.received)) {
             Ok(c) => {
                 self.clip = Some(Clip {
                     first_unit: Some(Arc::clone(first)),
@@ -65,14 +59,11 @@ impl Worker {
         self.clip.is_some()
     }
 
-    /// A video camera's unit: into the pre-roll, and into the open clip. Recording all
-    /// the time, a keyframe opens the first clip, and the next once the clip is as long
-    /// as it may be.
+    /// A unit: into the pre-roll, and into the open clip. Recording all the time, a
+    /// keyframe opens the first clip, and the next once the clip is as long as it may
+    /// be.
     pub(super) fn unit(&mut self, unit: Arc<AccessUnit>) {
-        let pre_roll = self.pre_roll;
-        self.units
-            .get_or_insert_with(|| UnitBuffer::new(pre_roll))
-            .push(Arc::clone(&unit));
+        self.units.push(Arc::clone(&unit));
         if let Some(max) = self.continuous
             && unit.keyframe
             && self
