@@ -10,8 +10,9 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use remotecam::motion::picture::small_gray;
 use remotecam::motion::{Detector, DetectorSettings, Gray};
+use remotecam::picture::I420;
 use remotecam::placeholder::Canvas;
-use remotecam::record::encode::{I420, VideoEncoder};
+use remotecam::video::encoder::VideoEncoder;
 
 fn frames() -> Vec<Gray> {
     let mut x: u32 = 0x9E37_79B9;

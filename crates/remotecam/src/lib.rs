@@ -20,6 +20,7 @@ pub use remotecam_core::jpeg;
 pub mod motion;
 pub mod mqtt;
 pub mod peers;
+pub mod picture;
 pub mod placeholder;
 pub mod record;
 pub mod server;

@@ -9,9 +9,10 @@ use std::path::Path;
 
 use common::ffprobe;
 
+use remotecam::picture::I420;
 use remotecam::placeholder::Canvas;
-use remotecam::record::encode::{I420, VideoEncoder};
 use remotecam::record::fmp4::{ClipFile, TIMESCALE, recover};
+use remotecam::video::encoder::VideoEncoder;
 use remotecam::video::{AccessUnit, avcc};
 
 /// A 320x240 picture with a white square at `x`.

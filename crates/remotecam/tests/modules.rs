@@ -123,3 +123,28 @@ fn no_source_file_is_over_700_lines() {
         .collect();
     assert!(long.is_empty(), "over 700 lines: {long:?}");
 }
+
+/// The modules where callers decide on an error's kind (the recorder's state, a
+/// stage's, a publisher's close code) say it with a type, never a `String`: an error
+/// written as `Result<_, String>` there is one nobody can tell apart.
+#[test]
+fn errors_are_typed_in_record_video_stage_and_picture() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for module in ["record", "video", "stage", "picture"] {
+        let mut files = Vec::new();
+        rust_files(&src.join(module), &mut files);
+        for path in files {
+            let text = std::fs::read_to_string(&path).unwrap();
+            // A return type ends the signature: `-> Result<..., String>` and
+            // `-> Result<..., String> {` alike, over one line or several.
+            let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let typed_out =
+                flat.matches(", String> {").count() + flat.matches(", String>;").count();
+            if typed_out > 0 {
+                found.push(format!("{} ({typed_out})", path.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "Result<_, String> in: {found:?}");
+}

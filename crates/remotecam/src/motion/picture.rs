@@ -2,9 +2,7 @@
 //! as cheaply as the JPEG allows (its DC coefficients when it is wide enough), within
 //! bounds on what a general decoder may be asked to hold.
 
-use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
-use zune_core::options::DecoderOptions;
 
 use super::Gray;
 use remotecam_core::luma::{WORK_WIDTH, box_average, from_eighth};
@@ -38,11 +36,7 @@ pub fn small_gray(jpeg: &[u8]) -> Result<Gray, String> {
         Ok(_) | Err(DecodeError::Unsupported(_)) => {}
         Err(e) => return Err(format!("cannot decode the frame: {e}")),
     }
-    let options = DecoderOptions::default()
-        .jpeg_set_out_colorspace(ColorSpace::Luma)
-        .set_max_width(16_384)
-        .set_max_height(16_384);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
+    let mut decoder = crate::picture::general_decoder(jpeg, ColorSpace::Luma);
     decoder
         .decode_headers()
         .map_err(|e| format!("cannot decode the frame: {e}"))?;
@@ -98,8 +92,7 @@ mod tests {
     /// The full luma decode box-averaged, as the working picture was made before the
     /// DC-only path.
     fn reference(jpeg: &[u8], f: usize) -> Gray {
-        let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::Luma);
-        let mut d = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
+        let mut d = crate::picture::general_decoder(jpeg, ColorSpace::Luma);
         let luma = d.decode().unwrap();
         let (w, h) = d.dimensions().unwrap();
         box_average(&luma, w, w, h, f)

@@ -1,7 +1,6 @@
 //! Recording: motion clips as MP4 files, their index, retention, and uploads to object
 //! storage.
 
-pub mod encode;
 pub mod error;
 pub mod fmp4;
 pub mod index;

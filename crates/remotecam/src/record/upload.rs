@@ -56,9 +56,32 @@ pub struct S3Config {
     prefix: String,
 }
 
+/// Why uploading or reading back a clip failed, or `[recordings.s3]` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("recordings.s3: {0}")]
+    Config(String),
+    #[error("{0} is not in the bucket {1}")]
+    NotInBucket(String, String),
+    #[error(transparent)]
+    Store(#[from] object_store::Error),
+    #[error("recordings index: {0}")]
+    Index(String),
+    #[error("reading {0}: {1}")]
+    File(std::path::PathBuf, std::io::Error),
+    #[error("clip {clip} to {key}: {error}")]
+    Clip {
+        clip: i64,
+        key: Key,
+        error: Box<UploadError>,
+    },
+    #[error("sending: {0}")]
+    Send(std::io::Error),
+}
+
 impl S3Config {
-    pub fn from_table(table: &S3Table) -> Result<S3Config, String> {
-        let at = |what: &str| format!("recordings.s3: {what}");
+    pub fn from_table(table: &S3Table) -> Result<S3Config, UploadError> {
+        let at = |what: &str| UploadError::Config(what.to_owned());
         if table.bucket.is_empty() {
             return Err(at("bucket is required"));
         }
@@ -131,10 +154,10 @@ impl S3Config {
         remote: &str,
         ext: &str,
         range: Option<object_store::GetRange>,
-    ) -> Result<object_store::GetResult, String> {
+    ) -> Result<object_store::GetResult, UploadError> {
         let video = remote
             .strip_prefix(&format!("s3://{}/", self.bucket))
-            .ok_or_else(|| format!("{remote} is not in the bucket {}", self.bucket))?;
+            .ok_or_else(|| UploadError::NotInBucket(remote.to_owned(), self.bucket.clone()))?;
         let key = match video.strip_suffix(".mp4") {
             Some(stem) => format!("{stem}.{ext}"),
             None => video.to_owned(),
@@ -143,10 +166,7 @@ impl S3Config {
             range,
             ..Default::default()
         };
-        self.store
-            .get_opts(&Key::from(key), options)
-            .await
-            .map_err(|e| e.to_string())
+        Ok(self.store.get_opts(&Key::from(key), options).await?)
     }
 }
 
@@ -178,7 +198,7 @@ pub async fn upload_task(
                 metrics::counter!("remotecam_upload_failures_total").increment(1);
                 metrics::gauge!("remotecam_upload_failing").set(1.0);
                 // The store's words are in it: a short excerpt.
-                let error = crate::excerpt::of(&e);
+                let error = crate::excerpt::of(&e.to_string());
                 tracing::warn!(%error, "uploading clips failed; trying again in {} s", retry.as_secs());
                 tokio::select! {
                     () = tokio::time::sleep(retry) => {}
@@ -210,13 +230,13 @@ pub async fn upload_task(
 }
 
 /// Uploads every queued clip, oldest first; stops at the first failure.
-async fn upload_queued(recordings: &Arc<Recordings>, config: &S3Config) -> Result<(), String> {
+async fn upload_queued(recordings: &Arc<Recordings>, config: &S3Config) -> Result<(), UploadError> {
     loop {
         let r = Arc::clone(recordings);
         let queued = tokio::task::spawn_blocking(move || r.index.not_uploaded(16))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("recordings index: {e}"))?;
+            .map_err(|e| UploadError::Index(e.to_string()))?
+            .map_err(|e| UploadError::Index(e.to_string()))?;
         let mut uploaded = 0;
         for clip in queued {
             let Some((remote, bytes)) = upload(recordings, config, &clip).await? else {
@@ -228,8 +248,8 @@ async fn upload_queued(recordings: &Arc<Recordings>, config: &S3Config) -> Resul
             let r = Arc::clone(recordings);
             tokio::task::spawn_blocking(move || r.index.set_remote(clip.id, &remote))
                 .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| format!("recordings index: {e}"))?;
+                .map_err(|e| UploadError::Index(e.to_string()))?
+                .map_err(|e| UploadError::Index(e.to_string()))?;
             uploaded += 1;
         }
         // Nothing left, or only clips whose files went meanwhile (being deleted): they
@@ -246,18 +266,26 @@ async fn upload(
     recordings: &Recordings,
     config: &S3Config,
     clip: &ClipRow,
-) -> Result<Option<(String, u64)>, String> {
+) -> Result<Option<(String, u64)>, UploadError> {
+    let of_clip = |key: &Key| {
+        let key = key.clone();
+        move |error| UploadError::Clip {
+            clip: clip.id,
+            key,
+            error: Box::new(error),
+        }
+    };
     let video = config.key(clip, "mp4");
     let Some(mut bytes) = put_file(config, &recordings.mp4_path(clip), &video)
         .await
-        .map_err(|e| format!("clip {} to {video}: {e}", clip.id))?
+        .map_err(of_clip(&video))?
     else {
         return Ok(None);
     };
     let thumbnail = config.key(clip, "jpg");
     bytes += put_file(config, &recordings.jpg_path(clip), &thumbnail)
         .await
-        .map_err(|e| format!("clip {} to {thumbnail}: {e}", clip.id))?
+        .map_err(of_clip(&thumbnail))?
         .unwrap_or(0);
     Ok(Some((format!("s3://{}/{video}", config.bucket), bytes)))
 }
@@ -269,22 +297,22 @@ async fn put_file(
     config: &S3Config,
     path: &std::path::Path,
     key: &Key,
-) -> Result<Option<u64>, String> {
+) -> Result<Option<u64>, UploadError> {
     let mut file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("reading {}: {e}", path.display())),
+        Err(e) => return Err(UploadError::File(path.to_owned(), e)),
     };
     let mut writer = BufWriter::with_capacity(Arc::clone(&config.store), key.clone(), PART_BYTES);
     let bytes = match tokio::io::copy(&mut file, &mut writer).await {
         Ok(bytes) => bytes,
         Err(e) => {
             let _ = writer.abort().await;
-            return Err(e.to_string());
+            return Err(UploadError::Send(e));
         }
     };
     // Completing the upload aborts it when it fails.
-    writer.shutdown().await.map_err(|e| e.to_string())?;
+    writer.shutdown().await.map_err(UploadError::Send)?;
     Ok(Some(bytes))
 }
 
@@ -358,7 +386,8 @@ mod tests {
             ),
         ] {
             let err = S3Config::from_table(&bad).unwrap_err();
-            assert!(err.contains(says), "{err}");
+            assert!(matches!(err, UploadError::Config(_)), "{err}");
+            assert!(err.to_string().contains(says), "{err}");
         }
     }
 }

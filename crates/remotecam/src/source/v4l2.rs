@@ -206,21 +206,35 @@ pub fn yuyv_to_jpeg(yuyv: &[u8], width: u32, height: u32, quality: u8) -> Result
             yuyv.len()
         ));
     }
-    let (Ok(w16), Ok(h16)) = (u16::try_from(width), u16::try_from(height)) else {
-        return Err(format!("frame size {width}x{height} is too large for JPEG"));
-    };
-    // The encoder takes full-resolution Y, Cb, Cr per pixel; each YUYV pair shares its
-    // chroma.
-    let mut ycbcr = Vec::with_capacity(w * h * 3);
-    for quad in yuyv[..w * h * 2].chunks_exact(4) {
-        let (y0, u, y1, v) = (quad[0], quad[1], quad[2], quad[3]);
-        ycbcr.extend_from_slice(&[y0, u, v, y1, u, v]);
+    if w < 2 || h < 2 || w > usize::from(u16::MAX) || h > usize::from(u16::MAX) {
+        return Err(format!("frame size {width}x{height} cannot be a JPEG"));
     }
-    let mut out = Vec::with_capacity(w * h / 4);
-    jpeg_encoder::Encoder::new(&mut out, quality)
-        .encode(&ycbcr, w16, h16, jpeg_encoder::ColorType::Ycbcr)
-        .map_err(|e| e.to_string())?;
-    Ok(Bytes::from(out))
+    // 4:2:0 planes, as every picture the hub encodes: each YUYV pair shares its chroma,
+    // and two rows' chroma is averaged into one.
+    let (ew, eh) = (w & !1, h & !1);
+    let mut y = Vec::with_capacity(ew * eh);
+    let mut u = Vec::with_capacity(ew * eh / 4);
+    let mut v = Vec::with_capacity(ew * eh / 4);
+    for row in 0..eh {
+        let line = &yuyv[row * w * 2..][..ew * 2];
+        y.extend(line.iter().step_by(2));
+        if row % 2 == 1 {
+            let above = &yuyv[(row - 1) * w * 2..][..ew * 2];
+            for (a, b) in above.chunks_exact(4).zip(line.chunks_exact(4)) {
+                u.push((u16::from(a[1]) + u16::from(b[1])).div_ceil(2) as u8);
+                v.push((u16::from(a[3]) + u16::from(b[3])).div_ceil(2) as u8);
+            }
+        }
+    }
+    let planes = crate::picture::Yuv420 {
+        planes: [&y, &u, &v],
+        strides: [ew, ew / 2, ew / 2],
+        width: ew,
+        height: eh,
+    };
+    crate::picture::JpegEncoder::new(i32::from(quality))
+        .and_then(|mut encoder| encoder.encode(planes))
+        .map_err(|e| e.to_string())
 }
 
 /// Runs the device until it fails (unplugged, busy, ...); returns why. Stops when the

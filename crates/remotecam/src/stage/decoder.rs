@@ -11,15 +11,18 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use super::Never;
+use super::{Never, StageError};
 use crate::camera::{Camera, SourceState};
 use crate::video::AccessUnit;
-use crate::video::pictures::{Jpeg, Picture, PictureMaker};
+use crate::video::pictures::{DecodeError, Jpeg, Picture, PictureMaker};
 
 /// Makes pictures until it is dropped. Returns only if it cannot make any (the JPEG
 /// encoder or the thread could not be made).
-pub(super) async fn run(camera: &Camera) -> String {
-    let decoder = match PictureMaker::new().and_then(|maker| Decoder::start(camera.name(), maker)) {
+pub(super) async fn run(camera: &Camera) -> StageError {
+    let made = PictureMaker::new()
+        .map_err(StageError::Decode)
+        .and_then(|maker| Decoder::start(camera.name(), maker));
+    let decoder = match made {
         Ok(decoder) => decoder,
         Err(e) => return e,
     };
@@ -40,7 +43,7 @@ pub(super) fn scopeguard<'a>(camera: &'a Camera, undo: fn(&Camera)) -> impl Drop
 }
 
 /// What the decoder's thread gives back: the unit, and its picture if one was made.
-type Decoded = (Arc<AccessUnit>, Result<Option<Picture>, String>);
+type Decoded = (Arc<AccessUnit>, Result<Option<Picture>, DecodeError>);
 
 /// A camera's decoder on a thread of its own, one unit at a time: always the same thread
 /// (the pictures it refers to stay in that CPU's cache), woken through a channel rather
@@ -52,7 +55,7 @@ struct Decoder {
 }
 
 impl Decoder {
-    fn start(camera: &str, mut maker: PictureMaker) -> Result<Decoder, String> {
+    fn start(camera: &str, mut maker: PictureMaker) -> Result<Decoder, StageError> {
         let (units, jobs) = mpsc::sync_channel::<(Arc<AccessUnit>, bool, Jpeg)>(1);
         let (done, decoded) = tokio::sync::mpsc::channel(1);
         std::thread::Builder::new()
@@ -65,7 +68,7 @@ impl Decoder {
                     }
                 }
             })
-            .map_err(|e| format!("decoder thread: {e}"))?;
+            .map_err(StageError::Thread)?;
         Ok(Decoder { units, decoded })
     }
 
@@ -117,7 +120,7 @@ async fn decode(camera: &Camera, mut decoder: Decoder) -> Never {
             Err(e) => {
                 tracing::warn!(camera = camera.name(), error = %e, "picture not made");
                 failing = true;
-                camera.set_source_state(SourceState::Live, Some(e));
+                camera.set_source_state(SourceState::Live, Some(e.to_string()));
             }
         }
     }

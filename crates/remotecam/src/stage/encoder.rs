@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::Never;
+use super::{Never, StageError};
 use crate::camera::Camera;
 use crate::frame::Frame;
-use crate::record::encode::{Encoded, I420, VideoEncoder};
+use crate::picture::{I420, PictureError};
+use crate::video::encoder::{EncodeError, Encoded, VideoEncoder};
 use crate::video::{VideoParams, avcc};
 
 /// The most time between keyframes: where a new viewer starts, what a clip's pre-roll
@@ -23,7 +24,7 @@ use crate::video::{VideoParams, avcc};
 pub(super) const KEYFRAME_EVERY: Duration = Duration::from_secs(1);
 
 /// Makes video until it is dropped. Returns only if it cannot (no thread).
-pub(super) async fn run(camera: &Camera) -> String {
+pub(super) async fn run(camera: &Camera) -> StageError {
     let encoder = match EncoderThread::start(camera.name()) {
         Ok(encoder) => encoder,
         Err(e) => return e,
@@ -93,7 +94,16 @@ async fn encode(camera: &Camera, mut encoder: EncoderThread) -> Never {
 }
 
 /// What the encoder's thread gives back: the frame, and its unit if one was made.
-type Done = (Arc<Frame>, Result<Option<Encoded>, String>);
+type Done = (Arc<Frame>, Result<Option<Encoded>, NotEncoded>);
+
+/// Why a frame was not encoded.
+#[derive(Debug, thiserror::Error)]
+enum NotEncoded {
+    #[error(transparent)]
+    Picture(#[from] PictureError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
 
 /// The camera's encoder on a thread of its own, one frame at a time (decoding the JPEG,
 /// then encoding it); a new size starts a new encoder, with a keyframe. The thread ends
@@ -104,7 +114,7 @@ struct EncoderThread {
 }
 
 impl EncoderThread {
-    fn start(camera: &str) -> Result<EncoderThread, String> {
+    fn start(camera: &str) -> Result<EncoderThread, StageError> {
         let (jobs, work) = mpsc::sync_channel::<(Arc<Frame>, u64, bool)>(1);
         let (answer, done) = tokio::sync::mpsc::channel(1);
         let time =
@@ -123,7 +133,7 @@ impl EncoderThread {
                     }
                 }
             })
-            .map_err(|e| format!("encoder thread: {e}"))?;
+            .map_err(StageError::Thread)?;
         Ok(EncoderThread { jobs, done })
     }
 
@@ -143,7 +153,7 @@ fn encode_one(
     encoder: &mut Option<((usize, usize), VideoEncoder)>,
     frame: &Frame,
     (ms, key): (u64, bool),
-) -> Result<Option<Encoded>, String> {
+) -> Result<Option<Encoded>, NotEncoded> {
     picture.decode_jpeg(&frame.jpeg)?;
     let size = (picture.width, picture.height);
     let key = match encoder {
@@ -154,5 +164,5 @@ fn encode_one(
         }
     };
     let (_, encoder) = encoder.as_mut().expect("just made");
-    encoder.encode(picture, ms, key)
+    Ok(encoder.encode(picture, ms, key)?)
 }

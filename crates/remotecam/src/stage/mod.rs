@@ -29,6 +29,15 @@ pub const ENCODER_LINGER: Duration = Duration::from_secs(3);
 /// What a task that runs until it is dropped returns.
 enum Never {}
 
+/// Why a stage cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error(transparent)]
+    Decode(#[from] crate::video::pictures::DecodeError),
+    #[error("cannot start its thread: {0}")]
+    Thread(std::io::Error),
+}
+
 /// Starts `camera`'s stages; they end when the camera is gone.
 pub fn spawn(camera: &Arc<Camera>) {
     let demand = Demand {

@@ -38,8 +38,8 @@ pub enum ConfigError {
     Level(u8),
     #[error("the picture is {0}x{1}, above the limit of {2} pixels (--max-frame-pixels)")]
     TooManyPixels(u32, u32, u64),
-    #[error("{0}")]
-    Decoder(String),
+    #[error(transparent)]
+    Decoder(#[from] super::dpb::DecoderTooLarge),
 }
 
 impl ConfigError {

@@ -18,8 +18,24 @@ const BESIDE: u64 = 2;
 /// maxDpbSize); its parameter sets are not read for it.
 const H265_PICTURES: u64 = 6;
 
+/// A stream whose decoder would hold more than [`MAX_DECODER_BYTES`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the camera's video ({width}x{height}, {references} reference pictures) would take {megabytes} MB to \
+     decode, above the limit of {limit} MB: its pictures are not made (no motion detection, no \
+     JPEG); its video is still served and recorded. A smaller stream as detect_source makes \
+     pictures of it",
+    limit = MAX_DECODER_BYTES >> 20
+)]
+pub struct DecoderTooLarge {
+    pub width: u16,
+    pub height: u16,
+    pub references: u64,
+    pub megabytes: u64,
+}
+
 /// Refuses a stream whose decoder would hold more than [`MAX_DECODER_BYTES`].
-pub fn check(params: &VideoParams) -> Result<(), String> {
+pub fn check(params: &VideoParams) -> Result<(), DecoderTooLarge> {
     let references = match params.codec {
         Codec::H264 => params
             .parameter_sets
@@ -37,16 +53,12 @@ pub fn check(params: &VideoParams) -> Result<(), String> {
     let picture = u64::from(params.width) * u64::from(params.height) * 3 / 2 * sample;
     let bytes = (references + BESIDE) * picture;
     if bytes > MAX_DECODER_BYTES {
-        return Err(format!(
-            "the camera's video ({}x{}, {references} reference pictures) would take {} MB to \
-             decode, above the limit of {} MB: its pictures are not made (no motion \
-             detection, no JPEG); its video is still served and recorded. A smaller stream \
-             as detect_source makes pictures of it",
-            params.width,
-            params.height,
-            bytes >> 20,
-            MAX_DECODER_BYTES >> 20
-        ));
+        return Err(DecoderTooLarge {
+            width: params.width,
+            height: params.height,
+            references,
+            megabytes: bytes >> 20,
+        });
     }
     Ok(())
 }
@@ -136,8 +148,10 @@ mod tests {
             "8K with one fits"
         );
         let e = check(&params(7680, 4320, &sps(16))).unwrap_err();
-        assert!(e.contains("7680x4320, 16 reference pictures"), "{e}");
-        assert!(e.contains("above the limit of 320 MB"), "{e}");
+        assert_eq!((e.width, e.height, e.references), (7680, 4320, 16));
+        let said = e.to_string();
+        assert!(said.contains("7680x4320, 16 reference pictures"), "{said}");
+        assert!(said.contains("above the limit of 320 MB"), "{said}");
         // An SPS that cannot be read counts as 16.
         assert!(check(&params(7680, 4320, &[0x67])).is_err());
     }

@@ -8,6 +8,7 @@
 
 pub mod avcc;
 pub mod dpb;
+pub mod encoder;
 pub mod gop;
 pub mod mp4;
 pub mod pictures;
@@ -211,10 +212,10 @@ impl AccessUnit {
     /// The NAL units in Annex B form (each behind a start code), with the parameter sets
     /// first on a keyframe: what a decoder that reads a byte stream takes. An error for a
     /// unit whose lengths run past its end.
-    pub fn annex_b(&self) -> Result<Vec<u8>, String> {
+    pub fn annex_b(&self) -> Result<Vec<u8>, CutShort> {
         use shiguredo_mp4::bitstream::h264::{LengthSize, length_prefixed_to_annexb};
         let units = length_prefixed_to_annexb(&self.data, LengthSize::FourBytes)
-            .map_err(|e| format!("a unit cut short: {e}"))?;
+            .map_err(|e| CutShort(e.to_string()))?;
         if !self.keyframe {
             return Ok(units);
         }
@@ -227,6 +228,11 @@ impl AccessUnit {
         Ok(out)
     }
 }
+
+/// An access unit whose NAL unit lengths run past its end.
+#[derive(Debug, thiserror::Error)]
+#[error("a unit cut short: {0}")]
+pub struct CutShort(String);
 
 /// Whether an H.265 access unit (4-byte NAL lengths) is a random access point: its
 /// picture is of an IRAP type (BLA, IDR or CRA: 16 to 23). retina counts only IDR
@@ -358,6 +364,6 @@ pub(crate) mod tests {
     fn a_unit_whose_lengths_run_past_its_end_is_refused() {
         let mut au = unit(1, false, 0);
         au.data = Bytes::from_static(b"\x00\x00\x00\x09\x41\x01");
-        assert!(au.annex_b().unwrap_err().contains("cut short"));
+        assert!(au.annex_b().unwrap_err().to_string().contains("cut short"));
     }
 }

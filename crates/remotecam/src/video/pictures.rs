@@ -22,16 +22,28 @@ use bytes::Bytes;
 use ffmpeg::codec::threading;
 use ffmpeg::format::Pixel;
 use ffmpeg_next as ffmpeg;
-use turbojpeg::{Compressor, Subsamp, YuvPlanesImage};
 
 use super::{AccessUnit, Codec, VideoParams};
-use remotecam_core::luma::{Luma, box_average, working_picture};
+use crate::picture::{self, JpegEncoder, PictureError, Yuv420};
+use remotecam_core::luma::Luma;
 
-/// JPEG quality of the pictures made from video: the look of a camera's own MJPEG.
-const QUALITY: i32 = 80;
-
-/// The widest thumbnail ([`Jpeg::Thumbnail`]): what a clip's thumbnail is scaled to.
-pub const THUMB_WIDTH: usize = 320;
+/// Why a unit gave no picture.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// No decoder of the stream's codec could be opened.
+    #[error("{0}")]
+    NoDecoder(String),
+    /// A stream the hub does not decode (its decoder would hold too much, or its
+    /// pictures are of a kind the hub does not make pictures of): its video is still
+    /// served and recorded.
+    #[error("{0}")]
+    NotDecoded(String),
+    /// This unit could not be decoded: decoding goes on at the next keyframe.
+    #[error("{0}")]
+    Broken(String),
+    #[error(transparent)]
+    Picture(#[from] PictureError),
+}
 
 /// What JPEG a picture comes with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +75,7 @@ pub struct PictureMaker {
     /// gives none empties it), both reused.
     frame: ffmpeg::frame::Video,
     next: ffmpeg::frame::Video,
-    compressor: Compressor,
+    encoder: JpegEncoder,
     /// A 10-bit picture's planes brought to 8 bits (Y, U, V), reused.
     eight: [Vec<u8>; 3],
     /// After a unit failed to decode, units are skipped up to the next keyframe (the ones
@@ -83,7 +95,7 @@ impl std::fmt::Debug for PictureMaker {
 
 /// A new decoder of `codec` on one thread (each camera's runs on a blocking thread of its
 /// own; frame threads would add a frame of delay per thread).
-fn decoder(codec: Codec) -> Result<ffmpeg::decoder::Video, String> {
+fn decoder(codec: Codec) -> Result<ffmpeg::decoder::Video, DecodeError> {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         // Errors come back from each call, into the hub's log; libavcodec's own lines
@@ -93,29 +105,27 @@ fn decoder(codec: Codec) -> Result<ffmpeg::decoder::Video, String> {
     let id = match codec {
         Codec::H264 => ffmpeg::codec::Id::H264,
         Codec::H265 => ffmpeg::codec::Id::HEVC,
-        Codec::Jpeg => return Err("JPEG is not video".into()),
+        Codec::Jpeg => return Err(DecodeError::NoDecoder("JPEG is not video".into())),
     };
-    let found = ffmpeg::decoder::find(id)
-        .ok_or_else(|| format!("this FFmpeg has no {} decoder", codec.name()))?;
+    let found = ffmpeg::decoder::find(id).ok_or_else(|| {
+        DecodeError::NoDecoder(format!("this FFmpeg has no {} decoder", codec.name()))
+    })?;
     let mut context = ffmpeg::codec::Context::new_with_codec(found);
     context.set_threading(threading::Config::count(1));
     context
         .decoder()
         .video()
-        .map_err(|e| format!("{} decoder: {e}", codec.name()))
+        .map_err(|e| DecodeError::NoDecoder(format!("{} decoder: {e}", codec.name())))
 }
 
 impl PictureMaker {
-    pub fn new() -> Result<PictureMaker, String> {
-        let mut compressor = Compressor::new().map_err(|e| format!("JPEG encoder: {e}"))?;
-        compressor
-            .set_quality(QUALITY)
-            .map_err(|e| format!("JPEG encoder: {e}"))?;
+    pub fn new() -> Result<PictureMaker, DecodeError> {
+        let encoder = JpegEncoder::new(picture::QUALITY)?;
         Ok(PictureMaker {
             decoder: None,
             frame: ffmpeg::frame::Video::empty(),
             next: ffmpeg::frame::Video::empty(),
-            compressor,
+            encoder,
             eight: Default::default(),
             broken: true,
             refused: None,
@@ -131,7 +141,7 @@ impl PictureMaker {
         unit: &AccessUnit,
         picture: bool,
         jpeg: Jpeg,
-    ) -> Result<Option<Picture>, String> {
+    ) -> Result<Option<Picture>, DecodeError> {
         let codec = unit.params.codec;
         if unit.keyframe {
             self.broken = false;
@@ -153,7 +163,7 @@ impl PictureMaker {
                 if let Err(e) = super::dpb::check(&unit.params) {
                     self.refused = Some(Arc::clone(&unit.params));
                     self.broken = true;
-                    return Err(e);
+                    return Err(DecodeError::NotDecoded(e.to_string()));
                 }
                 self.decoder = Some((Arc::clone(&unit.params), decoder(codec)?));
             }
@@ -170,18 +180,18 @@ impl PictureMaker {
         } else {
             ffmpeg::Discard::All
         });
-        let sent = unit.annex_b().and_then(|bytes| {
+        let sent = unit.annex_b().map_err(|e| e.to_string()).and_then(|bytes| {
             decoder
                 .send_packet(&ffmpeg::Packet::copy(&bytes))
                 .map_err(|e| e.to_string())
         });
         if let Err(e) = sent {
             self.broken = true;
-            return Err(format!(
+            return Err(DecodeError::Broken(format!(
                 "undecodable {} (frame {}): {e}",
                 codec.name(),
                 unit.seq
-            ));
+            )));
         }
         // One unit in, at most one picture out (a stream that reorders its pictures
         // gives each a few units later).
@@ -197,10 +207,10 @@ impl PictureMaker {
         let (width, height) = (yuv.width() as usize, yuv.height() as usize);
         if (width, height) != (usize::from(params.width), usize::from(params.height)) {
             self.broken = true;
-            return Err(format!(
+            return Err(DecodeError::Broken(format!(
                 "the picture decoded at {width}x{height}, not the {}x{} its parameters say",
                 params.width, params.height
-            ));
+            )));
         }
         // 8-bit planes as decoded, or a 10-bit picture's (Main 10 H.265) brought to 8.
         let (planes, strides) = match yuv.format() {
@@ -225,92 +235,33 @@ impl PictureMaker {
             }
             other => {
                 self.broken = true;
-                return Err(format!(
+                return Err(DecodeError::NotDecoded(format!(
                     "the camera's pictures are {other:?}; the hub makes pictures of 4:2:0 video (8 or 10 bits) only"
-                ));
+                )));
             }
         };
-        let luma = Arc::new(working_picture(planes[0], strides[0], width, height));
+        let view = Yuv420 {
+            planes,
+            strides,
+            width,
+            height,
+        };
         let mut picture = Picture {
             jpeg: None,
             thumbnail: None,
             width: params.width,
             height: params.height,
-            luma,
+            luma: Arc::new(view.working_picture()),
         };
         match jpeg {
             Jpeg::No => {}
-            Jpeg::Full => {
-                let image = yuv_image(planes, strides, width, height);
-                picture.jpeg = Some(compress(&mut self.compressor, &image)?);
-            }
+            Jpeg::Full => picture.jpeg = Some(self.encoder.encode(view)?),
             Jpeg::Thumbnail => {
-                // A picture too flat to be scaled down (4096x16) is its own thumbnail.
-                picture.thumbnail = Some(match thumbnail_planes(planes, strides, width, height) {
-                    Some([y, u, v]) => {
-                        let small = [&y.pixels[..], &u.pixels[..], &v.pixels[..]];
-                        let small =
-                            yuv_image(small, [y.width, u.width, v.width], y.width, y.height);
-                        compress(&mut self.compressor, &small)?
-                    }
-                    None => compress(
-                        &mut self.compressor,
-                        &yuv_image(planes, strides, width, height),
-                    )?,
-                });
+                picture.thumbnail = Some(picture::thumbnail(view, &mut self.encoder)?)
             }
         }
         Ok(Some(picture))
     }
-}
-
-fn compress(compressor: &mut Compressor, image: &YuvPlanesImage<&[u8]>) -> Result<Bytes, String> {
-    let jpeg = compressor
-        .compress_yuv_planes_to_owned(image)
-        .map_err(|e| format!("JPEG encoder: {e}"))?;
-    Ok(Bytes::copy_from_slice(&jpeg))
-}
-
-/// 4:2:0 planes as the JPEG encoder takes them.
-fn yuv_image(
-    planes: [&[u8]; 3],
-    strides: [usize; 3],
-    width: usize,
-    height: usize,
-) -> YuvPlanesImage<&[u8]> {
-    YuvPlanesImage {
-        y_plane: planes[0],
-        u_plane: planes[1],
-        v_plane: planes[2],
-        width,
-        height,
-        y_stride: strides[0],
-        u_stride: strides[1],
-        v_stride: strides[2],
-        subsamp: Subsamp::Sub2x2,
-    }
-}
-
-/// 4:2:0 planes (`width x height`) averaged down by the whole factor that brings them to
-/// at most [`THUMB_WIDTH`] wide, to an even size (so that the chroma is half of it each
-/// way, whole); none if that leaves nothing.
-fn thumbnail_planes(
-    planes: [&[u8]; 3],
-    strides: [usize; 3],
-    width: usize,
-    height: usize,
-) -> Option<[Luma; 3]> {
-    let f = width.div_ceil(THUMB_WIDTH).max(1);
-    let (tw, th) = ((width / f) & !1, (height / f) & !1);
-    if tw == 0 || th == 0 {
-        return None;
-    }
-    let (cw, ch) = (tw / 2, th / 2);
-    Some([
-        box_average(planes[0], strides[0], tw * f, th * f, f),
-        box_average(planes[1], strides[1], cw * f, ch * f, f),
-        box_average(planes[2], strides[2], cw * f, ch * f, f),
-    ])
 }
 
 /// A plane of 10-bit samples (two bytes each, little-endian, rows `stride` bytes apart)

@@ -31,8 +31,8 @@ use super::store::Recordings;
 use super::units::UnitBuffer;
 use crate::events::{HubEvent, What};
 use crate::frame::{Frame, epoch_ms};
+use crate::picture::{self, I420, JpegEncoder, PictureError};
 use crate::video::AccessUnit;
-use crate::video::pictures::THUMB_WIDTH;
 use crate::video::tap::UnitTap;
 
 mod cuts;
@@ -505,6 +505,13 @@ fn fill_row(row: &mut ClipRow, written: Written, motion_frames: u64, peak: f32) 
     row.peak = f64::from(peak);
 }
 
+/// The thumbnail of a JPEG frame.
+fn thumbnail_of(jpeg: &[u8]) -> Result<bytes::Bytes, PictureError> {
+    let mut picture = I420::default();
+    picture.decode_jpeg(jpeg)?;
+    picture::thumbnail(picture.view(), &mut JpegEncoder::new(picture::QUALITY)?)
+}
+
 /// The thumbnail: the frame with the most motion, scaled down (or its thumbnail as it
 /// came), written whole (temporary file, then renamed).
 fn write_thumbnail(
@@ -514,13 +521,8 @@ fn write_thumbnail(
 ) -> bool {
     let Some((_, frame)) = peak else { return false };
     let jpeg = match &frame.thumbnail {
-        Some(thumbnail) => Ok(thumbnail.to_vec()),
-        None => {
-            let mut picture = super::encode::I420::default();
-            picture
-                .decode_jpeg(&frame.jpeg)
-                .and_then(|()| picture.thumbnail_jpeg(THUMB_WIDTH))
-        }
+        Some(thumbnail) => Ok(thumbnail.clone()),
+        None => thumbnail_of(&frame.jpeg),
     };
     let path = recordings.jpg_path(row);
     let tmp = path.with_extension("jpg.tmp");
