@@ -1,5 +1,5 @@
 import { openViewer, api, fitNav } from "/assets/viewer.js";
-import { canPlay, openVideo } from "/assets/video.js";
+import { livePreference, openVideo, setLivePreference, videoCodec } from "/assets/video.js";
 
 const name = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
 const $ = (id) => document.getElementById(id);
@@ -80,28 +80,39 @@ $("share-make").addEventListener("click", async () => {
   }
 });
 
-// JPEG frames first; an H.264 or H.265 camera then plays as video where the browser can
-// (Media Source Extensions), once its codec is known, and back to JPEG if it changes to
-// JPEG (a phone's new publisher page). Browsers without MSE keep JPEG.
+// JPEG frames first; then the camera plays as video where the browser can (Media Source
+// Extensions), once its codec is known: a video camera's own, a JPEG camera's made by
+// the hub unless the viewer chose its JPEG (the least delay). Browsers without MSE keep
+// JPEG.
 const onStatus = (online) => { $("overlay").hidden = online !== false; };
 $("live").src = `${path}/snapshot.jpg`;
 let stopJpeg = openViewer(name, $("live"), { onStatus });
 let stopVideo = null;
+let playing = null;
 function playVideo(cam) {
   if (!cam.codec) return;
-  const video = cam.codec !== "jpeg" && canPlay(cam.codec_string);
-  if (video === !!stopVideo) return;
+  const codec = videoCodec(cam);
+  const video = !!codec;
+  $("live-mode-label").hidden = cam.codec !== "jpeg";
+  if (video === !!stopVideo && (!video || codec === playing)) return;
+  if (stopVideo) { stopVideo(); stopVideo = null; }
+  playing = codec;
   $("live").hidden = video;
   $("live-video").hidden = !video;
   if (video) {
-    stopJpeg();
-    stopVideo = openVideo(name, $("live-video"), cam.codec_string, { onStatus });
-  } else {
-    stopVideo();
-    stopVideo = null;
+    if (stopJpeg) stopJpeg();
+    stopJpeg = null;
+    stopVideo = openVideo(name, $("live-video"), codec, { onStatus });
+  } else if (!stopJpeg) {
     stopJpeg = openViewer(name, $("live"), { onStatus });
   }
 }
+// A JPEG camera: as video (the hub encodes it while watched) or its own JPEG frames.
+$("live-mode").value = livePreference();
+$("live-mode").addEventListener("change", () => {
+  setLivePreference($("live-mode").value);
+  refresh();
+});
 
 async function refresh() {
   try {

@@ -1,5 +1,5 @@
 import { openViewer, api, fitNav } from "/assets/viewer.js";
-import { canPlay, openVideo } from "/assets/video.js";
+import { openVideo, videoCodec } from "/assets/video.js";
 
 const grid = document.getElementById("cameras");
 const empty = document.getElementById("empty");
@@ -66,18 +66,19 @@ function peerViewer(peer, name, img) {
   return () => { stopped = true; clearTimeout(timer); img.removeAttribute("src"); };
 }
 
-// An H.264 or H.265 camera's tile plays its video where the browser can; JPEG again
-// if the camera changes to it (a phone's new publisher page).
+// A tile plays the camera's video where the browser can (a JPEG camera's made by the
+// hub, unless the viewer chose JPEG on a camera page); JPEG again if that changes.
 function playVideo(entry, cam) {
   if (entry.peer || !cam.codec) return;
-  const video = cam.codec !== "jpeg" && canPlay(cam.codec_string);
+  const codec = videoCodec(cam);
+  const video = !!codec;
   if (video === entry.video) return;
   entry.stop();
   const shown = entry.el.querySelector(entry.video ? "video" : "img");
   const next = document.createElement(video ? "video" : "img");
   next.setAttribute(video ? "aria-label" : "alt", `live view of ${cam.name}`);
   shown.replaceWith(next);
-  entry.stop = video ? openVideo(cam.name, next, cam.codec_string) : openViewer(cam.name, next);
+  entry.stop = video ? openVideo(cam.name, next, codec) : openViewer(cam.name, next);
   entry.video = video;
 }
 

@@ -12,6 +12,33 @@ export function canPlay(codecString) {
   return !!(MS && codecString && MS.isTypeSupported(`video/mp4; codecs="${codecString}"`));
 }
 
+// The codec string a JPEG camera's video is played with before the hub's encoder has
+// made any (H.264 Constrained Baseline): MSE reads the true profile and level from the
+// stream's own init segment.
+const ENCODED = "avc1.42C01F";
+const PREFERENCE = "remotecam.live";
+
+// The viewer's choice: "video" (every camera as video where the browser plays it) or
+// "jpeg" (a JPEG camera's own frames: the least delay).
+export function livePreference() {
+  try { return localStorage.getItem(PREFERENCE) === "jpeg" ? "jpeg" : "video"; } catch { return "video"; }
+}
+
+export function setLivePreference(choice) {
+  try { localStorage.setItem(PREFERENCE, choice); } catch {}
+}
+
+// The codec string to play `cam` (an /api/cameras entry) with as video, or null to show
+// its JPEG: a video camera's own; a JPEG camera's encoded by the hub, unless the viewer
+// prefers its JPEG.
+export function videoCodec(cam) {
+  if (!cam.codec) return null;
+  const codec = cam.codec === "jpeg"
+    ? (livePreference() === "video" ? cam.video_codec_string || ENCODED : null)
+    : cam.codec_string;
+  return codec && canPlay(codec) ? codec : null;
+}
+
 const BEHIND_S = 0.3; // further behind the newest frame than this: jump
 const KEEP_S = 10;    // buffered video kept behind the playing position
 

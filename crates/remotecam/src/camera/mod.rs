@@ -173,6 +173,9 @@ pub struct CameraStatus {
     /// A video camera's RFC 6381 codec string (`avc1.640028`), what Media Source
     /// Extensions and `<video>` ask.
     pub codec_string: Option<String>,
+    /// The codec string of its `stream.mp4`: a video camera's own; a JPEG camera's once
+    /// its encoder has made video.
+    pub video_codec_string: Option<String>,
     /// A video camera's video is being decoded now (someone wants its pictures, or did
     /// within the last 10 s).
     pub decoding: bool,
@@ -544,6 +547,7 @@ impl Camera {
             codec: Some(Codec::Jpeg),
             keyframe_interval_ms: None,
             codec_string: None,
+            video_codec_string: self.video.params().map(|p| p.rfc6381.clone()),
             decoding: self.decoding.load(Ordering::Relaxed),
             encoding: self.encoding.load(Ordering::Relaxed),
         };
