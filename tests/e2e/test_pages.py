@@ -86,7 +86,7 @@ def test_the_dashboard_shows_motion_recording_and_offline_cameras(hub, browser_w
     assert dash.is_visible(f"{tile('phone')} .overlay")
     assert dash.text_content(f"{tile('phone')} .viewers") == "", "no viewers of an offline camera"
     grey = dash.evaluate(
-        f"() => getComputedStyle(document.querySelector('{tile('phone')} img')).filter")
+        f"() => getComputedStyle(document.querySelector('{tile('phone')} .view > :first-child')).filter")
     assert "grayscale" in grey, grey
     shoot(dash, "dashboard-offline")
     dash.click(f"{tile('phone')} .forget")
