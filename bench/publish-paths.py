@@ -8,6 +8,9 @@ and each path, after 4 s of warm-up, over WINDOW seconds:
   `seq` counted), with motion detection on and recording all the time at its lowest
   threshold (`continuous`): for H.264, the decoder for detection and the units into the
   clip; for JPEG, detection from the JPEG and the hub's encoder for the clip.
+- glass to NumPy: `RemoteCam.get_frame()` 100 times, each frame's age when it came out
+  (now less its `captured_at`, the page's clock when it took the picture: the same
+  machine), p50 and p90.
 Then, once, the hub's encoder alone: a test pattern of 1280x720 at 30 fps watched by one
 `stream.mp4` viewer, its `remotecam_recorder_encode_seconds` (decode and encode per
 frame) over WINDOW seconds.
@@ -28,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from conftest import BASE_ARGS, CHROMIUM, Hub, scrape, start_publishing, value  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
+from remotecam import RemoteCam  # noqa: E402
 
 WINDOW = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
 FOOTAGE = ROOT / "target" / "footage" / "bikes.mp4"
@@ -68,9 +72,19 @@ def measure(p, tmp, size, encoding):
         bytes1 = value(scrape(hub), "remotecam_received_bytes_total", camera="phone")
         cam = camera(hub, "phone")
         seq1, cpu1, t1 = cam["seq"], cpu_seconds(hub.proc.pid), time.monotonic()
+        ages = []
+        cam_reader = RemoteCam("phone", url=hub.url(""))
+        for _ in range(100):
+            cam_reader.get_frame()
+            captured = cam_reader.last_info.captured_at
+            if captured:
+                ages.append((time.time() - captured) * 1000)
         browser.close()
+        ages.sort()
         frames = seq1 - seq0
         return {
+            "p50_ms": ages[len(ages) // 2] if ages else float("nan"),
+            "p90_ms": ages[len(ages) * 9 // 10] if ages else float("nan"),
             "codec": cam["codec"],
             "mbit_s": (bytes1 - bytes0) * 8 / (t1 - t0) / 1e6,
             "fps": frames / (t1 - t0),
@@ -109,8 +123,9 @@ with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         for encoding in ["jpeg", "auto"]:
             r = measure(p, tmp, size, encoding)
             print(f"{size[0]}x{size[1]} {r['codec']:>4}: {r['mbit_s']:5.2f} Mbit/s, {r['fps']:4.1f} fps, "
-                  f"hub {r['cpu_ms_per_frame']:5.2f} ms CPU a frame (detected and recorded)")
+                  f"hub {r['cpu_ms_per_frame']:5.2f} ms CPU a frame (detected and recorded), "
+                  f"glass to NumPy p50 {r['p50_ms']:.0f} ms, p90 {r['p90_ms']:.0f} ms")
     r = encoder_alone(tmp)
     print(f"the hub's encoder, a 1280x720 test pattern watched as video: {r['encode_ms_per_frame']:.2f} ms "
-          f"a frame (decode and encode), the hub {r['hub_cpu_ms_per_frame']:.2f} ms CPU a frame in all, "
-          f"{r['frames']:.0f} frames")
+          f"a frame (decode and encode; {r['frames']:.0f} frames), the hub {r['hub_cpu_ms_per_frame']:.2f} ms "
+          f"CPU a frame in all (the pattern's own drawing and JPEG included)")

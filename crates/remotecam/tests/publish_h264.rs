@@ -88,6 +88,16 @@ async fn an_h264_publisher_is_a_video_camera_recorded_as_it_came() {
     let part = mjpeg.next_part().await;
     assert_eq!(jpeg_size(&part.body), (320, 240));
     drop(mjpeg);
+    // A picture keeps the time its unit says it was taken (what a program measures its
+    // delay by).
+    let mut viewer = connect_ws(&hub.ws_url("/api/cameras/phone/ws")).await;
+    let (meta, _) = next_ws_frame(&mut viewer).await;
+    let captured = meta["captured_ms"].as_i64().expect("a capture time");
+    assert!(
+        (CAPTURED_FROM..CAPTURED_FROM + 10_000).contains(&captured),
+        "{meta}"
+    );
+    drop(viewer);
 
     // Its video as it came, as fragmented MP4: a second of it, read by ffprobe.
     let mut mp4 = reqwest::get(hub.url("/api/cameras/phone/stream.mp4"))

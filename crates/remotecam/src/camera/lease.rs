@@ -51,17 +51,17 @@ impl PublisherLease {
     }
 
     /// Publishes the next access unit (`data` with 4-byte NAL lengths) of one of a video
-    /// camera's streams.
+    /// camera's streams, taken at `captured_at` by the publisher's clock if it says.
     pub fn publish_video(
         &self,
         stream: VideoStream,
         data: Bytes,
-        keyframe: bool,
-        pts: i64,
+        (keyframe, pts): (bool, i64),
         params: Arc<VideoParams>,
+        captured_at: Option<SystemTime>,
     ) -> Arc<AccessUnit> {
         self.camera
-            .publish_video(stream, data, (keyframe, pts), params, None)
+            .publish_video(stream, data, (keyframe, pts), params, (None, captured_at))
     }
 }
 

@@ -411,7 +411,7 @@ impl Camera {
         data: Bytes,
         (keyframe, pts): (bool, i64),
         params: Arc<VideoParams>,
-        came: Option<(SystemTime, Instant)>,
+        (came, captured_at): (Option<(SystemTime, Instant)>, Option<SystemTime>),
     ) -> Arc<AccessUnit> {
         let (bus, counter) = match stream {
             VideoStream::Own => (&self.video, &self.next_seq),
@@ -427,6 +427,7 @@ impl Camera {
             .filter(|ticks| (1..=90_000).contains(ticks))
             .unwrap_or(3000);
         let mut unit = AccessUnit::new(seq, data, keyframe, (pts, duration), params);
+        unit.captured_at = captured_at;
         if let Some((at, instant)) = came {
             (unit.received_at, unit.received) = (at, instant);
         }
@@ -451,7 +452,7 @@ impl Camera {
             unit.seq,
             jpeg,
             size,
-            None,
+            unit.captured_at,
             (unit.received_at, unit.received),
         );
         frame.luma = Some(picture.luma);
@@ -475,7 +476,7 @@ impl Camera {
         if self.sends_video() || !self.is_online() {
             return None;
         }
-        let came = Some((frame.received_at, frame.received));
+        let came = (Some((frame.received_at, frame.received)), frame.captured_at);
         Some(self.publish_video(VideoStream::Encoded, data, (keyframe, pts), params, came))
     }
 

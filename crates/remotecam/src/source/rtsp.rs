@@ -263,7 +263,7 @@ async fn ingest(
             || (params.codec == Codec::H265 && crate::video::is_h265_irap(frame.data()));
         let pts = frame.timestamp().elapsed();
         let data = Bytes::from(frame.into_data());
-        lease.publish_video(stream, data, keyframe, pts, Arc::clone(params));
+        lease.publish_video(stream, data, (keyframe, pts), Arc::clone(params), None);
     }
 }
 

@@ -172,6 +172,9 @@ pub struct AccessUnit {
     /// one's time is not known yet).
     pub duration: u32,
     pub params: std::sync::Arc<VideoParams>,
+    /// When the picture was taken, by the publisher's clock, when it says (a browser's
+    /// `capture_ms`; a JPEG camera's frame's, for units its encoder made).
+    pub captured_at: Option<SystemTime>,
     /// When the hub received it, by the hub's clock.
     pub received_at: SystemTime,
     /// `received_at` on the monotonic clock.
@@ -204,6 +207,7 @@ impl AccessUnit {
             pts,
             duration,
             params,
+            captured_at: None,
             received_at: SystemTime::now(),
             received,
         }

@@ -156,12 +156,13 @@ impl Input {
                 let unit = self
                     .stream
                     .unit(data, timestamp_us, std::time::Instant::now())?;
+                let captured = meta.capture_ms.and_then(epoch_ms_to_time);
                 let published = lease.publish_video(
                     VideoStream::Own,
                     unit.data,
-                    unit.keyframe,
-                    unit.pts,
+                    (unit.keyframe, unit.pts),
                     unit.params,
+                    captured,
                 );
                 Ok(Some(PublisherText::Ack {
                     seq: published.seq,

@@ -128,6 +128,10 @@ fn emulation_prevented(rbsp: &[u8]) -> Vec<u8> {
     out
 }
 
+/// When the units [`VideoPublisher::unit`] sends say they were taken: from this Unix
+/// millisecond on, by their times.
+pub const CAPTURED_FROM: i64 = 1_700_000_000_000;
+
 /// A publisher of H.264 over the publish WebSocket.
 pub struct VideoPublisher {
     pub ws: Ws,
@@ -146,10 +150,13 @@ impl VideoPublisher {
         self.send(r#"{"kind":"avcc"}"#.into(), avcc).await;
     }
 
-    /// Sends a unit of time `timestamp_us` and waits for its ack (a keyframe asked for
-    /// meanwhile is counted in `asks`); the sequence number the hub gave it.
+    /// Sends a unit of time `timestamp_us`, taken at [`CAPTURED_FROM`] plus that time,
+    /// and waits for its ack (a keyframe asked for meanwhile is counted in `asks`); the
+    /// sequence number the hub gave it.
     pub async fn unit(&mut self, unit: &[u8], timestamp_us: i64, asks: &mut u32) -> u64 {
-        let meta = format!(r#"{{"kind":"h264","timestamp_us":{timestamp_us}}}"#);
+        let captured = CAPTURED_FROM + timestamp_us / 1000;
+        let meta =
+            format!(r#"{{"kind":"h264","timestamp_us":{timestamp_us},"capture_ms":{captured}}}"#);
         self.send(meta, unit).await;
         loop {
             let answer = next_text(&mut self.ws).await;

@@ -18,7 +18,9 @@ mod tokens;
 mod ws;
 
 pub use fake_rtsp::{Sends, fake_rtsp_camera, h264, h264_gop, h264_noise, h264_refs};
-pub use h264_publisher::{H264Stream, VideoPublisher, avcc, h264_stream, sps_claiming};
+pub use h264_publisher::{
+    CAPTURED_FROM, H264Stream, VideoPublisher, avcc, h264_stream, sps_claiming,
+};
 pub use hub::{Hub, HubBuilder};
 pub use mjpeg::{MjpegReader, Part};
 pub use motion::{Events, put_motion, wait_scored};
