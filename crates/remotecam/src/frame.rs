@@ -4,12 +4,11 @@
 //! receives the same `Bytes` (a reference-counted slice) or a byte string derived from it
 //! once per frame (the MJPEG part header, the WebSocket message), never once per viewer.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use remotecam_core::jpeg::{JpegError, JpegInfo};
-use remotecam_core::luma::Luma;
 pub use remotecam_core::wire::FrameMeta;
 
 /// What the hub takes from a publisher or a source: every frame is checked against these
@@ -60,12 +59,6 @@ pub struct Frame {
     pub received_at: SystemTime,
     /// `received_at` on the monotonic clock, for ages and rates.
     pub received: Instant,
-    /// The motion detector's working picture, when the frame was made from decoded video
-    /// (the hub had the luma at hand): detection then decodes no JPEG.
-    pub luma: Option<Arc<Luma>>,
-    /// A thumbnail-sized JPEG, for a picture made of video without its whole JPEG (at a
-    /// keyframe, for a clip's thumbnail): such a frame is never on the frame bus.
-    pub thumbnail: Option<Bytes>,
     part_header: Bytes,
     ws_message: OnceLock<Bytes>,
 }
@@ -130,8 +123,6 @@ impl Frame {
             captured_at,
             received_at,
             received,
-            luma: None,
-            thumbnail: None,
             part_header,
             ws_message: OnceLock::new(),
         }

@@ -1,6 +1,8 @@
-//! remotecam: a camera hub. Sources (browsers, the test pattern, HTTP MJPEG cameras,
-//! webcams) put JPEG frames into a per-camera frame bus, RTSP cameras their H.264 video
-//! into a video bus; sinks (MJPEG, snapshot, WebSocket) read the newest frame.
+//! remotecam: a camera hub. Sources put JPEG frames into a per-camera frame bus (the
+//! test pattern, HTTP MJPEG cameras, webcams, browsers sending JPEG) or H.264 and H.265
+//! access units into its video bus (RTSP cameras, browsers sending H.264); the camera's
+//! stages make one of the other for whoever wants it; sinks (MJPEG, snapshot,
+//! WebSocket, `stream.mp4`, the recorder) read them.
 //! See ARCHITECTURE.md for the map and docs/glossary.md for the words.
 
 pub mod auth;

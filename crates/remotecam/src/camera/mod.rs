@@ -1,4 +1,5 @@
-//! A camera and its frame bus.
+//! A camera: its frame bus (the newest JPEG frame) and its video bus (`video::gop`: the
+//! newest group of pictures).
 //!
 //! The bus is a `tokio::sync::watch` cell holding the newest frame: publishing replaces
 //! the value and wakes every viewer; a viewer that is busy writing to a slow socket simply
@@ -27,10 +28,12 @@ use rate::RateMeter;
 mod demand;
 mod lease;
 mod rate;
+mod shown;
 
 use demand::Demand;
 pub use demand::{DemandGuard, DemandHandle, ViewerGuard};
 pub use lease::PublisherLease;
+pub use shown::{LatestShown, MadePicture, Shown};
 
 /// Where a camera's frames come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -103,7 +106,7 @@ pub enum VideoStream {
     Encoded,
 }
 
-/// One camera: a name, a source kind and the frame bus its viewers watch.
+/// One camera: a name, a source kind, and the buses its consumers read.
 pub struct Camera {
     name: String,
     source: SourceKind,
@@ -117,8 +120,9 @@ pub struct Camera {
     demand: Demand,
     /// Every picture made from a video camera's video, with its JPEG or without: what
     /// motion detection reads. Only the ones with a JPEG go onto the frame bus.
-    pictures: watch::Sender<Latest>,
-    /// The encoded video of a camera that sends it (RTSP); empty for JPEG cameras.
+    pictures: watch::Sender<LatestShown>,
+    /// Its video: a video camera's own units, or those its encoder makes of a JPEG
+    /// camera's frames while someone wants them.
     video: Arc<VideoBus>,
     /// The video of its `detect_source` (a substream), for a camera that has one: its
     /// pictures are made of that, and `video` is never decoded.
@@ -202,7 +206,7 @@ impl Camera {
             next_seq: AtomicU64::new(1),
             next_other_seq: AtomicU64::new(1),
             demand: Demand::default(),
-            pictures: watch::Sender::new(Latest::default()),
+            pictures: watch::Sender::new(LatestShown::default()),
             video: Arc::new(VideoBus::default()),
             detect: std::sync::OnceLock::new(),
             decoding: std::sync::atomic::AtomicBool::new(false),
@@ -242,7 +246,7 @@ impl Camera {
 
     /// What motion detection reads: every picture, a JPEG camera's frames and a video
     /// camera's pictures with or without their JPEG.
-    pub fn subscribe_pictures(&self) -> watch::Receiver<Latest> {
+    pub fn subscribe_pictures(&self) -> watch::Receiver<LatestShown> {
         self.pictures.subscribe()
     }
 
@@ -360,13 +364,16 @@ impl Camera {
     }
 
     fn set_online(&self, online: bool) {
-        let set = |l: &mut Latest| {
+        self.pictures.send_if_modified(|l| {
             let changed = l.online != online;
             l.online = online;
             changed
-        };
-        self.pictures.send_if_modified(set);
-        let changed = self.latest.send_if_modified(set);
+        });
+        let changed = self.latest.send_if_modified(|l| {
+            let changed = l.online != online;
+            l.online = online;
+            changed
+        });
         if changed {
             let what = if online {
                 What::CameraOnline
@@ -386,20 +393,25 @@ impl Camera {
             .lock()
             .expect("rate lock")
             .record(frame.received, frame.jpeg.len());
-        self.show_picture(&frame);
+        self.show(Shown::Frame(Arc::clone(&frame)));
         frame
     }
 
-    /// A picture (a frame, or one made from video): to motion detection, and onto the
-    /// frame bus when it has its JPEG.
-    fn show_picture(&self, frame: &Arc<Frame>) {
-        let show = |l: &mut Latest| {
-            l.frame = Some(Arc::clone(frame));
-            l.online = true;
+    /// Shows motion detection what the camera shows, and a JPEG frame to its viewers.
+    fn show(&self, shown: Shown) {
+        let frame = match &shown {
+            Shown::Frame(frame) => Some(Arc::clone(frame)),
+            Shown::Made(picture) => picture.frame.clone(),
         };
-        self.pictures.send_modify(show);
-        if !frame.jpeg.is_empty() {
-            self.latest.send_modify(show);
+        self.pictures.send_modify(|l| {
+            l.shown = Some(shown);
+            l.online = true;
+        });
+        if let Some(frame) = frame {
+            self.latest.send_modify(|l| {
+                l.frame = Some(frame);
+                l.online = true;
+            });
         }
     }
 
@@ -445,21 +457,29 @@ impl Camera {
     /// Shows a picture its decoder made of the access unit `unit`, under that unit's
     /// sequence number: to motion detection, and as the camera's newest JPEG frame when
     /// it has its JPEG.
-    pub(crate) fn publish_picture(&self, unit: &AccessUnit, picture: Picture) -> Arc<Frame> {
-        let jpeg = picture.jpeg.unwrap_or_default();
+    pub(crate) fn publish_picture(&self, unit: &AccessUnit, picture: Picture) {
         let size = (picture.width, picture.height);
-        let mut frame = Frame::received(
-            unit.seq,
-            jpeg,
-            size,
-            unit.captured_at,
-            (unit.received_at, unit.received),
-        );
-        frame.luma = Some(picture.luma);
-        frame.thumbnail = picture.thumbnail;
-        let frame = Arc::new(frame);
-        self.show_picture(&frame);
-        frame
+        let frame = picture.jpeg.map(|jpeg| {
+            let came = (unit.received_at, unit.received);
+            Arc::new(Frame::received(
+                unit.seq,
+                jpeg,
+                size,
+                unit.captured_at,
+                came,
+            ))
+        });
+        self.show(Shown::Made(Arc::new(MadePicture {
+            seq: unit.seq,
+            width: size.0,
+            height: size.1,
+            captured_at: unit.captured_at,
+            received_at: unit.received_at,
+            received: unit.received,
+            luma: picture.luma,
+            frame,
+            thumbnail: picture.thumbnail,
+        })));
     }
 
     /// Puts a unit its encoder made of `frame` onto its video bus, as come when the

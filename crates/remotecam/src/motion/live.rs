@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, watch};
 use super::history::LevelHistory;
 use super::session::{Scored, Session, Task};
 use super::settings::{Motion, MotionSettings, MotionStatus};
-use crate::camera::{Camera, DemandHandle, Latest};
+use crate::camera::{Camera, DemandHandle, LatestShown};
 use crate::events::HubEvent;
 use crate::record::recorder::RecordingStatus;
 use crate::record::store::Recordings;
@@ -26,7 +26,7 @@ use crate::video::gop::VideoBus;
 /// and the hub's events, recordings and stop.
 pub struct Inputs {
     name: String,
-    frames: watch::Receiver<Latest>,
+    frames: watch::Receiver<LatestShown>,
     /// Held while detection is on: a video camera makes pictures only on demand (recording
     /// all the time needs none).
     pictures: DemandHandle,
@@ -103,7 +103,7 @@ pub async fn run(inputs: Inputs) {
         }
         let settings = settings_rx.borrow_and_update().clone();
         let mut _pictures = settings.enabled.then(|| pictures.want());
-        let last_seq = frames.borrow().frame.as_ref().map_or(0, |f| f.seq);
+        let last_seq = frames.borrow().shown.as_ref().map_or(0, |f| f.seq());
         let mut s = Session::new(settings, last_seq);
         // The scoring job running, if any (one at a time: the detector is in it).
         let mut scoring: Option<tokio::task::JoinHandle<Scored>> = None;
@@ -145,7 +145,7 @@ pub async fn run(inputs: Inputs) {
                     }
                     let latest = frames.borrow_and_update().clone();
                     gone = !latest.online;
-                    if let Some(frame) = latest.frame.filter(|_| latest.online) {
+                    if let Some(frame) = latest.shown.filter(|_| latest.online) {
                         s.frame(&mut task, frame);
                     }
                 }

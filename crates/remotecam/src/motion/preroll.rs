@@ -10,10 +10,9 @@
 //!   once, in order, up to the newest scored frame.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::frame::Frame;
+use crate::camera::Shown;
 
 /// Frames kept beyond the pre-roll, so that frames not yet scored are there.
 pub(super) const SLACK: Duration = Duration::from_secs(1);
@@ -24,7 +23,7 @@ pub(super) const MAX_FRAMES: usize = 2_000;
 /// A frame waiting in the buffer.
 #[derive(Debug)]
 pub(super) struct Buffered {
-    pub(super) frame: Arc<Frame>,
+    pub(super) frame: Shown,
     /// Since the task started, by the frame's arrival.
     pub(super) t: Duration,
     pub(super) score: Option<f32>,
@@ -50,12 +49,12 @@ impl PreRoll {
 
     /// Buffers a frame that came at `t`, keeping `pre_roll` of frames behind it; false
     /// when the frame was buffered already.
-    pub(super) fn push(&mut self, frame: Arc<Frame>, t: Duration, pre_roll: Duration) -> bool {
-        if frame.seq <= self.last_seq {
+    pub(super) fn push(&mut self, frame: Shown, t: Duration, pre_roll: Duration) -> bool {
+        if frame.seq() <= self.last_seq {
             return false;
         }
-        self.last_seq = frame.seq;
-        self.bytes += frame.jpeg.len();
+        self.last_seq = frame.seq();
+        self.bytes += frame.held_bytes();
         self.frames.push_back(Buffered {
             frame,
             t,
@@ -72,7 +71,7 @@ impl PreRoll {
         while let Some(old) = self.frames.front() {
             let too_old = newest.saturating_sub(old.t) > keep && old.score.is_some();
             if too_old || self.bytes > MAX_BYTES || self.frames.len() > MAX_FRAMES {
-                self.bytes -= old.frame.jpeg.len();
+                self.bytes -= old.frame.held_bytes();
                 self.frames.pop_front();
             } else {
                 break;
@@ -86,7 +85,7 @@ impl PreRoll {
 
     /// Notes the score of frame `seq`; the frame's time, unless it has left the buffer.
     pub(super) fn scored(&mut self, seq: u64, score: f32) -> Option<Duration> {
-        let b = self.frames.iter_mut().find(|b| b.frame.seq == seq)?;
+        let b = self.frames.iter_mut().find(|b| b.frame.seq() == seq)?;
         b.score = Some(score);
         Some(b.t)
     }
@@ -98,7 +97,7 @@ impl PreRoll {
             .iter()
             .take_while(|b| b.t < from)
             .last()
-            .map_or(0, |b| b.frame.seq);
+            .map_or(0, |b| b.frame.seq());
     }
 
     /// Hands each frame not handed on yet, up to `upto` (a sequence number), to `to`.
@@ -107,10 +106,10 @@ impl PreRoll {
         for b in self
             .frames
             .iter()
-            .filter(|b| b.frame.seq > after && b.frame.seq <= upto)
+            .filter(|b| b.frame.seq() > after && b.frame.seq() <= upto)
         {
             to(b);
-            self.sent_seq = b.frame.seq;
+            self.sent_seq = b.frame.seq();
         }
     }
 
@@ -122,16 +121,18 @@ impl PreRoll {
 
     #[cfg(test)]
     fn seqs(&self) -> Vec<u64> {
-        self.frames.iter().map(|b| b.frame.seq).collect()
+        self.frames.iter().map(|b| b.frame.seq()).collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
-    fn frame(seq: u64, bytes: usize) -> Arc<Frame> {
-        Arc::new(Frame::new(seq, vec![0; bytes].into(), 8, 8, None))
+    fn frame(seq: u64, bytes: usize) -> Shown {
+        let jpeg = vec![0; bytes].into();
+        Shown::Frame(Arc::new(crate::frame::Frame::new(seq, jpeg, 8, 8, None)))
     }
 
     fn ms(ms: u64) -> Duration {
@@ -197,14 +198,14 @@ mod tests {
         }
         ring.clip_from(ms(450));
         let mut handed = Vec::new();
-        ring.hand_on(7, |b| handed.push(b.frame.seq));
-        ring.hand_on(7, |b| handed.push(b.frame.seq));
-        ring.hand_on(10, |b| handed.push(b.frame.seq));
+        ring.hand_on(7, |b| handed.push(b.frame.seq()));
+        ring.hand_on(7, |b| handed.push(b.frame.seq()));
+        ring.hand_on(10, |b| handed.push(b.frame.seq()));
         assert_eq!(handed, [5, 6, 7, 8, 9, 10]);
         // A clip from before the oldest frame starts with the oldest.
         ring.clip_from(ms(0));
         let mut again = Vec::new();
-        ring.hand_on(3, |b| again.push(b.frame.seq));
+        ring.hand_on(3, |b| again.push(b.frame.seq()));
         assert_eq!(again, [1, 2, 3]);
     }
 }

@@ -15,9 +15,9 @@ use super::picture::small_gray;
 use super::preroll::PreRoll;
 use super::settings::{MotionSettings, MotionStatus};
 use super::{ClipEvent, ClipTracker, Detector, DetectorSettings};
+use crate::camera::Shown;
 use crate::camera::{DemandGuard, DemandHandle};
 use crate::events::{HubEvent, What};
-use crate::frame::Frame;
 use crate::record::recorder::{Recorder, RecordingStatus};
 use crate::record::store::Recordings;
 use crate::video::gop::VideoBus;
@@ -249,10 +249,10 @@ impl Session {
 
     /// A frame from the bus: buffered (scored by the next job if the detector is free).
     /// Recording all the time without detection, it goes to the recorder at once.
-    pub(super) fn frame(&mut self, task: &mut Task, frame: Arc<Frame>) {
-        let t = frame.received.saturating_duration_since(task.start);
+    pub(super) fn frame(&mut self, task: &mut Task, frame: Shown) {
+        let t = frame.received().saturating_duration_since(task.start);
         let pre_roll = Duration::from_secs_f64(self.settings.pre_roll_s);
-        let seq = frame.seq;
+        let seq = frame.seq();
         if !self.ring.push(frame, t, pre_roll) {
             return;
         }
@@ -302,10 +302,13 @@ impl Session {
         if !self.settings.enabled {
             return None;
         }
-        let frame = self.ring.newest().filter(|b| b.frame.seq > self.job_seq)?;
-        let frame = Arc::clone(&frame.frame);
+        let frame = self
+            .ring
+            .newest()
+            .filter(|b| b.frame.seq() > self.job_seq)?;
+        let frame = frame.frame.clone();
         let scorer = self.scorer.take()?;
-        self.job_seq = frame.seq;
+        self.job_seq = frame.seq();
         Some(Job { frame, scorer })
     }
 
@@ -400,7 +403,7 @@ impl Session {
             let threshold = self.settings.threshold;
             self.ring.hand_on(upto, |b| {
                 let score = b.score.unwrap_or(0.0);
-                r.frame(Arc::clone(&b.frame), score, score >= threshold);
+                r.frame(b.frame.clone(), score, score >= threshold);
             });
         }
     }
@@ -432,7 +435,7 @@ impl Session {
     /// there and is closed, and the buffer is emptied, so a camera that comes back
     /// starts a new clip instead of going on across the gap.
     pub(super) fn end_at_last_frame(&mut self, task: &Task) {
-        if let Some((at, seq)) = self.ring.newest().map(|b| (b.t, b.frame.seq))
+        if let Some((at, seq)) = self.ring.newest().map(|b| (b.t, b.frame.seq()))
             && let Some(ClipEvent::End {
                 motion_frames,
                 keep,
@@ -446,7 +449,7 @@ impl Session {
             self.close_clip(task, seq, keep || self.recording_all);
         } else if self.recording_all {
             // The file ends at the gap; the recorder opens the next when frames come.
-            let upto = self.ring.newest().map_or(0, |b| b.frame.seq);
+            let upto = self.ring.newest().map_or(0, |b| b.frame.seq());
             self.close_clip(task, upto, true);
         }
         // Recording all the time goes on (in a new file).
@@ -484,7 +487,7 @@ fn spawn_recorder(task: &Task, settings: &MotionSettings) -> Option<Recorder> {
 
 /// A scoring job: a frame and the detector. Run off the async threads.
 pub(super) struct Job {
-    frame: Arc<Frame>,
+    frame: Shown,
     scorer: Scorer,
 }
 
@@ -493,7 +496,7 @@ impl Job {
     /// decodes nothing and takes a fraction of a millisecond, less than handing it to
     /// another thread and back.
     pub(super) fn is_light(&self) -> bool {
-        self.frame.luma.is_some()
+        self.frame.luma().is_some()
     }
 
     /// Scores the frame: from its working picture when it comes with one (made of
@@ -501,12 +504,13 @@ impl Job {
     pub(super) fn run(self) -> Scored {
         let Job { frame, mut scorer } = self;
         let before = thread_cpu();
-        let score = match &frame.luma {
-            Some(luma) => Ok(scorer.detector.score(luma)),
-            None => small_gray(&frame.jpeg).map(|g| scorer.detector.score(&g)),
+        let score = match (frame.luma(), frame.jpeg()) {
+            (Some(luma), _) => Ok(scorer.detector.score(luma)),
+            (None, Some(jpeg)) => small_gray(jpeg).map(|g| scorer.detector.score(&g)),
+            (None, None) => Err("a picture with nothing to score".into()),
         };
         Scored {
-            seq: frame.seq,
+            seq: frame.seq(),
             score,
             scorer,
             cpu: thread_cpu().saturating_sub(before),
@@ -526,6 +530,7 @@ fn thread_cpu() -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::Frame;
     use remotecam_core::canvas::Canvas;
 
     /// A 640x480 scene (gradient and checks), with a white 96-pixel square at `square`.
@@ -550,8 +555,8 @@ mod tests {
         crate::camera::Camera::new("yard".into(), crate::camera::SourceKind::Browser)
     }
 
-    fn frame(seq: u64, jpeg: bytes::Bytes) -> Arc<Frame> {
-        Arc::new(Frame::new(seq, jpeg, 640, 480, None))
+    fn frame(seq: u64, jpeg: bytes::Bytes) -> Shown {
+        Shown::Frame(Arc::new(Frame::new(seq, jpeg, 640, 480, None)))
     }
 
     fn task() -> (Task, broadcast::Receiver<HubEvent>) {

@@ -1,10 +1,11 @@
 //! Encoded video on the bus: H.264 and H.265 access units as a camera sends them.
 //!
-//! A camera that sends inter-coded video (an RTSP camera) publishes its access units
-//! here, untouched; JPEG pictures are made from them only while someone needs JPEG
-//! ([`pictures`]). Inter-coded frames depend on the frames before them back to a
-//! keyframe, so the bus cannot keep only the newest frame as the JPEG bus does: it keeps
-//! the newest group of pictures ([`gop`]).
+//! A camera that sends inter-coded video (an RTSP camera, a browser sending H.264)
+//! publishes its access units here, untouched, and pictures are made of them only while
+//! someone wants pictures ([`pictures`]); a JPEG camera's units are made by its encoder
+//! ([`encoder`]) while someone wants video. Inter-coded frames depend on the frames
+//! before them back to a keyframe, so the bus cannot keep only the newest frame as the
+//! JPEG bus does: it keeps the newest group of pictures ([`gop`]).
 
 pub mod avcc;
 pub mod dpb;

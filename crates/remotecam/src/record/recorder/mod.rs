@@ -29,8 +29,9 @@ use super::fmp4::{ClipFile, TIMESCALE, Written};
 use super::index::{ClipRow, ClipView};
 use super::store::Recordings;
 use super::units::UnitBuffer;
+use crate::camera::Shown;
 use crate::events::{HubEvent, What};
-use crate::frame::{Frame, epoch_ms};
+use crate::frame::epoch_ms;
 use crate::picture::{self, I420, JpegEncoder, PictureError};
 use crate::video::AccessUnit;
 use crate::video::tap::UnitTap;
@@ -78,7 +79,7 @@ pub struct RecordingStatus {
 enum Msg {
     Start,
     Frame {
-        frame: Arc<Frame>,
+        frame: Shown,
         score: f32,
         motion: bool,
     },
@@ -176,7 +177,7 @@ impl Recorder {
 
     /// Queues a frame of the open clip (its motion, its picture for the thumbnail);
     /// false when it was dropped (recorder behind).
-    pub fn frame(&self, frame: Arc<Frame>, score: f32, motion: bool) -> bool {
+    pub fn frame(&self, frame: Shown, score: f32, motion: bool) -> bool {
         self.queue(Msg::Frame {
             frame,
             score,
@@ -214,7 +215,7 @@ struct Clip {
     /// The frame with the most motion among those with a JPEG or a thumbnail (a video
     /// camera's pictures have one at least at every keyframe), and whether its
     /// thumbnail is written yet.
-    peak: Option<(f32, Arc<Frame>)>,
+    peak: Option<(f32, Shown)>,
     thumb_written: bool,
     flushed: Written,
     /// When its index row was last brought up to date.
@@ -382,13 +383,13 @@ impl Worker {
 
     /// A frame is in the open clip: its motion and the peak, and the index and the
     /// thumbnail after each whole fragment.
-    fn counted(&mut self, frame: Arc<Frame>, score: f32, motion: bool) {
+    fn counted(&mut self, frame: Shown, score: f32, motion: bool) {
         let Some(clip) = &mut self.clip else { return };
         if motion {
             clip.motion_frames += 1;
         }
         clip.peak_score = clip.peak_score.max(score);
-        let pictured = !frame.jpeg.is_empty() || frame.thumbnail.is_some();
+        let pictured = frame.jpeg().is_some() || frame.thumbnail().is_some();
         if pictured && clip.peak.as_ref().is_none_or(|(best, _)| score > *best) {
             clip.peak = Some((score, frame));
             clip.thumb_written = false;
@@ -514,15 +515,12 @@ fn thumbnail_of(jpeg: &[u8]) -> Result<bytes::Bytes, PictureError> {
 
 /// The thumbnail: the frame with the most motion, scaled down (or its thumbnail as it
 /// came), written whole (temporary file, then renamed).
-fn write_thumbnail(
-    recordings: &Recordings,
-    row: &ClipRow,
-    peak: &Option<(f32, Arc<Frame>)>,
-) -> bool {
+fn write_thumbnail(recordings: &Recordings, row: &ClipRow, peak: &Option<(f32, Shown)>) -> bool {
     let Some((_, frame)) = peak else { return false };
-    let jpeg = match &frame.thumbnail {
-        Some(thumbnail) => Ok(thumbnail.clone()),
-        None => thumbnail_of(&frame.jpeg),
+    let jpeg = match (frame.thumbnail(), frame.jpeg()) {
+        (Some(thumbnail), _) => Ok(thumbnail.clone()),
+        (None, Some(jpeg)) => thumbnail_of(jpeg),
+        (None, None) => return false,
     };
     let path = recordings.jpg_path(row);
     let tmp = path.with_extension("jpg.tmp");

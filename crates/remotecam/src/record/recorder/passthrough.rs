@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use super::{Clip, Worker};
-use crate::frame::Frame;
+use crate::camera::{MadePicture, Shown};
 use crate::record::error::RecordError;
 use crate::record::fmp4::NewParameters;
 use crate::video::AccessUnit;
@@ -20,12 +18,12 @@ impl Worker {
     /// A frame of the clip: the clip opens at its first frame, with the units from the
     /// keyframe at or before it; the frame itself is not written (the camera's units
     /// are).
-    pub(super) fn video_frame(&mut self, frame: Arc<Frame>, score: f32, motion: bool) {
+    pub(super) fn video_frame(&mut self, frame: Shown, score: f32, motion: bool) {
         if self.stopped.is_some() {
             return;
         }
         if self.clip.is_none() {
-            let start: Vec<Arc<AccessUnit>> = self.units.from(frame.received).cloned().collect();
+            let start: Vec<Arc<AccessUnit>> = self.units.from(frame.received()).cloned().collect();
             if !self.open_video(&start) {
                 return;
             }
@@ -129,7 +127,7 @@ impl Worker {
 
 /// A picture (with its thumbnail) of `keyframe`, decoded on its own: a clip's
 /// thumbnail when nothing made pictures of it.
-pub(super) fn picture_of(keyframe: &AccessUnit) -> Option<(f32, Arc<Frame>)> {
+pub(super) fn picture_of(keyframe: &AccessUnit) -> Option<(f32, Shown)> {
     let mut maker = PictureMaker::new().ok()?;
     let picture = match maker.decode(keyframe, true, Jpeg::Thumbnail) {
         Ok(picture) => picture?,
@@ -138,14 +136,16 @@ pub(super) fn picture_of(keyframe: &AccessUnit) -> Option<(f32, Arc<Frame>)> {
             return None;
         }
     };
-    let size = (picture.width, picture.height);
-    let mut frame = Frame::received(
-        keyframe.seq,
-        Bytes::new(),
-        size,
-        None,
-        (keyframe.received_at, keyframe.received),
-    );
-    frame.thumbnail = Some(picture.thumbnail?);
-    Some((0.0, Arc::new(frame)))
+    let made = MadePicture {
+        seq: keyframe.seq,
+        width: picture.width,
+        height: picture.height,
+        captured_at: keyframe.captured_at,
+        received_at: keyframe.received_at,
+        received: keyframe.received,
+        luma: picture.luma,
+        frame: None,
+        thumbnail: Some(picture.thumbnail?),
+    };
+    Some((0.0, Shown::Made(Arc::new(made))))
 }
