@@ -43,11 +43,7 @@ impl PublisherLease {
     /// Says whether the camera sends video from now on (a browser's publisher that
     /// sends H.264): its pictures are then made of its video, until the lease ends.
     pub fn sends_video(&self, video: bool) {
-        self.camera.sends_video.send_if_modified(|v| {
-            let changed = *v != video;
-            *v = video;
-            changed
-        });
+        self.camera.video.set_sends(video);
     }
 
     /// Publishes the next access unit (`data` with 4-byte NAL lengths) of one of a video

@@ -20,20 +20,21 @@ use crate::events::{HubEvent, What};
 use crate::frame::Frame;
 use crate::jpeg::JpegInfo;
 use crate::placeholder;
-use crate::video::gop::VideoBus;
-use crate::video::pictures::Picture;
-use crate::video::{AccessUnit, Codec, VideoParams};
+use crate::video::Codec;
 use rate::RateMeter;
 
 mod demand;
 mod lease;
 mod rate;
 mod shown;
+mod video;
 
 use demand::Demand;
 pub use demand::{DemandGuard, DemandHandle, ViewerGuard};
 pub use lease::PublisherLease;
 pub use shown::{LatestShown, MadePicture, Shown};
+use video::CameraVideo;
+pub use video::VideoStream;
 
 /// Where a camera's frames come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -93,47 +94,20 @@ struct Lease {
     replaced: oneshot::Sender<()>,
 }
 
-/// Which of a video camera's streams an access unit is of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VideoStream {
-    /// Its `source`: recorded and played as it is ([`Camera::video`]).
-    Own,
-    /// Its `detect_source`: what its pictures are made of ([`Camera::detect_video`]),
-    /// numbered on its own.
-    Detect,
-    /// What its encoder made of a JPEG camera's frames: played and recorded as its
-    /// video, numbered on its own (its frames are counted, not these).
-    Encoded,
-}
-
 /// One camera: a name, a source kind, and the buses its consumers read.
 pub struct Camera {
     name: String,
     source: SourceKind,
     latest: watch::Sender<Latest>,
     next_seq: AtomicU64,
-    /// The units of a stream other than the camera's own are numbered on their own:
-    /// its detect stream's (the pictures made of them are the camera's frames, whose
-    /// numbers say how many a viewer skipped), or those its encoder made of its frames.
-    next_other_seq: AtomicU64,
     /// Who wants what of it: what wakes its source and its stages.
     demand: Demand,
-    /// Every picture made from a video camera's video, with its JPEG or without: what
-    /// motion detection reads. Only the ones with a JPEG go onto the frame bus.
+    /// What motion detection and the recorder read: every frame, or every picture its
+    /// decoder made of its video (with its JPEG frame or without; only those with one go
+    /// onto the frame bus).
     pictures: watch::Sender<LatestShown>,
-    /// Its video: a video camera's own units, or those its encoder makes of a JPEG
-    /// camera's frames while someone wants them.
-    video: Arc<VideoBus>,
-    /// The video of its `detect_source` (a substream), for a camera that has one: its
-    /// pictures are made of that, and `video` is never decoded.
-    detect: std::sync::OnceLock<Arc<VideoBus>>,
-    /// A video camera's pictures are being made (its decoder runs).
-    decoding: std::sync::atomic::AtomicBool,
-    /// A JPEG camera's video is being made (its encoder runs).
-    encoding: std::sync::atomic::AtomicBool,
-    /// The camera sends video (an RTSP camera always; a browser while its publisher
-    /// sends H.264): its pictures are made of its video.
-    sends_video: watch::Sender<bool>,
+    /// Its video and what its stages do (`video.rs`).
+    video: CameraVideo,
     rate: Mutex<RateMeter>,
     publisher: Mutex<Option<Lease>>,
     next_lease: AtomicU64,
@@ -204,14 +178,9 @@ impl Camera {
             source,
             latest: watch::Sender::new(Latest::default()),
             next_seq: AtomicU64::new(1),
-            next_other_seq: AtomicU64::new(1),
             demand: Demand::default(),
             pictures: watch::Sender::new(LatestShown::default()),
-            video: Arc::new(VideoBus::default()),
-            detect: std::sync::OnceLock::new(),
-            decoding: std::sync::atomic::AtomicBool::new(false),
-            encoding: std::sync::atomic::AtomicBool::new(false),
-            sends_video: watch::Sender::new(source == SourceKind::Rtsp),
+            video: CameraVideo::for_source(source),
             rate: Mutex::new(RateMeter::default()),
             publisher: Mutex::new(None),
             next_lease: AtomicU64::new(1),
@@ -250,39 +219,6 @@ impl Camera {
         self.pictures.subscribe()
     }
 
-    /// Whether the camera sends video now (an RTSP camera; a browser publishing H.264):
-    /// its pictures are made of its video, which is recorded and played as it came.
-    pub fn sends_video(&self) -> bool {
-        *self.sends_video.borrow()
-    }
-
-    /// [`Camera::sends_video`], to wait on: a browser camera's changes with its
-    /// publisher.
-    pub fn watch_sends_video(&self) -> watch::Receiver<bool> {
-        self.sends_video.subscribe()
-    }
-
-    /// Reports whether the camera's decoder runs (a video camera's pictures are made).
-    pub fn set_decoding(&self, decoding: bool) {
-        self.decoding.store(decoding, Ordering::Relaxed);
-    }
-
-    /// Reports whether the camera's encoder runs (a JPEG camera's video is made).
-    pub fn set_encoding(&self, encoding: bool) {
-        self.encoding.store(encoding, Ordering::Relaxed);
-    }
-
-    /// The camera's encoded video (empty unless the camera sends video).
-    pub fn video(&self) -> &Arc<VideoBus> {
-        &self.video
-    }
-
-    /// The video the camera's pictures are made of: its detect stream's when it has one
-    /// ([`Camera::detect_video`]), its own otherwise.
-    pub fn decoded_video(&self) -> &Arc<VideoBus> {
-        self.detect.get().unwrap_or(&self.video)
-    }
-
     /// The first frame a new viewer may be given (0: any); the frame held before it is
     /// stale. An on-demand camera that is idle holds the frame of its last run; a video
     /// camera whose pictures were not being made (nobody wanted JPEG lately) holds the
@@ -318,13 +254,6 @@ impl Camera {
         latest.frame.filter(|_| latest.online)
     }
 
-    /// The video of the camera's detect stream; from the first call on, the camera's
-    /// pictures are made of it (a source with a `detect_source` calls it before it
-    /// starts).
-    pub fn detect_video(&self) -> &Arc<VideoBus> {
-        self.detect.get_or_init(Arc::default)
-    }
-
     /// Takes the publisher role. A publisher already attached is told through its
     /// lease's `replaced` channel: the newest publisher wins, because a phone that lost
     /// its network and reconnects must not be locked out by its own stale connection.
@@ -352,13 +281,7 @@ impl Camera {
         if slot.as_ref().is_some_and(|l| l.id == id) {
             *slot = None;
             drop(slot);
-            if self.source != SourceKind::Rtsp {
-                self.sends_video.send_replace(false);
-            }
-            self.video.reset();
-            if let Some(detect) = self.detect.get() {
-                detect.reset();
-            }
+            self.video.publisher_left(self.source);
             self.set_online(false);
         }
     }
@@ -413,91 +336,6 @@ impl Camera {
                 l.online = true;
             });
         }
-    }
-
-    /// Makes `data` the next access unit of `stream`; only the camera's own counts in
-    /// its frame rate and bitrate.
-    fn publish_video(
-        &self,
-        stream: VideoStream,
-        data: Bytes,
-        (keyframe, pts): (bool, i64),
-        params: Arc<VideoParams>,
-        (came, captured_at): (Option<(SystemTime, Instant)>, Option<SystemTime>),
-    ) -> Arc<AccessUnit> {
-        let (bus, counter) = match stream {
-            VideoStream::Own => (&self.video, &self.next_seq),
-            VideoStream::Detect => (self.detect_video(), &self.next_other_seq),
-            VideoStream::Encoded => (&self.video, &self.next_other_seq),
-        };
-        let seq = counter.fetch_add(1, Ordering::Relaxed);
-        // How long the unit before it showed; a unit shows as long (the next one's time is
-        // not known yet).
-        let duration = bus
-            .newest()
-            .and_then(|before| u32::try_from(pts - before.pts).ok())
-            .filter(|ticks| (1..=90_000).contains(ticks))
-            .unwrap_or(3000);
-        let mut unit = AccessUnit::new(seq, data, keyframe, (pts, duration), params);
-        unit.captured_at = captured_at;
-        if let Some((at, instant)) = came {
-            (unit.received_at, unit.received) = (at, instant);
-        }
-        let unit = Arc::new(unit);
-        bus.push(Arc::clone(&unit));
-        if stream == VideoStream::Own {
-            self.rate
-                .lock()
-                .expect("rate lock")
-                .record(unit.received, unit.data.len());
-        }
-        unit
-    }
-
-    /// Shows a picture its decoder made of the access unit `unit`, under that unit's
-    /// sequence number: to motion detection, and as the camera's newest JPEG frame when
-    /// it has its JPEG.
-    pub(crate) fn publish_picture(&self, unit: &AccessUnit, picture: Picture) {
-        let size = (picture.width, picture.height);
-        let frame = picture.jpeg.map(|jpeg| {
-            let came = (unit.received_at, unit.received);
-            Arc::new(Frame::received(
-                unit.seq,
-                jpeg,
-                size,
-                unit.captured_at,
-                came,
-            ))
-        });
-        self.show(Shown::Made(Arc::new(MadePicture {
-            seq: unit.seq,
-            width: size.0,
-            height: size.1,
-            captured_at: unit.captured_at,
-            received_at: unit.received_at,
-            received: unit.received,
-            luma: picture.luma,
-            frame,
-            thumbnail: picture.thumbnail,
-        })));
-    }
-
-    /// Puts a unit its encoder made of `frame` onto its video bus, as come when the
-    /// frame came (what the recorder matches clips' frames by), unless the camera sends
-    /// video of its own now (a browser's new publisher).
-    pub(crate) fn publish_encoded(
-        &self,
-        frame: &Frame,
-        data: Bytes,
-        (keyframe, pts): (bool, i64),
-        params: Arc<VideoParams>,
-    ) -> Option<Arc<AccessUnit>> {
-        // Nor once the camera is offline: its frames' video ended with them.
-        if self.sends_video() || !self.is_online() {
-            return None;
-        }
-        let came = (Some((frame.received_at, frame.received)), frame.captured_at);
-        Some(self.publish_video(VideoStream::Encoded, data, (keyframe, pts), params, came))
     }
 
     /// The "no signal" picture for this camera, at the size of its last frame (so that
@@ -568,24 +406,11 @@ impl Camera {
             codec: Some(Codec::Jpeg),
             keyframe_interval_ms: None,
             codec_string: None,
-            video_codec_string: self.video.params().map(|p| p.rfc6381.clone()),
-            decoding: self.decoding.load(Ordering::Relaxed),
-            encoding: self.encoding.load(Ordering::Relaxed),
+            video_codec_string: None,
+            decoding: false,
+            encoding: false,
         };
-        if self.sends_video() {
-            let params = self.video.params();
-            status.codec = params.as_ref().map(|p| p.codec);
-            status.width = params.as_ref().map(|p| p.width);
-            status.height = params.as_ref().map(|p| p.height);
-            status.codec_string = params.as_ref().map(|p| p.rfc6381.clone());
-            if let Some(newest) = self.video.newest() {
-                status.seq = newest.seq;
-                status.last_frame_age_ms =
-                    Some(now.duration_since(newest.received).as_millis() as u64);
-            }
-            status.keyframe_interval_ms =
-                self.video.keyframe_interval().map(|d| d.as_millis() as u64);
-        }
+        self.video_status(&mut status, now);
         status
     }
 
