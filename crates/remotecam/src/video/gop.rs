@@ -175,10 +175,13 @@ impl VideoBus {
     }
 
     /// The tap: every unit published from now on (what the group keeps or not), to
-    /// whoever holds it, for as long as they do; a new tap replaces the one before.
+    /// whoever holds it, for as long as they do; a new tap replaces the one before, and
+    /// asks for a keyframe.
     pub fn tap(&self) -> Arc<UnitTap> {
         let tap = Arc::new(UnitTap::default());
         *self.tap.lock().expect("tap lock") = Arc::downgrade(&tap);
+        // A recorder that joins keeps a pre-roll from the next keyframe: sooner is better.
+        self.ask_keyframe();
         tap
     }
 
