@@ -17,9 +17,10 @@ frame) over WINDOW seconds.
 
 Chromium runs on the same machine (its encoder too): the hub's figures are its own
 process's. Run after ./scripts/test.sh: .venv/bin/python bench/publish-paths.py [WINDOW]
+(FOOTAGE and SIZES, e.g. SIZES=1280x720, choose other input).
 """
 
-import statistics
+import os
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,10 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from remotecam import RemoteCam  # noqa: E402
 
 WINDOW = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
-FOOTAGE = ROOT / "target" / "footage" / "bikes.mp4"
+# What the fake camera plays: the real footage, or FOOTAGE (any ffmpeg input; a numbered
+# JPEG sequence such as bench/make-frames.sh makes, f%03d.jpg, is read at 30 fps).
+FOOTAGE = os.environ.get("FOOTAGE", str(ROOT / "target" / "footage" / "bikes.mp4"))
+SIZES = [tuple(map(int, s.split("x"))) for s in os.environ.get("SIZES", "1280x720,1920x1080").split(",")]
 TICKS = 100  # clock ticks a second (/proc/<pid>/stat)
 
 
@@ -49,7 +53,8 @@ def camera(hub, name):
 
 def footage(tmp, w, h):
     path = Path(tmp) / f"bikes-{h}p.y4m"
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(FOOTAGE), "-t", "4",
+    rate = ["-framerate", "30"] if "%" in FOOTAGE else []
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *rate, "-i", FOOTAGE, "-t", "4",
                     "-vf", f"scale={w}:{h},fps=30", "-pix_fmt", "yuv420p", str(path)], check=True)
     return path
 
@@ -119,7 +124,7 @@ def encoder_alone(tmp):
 
 
 with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
-    for size in [(1280, 720), (1920, 1080)]:
+    for size in SIZES:
         for encoding in ["jpeg", "auto"]:
             r = measure(p, tmp, size, encoding)
             print(f"{size[0]}x{size[1]} {r['codec']:>4}: {r['mbit_s']:5.2f} Mbit/s, {r['fps']:4.1f} fps, "
