@@ -316,8 +316,22 @@ impl Camera {
             .lock()
             .expect("rate lock")
             .record(frame.received, frame.jpeg.len());
-        self.show(Shown::Frame(Arc::clone(&frame)));
+        if self.encoding() {
+            // Its encoder decodes it in full: motion detection gets its working picture
+            // from there ([`Camera::show_decoded`]), not from a second decode.
+            self.show_to_viewers(Arc::clone(&frame));
+        } else {
+            self.show(Shown::Frame(Arc::clone(&frame)));
+        }
         frame
+    }
+
+    /// Shows viewers a JPEG frame.
+    fn show_to_viewers(&self, frame: Arc<Frame>) {
+        self.latest.send_modify(|l| {
+            l.frame = Some(frame);
+            l.online = true;
+        });
     }
 
     /// Shows motion detection what the camera shows, and a JPEG frame to its viewers.
@@ -331,10 +345,7 @@ impl Camera {
             l.online = true;
         });
         if let Some(frame) = frame {
-            self.latest.send_modify(|l| {
-                l.frame = Some(frame);
-                l.online = true;
-            });
+            self.show_to_viewers(frame);
         }
     }
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
+use remotecam_core::luma::Luma;
 use tokio::sync::watch;
 
 use super::{Camera, CameraStatus, MadePicture, Shown, SourceKind};
@@ -104,9 +105,38 @@ impl Camera {
         self.video.decoding.store(decoding, Ordering::Relaxed);
     }
 
-    /// Reports whether the camera's encoder runs (a JPEG camera's video is made).
+    /// Reports whether the camera's encoder runs (a JPEG camera's video is made): while
+    /// it does, motion detection gets the camera's frames from it, decoded
+    /// ([`Camera::show_decoded`]).
     pub fn set_encoding(&self, encoding: bool) {
         self.video.encoding.store(encoding, Ordering::Relaxed);
+    }
+
+    pub(super) fn encoding(&self) -> bool {
+        self.video.encoding.load(Ordering::Relaxed)
+    }
+
+    /// A JPEG frame its encoder took, to motion detection with the working picture of
+    /// its decode (`luma`), or as it is if it could not be decoded.
+    pub(crate) fn show_decoded(&self, frame: &Arc<Frame>, luma: Option<Arc<Luma>>) {
+        let shown = match luma {
+            Some(luma) => Shown::Made(Arc::new(MadePicture {
+                seq: frame.seq,
+                width: frame.width,
+                height: frame.height,
+                captured_at: frame.captured_at,
+                received_at: frame.received_at,
+                received: frame.received,
+                luma,
+                frame: Some(Arc::clone(frame)),
+                thumbnail: None,
+            })),
+            None => Shown::Frame(Arc::clone(frame)),
+        };
+        self.pictures.send_modify(|l| {
+            l.shown = Some(shown);
+            l.online = true;
+        });
     }
 
     /// The camera's video: its own, or what its encoder makes of its frames.

@@ -6,6 +6,8 @@
 //! frames skipped, never queued), decodes and encodes it on a thread of its own, and
 //! puts the unit onto the camera's video bus with the stream's parameters: a keyframe
 //! every [`KEYFRAME_EVERY`], at the start, at a new size and whenever a consumer asks.
+//! While it runs, motion detection gets the camera's frames from it, with the working
+//! picture of its decode: a frame is decoded once, not once for each.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -17,6 +19,7 @@ use crate::frame::Frame;
 use crate::picture::{I420, PictureError};
 use crate::video::encoder::{EncodeError, Encoded, VideoEncoder};
 use crate::video::{VideoParams, avcc};
+use remotecam_core::luma::Luma;
 
 /// The most time between keyframes: where a new viewer starts, what a clip's pre-roll
 /// reaches back to and where a clip recorded all the time is cut (a second, as the
@@ -68,7 +71,9 @@ async fn encode(camera: &Camera, mut encoder: EncoderThread) -> Never {
             || last_key
                 .is_none_or(|k| frame.received.saturating_duration_since(k) >= KEYFRAME_EVERY);
         let ms = frame.received.saturating_duration_since(start).as_millis() as u64;
-        let (frame, encoded) = encoder.encode(frame, ms, key).await;
+        let (frame, luma, encoded) = encoder.encode(frame, ms, key).await;
+        // Motion detection scores the picture decoded here: one decode a frame.
+        camera.show_decoded(&frame, luma);
         let encoded = match encoded {
             Ok(Some(encoded)) => encoded,
             Ok(None) => continue,
@@ -93,8 +98,13 @@ async fn encode(camera: &Camera, mut encoder: EncoderThread) -> Never {
     }
 }
 
-/// What the encoder's thread gives back: the frame, and its unit if one was made.
-type Done = (Arc<Frame>, Result<Option<Encoded>, NotEncoded>);
+/// What the encoder's thread gives back: the frame, the working picture of its decode,
+/// and its unit if one was made.
+type Done = (
+    Arc<Frame>,
+    Option<Arc<Luma>>,
+    Result<Option<Encoded>, NotEncoded>,
+);
 
 /// Why a frame was not encoded.
 #[derive(Debug, thiserror::Error)]
@@ -128,7 +138,16 @@ impl EncoderThread {
                     let started = Instant::now();
                     let made = encode_one(&mut picture, &mut encoder, &frame, (ms, key));
                     time.record(started.elapsed().as_secs_f64());
-                    if answer.blocking_send((frame, made)).is_err() {
+                    // Motion detection reads grayscale and YCbCr JPEGs (what cameras
+                    // send): a CMYK one goes to it as it is, to be refused there.
+                    let cmyk = remotecam_core::jpeg::inspect(&frame.jpeg)
+                        .is_ok_and(|info| info.components == 4);
+                    let luma = match &made {
+                        Err(NotEncoded::Picture(_)) => None,
+                        _ if cmyk => None,
+                        _ => Some(Arc::new(picture.view().working_picture())),
+                    };
+                    if answer.blocking_send((frame, luma, made)).is_err() {
                         break;
                     }
                 }
