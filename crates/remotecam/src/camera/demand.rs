@@ -5,6 +5,7 @@
 //! on these counts; nothing is made that nobody wants.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -99,6 +100,23 @@ impl Camera {
     /// The number of consumers of video, to wait on.
     pub fn watch_video_wanted(&self) -> watch::Receiver<usize> {
         self.demand.video.subscribe()
+    }
+}
+
+/// Completes once a count of consumers (`Camera::watch_viewers`, `watch_video_wanted`,
+/// ...) has been zero for `after` without a break: what stops an on-demand source or a
+/// stage once it is no longer wanted. Never completes once the camera is gone.
+pub async fn unwanted_for(count: &mut watch::Receiver<usize>, after: Duration) {
+    loop {
+        if count.wait_for(|n| *n == 0).await.is_err() {
+            return std::future::pending().await;
+        }
+        if tokio::time::timeout(after, count.wait_for(|n| *n > 0))
+            .await
+            .is_err()
+        {
+            return;
+        }
     }
 }
 

@@ -30,7 +30,7 @@ mod shown;
 mod video;
 
 use demand::Demand;
-pub use demand::{DemandGuard, DemandHandle, ViewerGuard};
+pub use demand::{DemandGuard, DemandHandle, ViewerGuard, unwanted_for};
 pub use lease::PublisherLease;
 pub use shown::{LatestShown, MadePicture, Shown};
 use video::CameraVideo;

@@ -160,18 +160,8 @@ impl Backoff {
 
 /// Completes once nobody has watched for `after` (never without on-demand).
 async fn unwatched(viewers: &mut tokio::sync::watch::Receiver<usize>, after: Option<Duration>) {
-    let Some(after) = after else {
-        return std::future::pending().await;
-    };
-    loop {
-        if viewers.wait_for(|n| *n == 0).await.is_err() {
-            return std::future::pending().await;
-        }
-        if tokio::time::timeout(after, viewers.wait_for(|n| *n > 0))
-            .await
-            .is_err()
-        {
-            return;
-        }
+    match after {
+        Some(after) => crate::camera::unwanted_for(viewers, after).await,
+        None => std::future::pending().await,
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::camera::Camera;
+use crate::camera::{Camera, unwanted_for};
 
 /// How long the decoder keeps running after its last consumer left.
 pub const LINGER: Duration = Duration::from_secs(10);
@@ -93,24 +93,9 @@ async fn run(camera: Weak<Camera>, mut d: Demand) {
         };
         tokio::select! {
             () = stage => {}
-            () = unwatched(wanted, linger) => {}
+            () = unwanted_for(wanted, linger) => {}
             _ = d.sends_video.changed() => {}
             _ = d.online.wait_for(|l| !l.online) => {}
-        }
-    }
-}
-
-/// Completes once nobody has wanted the stage's output for `after`.
-async fn unwatched(wanted: &mut watch::Receiver<usize>, after: Duration) {
-    loop {
-        if wanted.wait_for(|n| *n == 0).await.is_err() {
-            return std::future::pending().await;
-        }
-        if tokio::time::timeout(after, wanted.wait_for(|n| *n > 0))
-            .await
-            .is_err()
-        {
-            return;
         }
     }
 }

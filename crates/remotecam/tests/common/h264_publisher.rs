@@ -44,15 +44,10 @@ pub fn h264_stream(dir: &Path, width: u32, height: u32, frames: u32, gop: u32) -
     H264Stream { avcc, units }
 }
 
-/// The decoder configuration record of one SPS and one PPS (NAL headers included).
+/// The decoder configuration record of one SPS and one PPS (NAL headers included), as
+/// the hub writes one.
 pub fn avcc(sps: &[u8], pps: &[u8]) -> Vec<u8> {
-    let mut out = vec![1, sps[1], sps[2], sps[3], 0xFF, 0xE1];
-    out.extend_from_slice(&(sps.len() as u16).to_be_bytes());
-    out.extend_from_slice(sps);
-    out.push(1);
-    out.extend_from_slice(&(pps.len() as u16).to_be_bytes());
-    out.extend_from_slice(pps);
-    out
+    remotecam::video::avcc::record(sps, pps)
 }
 
 /// A Baseline SPS (NAL header first) of `width_mbs` x `height_mbs` macroblocks at
