@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Hub, WAIT, Ws, connect_ws, next_text};
+use super::{Hub, WAIT, Ws, next_text};
 
 /// A stream as WebCodecs gives it: its configuration and its units.
 pub struct H264Stream {
@@ -133,11 +133,11 @@ pub struct VideoPublisher {
 }
 
 impl VideoPublisher {
+    /// Connected as the JPEG [`super::Publisher`] is (its hello read).
     pub async fn connect(hub: &Hub, camera: &str) -> VideoPublisher {
-        let mut ws = connect_ws(&hub.ws_url(&format!("/api/cameras/{camera}/publish"))).await;
-        let hello = next_text(&mut ws).await;
-        assert_eq!(hello["type"], "hello");
-        VideoPublisher { ws }
+        VideoPublisher {
+            ws: super::Publisher::connect(hub, camera).await.ws,
+        }
     }
 
     /// Sends the decoder configuration.
