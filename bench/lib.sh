@@ -12,7 +12,7 @@ bench_setup() {
   pids=()
   trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
   bench/make-frames.sh "$work/frames" >/dev/null
-  ./target/release/remotecam --bind 127.0.0.1 --port 0 --https-port 0 --data-dir "$work/data" >"$work/hub.out" 2>&1 &
+  ./target/release/remotecam --bind 127.0.0.1 --port 0 --https-port 0 --rtsp-port 0 --data-dir "$work/data" >"$work/hub.out" 2>&1 &
   hub=$!; pids+=("$hub")
   until port=$(grep -oP '^HTTP  listening on 127.0.0.1:\K[0-9]+' "$work/hub.out"); do sleep 0.1; done
 }
@@ -66,7 +66,7 @@ rtsp_camera() {
 # $pulling the hub's pid and $door the camera's API URL.
 pull_rtsp() {
   printf '[cameras.door]\nsource = "%s"\n' "$rtsp" >"$work/$1.toml"
-  "${2:-./target/release/remotecam}" --bind 127.0.0.1 --port 0 --https-port 0 --data-dir "$work/$1" \
+  "${2:-./target/release/remotecam}" --bind 127.0.0.1 --port 0 --https-port 0 --rtsp-port 0 --data-dir "$work/$1" \
     --config "$work/$1.toml" >"$work/$1.out" 2>&1 &
   pulling=$!; pids+=("$pulling")
   local port

@@ -106,7 +106,7 @@ def main():
     subprocess.run([os.path.join(ROOT, "bench", "make-frames.sh"), os.path.join(work, "src")],
                    check=True, stdout=subprocess.DEVNULL)
     frames = marked_frames(os.path.join(work, "src"), 600)
-    hub = subprocess.Popen([args.hub, "--bind", "127.0.0.1", "--port", "0", "--https-port", "0",
+    hub = subprocess.Popen([args.hub, "--bind", "127.0.0.1", "--port", "0", "--https-port", "0", "--rtsp-port", "0",
                             "--data-dir", os.path.join(work, "data")], stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, text=True)
     port = None

@@ -30,14 +30,17 @@ class Hub:
 
     def _start(self, port, https_port):
         cmd = [str(BIN), "--bind", "127.0.0.1", "--port", str(port), "--https-port",
-               str(https_port), "--data-dir", str(self.data_dir), *self.args]
+               str(https_port), "--rtsp-port", str(getattr(self, "rtsp_port", None) or 0),
+               "--data-dir", str(self.data_dir), *self.args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
                                      env={**os.environ, "RUST_LOG": "warn"})
         lines = queue.Queue()
         threading.Thread(target=lambda: [lines.put(l) for l in self.proc.stdout], daemon=True).start()
-        self.port = self.https_port = self.token = None
-        while self.port is None or self.https_port is None or self.token is None:
+        self.port = self.https_port = self.rtsp_port = self.token = None
+        while None in (self.port, self.https_port, self.rtsp_port, self.token):
             line = lines.get(timeout=WAIT)
+            if line.startswith("RTSP  listening on "):
+                self.rtsp_port = int(line.rsplit(":", 1)[1])
             if line.startswith("HTTP  listening on "):
                 self.port = int(line.rsplit(":", 1)[1])
             elif line.startswith("HTTPS listening on "):

@@ -8,4 +8,5 @@ pub mod jpeg;
 pub mod luma;
 pub mod multipart;
 pub mod planar;
+pub mod rtsp;
 pub mod wire;

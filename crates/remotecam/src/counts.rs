@@ -14,16 +14,23 @@ pub enum ViewerKind {
     Mjpeg,
     Ws,
     Mp4,
+    Rtsp,
 }
 
 impl ViewerKind {
-    pub const ALL: [ViewerKind; 3] = [ViewerKind::Mjpeg, ViewerKind::Ws, ViewerKind::Mp4];
+    pub const ALL: [ViewerKind; 4] = [
+        ViewerKind::Mjpeg,
+        ViewerKind::Ws,
+        ViewerKind::Mp4,
+        ViewerKind::Rtsp,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             ViewerKind::Mjpeg => "mjpeg",
             ViewerKind::Ws => "ws",
             ViewerKind::Mp4 => "mp4",
+            ViewerKind::Rtsp => "rtsp",
         }
     }
 }
@@ -31,7 +38,7 @@ impl ViewerKind {
 /// One camera's counts.
 #[derive(Debug, Default)]
 pub struct Counts {
-    viewers: [ViewerCounts; 3],
+    viewers: [ViewerCounts; ViewerKind::ALL.len()],
     /// Hub events of the camera, by name (a handful of names).
     events: Mutex<Vec<(&'static str, u64)>>,
     /// Bytes of frames and units its publisher sent.

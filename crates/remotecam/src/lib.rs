@@ -25,6 +25,7 @@ pub mod peers;
 pub mod picture;
 pub mod placeholder;
 pub mod record;
+pub mod rtsp_server;
 pub mod server;
 pub mod source;
 pub mod stage;

@@ -1,4 +1,5 @@
-//! The two listeners (HTTP and HTTPS) and what every connection is held to.
+//! The two HTTP listeners (HTTP and HTTPS) and what every connection is held to (the
+//! RTSP listener's connections too: `rtsp_server`).
 //!
 //! A client that opens connections and sends nothing, or a header a byte at a time,
 //! must not be able to use up the hub's file descriptors: then no viewer could connect
@@ -100,7 +101,7 @@ impl Connections {
     }
 
     /// A place for a connection from `ip`, or `None` when a limit is reached.
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admitted> {
+    pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Place> {
         let trusted = self.trust_loopback && is_trusted_loopback(ip);
         let mut counts = self.counts.lock().expect("connections lock");
         if counts.total >= self.limits.total {
@@ -117,7 +118,7 @@ impl Connections {
         }
         counts.total += 1;
         metrics::gauge!("remotecam_connections_open").increment(1.0);
-        Some(Admitted {
+        Some(Place {
             connections: Arc::clone(self),
             ip,
             trusted,
@@ -147,13 +148,13 @@ impl Connections {
 /// A connection's place in the count, given back when the connection closes (after a
 /// WebSocket upgrade too: it travels with the socket).
 #[derive(Debug)]
-struct Admitted {
+pub(crate) struct Place {
     connections: Arc<Connections>,
     ip: IpAddr,
     trusted: bool,
 }
 
-impl Drop for Admitted {
+impl Drop for Place {
     fn drop(&mut self) {
         let mut counts = self.connections.counts.lock().expect("connections lock");
         counts.total -= 1;
@@ -219,13 +220,13 @@ pub async fn serve(
                 continue;
             }
         };
-        let Some(admitted) = connections.admit(peer.ip()) else {
+        let Some(place) = connections.admit(peer.ip()) else {
             tracing::debug!(%peer, "connection refused: too many open");
             crate::web::metrics::refused("too_many_connections");
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let io = Watched::new(stream, admitted);
+        let io = Watched::new(stream, place);
         tokio::spawn(connection(
             io,
             peer,
@@ -328,18 +329,18 @@ impl Activity {
 struct Watched {
     stream: TcpStream,
     activity: Arc<Activity>,
-    _admitted: Admitted,
+    _place: Place,
 }
 
 impl Watched {
-    fn new(stream: TcpStream, admitted: Admitted) -> Watched {
+    fn new(stream: TcpStream, place: Place) -> Watched {
         Watched {
             stream,
             activity: Arc::new(Activity {
                 since: Instant::now(),
                 last: AtomicU64::new(0),
             }),
-            _admitted: admitted,
+            _place: place,
         }
     }
 }

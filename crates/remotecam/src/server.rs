@@ -38,6 +38,9 @@ pub struct Settings {
     pub bind: IpAddr,
     pub port: u16,
     pub https_port: u16,
+    /// The RTSP port, and whether it was asked for (a default port that is taken is
+    /// left, with a warning: another RTSP server may run on the machine).
+    pub rtsp_port: (u16, bool),
     pub data_dir: PathBuf,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub trust_loopback: bool,
@@ -139,6 +142,7 @@ impl Settings {
             bind: keys.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             port: keys.port.unwrap_or(8100),
             https_port: keys.https_port.unwrap_or(8443),
+            rtsp_port: (keys.rtsp_port.unwrap_or(8554), keys.rtsp_port.is_some()),
             data_dir,
             tls,
             trust_loopback: keys.trust_loopback.unwrap_or(true),
@@ -304,8 +308,10 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
                 options.bind, options.https_port
             )
         })?;
+    let rtsp = bind_rtsp(options.bind, options.rtsp_port).await?;
     let http_addr = http.local_addr()?;
     let https_addr = https.local_addr()?;
+    let rtsp_addr = rtsp.as_ref().map(|l| l.local_addr()).transpose()?;
     let auth = Arc::new(Auth::new(
         token.clone(),
         options.trust_loopback,
@@ -322,13 +328,14 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
         ports: web::Ports {
             http: http_addr.port(),
             https: https_addr.port(),
+            rtsp: rtsp_addr.map(|a| a.port()),
         },
         stalls: Arc::default(),
     };
     tokio::spawn(Arc::clone(&state.stalls).run());
     let router = web::app(state);
 
-    print_banner(&data_dir, http_addr, https_addr, &lan, &token);
+    print_banner(&data_dir, (http_addr, https_addr, rtsp_addr), &lan, &token);
     if let Some(path) = &options.config {
         tracing::info!(path = %path.display(), cameras = options.cameras.len(), "config file read");
     }
@@ -355,6 +362,18 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
             stopping.clone(),
         ));
     }
+    if let Some(listener) = rtsp {
+        let context = crate::rtsp_server::Context {
+            hub: Arc::clone(&hub),
+            auth: Arc::clone(&auth),
+            connections: Arc::clone(&connections),
+        };
+        tokio::spawn(crate::rtsp_server::serve(
+            listener,
+            context,
+            stopping.clone(),
+        ));
+    }
     shutdown_signal().await;
     // A stop finishes the open clips, lets the responses in flight go out (the event
     // streams end with the stop's last events), and does not wait long for viewers:
@@ -364,6 +383,28 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
     stop.send_replace(true);
     connections.closed(CLOSE_WITHIN).await;
     Ok(())
+}
+
+/// The RTSP listener: an error if the port asked for cannot be had; a warning and no
+/// listener if the default one is taken (by another RTSP server, most likely).
+async fn bind_rtsp(
+    bind: IpAddr,
+    (port, asked): (u16, bool),
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    match tokio::net::TcpListener::bind((bind, port)).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) if !asked => {
+            tracing::warn!(
+                error = %e,
+                "RTSP is not served: port {port} is taken (another RTSP server?); choose \
+                 another with --rtsp-port (0: any free port)"
+            );
+            Ok(None)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "listening on {bind}:{port} (RTSP; change it with --rtsp-port)"
+        ))),
+    }
 }
 
 /// How long a stop waits for open clips to be finished.
@@ -461,8 +502,7 @@ pub fn qr_code(text: &str) -> Option<String> {
 
 fn print_banner(
     data_dir: &std::path::Path,
-    http: SocketAddr,
-    https: SocketAddr,
+    (http, https, rtsp): (SocketAddr, SocketAddr, Option<SocketAddr>),
     lan: &[IpAddr],
     token: &str,
 ) {
@@ -479,6 +519,10 @@ fn print_banner(
     out.push_str(&format!("remotecam {}\n", env!("CARGO_PKG_VERSION")));
     out.push_str(&format!("HTTP  listening on {http}\n"));
     out.push_str(&format!("HTTPS listening on {https}\n"));
+    match rtsp {
+        Some(rtsp) => out.push_str(&format!("RTSP  listening on {rtsp}\n")),
+        None => out.push_str("RTSP  not served (its port is taken)\n"),
+    }
     out.push_str(&format!("Data directory: {}\n\n", data_dir.display()));
     let local_url = |path: &str| format!("http://{}:{}{path}", host(local), http.port());
     for (label, path) in [

@@ -91,14 +91,25 @@ impl Auth {
         headers: &HeaderMap,
         query: Option<&str>,
     ) -> Result<Admitted, Refused> {
-        let query = query_token(query);
-        let mut expired = false;
         // A right token in the query wins even for trusted clients: a page opened with
         // it then gets the cookie, wherever it was opened; and a scoped token sent from
         // a trusted address gets what its scope allows (a share link tried out on the
         // hub's own machine shows what its receiver will see).
-        let offered = query.map(|t| (t, Via::Query)).into_iter();
-        let offered = offered.chain(header_tokens(headers).map(|t| (t, Via::Header)));
+        let offered = query_token(query).map(|t| (t, Via::Query)).into_iter();
+        self.check_offered(
+            peer,
+            offered.chain(header_tokens(headers).map(|t| (t, Via::Header))),
+        )
+    }
+
+    /// Decides on a client from `peer` that offers these tokens, the first right one
+    /// winning (the RTSP listener's: `?token=`, a Basic password).
+    pub fn check_offered<'a>(
+        &self,
+        peer: Option<IpAddr>,
+        offered: impl Iterator<Item = (&'a str, Via)>,
+    ) -> Result<Admitted, Refused> {
+        let mut expired = false;
         let mut any = false;
         let mut refreshed = false;
         for (candidate, via) in offered {
@@ -114,6 +125,16 @@ impl Auth {
             };
             return Ok(Admitted { grant, via });
         }
+        self.untokened(peer, expired, any)
+    }
+
+    /// A client no token let in: trusted, or refused for the reason its tokens say.
+    pub fn untokened(
+        &self,
+        peer: Option<IpAddr>,
+        expired: bool,
+        any: bool,
+    ) -> Result<Admitted, Refused> {
         if self.trusts(peer) {
             Ok(Admitted {
                 grant: Grant::everything(None),

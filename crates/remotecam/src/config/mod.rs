@@ -26,7 +26,7 @@ use crate::source::{RtspSpec, SourceSpec};
 #[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Keys {
-    /// Address to listen on, HTTP and HTTPS [default: 0.0.0.0, the whole LAN].
+    /// Address to listen on, HTTP, HTTPS and RTSP [default: 0.0.0.0, the whole LAN].
     #[arg(long)]
     pub bind: Option<IpAddr>,
     /// Plain HTTP port, 0 for any free one [default: 8100].
@@ -35,6 +35,10 @@ pub struct Keys {
     /// HTTPS port, 0 for any free one [default: 8443]. Phones need HTTPS for the camera.
     #[arg(long)]
     pub https_port: Option<u16>,
+    /// RTSP port, where every camera is rtsp://host:port/<camera>, 0 for any free one
+    /// [default: 8554, as other RTSP servers and NVRs use].
+    #[arg(long)]
+    pub rtsp_port: Option<u16>,
     /// Where the hub keeps its data: token, certificate and key, motion.json, recordings/,
     /// and remotecam.toml if you put one there
     /// [default: the user's data directory, e.g. ~/.local/share/remotecam].

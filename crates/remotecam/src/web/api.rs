@@ -116,6 +116,7 @@ pub(super) async fn info(
         "version": env!("CARGO_PKG_VERSION"),
         "http_port": state.ports.http,
         "https_port": state.ports.https,
+        "rtsp_port": state.ports.rtsp,
         "token": grant.token(),
         "role": grant.role(),
         "cameras": grant.cameras(),

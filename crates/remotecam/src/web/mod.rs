@@ -65,6 +65,8 @@ pub struct AppState {
 pub struct Ports {
     pub http: u16,
     pub https: u16,
+    /// `None`: RTSP is not served (its default port was taken).
+    pub rtsp: Option<u16>,
 }
 
 impl AppState {

@@ -15,6 +15,8 @@ pub struct Hub {
     log: Arc<Mutex<Vec<String>>>,
     pub http: SocketAddr,
     pub https: SocketAddr,
+    /// The RTSP listener (any free port).
+    pub rtsp: SocketAddr,
     pub token: String,
     pub dir: tempfile::TempDir,
 }
@@ -70,7 +72,8 @@ impl<'a> HubBuilder<'a> {
         };
         let mut child = command
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--https-port", &https_port.to_string(), "--data-dir"])
+            .args(["--https-port", &https_port.to_string()])
+            .args(["--rtsp-port", "0", "--data-dir"])
             .arg(dir.path())
             .args(self.args)
             .env(
@@ -101,13 +104,15 @@ impl<'a> HubBuilder<'a> {
                 }
             }
         });
-        let (mut http, mut https, mut token) = (None, None, None);
-        while http.is_none() || https.is_none() || token.is_none() {
+        let (mut http, mut https, mut rtsp, mut token) = (None, None, None, None);
+        while http.is_none() || https.is_none() || rtsp.is_none() || token.is_none() {
             let line = rx.recv_timeout(WAIT).expect("hub printed its banner");
             if let Some(a) = line.strip_prefix("HTTP  listening on ") {
                 http = Some(a.trim().parse().unwrap());
             } else if let Some(a) = line.strip_prefix("HTTPS listening on ") {
                 https = Some(a.trim().parse().unwrap());
+            } else if let Some(a) = line.strip_prefix("RTSP  listening on ") {
+                rtsp = Some(a.trim().parse().unwrap());
             } else if let Some(rest) = line.trim().strip_prefix("Access token: ") {
                 token = Some(rest.split_whitespace().next().unwrap().to_owned());
             }
@@ -117,6 +122,7 @@ impl<'a> HubBuilder<'a> {
             log,
             http: http.unwrap(),
             https: https.unwrap(),
+            rtsp: rtsp.unwrap(),
             token: token.unwrap(),
             dir,
         }
