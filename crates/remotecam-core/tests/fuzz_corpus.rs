@@ -67,3 +67,39 @@ fn planar_corpus() {
     // The seeds are real JPEGs (4:2:0, 4:2:2, 4:4:4, 4:4:0, gray) and must decode.
     assert!(decoded >= 6, "only {decoded} corpus files decode");
 }
+
+#[test]
+fn rtsp_request_corpus() {
+    use bytes::BytesMut;
+    use remotecam_core::rtsp::reader::{MAX_BODY, MAX_HEAD, MAX_HEADERS};
+    use remotecam_core::rtsp::{Incoming, RequestReader, transport};
+    let mut requests = 0;
+    for data in corpus("rtsp_request") {
+        let Some((&control, stream)) = data.split_first() else {
+            continue;
+        };
+        let chunk = usize::from(control & 0x3F) + 1;
+        let mut reader = RequestReader::default();
+        let mut buf = BytesMut::new();
+        'feed: for piece in stream.chunks(chunk) {
+            buf.extend_from_slice(piece);
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(Some(Incoming::Request(r))) => {
+                        requests += 1;
+                        assert!(r.headers.len() <= MAX_HEADERS);
+                        assert!(r.body.len() <= MAX_BODY);
+                        if let Some(t) = r.header("Transport") {
+                            assert!(transport::offers(t).len() <= 16);
+                        }
+                    }
+                    Ok(Some(Incoming::Interleaved { .. })) => {}
+                    Ok(None) => break,
+                    Err(_) => break 'feed,
+                }
+            }
+            assert!(buf.len() <= MAX_HEAD + MAX_BODY + 4 + chunk);
+        }
+    }
+    assert!(requests > 10, "the seeds are requests");
+}

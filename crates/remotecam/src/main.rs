@@ -92,6 +92,8 @@ fn settings(options: &remotecam::server::Options) -> remotecam::server::Settings
 fn token(settings: &remotecam::server::Settings, action: TokenAction) -> anyhow::Result<()> {
     use remotecam::auth::tokens::{NewToken, TokenStore, parse_expiry};
     std::fs::create_dir_all(&settings.data_dir)?;
+    // The hub's token seals the new token (auth/sealed.rs): made here if the hub never ran.
+    remotecam::auth::load_or_create_token(&settings.data_dir)?;
     let store = TokenStore::open(&settings.data_dir);
     match action {
         TokenAction::Add {

@@ -4,30 +4,10 @@
 
 mod common;
 
-use common::{Hub, RtspCamera};
+use common::{Hub, RtspCamera, probe_stream};
 
-/// What ffprobe says of a stream's video: codec, profile, size.
 fn probe(url: &str) -> serde_json::Value {
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-rw_timeout",
-            "15000000",
-            "-select_streams",
-            "v:0",
-        ])
-        .args(["-show_entries", "stream=codec_name,profile,width,height"])
-        .args(["-of", "json", url])
-        .output()
-        .expect("run ffprobe");
-    assert!(
-        out.status.success(),
-        "ffprobe {url}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    json["streams"][0].clone()
+    probe_stream(url).unwrap_or_else(|e| panic!("ffprobe {url}: {e}"))
 }
 
 #[test]

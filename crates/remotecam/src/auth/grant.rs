@@ -147,6 +147,13 @@ impl Grant {
         self.held.is_some()
     }
 
+    /// Whether the grant has ended already (revoked, expired).
+    pub fn is_over(&self) -> bool {
+        self.held
+            .as_ref()
+            .is_some_and(|h| *h.revoked().borrow() || h.record.expired(Timestamp::now()))
+    }
+
     /// Completes when the grant ends: its token revoked or expired. Never, for the hub's
     /// own token and trusted addresses.
     pub async fn ended(&self) -> Ended {

@@ -9,6 +9,7 @@
 //! and cameras allow ([`grant`]).
 
 pub mod grant;
+pub mod sealed;
 pub mod tokens;
 
 use std::net::IpAddr;
@@ -126,6 +127,26 @@ impl Auth {
             return Ok(Admitted { grant, via });
         }
         self.untokened(peer, expired, any)
+    }
+
+    /// The grant of the token a proof is of (`proves`: whether the client's proof
+    /// holds for a token; RTSP's Digest answers), the hub's own or a scoped one the hub
+    /// can read back; `None` when it proves none of them.
+    pub fn check_proof(&self, proves: impl Fn(&str) -> bool) -> Option<Result<Grant, Refused>> {
+        if proves(&self.token) {
+            return Some(Ok(Grant::everything(Some(&self.token))));
+        }
+        self.tokens.reload_if_changed();
+        let held = self
+            .tokens
+            .readable()
+            .into_iter()
+            .find(|h| h.secret().is_some_and(&proves))?;
+        if held.record.expired(jiff::Timestamp::now()) {
+            return Some(Err(Refused::Expired));
+        }
+        let secret = held.secret().unwrap_or_default().to_owned();
+        Some(Ok(Grant::scoped(held, &secret)))
     }
 
     /// A client no token let in: trusted, or refused for the reason its tokens say.

@@ -1,6 +1,7 @@
 //! Scoped tokens: made by `remotecam token add` or `POST /api/tokens`, each with a role,
 //! optionally limited to cameras and with an expiry, kept in `tokens.json` in the data
-//! directory as their SHA-256 only (a token is 128 random bits: a fast hash is enough).
+//! directory as their SHA-256 (a token is 128 random bits: a fast hash is enough) and
+//! sealed for the hub alone (`sealed.rs`: RTSP's Digest authentication needs it back).
 //!
 //! The hub and the command line both change the file: under a lock, read afresh, replaced
 //! whole. The hub reads it again when it changes (it looks at each request with a scoped
@@ -19,6 +20,8 @@ use std::time::SystemTime;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
+
+use super::sealed::{SealingKey, Secret};
 
 pub const FILE: &str = "tokens.json";
 
@@ -71,6 +74,10 @@ pub struct TokenRecord {
     pub expires: Option<Timestamp>,
     /// The SHA-256 of the token, in hex.
     pub sha256: String,
+    /// The token sealed for the hub alone (`sealed.rs`), for RTSP's Digest
+    /// authentication; tokens made before it have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
 }
 
 impl TokenRecord {
@@ -110,10 +117,17 @@ pub struct NewToken {
 #[derive(Debug)]
 pub struct Held {
     pub record: TokenRecord,
+    /// The token itself, from its seal.
+    secret: Option<Secret>,
     revoked: watch::Sender<bool>,
 }
 
 impl Held {
+    /// The token itself, where the hub can open its seal.
+    pub fn secret(&self) -> Option<&str> {
+        self.secret.as_ref().map(|s| s.0.as_str())
+    }
+
     /// Becomes `true` when the token is revoked.
     pub fn revoked(&self) -> watch::Receiver<bool> {
         self.revoked.subscribe()
@@ -166,6 +180,8 @@ struct Accepted {
 pub struct TokenStore {
     /// `None`: a hub without a data directory (tests), which keeps no tokens.
     path: Option<PathBuf>,
+    /// Made from the hub's token, when the data directory has one.
+    key: Option<SealingKey>,
     accepted: Mutex<Accepted>,
 }
 
@@ -173,8 +189,14 @@ impl TokenStore {
     /// The tokens kept in `data_dir`. A file that cannot be read is logged and accepts
     /// nothing (see the module's comment).
     pub fn open(data_dir: &Path) -> TokenStore {
+        let hub_token = std::fs::read_to_string(data_dir.join("token")).ok();
         let store = TokenStore {
             path: Some(data_dir.join(FILE)),
+            key: hub_token
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(SealingKey::of_hub_token),
             accepted: Mutex::default(),
         };
         store.reload_if_changed();
@@ -188,6 +210,16 @@ impl TokenStore {
     pub fn find(&self, candidate: &str) -> Option<Arc<Held>> {
         let hash = sha256(candidate);
         self.lock().by_hash.get(&hash).cloned()
+    }
+
+    /// The tokens the hub can read back (for Digest checks), expired ones too.
+    pub fn readable(&self) -> Vec<Arc<Held>> {
+        self.lock()
+            .by_hash
+            .values()
+            .filter(|h| h.secret.is_some())
+            .cloned()
+            .collect()
     }
 
     /// Every token, oldest first.
@@ -235,6 +267,7 @@ impl TokenStore {
             created: now,
             expires: new.expires,
             sha256: super::hex(&sha256(&secret)),
+            sealed: self.key.as_ref().map(|k| k.seal(&secret)).transpose()?,
         };
         let record = self.change(move |tokens| {
             if tokens.len() >= MAX_TOKENS {
@@ -314,6 +347,7 @@ impl TokenStore {
             let held = match old.remove(&hash) {
                 Some(held) if held.record == record => held,
                 _ => Arc::new(Held {
+                    secret: self.open_seal(&record, &hash),
                     record,
                     revoked: watch::Sender::new(false),
                 }),
@@ -324,6 +358,13 @@ impl TokenStore {
         for gone in old.into_values() {
             gone.revoked.send_replace(true);
         }
+    }
+
+    /// The token a record's seal holds, if this hub sealed it (and it is the token the
+    /// record's hash names).
+    fn open_seal(&self, record: &TokenRecord, hash: &[u8; 32]) -> Option<Secret> {
+        let secret = self.key.as_ref()?.open(record.sealed.as_deref()?)?;
+        (sha256(&secret) == *hash).then_some(Secret(secret))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Accepted> {
@@ -442,6 +483,24 @@ mod tests {
         assert!(file.contains(&record.sha256));
         // Another process (the command line) sees it, and the hub keeps it across starts.
         assert_eq!(TokenStore::open(dir.path()).list(), [record]);
+    }
+
+    #[test]
+    fn the_hub_reads_a_token_back_from_its_seal_and_only_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "hub-token\n").unwrap();
+        let (secret, record) = TokenStore::open(dir.path()).add(viewer(&[])).unwrap();
+        assert!(record.sealed.is_some());
+        let again = TokenStore::open(dir.path());
+        let readable = again.readable();
+        assert_eq!(readable.len(), 1);
+        assert_eq!(readable[0].secret(), Some(secret.as_str()));
+        assert!(!format!("{readable:?}").contains(&secret), "never printed");
+        // Another hub token: the seal stays shut, the token still works by its hash.
+        std::fs::write(dir.path().join("token"), "changed\n").unwrap();
+        let changed = TokenStore::open(dir.path());
+        assert!(changed.readable().is_empty());
+        assert!(changed.find(&secret).is_some());
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! the user name is anything. A `?token=` in the URL works too, as on HTTP.
 //!
 //! Digest proves the password without sending it, so the hub must know the password:
-//! it knows its own token; a scoped token is kept only as its hash (`tokens.json`),
-//! so a scoped token is taken through Basic or `?token=`.
+//! it knows its own token, and reads a scoped token back from its seal
+//! (`auth/sealed.rs`); a token made before seals works with Basic and `?token=`.
 
 use std::net::IpAddr;
 
@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use md5::{Digest as _, Md5};
 use remotecam_core::rtsp::Request;
 
-use crate::auth::{Admitted, Auth, Grant, Refused, Via};
+use crate::auth::{Admitted, Auth, Refused, Via};
 
 pub const REALM: &str = "remotecam";
 
@@ -46,14 +46,19 @@ pub fn check(
                 digest_failed = true;
             }
         } else if scheme.eq_ignore_ascii_case("Digest") {
-            match Digest::parse(rest) {
-                Some(d) if d.nonce == nonce && d.proves(auth.token(), &request.method_name) => {
+            let proof = Digest::parse(rest).filter(|d| d.nonce == nonce);
+            let checked = proof.and_then(|d| {
+                auth.check_proof(|password| d.proves(password, &request.method_name))
+            });
+            match checked {
+                Some(Ok(grant)) => {
                     return Ok(Admitted {
-                        grant: Grant::everything(Some(auth.token())),
+                        grant,
                         via: Via::Header,
                     });
                 }
-                _ => digest_failed = true,
+                Some(Err(refused)) => return Err(refused),
+                None => digest_failed = true,
             }
         }
     }
@@ -208,6 +213,27 @@ mod tests {
                 "another connection's nonce"
             );
         }
+    }
+
+    #[test]
+    fn digest_with_a_scoped_token_gets_its_scope() {
+        use crate::auth::tokens::{NewToken, Role};
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "s3cret").unwrap();
+        let store = TokenStore::open(dir.path());
+        let new = NewToken {
+            name: String::new(),
+            role: Role::Viewer,
+            cameras: vec!["door".into()],
+            expires: None,
+        };
+        let (viewer, _) = store.add(new).unwrap();
+        let auth = Auth::new("s3cret".into(), true, store);
+        let ok = request(URI, &[digest("frigate", &viewer, "n1", true)]);
+        let admitted = check(&auth, LAN, &ok, "n1").unwrap();
+        assert_eq!(admitted.grant.cameras(), Some(&["door".to_owned()][..]));
+        let wrong = request(URI, &[digest("frigate", "guess", "n1", true)]);
+        assert_eq!(check(&auth, LAN, &wrong, "n1").unwrap_err(), Refused::Wrong);
     }
 
     #[test]

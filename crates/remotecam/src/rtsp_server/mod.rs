@@ -35,7 +35,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::auth::{Auth, Ended, Grant};
+use crate::auth::{Admitted, Auth, Ended, Grant, Refused};
 use crate::camera::{Camera, ViewerGuard};
 use crate::counts::ViewerKind;
 use crate::hub::Hub;
@@ -134,6 +134,8 @@ struct Connection {
     session: Session,
     watching: Option<Watching>,
     player: Option<Player>,
+    /// Who the client was when last let in on this connection.
+    admitted: Option<Admitted>,
     _place: Place,
 }
 
@@ -152,6 +154,7 @@ impl Connection {
             session,
             watching: None,
             player: None,
+            admitted: None,
             _place: place,
         }
     }
@@ -230,12 +233,21 @@ impl Connection {
         request: &Request,
         wr: &mut W,
     ) -> Result<Next, Closed> {
-        let access = access::check(
+        let mut access = access::check(
             &self.context.auth,
             self.peer.ip(),
             request,
             &self.session.nonce,
         );
+        // A request without credentials on a connection let in before is that client
+        // still (a URL's `?token=` is not in the aggregate URL a PLAY is sent to).
+        match (&access, &self.admitted) {
+            (Err(Refused::Missing), Some(before)) if !before.grant.is_over() => {
+                access = Ok(before.clone());
+            }
+            (Ok(admitted), _) => self.admitted = Some(admitted.clone()),
+            _ => {}
+        }
         let named = match request.method {
             Method::Describe | Method::Setup | Method::Play => session::camera_of(request),
             _ => None,
@@ -248,9 +260,9 @@ impl Connection {
         };
         if let Err(refused) = &access {
             metrics::refused(match refused {
-                crate::auth::Refused::Missing => "token_missing",
-                crate::auth::Refused::Wrong => "token_wrong",
-                crate::auth::Refused::Expired => "token_expired",
+                Refused::Missing => "token_missing",
+                Refused::Wrong => "token_wrong",
+                Refused::Expired => "token_expired",
             });
         }
         let (response, next) = self.session.answer(request, Facts { access, camera });

@@ -8,11 +8,12 @@ use base64::engine::general_purpose::STANDARD;
 use super::rtp::PAYLOAD_TYPE;
 use crate::video::{Codec, VideoParams};
 
-/// The control URL of the one stream, relative to the `Content-Base`.
+/// The control URL of the one stream, after the camera's URL.
 pub const TRACK: &str = "trackID=0";
 
-/// The description of `camera`'s video, with `params` as its parameter sets.
-pub fn describe(camera: &str, session_id: u64, params: &VideoParams) -> String {
+/// The description of `camera`'s video, with `params` as its parameter sets; `control`
+/// is the stream's URL.
+pub fn describe(camera: &str, control: &str, session_id: u64, params: &VideoParams) -> String {
     let (encoding, fmtp) = match params.codec {
         Codec::H265 => ("H265", h265_fmtp(params)),
         _ => ("H264", h264_fmtp(params)),
@@ -29,7 +30,7 @@ pub fn describe(camera: &str, session_id: u64, params: &VideoParams) -> String {
          m=video 0 RTP/AVP {pt}\r\n\
          a=rtpmap:{pt} {encoding}/90000\r\n\
          a=fmtp:{pt} {fmtp}\r\n\
-         a=control:{TRACK}\r\n",
+         a=control:{control}\r\n",
     )
 }
 
@@ -89,14 +90,14 @@ mod tests {
     #[test]
     fn h264_names_its_profile_and_parameter_sets() {
         let p = params(Codec::H264, &[b"\x67\x64\x00\x1f\xac", b"\x68\xee\x3c\x80"]);
-        let sdp = describe("door", 42, &p);
+        let sdp = describe("door", "rtsp://h/door/trackID=0", 42, &p);
         assert!(sdp.starts_with("v=0\r\no=- 42 1 IN IP4 0.0.0.0\r\ns=door\r\n"));
         assert!(sdp.contains("a=rtpmap:96 H264/90000\r\n"));
         assert!(sdp.contains(
             "a=fmtp:96 packetization-mode=1;profile-level-id=64001F;\
              sprop-parameter-sets=Z2QAH6w=,aO48gA==\r\n"
         ));
-        assert!(sdp.ends_with("a=control:trackID=0\r\n"));
+        assert!(sdp.ends_with("a=control:rtsp://h/door/trackID=0\r\n"));
     }
 
     #[test]
@@ -105,7 +106,7 @@ mod tests {
             Codec::H265,
             &[b"\x40\x01\x0c", b"\x42\x01\x01", b"\x44\x01\xc1"],
         );
-        let sdp = describe("yard", 1, &p);
+        let sdp = describe("yard", TRACK, 1, &p);
         assert!(sdp.contains("a=rtpmap:96 H265/90000\r\n"));
         assert!(sdp.contains("a=fmtp:96 sprop-vps=QAEM;sprop-sps=QgEB;sprop-pps=RAHB\r\n"));
     }

@@ -217,7 +217,13 @@ impl Session {
         params: &VideoParams,
     ) -> Response {
         let base = content_base(request, name);
-        let sdp = sdp::describe(name, u64::from(self.start.2), params);
+        // The stream's URL in full, with the query the client sent (`?token=`): a
+        // client that reconnects to set it up (ffmpeg, after a 461) is let in by it.
+        let control = match request.query() {
+            Some(query) => format!("{base}{}?{query}", sdp::TRACK),
+            None => format!("{base}{}", sdp::TRACK),
+        };
+        let sdp = sdp::describe(name, &control, u64::from(self.start.2), params);
         reply
             .header("Content-Base", base)
             .body("application/sdp", sdp)

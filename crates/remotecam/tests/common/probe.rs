@@ -69,3 +69,26 @@ pub fn clip_samples(path: &Path) -> Vec<(bool, Vec<u8>)> {
     }
     out
 }
+
+/// What ffprobe says of a live stream's video (an `rtsp://` URL): codec, profile, size;
+/// its error output when it cannot read it.
+pub fn probe_stream(url: &str) -> Result<serde_json::Value, String> {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-rw_timeout",
+            "15000000",
+            "-select_streams",
+            "v:0",
+        ])
+        .args(["-show_entries", "stream=codec_name,profile,width,height"])
+        .args(["-of", "json", url])
+        .output()
+        .expect("run ffprobe");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    Ok(json["streams"][0].clone())
+}
