@@ -318,6 +318,7 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
         TokenStore::open(&data_dir),
     ));
     tokio::spawn(follow_tokens(Arc::clone(&auth)));
+    let stalls = Arc::new(web::stalls::Stalls::default());
     let state = AppState {
         hub: Arc::clone(&hub),
         auth: Arc::clone(&auth),
@@ -330,7 +331,7 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
             https: https_addr.port(),
             rtsp: rtsp_addr.map(|a| a.port()),
         },
-        stalls: Arc::default(),
+        stalls: Arc::clone(&stalls),
     };
     tokio::spawn(Arc::clone(&state.stalls).run());
     let router = web::app(state);
@@ -367,6 +368,7 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
             hub: Arc::clone(&hub),
             auth: Arc::clone(&auth),
             connections: Arc::clone(&connections),
+            stalls: Arc::clone(&stalls),
         };
         tokio::spawn(crate::rtsp_server::serve(
             listener,

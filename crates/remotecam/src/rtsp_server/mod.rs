@@ -43,12 +43,19 @@ use crate::listen::{Connections, HEADER_TIMEOUT, Place};
 use crate::video::Codec;
 use crate::video::gop::VideoReader;
 use crate::web::metrics::{self, ViewerMetrics};
+use crate::web::stalls::{self, Stalls};
 use rtp::RtpStream;
 use session::{Facts, Lookup, Next, Session};
+use tokio::sync::Notify;
 
 /// The most a unit's packets may take to be written: a client that stopped reading is
 /// closed then.
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The kernel's send buffer for one client (Linux doubles it): what a client that stops
+/// reading holds there, and enough for 40 Mbit/s at 100 ms of round trip. Left to
+/// itself the kernel grows it to megabytes per connection, and a client that stopped
+/// reading would be seen stalled only seconds later.
+pub const SEND_BUFFER: usize = 256 << 10;
 /// The most a DESCRIBE waits for a camera's first video (a JPEG camera's encoder
 /// starting, an on-demand camera connecting).
 pub const FIRST_VIDEO_WAIT: Duration = Duration::from_secs(10);
@@ -59,6 +66,8 @@ pub struct Context {
     pub hub: Arc<Hub>,
     pub auth: Arc<Auth>,
     pub connections: Arc<Connections>,
+    /// What clients that stopped reading hold, with the HTTP viewers' (`web/stalls.rs`).
+    pub stalls: Arc<Stalls>,
 }
 
 /// Serves RTSP on `listener` until `stop` becomes true.
@@ -82,6 +91,7 @@ pub async fn serve(listener: TcpListener, context: Context, mut stop: watch::Rec
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let _ = rustix::net::sockopt::set_socket_send_buffer_size(&stream, SEND_BUFFER);
         let conn = Connection::new(context.clone(), peer, place);
         let stop = stop.clone();
         tokio::spawn(async move {
@@ -121,6 +131,10 @@ struct Watching {
 /// A playing stream.
 struct Player {
     reader: VideoReader,
+    /// The unit handed to the connection, until it is taken.
+    pin: stalls::Pin,
+    /// Told when the client holds too much for too long (`web/stalls.rs`).
+    close: Arc<Notify>,
     rtp: RtpStream,
     codec: Codec,
     metrics: ViewerMetrics,
@@ -210,6 +224,7 @@ impl Connection {
                         Playing::Unit(Some(unit)) => unit,
                         Playing::Unit(None) => return Err(Closed::CameraGone),
                         Playing::Ended(ended) => return Err(Closed::GrantEnded(ended)),
+                        Playing::Stalled => return Err(Closed::Stalled),
                     };
                     if unit.params.codec != player.codec {
                         return Err(Closed::CodecChanged);
@@ -311,8 +326,11 @@ impl Connection {
         let codec = camera.video().params().map_or(Codec::H264, |p| p.codec);
         let (seq, base, ssrc) = self.session.start;
         let cname = format!("remotecam {}", camera.name());
+        let close = Arc::new(Notify::new());
         self.player = Some(Player {
             reader: camera.video().reader(),
+            pin: self.context.stalls.viewer(Arc::clone(&close)),
+            close,
             rtp: RtpStream::new(channel, ssrc, seq, base, cname),
             codec,
             metrics: ViewerMetrics::new(counts, ViewerKind::Rtsp),
@@ -331,6 +349,8 @@ enum Playing {
     /// The next unit (`None`: the camera is gone).
     Unit(Option<Arc<crate::video::AccessUnit>>),
     Ended(Ended),
+    /// The client held a unit too long while others were held too.
+    Stalled,
 }
 
 /// The playing stream's next unit, or the end of its grant; never, while nothing plays.
@@ -338,9 +358,16 @@ async fn playing(player: &mut Option<Player>) -> Playing {
     let Some(p) = player else {
         return std::future::pending().await;
     };
+    p.pin.asked();
     tokio::select! {
-        unit = p.reader.next() => Playing::Unit(unit),
+        unit = p.reader.next() => {
+            if let Some(unit) = &unit {
+                p.pin.handed(&unit.data);
+            }
+            Playing::Unit(unit)
+        }
         ended = p.ended.as_mut() => Playing::Ended(ended),
+        () = p.close.notified() => Playing::Stalled,
     }
 }
 

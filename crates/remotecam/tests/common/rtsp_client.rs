@@ -48,7 +48,11 @@ impl RawRtsp {
         socket
             .bind(SocketAddr::new(from.parse().unwrap(), 0))
             .unwrap();
-        let stream = socket.connect(to).await.unwrap();
+        RawRtsp::on(socket.connect(to).await.unwrap())
+    }
+
+    /// A client on a connection made by the test.
+    pub fn on(stream: TcpStream) -> RawRtsp {
         RawRtsp {
             stream,
             buf: Vec::new(),
