@@ -233,3 +233,28 @@ async fn retina_receives_the_units_the_camera_sent_untouched() {
     assert!(run >= 30, "only {run} pictures overlap");
     assert_eq!(through[from..from + run], direct[at..at + run]);
 }
+
+#[tokio::test]
+async fn a_jpeg_camera_is_encoded_once_whatever_the_number_of_clients() {
+    let hub = Hub::with_config(
+        "[cameras.pattern]\nsource = \"test:?width=320&height=240&fps=15\"\n",
+        &[],
+    );
+    let url = format!("rtsp://{}/pattern", hub.rtsp);
+    let (a, b, c) = tokio::join!(
+        retina_pictures(&url, None, 40),
+        retina_pictures(&url, None, 40),
+        retina_pictures(&url, None, 40)
+    );
+    // One encoder's output: the clients' pictures are the same bytes where they
+    // overlap (each started at the keyframe it found).
+    for other in [&b, &c] {
+        let at = other
+            .iter()
+            .position(|p| p == &a[a.len() - 1])
+            .or_else(|| a.iter().position(|p| p == &other[other.len() - 1]));
+        assert!(at.is_some(), "the clients' pictures are not the same encoder's");
+    }
+    let status = hub.camera("pattern").await;
+    assert_eq!(status["encoding"], true, "{status}");
+}
