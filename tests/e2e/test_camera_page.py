@@ -132,4 +132,9 @@ def test_addresses_carry_the_token_unless_the_clients_address_is_trusted(make_hu
         links = page.eval_on_selector_all("#urls a", "els => els.map(e => e.textContent)")
         suffix = f"?token={hub.token}" if wanted else ""
         assert hub.url(f"/api/cameras/door/stream.mjpg{suffix}") in links, (args, links)
+        assert hub.url(f"/api/cameras/door/stream.mp4{suffix}") in links, (args, links)
+        # RTSP, for NVRs and Home Assistant: the token as the URL's password.
+        password = f"remotecam:{hub.token}@" if wanted else ""
+        codes = page.eval_on_selector_all("#urls code", "els => els.map(e => e.textContent)")
+        assert f"rtsp://{password}127.0.0.1:{hub.rtsp_port}/door" in codes, (args, codes)
         page.close()

@@ -7,14 +7,13 @@ $("title").textContent = name;
 document.title = `${name} · remotecam`;
 const path = `/api/cameras/${encodeURIComponent(name)}`;
 
-// The camera's addresses on both of the hub's ports. Over HTTPS, the plain-HTTP ones
+// The camera's addresses: RTSP, and on both of the hub's HTTP ports. Over HTTPS, the plain-HTTP ones
 // come first: players (VLC, OpenCV, Home Assistant) refuse the self-signed certificate.
 // A program needs the token unless its address is trusted as this page's is (the hub's
 // own machine, by default): it is in the addresses when this page was opened with it.
 async function showAddresses() {
-  let info = {}, cam = {};
+  let info = {};
   try { info = await api("/api/info"); } catch {}
-  try { cam = await api(path); } catch {}
   const host = location.hostname.includes(":") ? `[${location.hostname}]` : location.hostname;
   const token = info.token && !info.trusted ? `?token=${info.token}` : "";
   const origins = [];
@@ -22,9 +21,15 @@ async function showAddresses() {
   if (info.https_port && location.protocol === "https:") origins.push(["HTTPS", `https://${host}:${info.https_port}`]);
   if (!origins.length) origins.push([location.protocol.slice(0, -1).toUpperCase(), location.origin]);
   const rows = [];
+  // RTSP first: what NVRs, Home Assistant, Frigate and VLC take, the token as the
+  // password where a program needs it (as /api/cameras gives it in rtsp_url).
+  if (info.rtsp_port) {
+    const password = token ? `remotecam:${info.token}@` : "";
+    rows.push(["RTSP", `rtsp://${password}${host}:${info.rtsp_port}/${encodeURIComponent(name)}`, false]);
+  }
   for (const [scheme, origin] of origins) {
     const ws = origin.replace(/^http/, "ws");
-    if (cam.source === "rtsp") rows.push([`MP4 video (${scheme})`, `${origin}${path}/stream.mp4${token}`, true]);
+    rows.push([`MP4 video (${scheme})`, `${origin}${path}/stream.mp4${token}`, true]);
     rows.push([`MJPEG (${scheme})`, `${origin}${path}/stream.mjpg${token}`, true]);
     rows.push([`Snapshot (${scheme})`, `${origin}${path}/snapshot.jpg${token}`, true]);
     rows.push([`WebSocket (${scheme})`, `${ws}${path}/ws${token}`, false]);
@@ -42,9 +47,9 @@ async function showAddresses() {
     tr.append(td, value);
     return tr;
   }));
-  const first = rows[0][1];
+  const first = rows.find(([label]) => label.startsWith("MJPEG"))[1];
   const help = [];
-  if (!token) help.push("From another machine add ?token=… (the token the hub printed).");
+  if (!token) help.push("From another machine add ?token=… (the token the hub printed), or for RTSP rtsp://remotecam:<token>@….");
   help.push(`OpenCV: cv2.VideoCapture("${first}")`);
   $("urls-help").textContent = help.join(" ");
   showRole(info);

@@ -83,7 +83,10 @@ impl Api {
             peers: Arc::new([]),
             s3: None,
             hosts: Arc::new(HostNames::new("contract", [])),
-            ports: Ports::default(),
+            ports: Ports {
+                rtsp: Some(8554),
+                ..Ports::default()
+            },
             stalls: Default::default(),
         };
         Api {
@@ -128,6 +131,11 @@ async fn cameras_are_listed_with_the_documented_keys() {
     assert_eq!(
         (list[0]["name"].clone(), list[0]["width"].clone()),
         ("yard".into(), 64.into())
+    );
+    // As the client reached the hub, with the token it sent as the password.
+    assert_eq!(
+        list[0]["rtsp_url"],
+        format!("rtsp://remotecam:{TOKEN}@127.0.0.1:8554/yard").as_str()
     );
     // One camera's answer is its entry in the list (but for its age, which moves on
     // between the two requests).

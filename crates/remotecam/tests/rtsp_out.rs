@@ -253,7 +253,10 @@ async fn a_jpeg_camera_is_encoded_once_whatever_the_number_of_clients() {
             .iter()
             .position(|p| p == &a[a.len() - 1])
             .or_else(|| a.iter().position(|p| p == &other[other.len() - 1]));
-        assert!(at.is_some(), "the clients' pictures are not the same encoder's");
+        assert!(
+            at.is_some(),
+            "the clients' pictures are not the same encoder's"
+        );
     }
     let status = hub.camera("pattern").await;
     assert_eq!(status["encoding"], true, "{status}");

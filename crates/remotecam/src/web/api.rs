@@ -29,28 +29,74 @@ pub(super) struct CameraView {
     recording: RecordingState,
     /// A browser camera's phone, as its publisher page reports it.
     health: Option<Health>,
+    /// The camera's RTSP address as this client reached the hub, with the token it sent
+    /// as the password unless its address is trusted; `None` while RTSP is not served.
+    rtsp_url: Option<String>,
+}
+
+/// What a camera's view needs of the request: how the client reached the hub, and
+/// whether its addresses need the token it sent.
+pub(super) struct Asker {
+    host: String,
+    token: Option<String>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Asker {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Asker, Self::Rejection> {
+        let authority = super::guard::authority(&parts.headers, &parts.uri).unwrap_or("");
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => format!("[{}]", v6.split(']').next().unwrap_or("")),
+            None => authority.split(':').next().unwrap_or("").to_owned(),
+        };
+        let trusted = parts
+            .extensions
+            .get::<super::guard::PeerTrusted>()
+            .is_some_and(|t| t.0);
+        let token = parts
+            .extensions
+            .get::<Grant>()
+            .and_then(Grant::token)
+            .filter(|_| !trusted)
+            .map(str::to_owned);
+        Ok(Asker { host, token })
+    }
 }
 
 /// `GET /api/cameras`: every camera the grant sees, with its status, by name.
 pub(super) async fn list_cameras(
     State(state): State<AppState>,
     Extension(grant): Extension<Grant>,
+    asker: Asker,
 ) -> Json<Vec<CameraView>> {
     let seen = state.hub.list();
     let seen = seen.iter().filter(|e| grant.sees(e.camera.name()));
-    Json(seen.map(|e| view(&state, e)).collect())
+    Json(seen.map(|e| view(&state, e, &asker)).collect())
 }
 
-fn view(state: &AppState, entry: &Entry) -> CameraView {
+fn view(state: &AppState, entry: &Entry, asker: &Asker) -> CameraView {
     // Each borrow in its own statement (see `motion::view`).
     let motion_enabled = entry.motion.settings.borrow().enabled;
     let in_event = entry.motion.status.borrow().in_event;
+    let rtsp_url = state.ports.rtsp.map(|port| {
+        let password = match &asker.token {
+            Some(token) => format!("remotecam:{token}@"),
+            None => String::new(),
+        };
+        let name = entry.camera.name();
+        format!("rtsp://{password}{}:{port}/{name}", asker.host)
+    });
     CameraView {
         camera: entry.camera.status(),
         motion_enabled,
         in_event,
         recording: super::motion::recording(state, &entry.motion).state,
         health: entry.health.now(),
+        rtsp_url,
     }
 }
 
@@ -58,9 +104,10 @@ fn view(state: &AppState, entry: &Entry) -> CameraView {
 pub(super) async fn camera_status(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    asker: Asker,
 ) -> Result<Json<CameraView>, AppError> {
     let entry = state.entry(&name)?;
-    Ok(Json(view(&state, &entry)))
+    Ok(Json(view(&state, &entry, &asker)))
 }
 
 /// `DELETE /api/cameras/{name}`: forgets an offline camera.
