@@ -13,6 +13,8 @@ say() { printf '\n== %s\n' "$*"; }
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
+# curl, as dashboards and scripts read the drop-in URLs.
+command -v curl >/dev/null || need+=(curl)
 command -v cmake >/dev/null || need+=(cmake)
 command -v nasm >/dev/null || need+=(nasm)
 # FFmpeg's H.264 decoder (RTSP cameras' pictures), linked from Debian's libavcodec;

@@ -3,6 +3,7 @@
 //! **API boundary:** every path under `/api` and the page paths are a contract used by
 //! tools outside this repository (see `docs/api.md`); add, never rename.
 
+mod aliases;
 mod api;
 mod events;
 mod guard;
@@ -110,7 +111,7 @@ pub fn app(state: AppState) -> Router {
         .route("/tokens", get(tokens::list).post(tokens::add))
         .route("/tokens/{id}", delete(tokens::revoke))
         .fallback(api::not_found);
-    Router::new()
+    let own = Router::new()
         .nest("/api", api)
         .route("/", get(pages::dashboard))
         .route("/publish", get(pages::publish))
@@ -120,8 +121,12 @@ pub fn app(state: AppState) -> Router {
         .route("/assets/{*path}", get(pages::asset))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
+        .with_state(state.clone());
+    // The drop-in URLs are rewritten before the hub's own routes are chosen.
+    Router::new()
+        .fallback_service(own)
+        .layer(middleware::from_fn_with_state(state, aliases::rewrite))
         .layer(middleware::from_fn(headers::secure))
-        .with_state(state)
 }
 
 pub(crate) fn no_store(response: &mut Response) {
