@@ -6,7 +6,9 @@
 //! (p50/p99, from the frame sequence numbers), and the CPU and peak memory of a process
 //! (`--pid`, the hub, or another MJPEG server for comparison with `--mjpeg-url`).
 //! With `--mp4 N --mp4-url URL` it opens N viewers of an RTSP camera's `stream.mp4`
-//! (fragmented MP4, a fragment per frame: their frame rate is fragments per second).
+//! (fragmented MP4, a fragment per frame: their frame rate is fragments per second),
+//! and with `--rtsp N --rtsp-url URL` N RTSP clients (RTP over TCP; their latency from
+//! the hub's sender reports, the capture time of each frame).
 //!
 //! It shares the machine with what it measures; the report says how much CPU it used
 //! itself, so the reader can judge.
@@ -25,6 +27,8 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
+mod video;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "remotecam-load",
@@ -35,7 +39,7 @@ struct Args {
     #[arg(long, default_value = "http://127.0.0.1:8100")]
     hub: String,
     /// A directory of JPEG files, sent in name order, over and over.
-    #[arg(long, required_unless_present_any = ["mjpeg_url", "mp4_url"])]
+    #[arg(long, required_unless_present_any = ["mjpeg_url", "mp4_url", "rtsp_url"])]
     frames: Option<PathBuf>,
     /// Cameras to publish (0: publish nothing, only view --mjpeg-url or --mp4-url).
     #[arg(long, default_value_t = 1)]
@@ -60,6 +64,12 @@ struct Args {
     /// The fragmented MP4 stream the --mp4 viewers read.
     #[arg(long)]
     mp4_url: Option<String>,
+    /// RTSP clients of --rtsp-url.
+    #[arg(long, default_value_t = 0)]
+    rtsp: usize,
+    /// The `rtsp://` URL the --rtsp clients play (`?token=` if the hub needs one).
+    #[arg(long)]
+    rtsp_url: Option<String>,
     /// Process to measure CPU time and memory of (the hub, or the server of --mjpeg-url).
     #[arg(long)]
     pid: Option<u32>,
@@ -190,9 +200,18 @@ async fn main() -> anyhow::Result<()> {
             .context("--mp4-url must be an http:// URL")?;
         let (addr, path) = rest.split_once('/').unwrap_or((rest, ""));
         for _ in 0..args.mp4 {
-            viewers.push(tokio::spawn(mp4_viewer(
+            viewers.push(tokio::spawn(video::mp4_viewer(
                 addr.to_owned(),
                 format!("/{path}"),
+                Arc::clone(&window),
+                stop_rx.clone(),
+            )));
+        }
+    }
+    if let Some(url) = &args.rtsp_url {
+        for _ in 0..args.rtsp {
+            viewers.push(tokio::spawn(video::rtsp_viewer(
+                url.clone(),
                 Arc::clone(&window),
                 stop_rx.clone(),
             )));
@@ -421,72 +440,6 @@ async fn read_mjpeg(
     }
 }
 
-/// Reads a fragmented MP4 stream with HTTP/1.0, counting its fragments (`moof` boxes)
-/// and never copying what they hold.
-async fn mp4_viewer(
-    addr: String,
-    path: String,
-    window: Arc<Window>,
-    mut stop: watch::Receiver<bool>,
-) -> ViewerResult {
-    let mut result = ViewerResult {
-        kind: "mp4",
-        ..Default::default()
-    };
-    let run = read_mp4(&addr, &path, &window, &mut result.frames);
-    tokio::select! {
-        _ = stop.changed() => {}
-        r = run => if let Err(e) = r { result.error = Some(e.to_string()) },
-    }
-    result
-}
-
-async fn read_mp4(addr: &str, path: &str, window: &Window, frames: &mut u64) -> anyhow::Result<()> {
-    let mut s = TcpStream::connect(&addr).await?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .await?;
-    let mut buf = BytesMut::with_capacity(512 * 1024);
-    let mut headers_done = false;
-    // Bytes of the current box still to skip.
-    let mut skip: usize = 0;
-    loop {
-        if skip > 0 {
-            let n = skip.min(buf.len());
-            buf.advance(n);
-            skip -= n;
-        }
-        if skip == 0 {
-            if !headers_done {
-                if let Some(end) = find(&buf, b"\r\n\r\n") {
-                    let head = std::str::from_utf8(&buf[..end]).unwrap_or("");
-                    if !head.starts_with("HTTP/1.") || !head[9..].starts_with("200") {
-                        anyhow::bail!("server answered: {}", head.lines().next().unwrap_or(""));
-                    }
-                    headers_done = true;
-                    buf.advance(end + 4);
-                    continue;
-                }
-            } else if buf.len() >= 8 {
-                let size = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-                if size < 8 {
-                    anyhow::bail!("a box of {size} bytes");
-                }
-                if &buf[4..8] == b"moof" && window.contains(Instant::now()) {
-                    *frames += 1;
-                }
-                skip = size;
-                continue;
-            }
-        }
-        if buf.capacity() - buf.len() < 64 * 1024 {
-            buf.reserve(256 * 1024);
-        }
-        if s.read_buf(&mut buf).await? == 0 {
-            anyhow::bail!("stream ended");
-        }
-    }
-}
-
 async fn ws_viewer(
     url: String,
     times: Arc<SendTimes>,
@@ -600,6 +553,7 @@ fn report(
             args.mjpeg_url
                 .as_deref()
                 .or(args.mp4_url.as_deref())
+                .or(args.rtsp_url.as_deref())
                 .unwrap_or("-")
         ),
         n => println!(
@@ -608,10 +562,11 @@ fn report(
         ),
     }
     println!(
-        "viewers: {} MJPEG + {} WebSocket + {} MP4, measured over {d} s",
+        "viewers: {} MJPEG + {} WebSocket + {} MP4 + {} RTSP, measured over {d} s",
         kinds("mjpeg"),
         kinds("ws"),
-        kinds("mp4")
+        kinds("mp4"),
+        kinds("rtsp")
     );
     println!(
         "viewer fps: min {:.1}  median {:.1}  max {:.1}",
@@ -621,7 +576,7 @@ fn report(
     );
     if !lat.is_empty() {
         println!(
-            "publish-to-receive latency ms: p50 {:.2}  p99 {:.2}  max {:.2}  ({} samples)",
+            "latency ms (frame sent or captured, to received): p50 {:.2}  p99 {:.2}  max {:.2}  ({} samples)",
             percentile(&lat, 0.5),
             percentile(&lat, 0.99),
             lat.last().unwrap(),
@@ -650,7 +605,7 @@ fn report(
     if args.json {
         let json = serde_json::json!({
             "cameras": args.cameras, "fps": args.fps,
-            "mjpeg_viewers": kinds("mjpeg"), "ws_viewers": kinds("ws"), "mp4_viewers": kinds("mp4"),
+            "mjpeg_viewers": kinds("mjpeg"), "ws_viewers": kinds("ws"), "mp4_viewers": kinds("mp4"), "rtsp_viewers": kinds("rtsp"),
             "window_s": d, "published": published, "delivered": delivered,
             "viewer_fps_min": fps.first(), "viewer_fps_median": percentile(&fps, 0.5),
             "latency_ms_p50": (!lat.is_empty()).then(|| percentile(&lat, 0.5)),

@@ -369,6 +369,7 @@ pub async fn run(options: Settings) -> anyhow::Result<()> {
             auth: Arc::clone(&auth),
             connections: Arc::clone(&connections),
             stalls: Arc::clone(&stalls),
+            streams: Arc::default(),
         };
         tokio::spawn(crate::rtsp_server::serve(
             listener,

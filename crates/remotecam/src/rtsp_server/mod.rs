@@ -5,10 +5,11 @@
 //! the packets are made in `rtp.rs`, the description in `sdp.rs`, and the bytes are
 //! read into requests by `remotecam_core::rtsp`.
 //!
-//! A client reads the camera's video bus as `stream.mp4` viewers do: from the newest
-//! keyframe, every unit after it, skipping to the newest keyframe when it falls behind;
-//! a JPEG camera's units come from its one encoder, whatever the number of clients.
-//! Nothing queues per client: the next unit is taken once the last one is written.
+//! A client reads the camera's packets (`shared.rs`: made once for all its clients) as
+//! `stream.mp4` viewers read the video bus: from the newest keyframe, every unit after
+//! it, skipping to the newest keyframe when it falls behind; a JPEG camera's units come
+//! from its one encoder, whatever the number of clients. Nothing queues per client: the
+//! next unit is taken once the last one is written.
 //!
 //! Every connection counts against the hub's connection limits (`listen.rs`); a
 //! request head must arrive whole within [`crate::listen::HEADER_TIMEOUT`], a client
@@ -20,15 +21,16 @@ pub mod access;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
+pub mod shared;
 
 use std::future::Future;
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use remotecam_core::rtsp::{Incoming, Method, Request, RequestReader, Response};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -41,11 +43,10 @@ use crate::counts::ViewerKind;
 use crate::hub::Hub;
 use crate::listen::{Connections, HEADER_TIMEOUT, Place};
 use crate::video::Codec;
-use crate::video::gop::VideoReader;
 use crate::web::metrics::{self, ViewerMetrics};
 use crate::web::stalls::{self, Stalls};
-use rtp::RtpStream;
-use session::{Facts, Lookup, Next, Session};
+use session::{Facts, Lookup, Next, Session, Stream};
+use shared::{Cursor, Packetized, Stamped, Streams};
 use tokio::sync::Notify;
 
 /// The most a unit's packets may take to be written: a client that stopped reading is
@@ -68,6 +69,8 @@ pub struct Context {
     pub connections: Arc<Connections>,
     /// What clients that stopped reading hold, with the HTTP viewers' (`web/stalls.rs`).
     pub stalls: Arc<Stalls>,
+    /// The cameras' packets, made once for all their clients.
+    pub streams: Arc<Streams>,
 }
 
 /// Serves RTSP on `listener` until `stop` becomes true.
@@ -125,21 +128,25 @@ enum Closed {
 /// runs while it is held), from its DESCRIBE on.
 struct Watching {
     camera: Arc<Camera>,
+    stream: Arc<Packetized>,
+    /// The place a PLAY's `RTP-Info` was told of, for the stream it starts.
+    cursor: Option<Cursor>,
     _guard: ViewerGuard,
 }
 
 /// A playing stream.
 struct Player {
-    reader: VideoReader,
+    stream: Arc<Packetized>,
+    cursor: Cursor,
+    /// The interleaved channel the client asked for (its RTCP on the next).
+    channel: u8,
     /// The unit handed to the connection, until it is taken.
     pin: stalls::Pin,
-    /// Told when the client holds too much for too long (`web/stalls.rs`).
-    close: Arc<Notify>,
-    rtp: RtpStream,
     codec: Codec,
     metrics: ViewerMetrics,
-    /// Completes when the grant that let the client in ends.
-    ended: Pin<Box<dyn Future<Output = Ended> + Send>>,
+    /// Completes when the client must stop: the grant that let it in ended, or it held
+    /// too much for too long (`web/stalls.rs`). Made once, polled with every unit.
+    stop: Pin<Box<dyn Future<Output = Closed> + Send>>,
 }
 
 struct Connection {
@@ -155,12 +162,9 @@ struct Connection {
 
 impl Connection {
     fn new(context: Context, peer: SocketAddr, place: Place) -> Connection {
-        let random = random_u64();
-        let ids = random_u64();
         let session = Session::new(
-            format!("{ids:016x}"),
             format!("{:016x}", random_u64()),
-            (random as u16, (random >> 16) as u32, (ids >> 32) as u32),
+            format!("{:016x}", random_u64()),
         );
         Connection {
             context,
@@ -184,10 +188,13 @@ impl Connection {
         let mut last_request = Instant::now();
         let mut head_started: Option<Instant> = None;
         loop {
+            // A playing client has no deadline but its writes'.
             let deadline = match (head_started, self.player.is_some()) {
-                (Some(at), _) => at + HEADER_TIMEOUT,
-                (None, false) => last_request + Duration::from_secs(session::SESSION_TIMEOUT_SECS),
-                (None, true) => Instant::now() + Duration::from_secs(3600),
+                (Some(at), _) => Some(at + HEADER_TIMEOUT),
+                (None, false) => {
+                    Some(last_request + Duration::from_secs(session::SESSION_TIMEOUT_SECS))
+                }
+                (None, true) => None,
             };
             tokio::select! {
                 read = rd.read_buf(&mut buf) => {
@@ -220,23 +227,25 @@ impl Connection {
                 }
                 event = playing(&mut self.player) => {
                     let player = self.player.as_mut().expect("a player");
-                    let unit = match event {
-                        Playing::Unit(Some(unit)) => unit,
+                    let stamped = match event {
+                        Playing::Unit(Some(stamped)) => stamped,
                         Playing::Unit(None) => return Err(Closed::CameraGone),
-                        Playing::Ended(ended) => return Err(Closed::GrantEnded(ended)),
-                        Playing::Stalled => return Err(Closed::Stalled),
+                        Playing::Stop(why) => return Err(why),
                     };
-                    if unit.params.codec != player.codec {
+                    if stamped.unit.params.codec != player.codec {
                         return Err(Closed::CodecChanged);
                     }
-                    let packets = player.rtp.unit(&unit);
-                    let skipped = std::mem::take(&mut player.reader.skipped);
-                    tokio::time::timeout(STALL_TIMEOUT, write_chunks(&mut wr, &packets.chunks))
-                        .await
-                        .map_err(|_| Closed::Stalled)??;
-                    player.metrics.frame(skipped, packets.bytes);
+                    let packets = shared::on_channel(&stamped.packets, player.channel);
+                    let skipped = std::mem::take(&mut player.cursor.skipped);
+                    // The stall timer starts only if the socket does not take them at once.
+                    tokio::select! {
+                        biased;
+                        written = wr.write_all(&packets) => written?,
+                        () = tokio::time::sleep(STALL_TIMEOUT) => return Err(Closed::Stalled),
+                    }
+                    player.metrics.frame(skipped, packets.len());
                 }
-                () = tokio::time::sleep_until(deadline) => return Err(Closed::Silent),
+                () = until(deadline) => return Err(Closed::Silent),
                 () = stopped(&mut stop) => return Ok(()),
             }
         }
@@ -269,7 +278,7 @@ impl Connection {
         };
         let camera = match named {
             Some(name) if access.as_ref().is_ok_and(|a| a.grant.sees(name)) => {
-                self.lookup(name).await
+                self.lookup(name, request.method).await
             }
             _ => Lookup::Unnamed,
         };
@@ -288,32 +297,51 @@ impl Connection {
     }
 
     /// The camera `name` and its video's parameters, waiting for its first video; from
-    /// here on the connection wants the camera's video.
-    async fn lookup(&mut self, name: &str) -> Lookup {
+    /// here on the connection wants the camera's video. For a PLAY, where the stream
+    /// will start.
+    async fn lookup(&mut self, name: &str, method: Method) -> Lookup {
         let Some(entry) = self.context.hub.entry(name) else {
             return Lookup::Missing;
         };
-        let watching = match &self.watching {
+        let watching = match &mut self.watching {
             Some(w) if w.camera.name() == name => w,
             Some(_) => return Lookup::Unnamed,
             None => self.watching.insert(Watching {
                 _guard: entry.camera.video_viewer(),
+                stream: self.context.streams.of(&entry.camera),
                 camera: entry.camera,
+                cursor: None,
             }),
         };
         let bus = watching.camera.video();
-        if let Some(params) = bus.params() {
-            return Lookup::Video(params);
+        let params = match bus.params() {
+            Some(params) => params,
+            None => {
+                let mut reader = bus.reader();
+                match tokio::time::timeout(FIRST_VIDEO_WAIT, reader.next()).await {
+                    Ok(Some(unit)) => Arc::clone(&unit.params),
+                    _ => return Lookup::NoVideo,
+                }
+            }
+        };
+        let mut first = None;
+        if method == Method::Play && watching.cursor.is_none() {
+            let cursor = watching.stream.cursor();
+            first = watching
+                .stream
+                .peek(&cursor)
+                .map(|s| (s.first_seq, s.timestamp));
+            watching.cursor = Some(cursor);
         }
-        let mut reader = bus.reader();
-        match tokio::time::timeout(FIRST_VIDEO_WAIT, reader.next()).await {
-            Ok(Some(unit)) => Lookup::Video(Arc::clone(&unit.params)),
-            _ => Lookup::NoVideo,
-        }
+        Lookup::Video(Stream {
+            params,
+            ssrc: watching.stream.ssrc(),
+            first,
+        })
     }
 
     fn play(&mut self, grant: Grant, channel: u8) -> Result<(), Closed> {
-        let Some(watching) = &self.watching else {
+        let Some(watching) = &mut self.watching else {
             return Err(Closed::CameraGone);
         };
         let camera = &watching.camera;
@@ -324,19 +352,32 @@ impl Connection {
             .ok_or(Closed::CameraGone)?
             .counts;
         let codec = camera.video().params().map_or(Codec::H264, |p| p.codec);
-        let (seq, base, ssrc) = self.session.start;
-        let cname = format!("remotecam {}", camera.name());
+        let stream = Arc::clone(&watching.stream);
+        let cursor = watching.cursor.take().unwrap_or_else(|| stream.cursor());
         let close = Arc::new(Notify::new());
         self.player = Some(Player {
-            reader: camera.video().reader(),
+            stream,
+            cursor,
+            channel,
             pin: self.context.stalls.viewer(Arc::clone(&close)),
-            close,
-            rtp: RtpStream::new(channel, ssrc, seq, base, cname),
             codec,
             metrics: ViewerMetrics::new(counts, ViewerKind::Rtsp),
-            ended: Box::pin(async move { grant.ended().await }),
+            stop: Box::pin(async move {
+                tokio::select! {
+                    ended = grant.ended() => Closed::GrantEnded(ended),
+                    () = close.notified() => Closed::Stalled,
+                }
+            }),
         });
         Ok(())
+    }
+}
+
+/// Completes at `deadline`; never without one.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -347,56 +388,27 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 enum Playing {
     /// The next unit (`None`: the camera is gone).
-    Unit(Option<Arc<crate::video::AccessUnit>>),
-    Ended(Ended),
-    /// The client held a unit too long while others were held too.
-    Stalled,
+    Unit(Option<Arc<Stamped>>),
+    /// The client must stop.
+    Stop(Closed),
 }
 
-/// The playing stream's next unit, or the end of its grant; never, while nothing plays.
+/// The playing stream's next unit, or why the client must stop; never, while nothing
+/// plays.
 async fn playing(player: &mut Option<Player>) -> Playing {
     let Some(p) = player else {
         return std::future::pending().await;
     };
     p.pin.asked();
     tokio::select! {
-        unit = p.reader.next() => {
-            if let Some(unit) = &unit {
-                p.pin.handed(&unit.data);
+        stamped = p.stream.next(&mut p.cursor) => {
+            if let Some(stamped) = &stamped {
+                p.pin.handed(&stamped.packets);
             }
-            Playing::Unit(unit)
+            Playing::Unit(stamped)
         }
-        ended = p.ended.as_mut() => Playing::Ended(ended),
-        () = p.close.notified() => Playing::Stalled,
+        why = p.stop.as_mut() => Playing::Stop(why),
     }
-}
-
-/// Writes `chunks` in order, as few writes as the socket takes.
-async fn write_chunks<W: AsyncWrite + Unpin>(w: &mut W, chunks: &[Bytes]) -> io::Result<()> {
-    let (mut i, mut offset) = (0, 0);
-    while i < chunks.len() {
-        let slices: Vec<IoSlice<'_>> = std::iter::once(&chunks[i][offset..])
-            .chain(chunks[i + 1..].iter().map(|c| &c[..]))
-            .take(256)
-            .map(IoSlice::new)
-            .collect();
-        let mut written = w.write_vectored(&slices).await?;
-        if written == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        while written > 0 {
-            let left = chunks[i].len() - offset;
-            if written >= left {
-                written -= left;
-                i += 1;
-                offset = 0;
-            } else {
-                offset += written;
-                written = 0;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A random number, for the session's ids and the Digest nonce. (Without system

@@ -1,11 +1,10 @@
-//! One client's RTP stream of a camera's access units, interleaved in its RTSP
-//! connection (RFC 2326 10.12), sans I/O: H.264 per RFC 6184 (single NAL unit packets
-//! and FU-A), H.265 per RFC 7798 (single NAL unit packets and FU), RTCP sender reports
-//! (RFC 3550 6.4.1) with the CNAME.
+//! An RTP stream of a camera's access units, interleaved as in an RTSP connection (RFC
+//! 2326 10.12), sans I/O: H.264 per RFC 6184 (single NAL unit packets and FU-A), H.265
+//! per RFC 7798 (single NAL unit packets and FU), RTCP sender reports (RFC 3550 6.4.1)
+//! with the CNAME. `shared.rs` makes one per camera and puts each unit's packets in one
+//! buffer, which all its clients write.
 //!
-//! A unit's bytes are not copied: each packet is its headers (made here, for this
-//! client's sequence numbers and timestamps) and a slice of the unit's shared buffer,
-//! written with one vectored write.
+//! A unit is cut without copying: each packet is its headers and a slice of the unit.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -43,6 +42,9 @@ pub struct RtpStream {
 pub struct Packets {
     pub chunks: Vec<Bytes>,
     pub bytes: usize,
+    /// The first packet's sequence number and the unit's RTP time (a PLAY's `RTP-Info`).
+    pub first_seq: u16,
+    pub timestamp: u32,
 }
 
 impl Packets {
@@ -82,24 +84,28 @@ impl RtpStream {
     pub fn unit(&mut self, unit: &AccessUnit) -> Packets {
         let codec = unit.params.codec;
         let timestamp = self.timestamp(unit.pts);
-        let mut nals: Vec<Bytes> = Vec::new();
-        if unit.keyframe && !carries_parameter_sets(codec, &unit.data) {
-            nals.extend(unit.params.parameter_sets.iter().cloned());
-        }
-        let mut rest = &unit.data[..];
-        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
-            let len = u32::from_be_bytes(*len) as usize;
-            let Some(nal) = tail.get(..len) else { break };
-            if !nal.is_empty() {
-                let at = unit.data.len() - tail.len();
-                nals.push(unit.data.slice(at..at + len));
-            }
-            rest = &tail[len..];
-        }
-        let mut out = Packets::default();
-        let last = nals.len().saturating_sub(1);
-        for (i, nal) in nals.iter().enumerate() {
-            self.nal(&mut out, codec, nal, timestamp, i == last);
+        let sets = match unit.keyframe && !carries_parameter_sets(codec, &unit.data) {
+            true => &unit.params.parameter_sets[..],
+            false => &[],
+        };
+        let mut nals = sets
+            .iter()
+            .cloned()
+            .chain(nal_units(&unit.data))
+            .filter(|n| !n.is_empty())
+            .peekable();
+        // Every packet's headers in one buffer, split off as they are written.
+        let packets = unit.data.len() / MAX_PAYLOAD + 4;
+        let mut heads = BytesMut::with_capacity(20 * packets);
+        let mut out = Packets {
+            chunks: Vec::with_capacity(2 * packets + 1),
+            bytes: 0,
+            first_seq: self.seq,
+            timestamp,
+        };
+        while let Some(nal) = nals.next() {
+            let last = nals.peek().is_none();
+            self.nal(&mut out, &mut heads, codec, nal, timestamp, last);
         }
         let at = unit.captured_at.unwrap_or(unit.received_at);
         let due = self
@@ -113,56 +119,91 @@ impl RtpStream {
     }
 
     /// One NAL unit as one packet, or as fragments when it does not fit.
-    fn nal(&mut self, out: &mut Packets, codec: Codec, nal: &Bytes, timestamp: u32, last: bool) {
+    fn nal(
+        &mut self,
+        out: &mut Packets,
+        heads: &mut BytesMut,
+        codec: Codec,
+        nal: Bytes,
+        timestamp: u32,
+        last: bool,
+    ) {
         if nal.len() <= MAX_PAYLOAD {
-            let head = self.header(nal.len(), timestamp, last, &[]);
-            out.push(head);
-            out.push(nal.clone());
+            self.header(heads, nal.len(), timestamp, last, &[]);
+            out.push(heads.split().freeze());
+            out.push(nal);
             return;
         }
         // The fragmentation unit's header(s) replace the NAL unit's own: H.264's FU-A
         // (RFC 6184 5.8), H.265's FU (RFC 7798 4.4.3).
-        let (indicator, kind, skip): (Vec<u8>, u8, usize) = match codec {
+        let (indicator, kind, skip) = match codec {
             Codec::H265 => (
-                vec![(nal[0] & 0x81) | (49 << 1), nal[1]],
+                [(nal[0] & 0x81) | (49 << 1), nal[1]],
                 (nal[0] >> 1) & 0x3F,
                 2,
             ),
-            _ => (vec![(nal[0] & 0xE0) | 28], nal[0] & 0x1F, 1),
+            _ => ([(nal[0] & 0xE0) | 28, 0], nal[0] & 0x1F, 1),
         };
         let body = nal.slice(skip.min(nal.len())..);
-        let room = MAX_PAYLOAD - indicator.len() - 1;
+        let room = MAX_PAYLOAD - skip - 1;
         let pieces = body.len().div_ceil(room);
         for i in 0..pieces {
             let piece = body.slice(i * room..((i + 1) * room).min(body.len()));
             let start = if i == 0 { 0x80 } else { 0 };
             let end = if i + 1 == pieces { 0x40 } else { 0 };
-            let mut fu = indicator.clone();
-            fu.push(start | end | kind);
-            let head = self.header(fu.len() + piece.len(), timestamp, last && end != 0, &fu);
-            out.push(head);
+            let mut fu = [0u8; 3];
+            fu[..skip].copy_from_slice(&indicator[..skip]);
+            fu[skip] = start | end | kind;
+            let fu = &fu[..=skip];
+            self.header(
+                heads,
+                fu.len() + piece.len(),
+                timestamp,
+                last && end != 0,
+                fu,
+            );
+            out.push(heads.split().freeze());
             out.push(piece);
         }
     }
 
-    /// The interleaved frame's and the RTP packet's headers (RFC 3550 5.1), and `extra`
-    /// (a fragmentation unit's header), for a packet of `payload` bytes.
-    fn header(&mut self, payload: usize, timestamp: u32, marker: bool, extra: &[u8]) -> Bytes {
-        let rtp_len = 12 + payload;
-        let mut b = BytesMut::with_capacity(4 + 12 + extra.len());
-        b.put_u8(b'$');
-        b.put_u8(self.channel);
-        b.put_u16(rtp_len as u16);
-        b.put_u8(0x80);
-        b.put_u8(u8::from(marker) << 7 | PAYLOAD_TYPE);
-        b.put_u16(self.seq);
-        b.put_u32(timestamp);
-        b.put_u32(self.ssrc);
-        b.put_slice(extra);
+    /// Writes the interleaved frame's and the RTP packet's headers (RFC 3550 5.1), and
+    /// `extra` (a fragmentation unit's header), for a packet of `payload` bytes.
+    fn header(
+        &mut self,
+        b: &mut BytesMut,
+        payload: usize,
+        timestamp: u32,
+        marker: bool,
+        extra: &[u8],
+    ) {
+        let [len_hi, len_lo] = ((12 + payload) as u16).to_be_bytes();
+        let [seq_hi, seq_lo] = self.seq.to_be_bytes();
+        let [t0, t1, t2, t3] = timestamp.to_be_bytes();
+        let [s0, s1, s2, s3] = self.ssrc.to_be_bytes();
+        let marked = u8::from(marker) << 7 | PAYLOAD_TYPE;
+        b.extend_from_slice(&[
+            b'$',
+            self.channel,
+            len_hi,
+            len_lo,
+            0x80,
+            marked,
+            seq_hi,
+            seq_lo,
+            t0,
+            t1,
+            t2,
+            t3,
+            s0,
+            s1,
+            s2,
+            s3,
+        ]);
+        b.extend_from_slice(extra);
         self.seq = self.seq.wrapping_add(1);
         self.packets = self.packets.wrapping_add(1);
         self.octets = self.octets.wrapping_add(payload as u32);
-        b.freeze()
     }
 
     /// A sender report and the source's CNAME (a compound RTCP packet, RFC 3550 6.1),
@@ -194,6 +235,19 @@ impl RtpStream {
         b.put_bytes(0, 4 + rtcp_len - b.len());
         b.freeze()
     }
+}
+
+/// A unit's NAL units (4-byte lengths), as slices of it; up to one whose length runs
+/// past its end.
+fn nal_units(data: &Bytes) -> impl Iterator<Item = Bytes> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let len = u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?) as usize;
+        let start = at + 4;
+        let end = start.checked_add(len).filter(|&end| end <= data.len())?;
+        at = end;
+        Some(data.slice(start..end))
+    })
 }
 
 /// Whether a unit (4-byte lengths) holds its own sequence parameter set.

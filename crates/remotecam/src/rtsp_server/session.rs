@@ -41,7 +41,17 @@ pub enum Lookup {
     /// The camera is there, with no video yet (offline, or its encoder did not start
     /// in time).
     NoVideo,
-    Video(Arc<VideoParams>),
+    Video(Stream),
+}
+
+/// A camera's video as its RTSP clients get it (`shared.rs`).
+#[derive(Debug)]
+pub struct Stream {
+    pub params: Arc<VideoParams>,
+    pub ssrc: u32,
+    /// The sequence number and RTP time of the first packet a PLAY would send, when
+    /// there is one already.
+    pub first: Option<(u16, u32)>,
 }
 
 /// What the connection does after sending the response.
@@ -70,9 +80,6 @@ pub struct Session {
     /// The interleaved channels of the stream, once set up.
     channels: Option<(u8, u8)>,
     playing: bool,
-    /// The first sequence number and RTP time of the stream (for `RTP-Info`), and its
-    /// SSRC; random, made by the listener.
-    pub start: (u16, u32, u32),
 }
 
 /// The camera a request path names: its first segment (`/door`, `/door/`,
@@ -84,14 +91,13 @@ pub fn camera_of(request: &Request) -> Option<&str> {
 }
 
 impl Session {
-    pub fn new(id: String, nonce: String, start: (u16, u32, u32)) -> Session {
+    pub fn new(id: String, nonce: String) -> Session {
         Session {
             id,
             nonce,
             camera: None,
             channels: None,
             playing: false,
-            start,
         }
     }
 
@@ -163,8 +169,8 @@ impl Session {
             let what = "one camera per connection: open another for another camera";
             return (failed(reply, Status::BadRequest, what), Next::Continue);
         }
-        let params = match facts.camera {
-            Lookup::Video(params) => params,
+        let stream = match facts.camera {
+            Lookup::Video(stream) => stream,
             Lookup::Missing | Lookup::Unnamed => {
                 let what = format!("no camera named '{}' on this hub", excerpt(name));
                 return (failed(reply, Status::NotFound, &what), Next::Continue);
@@ -179,9 +185,9 @@ impl Session {
         };
         self.camera = Some(name.to_owned());
         match request.method {
-            Method::Describe => (self.describe(reply, request, name, &params), Next::Continue),
-            Method::Setup => (self.setup(reply, request), Next::Continue),
-            _ => self.play(reply, request, name, admitted.grant),
+            Method::Describe => (self.describe(reply, request, name, &stream), Next::Continue),
+            Method::Setup => (self.setup(reply, request, &stream), Next::Continue),
+            _ => self.play(reply, request, name, admitted.grant, &stream),
         }
     }
 
@@ -214,7 +220,7 @@ impl Session {
         reply: Response,
         request: &Request,
         name: &str,
-        params: &VideoParams,
+        stream: &Stream,
     ) -> Response {
         let base = content_base(request, name);
         // The stream's URL in full, with the query the client sent (`?token=`): a
@@ -223,13 +229,13 @@ impl Session {
             Some(query) => format!("{base}{}?{query}", sdp::TRACK),
             None => format!("{base}{}", sdp::TRACK),
         };
-        let sdp = sdp::describe(name, &control, u64::from(self.start.2), params);
+        let sdp = sdp::describe(name, &control, u64::from(stream.ssrc), &stream.params);
         reply
             .header("Content-Base", base)
             .body("application/sdp", sdp)
     }
 
-    fn setup(&mut self, reply: Response, request: &Request) -> Response {
+    fn setup(&mut self, reply: Response, request: &Request, stream: &Stream) -> Response {
         if self.playing {
             let what = "the stream is playing already";
             return failed(reply, Status::MethodNotValidInThisState, what);
@@ -249,7 +255,7 @@ impl Session {
                 "Transport",
                 format!(
                     "RTP/AVP/TCP;unicast;interleaved={a}-{b};ssrc={:08X};mode=\"PLAY\"",
-                    self.start.2
+                    stream.ssrc
                 ),
             )
             .header(
@@ -264,6 +270,7 @@ impl Session {
         request: &Request,
         name: &str,
         grant: Grant,
+        stream: &Stream,
     ) -> (Response, Next) {
         let Some((channel, _)) = self.channels else {
             let what = "SETUP the stream before PLAY";
@@ -279,9 +286,14 @@ impl Session {
             return (reply, Next::Continue);
         }
         self.playing = true;
-        let (seq, rtptime, _) = self.start;
-        let url = format!("{}{}", content_base(request, name), sdp::TRACK);
-        let reply = reply.header("RTP-Info", format!("url={url};seq={seq};rtptime={rtptime}"));
+        // Where the stream starts, when a unit is there already (clients do without).
+        let reply = match stream.first {
+            Some((seq, rtptime)) => {
+                let url = format!("{}{}", content_base(request, name), sdp::TRACK);
+                reply.header("RTP-Info", format!("url={url};seq={seq};rtptime={rtptime}"))
+            }
+            None => reply,
+        };
         let next = Next::Play {
             camera: name.to_owned(),
             grant,
@@ -341,7 +353,11 @@ mod tests {
     }
 
     fn video() -> Lookup {
-        Lookup::Video(crate::video::tests::params())
+        Lookup::Video(Stream {
+            params: crate::video::tests::params(),
+            ssrc: 0xCAFE,
+            first: Some((1000, 5000)),
+        })
     }
 
     fn facts(camera: Lookup) -> Facts {
@@ -352,7 +368,7 @@ mod tests {
     }
 
     fn session() -> Session {
-        Session::new("abc123".into(), "n0nce".into(), (1000, 5000, 0xCAFE))
+        Session::new("abc123".into(), "n0nce".into())
     }
 
     fn header<'a>(r: &'a Response, name: &str) -> Vec<&'a str> {

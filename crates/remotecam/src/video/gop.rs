@@ -185,6 +185,12 @@ impl VideoBus {
         tap
     }
 
+    /// Changes with every unit the bus takes: to wait on, for a consumer that reads the
+    /// bus through another (`rtsp_server`'s packets, made once for all its clients).
+    pub fn watch_newest(&self) -> watch::Receiver<u64> {
+        self.newest.subscribe()
+    }
+
     /// A consumer that starts at the newest keyframe (and asks for a newer one).
     pub fn reader(self: &Arc<Self>) -> VideoReader {
         self.ask_keyframe();
