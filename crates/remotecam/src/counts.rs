@@ -108,6 +108,6 @@ mod tests {
             .iter()
             .map(|&k| counts.viewers(k).frames.load(Ordering::Relaxed))
             .collect();
-        assert_eq!(frames, [0, 3, 0]);
+        assert_eq!(frames, [0, 3, 0, 0]);
     }
 }
