@@ -138,16 +138,13 @@ impl Digest {
             )),
             None => md5_hex(&format!("{ha1}:{}:{ha2}", self.nonce)),
         };
-        self.realm == REALM && constant_time_eq(expected.as_bytes(), self.response.as_bytes())
+        self.realm == REALM
+            && crate::auth::constant_time_eq(expected.as_bytes(), self.response.as_bytes())
     }
 }
 
 fn md5_hex(text: &str) -> String {
     crate::auth::hex(&Md5::digest(text.as_bytes()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

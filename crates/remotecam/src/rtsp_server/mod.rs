@@ -411,9 +411,9 @@ async fn playing(player: &mut Option<Player>) -> Playing {
     }
 }
 
-/// A random number, for the session's ids and the Digest nonce. (Without system
+/// A random number, for the session's ids, the Digest nonce and a stream's numbers. (Without system
 /// randomness the hub could not have made its token: it would not be running.)
-fn random_u64() -> u64 {
+pub(super) fn random_u64() -> u64 {
     let mut raw = [0u8; 8];
     let _ = getrandom::fill(&mut raw);
     u64::from_le_bytes(raw)

@@ -4,7 +4,8 @@
 //! with the CNAME. `shared.rs` makes one per camera and puts each unit's packets in one
 //! buffer, which all its clients write.
 //!
-//! A unit is cut without copying: each packet is its headers and a slice of the unit.
+//! A unit's packets go into one buffer, its bytes copied once for all the camera's
+//! clients, each of which writes the buffer as it is.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,10 +21,10 @@ pub const PAYLOAD_TYPE: u8 = 96;
 /// How often a sender report goes out, by the units' clock.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
 
-/// Where one client is in its RTP stream.
+/// Where a camera's RTP stream is: RTP on interleaved channel 0, RTCP on 1 (a client
+/// that asked for others gets them moved, `shared::on_channel`).
 #[derive(Debug)]
 pub struct RtpStream {
-    channel: u8,
     ssrc: u32,
     /// The next packet's sequence number.
     seq: u16,
@@ -37,29 +38,20 @@ pub struct RtpStream {
     cname: String,
 }
 
-/// A unit's packets as chunks to write in order, and a sender report when one is due.
-#[derive(Debug, Default)]
+/// A unit's packets, interleaved one after the other, and a sender report when one is
+/// due.
+#[derive(Debug)]
 pub struct Packets {
-    pub chunks: Vec<Bytes>,
-    pub bytes: usize,
+    pub bytes: Bytes,
     /// The first packet's sequence number and the unit's RTP time (a PLAY's `RTP-Info`).
     pub first_seq: u16,
     pub timestamp: u32,
 }
 
-impl Packets {
-    fn push(&mut self, chunk: Bytes) {
-        self.bytes += chunk.len();
-        self.chunks.push(chunk);
-    }
-}
-
 impl RtpStream {
-    /// A stream on interleaved channel `channel` (RTCP on the next one), starting at
-    /// sequence number `seq` and RTP time `base` (the `RTP-Info` a PLAY answers with).
-    pub fn new(channel: u8, ssrc: u32, seq: u16, base: u32, cname: String) -> RtpStream {
+    /// A stream starting at sequence number `seq` and RTP time `base`.
+    pub fn new(ssrc: u32, seq: u16, base: u32, cname: String) -> RtpStream {
         RtpStream {
-            channel,
             ssrc,
             seq,
             base,
@@ -94,18 +86,12 @@ impl RtpStream {
             .chain(nal_units(&unit.data))
             .filter(|n| !n.is_empty())
             .peekable();
-        // Every packet's headers in one buffer, split off as they are written.
         let packets = unit.data.len() / MAX_PAYLOAD + 4;
-        let mut heads = BytesMut::with_capacity(20 * packets);
-        let mut out = Packets {
-            chunks: Vec::with_capacity(2 * packets + 1),
-            bytes: 0,
-            first_seq: self.seq,
-            timestamp,
-        };
+        let mut out = BytesMut::with_capacity(unit.data.len() + 20 * packets + 64);
+        let first_seq = self.seq;
         while let Some(nal) = nals.next() {
             let last = nals.peek().is_none();
-            self.nal(&mut out, &mut heads, codec, nal, timestamp, last);
+            self.nal(&mut out, codec, &nal, timestamp, last);
         }
         let at = unit.captured_at.unwrap_or(unit.received_at);
         let due = self
@@ -113,25 +99,20 @@ impl RtpStream {
             .is_none_or(|last| at.duration_since(last).unwrap_or_default() >= REPORT_EVERY);
         if due {
             self.last_report = Some(at);
-            out.push(self.sender_report(at, timestamp));
+            self.sender_report(&mut out, at, timestamp);
         }
-        out
+        Packets {
+            bytes: out.freeze(),
+            first_seq,
+            timestamp,
+        }
     }
 
     /// One NAL unit as one packet, or as fragments when it does not fit.
-    fn nal(
-        &mut self,
-        out: &mut Packets,
-        heads: &mut BytesMut,
-        codec: Codec,
-        nal: Bytes,
-        timestamp: u32,
-        last: bool,
-    ) {
+    fn nal(&mut self, out: &mut BytesMut, codec: Codec, nal: &[u8], timestamp: u32, last: bool) {
         if nal.len() <= MAX_PAYLOAD {
-            self.header(heads, nal.len(), timestamp, last, &[]);
-            out.push(heads.split().freeze());
-            out.push(nal);
+            self.header(out, nal.len(), timestamp, last, &[]);
+            out.extend_from_slice(nal);
             return;
         }
         // The fragmentation unit's header(s) replace the NAL unit's own: H.264's FU-A
@@ -144,26 +125,19 @@ impl RtpStream {
             ),
             _ => ([(nal[0] & 0xE0) | 28, 0], nal[0] & 0x1F, 1),
         };
-        let body = nal.slice(skip.min(nal.len())..);
+        let body = &nal[skip.min(nal.len())..];
         let room = MAX_PAYLOAD - skip - 1;
         let pieces = body.len().div_ceil(room);
         for i in 0..pieces {
-            let piece = body.slice(i * room..((i + 1) * room).min(body.len()));
+            let piece = &body[i * room..((i + 1) * room).min(body.len())];
             let start = if i == 0 { 0x80 } else { 0 };
             let end = if i + 1 == pieces { 0x40 } else { 0 };
             let mut fu = [0u8; 3];
             fu[..skip].copy_from_slice(&indicator[..skip]);
             fu[skip] = start | end | kind;
             let fu = &fu[..=skip];
-            self.header(
-                heads,
-                fu.len() + piece.len(),
-                timestamp,
-                last && end != 0,
-                fu,
-            );
-            out.push(heads.split().freeze());
-            out.push(piece);
+            self.header(out, fu.len() + piece.len(), timestamp, last && end != 0, fu);
+            out.extend_from_slice(piece);
         }
     }
 
@@ -183,22 +157,7 @@ impl RtpStream {
         let [s0, s1, s2, s3] = self.ssrc.to_be_bytes();
         let marked = u8::from(marker) << 7 | PAYLOAD_TYPE;
         b.extend_from_slice(&[
-            b'$',
-            self.channel,
-            len_hi,
-            len_lo,
-            0x80,
-            marked,
-            seq_hi,
-            seq_lo,
-            t0,
-            t1,
-            t2,
-            t3,
-            s0,
-            s1,
-            s2,
-            s3,
+            b'$', 0, len_hi, len_lo, 0x80, marked, seq_hi, seq_lo, t0, t1, t2, t3, s0, s1, s2, s3,
         ]);
         b.extend_from_slice(extra);
         self.seq = self.seq.wrapping_add(1);
@@ -208,14 +167,14 @@ impl RtpStream {
 
     /// A sender report and the source's CNAME (a compound RTCP packet, RFC 3550 6.1),
     /// interleaved on the RTCP channel: the wall-clock time of RTP time `timestamp`.
-    fn sender_report(&self, at: SystemTime, timestamp: u32) -> Bytes {
+    fn sender_report(&self, b: &mut BytesMut, at: SystemTime, timestamp: u32) {
         let cname = &self.cname.as_bytes()[..self.cname.len().min(255)];
         // SDES: header, SSRC, CNAME item (type, length, text), END, padded to 32 bits.
         let sdes_len = (4 + 4 + 2 + cname.len() + 1).div_ceil(4) * 4;
         let rtcp_len = 28 + sdes_len;
-        let mut b = BytesMut::with_capacity(4 + rtcp_len);
+        let begin = b.len();
         b.put_u8(b'$');
-        b.put_u8(self.channel.wrapping_add(1));
+        b.put_u8(1);
         b.put_u16(rtcp_len as u16);
         b.put_u8(0x80);
         b.put_u8(200);
@@ -232,8 +191,7 @@ impl RtpStream {
         b.put_u8(1);
         b.put_u8(cname.len() as u8);
         b.put_slice(cname);
-        b.put_bytes(0, 4 + rtcp_len - b.len());
-        b.freeze()
+        b.put_bytes(0, begin + 4 + rtcp_len - b.len());
     }
 }
 
@@ -314,15 +272,17 @@ mod tests {
 
     /// The RTP packets (without the interleaved framing) on channel 0, put back together.
     fn packets(out: &Packets) -> Vec<Vec<u8>> {
-        let bytes: Vec<u8> = out.chunks.iter().flat_map(|c| c.iter().copied()).collect();
-        assert_eq!(bytes.len(), out.bytes);
-        let mut rest = &bytes[..];
+        let frames = frames(out).into_iter();
+        frames.filter(|(c, _)| *c == 0).map(|(_, p)| p).collect()
+    }
+
+    /// Every interleaved frame: its channel and packet; nothing else in between.
+    fn frames(out: &Packets) -> Vec<(u8, Vec<u8>)> {
+        let mut rest = &out.bytes[..];
         let mut got = Vec::new();
         while let [b'$', channel, a, b, tail @ ..] = rest {
             let len = usize::from(u16::from_be_bytes([*a, *b]));
-            if *channel == 0 {
-                got.push(tail[..len].to_vec());
-            }
+            got.push((*channel, tail[..len].to_vec()));
             rest = &tail[len..];
         }
         assert!(rest.is_empty());
@@ -369,7 +329,7 @@ mod tests {
             .chain((0..5000).map(|i| i as u8))
             .collect();
         let sei = vec![0x06, 5, 1];
-        let mut stream = RtpStream::new(0, 0xDEAD_BEEF, 65534, 1000, "cam".into());
+        let mut stream = RtpStream::new(0xDEAD_BEEF, 65534, 1000, "cam".into());
         let key = unit(Codec::H264, true, 90_000, &[sei.clone(), big.clone()]);
         let got = packets(&stream.unit(&key));
         assert_eq!(
@@ -398,7 +358,7 @@ mod tests {
 
     #[test]
     fn a_keyframe_that_carries_its_parameter_sets_is_sent_as_it_is() {
-        let mut stream = RtpStream::new(0, 1, 0, 0, "cam".into());
+        let mut stream = RtpStream::new(1, 0, 0, "cam".into());
         let own = vec![vec![0x67, 1, 2], vec![0x68, 3], vec![0x65, 4]];
         let key = unit(Codec::H264, true, 0, &own);
         assert_eq!(depacketize(Codec::H264, &packets(&stream.unit(&key))), own);
@@ -410,23 +370,9 @@ mod tests {
             .into_iter()
             .chain((0..3000).map(|i| (i * 7) as u8))
             .collect();
-        let mut stream = RtpStream::new(2, 1, 0, 0, "cam".into());
+        let mut stream = RtpStream::new(1, 0, 0, "cam".into());
         let key = unit(Codec::H265, true, 0, std::slice::from_ref(&big));
-        let out = stream.unit(&key);
-        assert_eq!(out.chunks[0][1], 2, "the client's channel");
-        let got: Vec<Vec<u8>> = {
-            let bytes: Vec<u8> = out.chunks.iter().flat_map(|c| c.iter().copied()).collect();
-            let mut rest = &bytes[..];
-            let mut v = Vec::new();
-            while let [b'$', channel, a, b, tail @ ..] = rest {
-                let len = usize::from(u16::from_be_bytes([*a, *b]));
-                if *channel == 2 {
-                    v.push(tail[..len].to_vec());
-                }
-                rest = &tail[len..];
-            }
-            v
-        };
+        let got = packets(&stream.unit(&key));
         let nals = depacketize(Codec::H265, &got);
         assert_eq!(nals.len(), 4, "VPS, SPS, PPS, the IDR");
         assert_eq!(nals[3], big);
@@ -434,15 +380,16 @@ mod tests {
 
     #[test]
     fn sender_reports_say_the_wall_clock_of_an_rtp_time_every_five_seconds() {
-        let mut stream = RtpStream::new(0, 7, 0, 500, "remotecam door".into());
+        let mut stream = RtpStream::new(7, 0, 500, "remotecam door".into());
         let t0 = UNIX_EPOCH + Duration::from_millis(1_700_000_000_250);
         let mut report = |pts: i64, after: Duration| {
             let mut u = unit(Codec::H264, false, pts, &[vec![0x41, 1]]);
             u.captured_at = Some(t0 + after);
             let out = stream.unit(&u);
-            let bytes: Vec<u8> = out.chunks.iter().flat_map(|c| c.iter().copied()).collect();
-            let at = bytes.windows(2).position(|w| w == [b'$', 1])?;
-            Some(bytes[at + 4..].to_vec())
+            let (_, report) = frames(&out)
+                .into_iter()
+                .find(|(channel, _)| *channel == 1)?;
+            Some(report)
         };
         let sr = report(0, Duration::ZERO).expect("a report after the first unit");
         assert_eq!(&sr[..4], [0x80, 200, 0, 6]);

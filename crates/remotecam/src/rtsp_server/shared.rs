@@ -18,7 +18,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio::sync::watch;
 
 use super::rtp::RtpStream;
@@ -77,7 +77,7 @@ impl Packetized {
             ssrc,
             inner: Mutex::new(Inner {
                 source: bus.reader(),
-                rtp: RtpStream::new(0, ssrc, seq as u16, base, cname),
+                rtp: RtpStream::new(ssrc, seq as u16, base, cname),
                 units: VecDeque::new(),
                 bytes: 0,
                 waiting_for_keyframe: false,
@@ -149,13 +149,9 @@ impl Inner {
                 continue;
             }
             let made = self.rtp.unit(&unit);
-            let mut packets = BytesMut::with_capacity(made.bytes);
-            for chunk in &made.chunks {
-                packets.put_slice(chunk);
-            }
             let stamped = Stamped {
                 unit,
-                packets: packets.freeze(),
+                packets: made.bytes,
                 first_seq: made.first_seq,
                 timestamp: made.timestamp,
             };
@@ -202,7 +198,9 @@ impl Streams {
         if let Some(stream) = held {
             return stream;
         }
-        let stream = Arc::new(Packetized::new(camera, random()));
+        let random = [super::random_u64(), super::random_u64()];
+        let words = [random[0] as u32, (random[0] >> 32) as u32, random[1] as u32];
+        let stream = Arc::new(Packetized::new(camera, words));
         by_camera.insert(camera.name().to_owned(), Arc::downgrade(&stream));
         stream
     }
@@ -221,14 +219,6 @@ pub fn on_channel(packets: &Bytes, channel: u8) -> Bytes {
         at += 4 + usize::from(u16::from_be_bytes([out[at + 2], out[at + 3]]));
     }
     out.freeze()
-}
-
-fn random() -> [u32; 3] {
-    let mut raw = [0u8; 12];
-    // Without system randomness the hub could not have made its token.
-    let _ = getrandom::fill(&mut raw);
-    let word = |i: usize| u32::from_le_bytes(raw[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
-    [word(0), word(1), word(2)]
 }
 
 #[cfg(test)]
