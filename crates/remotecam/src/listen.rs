@@ -205,10 +205,31 @@ pub async fn serve(
         .header_read_timeout(HEADER_TIMEOUT);
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
+    while let Some((stream, peer, place)) = accept(&listener, &connections, &mut stop).await {
+        let io = Watched::new(stream, place);
+        tokio::spawn(connection(
+            io,
+            peer,
+            router.clone(),
+            tls.clone(),
+            Arc::clone(&builder),
+            stop.clone(),
+        ));
+    }
+}
+
+/// The next connection within `connections`' limits (over them, one is closed as soon
+/// as it is accepted), with its place in the count; `None` once the hub stops. Both the
+/// HTTP listeners and the RTSP listener take their connections here.
+pub(crate) async fn accept(
+    listener: &TcpListener,
+    connections: &Arc<Connections>,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<(TcpStream, SocketAddr, Place)> {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stop.wait_for(|s| *s) => return None,
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
@@ -226,15 +247,7 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let io = Watched::new(stream, place);
-        tokio::spawn(connection(
-            io,
-            peer,
-            router.clone(),
-            tls.clone(),
-            Arc::clone(&builder),
-            stop.clone(),
-        ));
+        return Some((stream, peer, place));
     }
 }
 

@@ -41,7 +41,7 @@ use crate::auth::{Admitted, Auth, Ended, Grant, Refused};
 use crate::camera::{Camera, ViewerGuard};
 use crate::counts::ViewerKind;
 use crate::hub::Hub;
-use crate::listen::{Connections, HEADER_TIMEOUT, Place};
+use crate::listen::{self, Connections, HEADER_TIMEOUT, Place};
 use crate::video::Codec;
 use crate::web::metrics::{self, ViewerMetrics};
 use crate::web::stalls::{self, Stalls};
@@ -75,25 +75,9 @@ pub struct Context {
 
 /// Serves RTSP on `listener` until `stop` becomes true.
 pub async fn serve(listener: TcpListener, context: Context, mut stop: watch::Receiver<bool>) {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stop.wait_for(|s| *s) => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!(error = %e, "RTSP accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Some(place) = context.connections.admit(peer.ip()) else {
-            tracing::debug!(%peer, "RTSP connection refused: too many open");
-            metrics::refused("too_many_connections");
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+    let connections = Arc::clone(&context.connections);
+    while let Some((stream, peer, place)) = listen::accept(&listener, &connections, &mut stop).await
+    {
         let _ = rustix::net::sockopt::set_socket_send_buffer_size(&stream, SEND_BUFFER);
         let conn = Connection::new(context.clone(), peer, place);
         let stop = stop.clone();
