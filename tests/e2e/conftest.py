@@ -240,3 +240,16 @@ def rtsp_camera():
     for proc in servers:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture(scope="session")
+def hd_footage(tmp_path_factory):
+    """Real footage (a street scene) at 1280x720, 30 fps, as a y4m Chromium's fake camera
+    plays (`--use-file-for-fake-video-capture`)."""
+    path = tmp_path_factory.mktemp("footage") / "bikes-720p.y4m"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(ROOT / "target" / "footage" / "bikes.mp4"),
+         "-t", "4", "-vf", "scale=1280:720,fps=30", "-pix_fmt", "yuv420p", str(path)],
+        check=True,
+    )
+    return path

@@ -15,19 +15,6 @@ from conftest import ROOT, WAIT, start_publishing, wait_until
 
 GST_CLIENT = ROOT / "crates" / "remotecam" / "tests" / "common" / "gst_rtsp_client.py"
 
-FOOTAGE = ROOT / "target" / "footage" / "bikes.mp4"
-
-
-@pytest.fixture(scope="module")
-def footage(tmp_path_factory):
-    """Real footage at 1280x720, 30 fps, as Chromium's fake camera plays it."""
-    path = tmp_path_factory.mktemp("footage") / "bikes-720p.y4m"
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(FOOTAGE), "-t", "4",
-         "-vf", "scale=1280:720,fps=30", "-pix_fmt", "yuv420p", str(path)],
-        check=True,
-    )
-    return path
 
 
 def decoded(url, count):
@@ -43,9 +30,9 @@ def decoded(url, count):
         return stream.codec_context.name, stream.codec_context.profile, frames
 
 
-def test_a_webcodecs_phone_plays_over_rtsp(make_hub, browser_with, footage, tmp_path):
+def test_a_webcodecs_phone_plays_over_rtsp(make_hub, browser_with, hd_footage, tmp_path):
     hub = make_hub("--trust-loopback", "false")
-    page = browser_with(f"--use-file-for-fake-video-capture={footage}").new_page()
+    page = browser_with(f"--use-file-for-fake-video-capture={hd_footage}").new_page()
     start_publishing(page, hub, "phone", "1280x720", fps=30)
     cam = wait_until(lambda: next((c for c in hub.cameras() if c["name"] == "phone"
                                    and c["codec"] == "h264"), None), "no H.264 from the page")

@@ -5,7 +5,6 @@ hub), its stream.mp4 plays on the camera page, and its pictures reach snapshots,
 and Python. The same page forced to JPEG, or in a browser without VideoEncoder, sends
 JPEG as before."""
 
-import subprocess
 import time
 import urllib.request
 
@@ -14,12 +13,10 @@ import hashlib
 import av
 import cv2
 import numpy as np
-import pytest
 from remotecam import RemoteCam
 
-from conftest import ROOT, WAIT, mjpeg_frames, scrape, start_publishing, value, wait_until
+from conftest import WAIT, mjpeg_frames, scrape, start_publishing, value, wait_until
 
-FOOTAGE = ROOT / "target" / "footage" / "bikes.mp4"
 
 # Every H.264 unit the page sends, as the SHA-256 of its bytes, in order (the page's
 # own WebSocket, watched from inside the page).
@@ -43,18 +40,6 @@ UNIT_HASHES = """
 async () => (await Promise.all(window.__units)).map((d) =>
   [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join(""))
 """
-
-
-@pytest.fixture(scope="module")
-def hd_footage(tmp_path_factory):
-    """Real footage (a street scene) at 1280x720, 30 fps, as a y4m Chromium's fake camera plays."""
-    path = tmp_path_factory.mktemp("footage") / "bikes-720p.y4m"
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(FOOTAGE), "-t", "4",
-         "-vf", "scale=1280:720,fps=30", "-pix_fmt", "yuv420p", str(path)],
-        check=True,
-    )
-    return path
 
 
 def camera(hub, name):

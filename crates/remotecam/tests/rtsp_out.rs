@@ -10,8 +10,9 @@ fn probe(url: &str) -> serde_json::Value {
     probe_stream(url).unwrap_or_else(|e| panic!("ffprobe {url}: {e}"))
 }
 
-#[test]
-fn a_test_pattern_and_an_rtsp_camera_play_in_ffprobe() {
+/// A hub with a test pattern (320x240, 15 fps) and an RTSP camera passed through
+/// (`door`: H.264 High, 640x360, 30 fps).
+fn pattern_and_door() -> (Hub, RtspCamera) {
     let camera = RtspCamera::start();
     let hub = Hub::with_config(
         &format!(
@@ -21,6 +22,12 @@ fn a_test_pattern_and_an_rtsp_camera_play_in_ffprobe() {
         ),
         &[],
     );
+    (hub, camera)
+}
+
+#[test]
+fn a_test_pattern_and_an_rtsp_camera_play_in_ffprobe() {
+    let (hub, _camera) = pattern_and_door();
     let pattern = probe(&format!("rtsp://{}/pattern", hub.rtsp));
     assert_eq!(pattern["codec_name"], "h264", "{pattern}");
     assert_eq!(
@@ -64,15 +71,7 @@ fn ffmpeg_copy(url: &str, secs: u32, dir: &std::path::Path, name: &str) -> commo
 
 #[test]
 fn ffmpeg_records_ten_seconds_at_the_cameras_frame_rate() {
-    let camera = RtspCamera::start();
-    let hub = Hub::with_config(
-        &format!(
-            "[cameras.pattern]\nsource = \"test:?width=320&height=240&fps=15\"\n\n\
-             [cameras.door]\nsource = \"{}\"\n",
-            camera.url_with_user()
-        ),
-        &[],
-    );
+    let (hub, _camera) = pattern_and_door();
     let dir = tempfile::tempdir().unwrap();
     let (pattern, door) = std::thread::scope(|s| {
         let pattern = s.spawn(|| {
@@ -163,30 +162,10 @@ fn gstreamer_plays_h264_and_h265_cameras() {
 }
 
 /// The picture NAL units (slices) of `count` access units of a stream, read with retina.
-async fn retina_pictures(url: &str, creds: Option<(&str, &str)>, count: usize) -> Vec<Vec<u8>> {
+async fn retina_pictures(url: &str, count: usize) -> Vec<Vec<u8>> {
     use futures_util::StreamExt;
-    use retina::client::{PlayOptions, Session, SessionOptions, SetupOptions};
-    use retina::codec::{CodecItem, FrameFormat};
-    let mut options = SessionOptions::default();
-    if let Some((username, password)) = creds {
-        options = options.creds(Some(retina::client::Credentials {
-            username: username.into(),
-            password: password.into(),
-        }));
-    }
-    let mut session = Session::describe(url.parse().unwrap(), options)
-        .await
-        .unwrap();
-    session
-        .setup(0, SetupOptions::default().frame_format(FrameFormat::MP4))
-        .await
-        .unwrap();
-    let mut demuxed = session
-        .play(PlayOptions::default())
-        .await
-        .unwrap()
-        .demuxed()
-        .unwrap();
+    use retina::codec::CodecItem;
+    let mut demuxed = common::retina_play(url).await;
     let mut pictures = Vec::new();
     while pictures.len() < count {
         let item = tokio::time::timeout(common::WAIT, demuxed.next())
@@ -220,9 +199,10 @@ async fn retina_receives_the_units_the_camera_sent_untouched() {
     );
     // The camera directly, and through the hub, at once: the hub's must be a run of
     // the camera's, byte for byte.
-    let direct = retina_pictures(&camera.url, Some(("user", "secret")), 150);
+    let own = camera.url_with_user();
+    let direct = retina_pictures(&own, 150);
     let url = format!("rtsp://{}/door", hub.rtsp);
-    let through = retina_pictures(&url, None, 60);
+    let through = retina_pictures(&url, 60);
     let (direct, through) = tokio::join!(direct, through);
     let first = through
         .iter()
@@ -242,9 +222,9 @@ async fn a_jpeg_camera_is_encoded_once_whatever_the_number_of_clients() {
     );
     let url = format!("rtsp://{}/pattern", hub.rtsp);
     let (a, b, c) = tokio::join!(
-        retina_pictures(&url, None, 40),
-        retina_pictures(&url, None, 40),
-        retina_pictures(&url, None, 40)
+        retina_pictures(&url, 40),
+        retina_pictures(&url, 40),
+        retina_pictures(&url, 40)
     );
     // One encoder's output: the clients' pictures are the same bytes where they
     // overlap (each started at the keyframe it found).

@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use futures_util::StreamExt;
-use retina::client::{Credentials, PlayOptions, Session, SessionOptions, SetupOptions};
-use retina::codec::{CodecItem, FrameFormat};
+use retina::codec::CodecItem;
 
 /// Every access unit a client of its own receives from the camera, as MP4 stores them,
 /// in order.
@@ -19,26 +18,7 @@ type Seen = Arc<Mutex<Vec<Vec<u8>>>>;
 
 /// Pulls `url` with an RTSP client of the test's own, keeping every access unit.
 async fn watch(url: &str) -> (Seen, tokio::task::JoinHandle<()>) {
-    let mut url = url::Url::parse(url).unwrap();
-    let creds = Credentials {
-        username: url.username().to_owned(),
-        password: url.password().unwrap_or("").to_owned(),
-    };
-    url.set_username("").unwrap();
-    url.set_password(None).unwrap();
-    let mut session = Session::describe(url, SessionOptions::default().creds(Some(creds)))
-        .await
-        .unwrap();
-    session
-        .setup(0, SetupOptions::default().frame_format(FrameFormat::MP4))
-        .await
-        .unwrap();
-    let mut demuxed = session
-        .play(PlayOptions::default())
-        .await
-        .unwrap()
-        .demuxed()
-        .unwrap();
+    let mut demuxed = retina_play(url).await;
     let seen = Seen::default();
     let kept = Arc::clone(&seen);
     let task = tokio::spawn(async move {

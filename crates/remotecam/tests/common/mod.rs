@@ -30,7 +30,7 @@ pub use pictures::{claiming, padded_jpeg, scene, test_jpeg};
 pub use probe::{Probe, clip_samples, ffprobe, probe_stream};
 pub use relay::Relay;
 pub use rtsp::{RtspCamera, RtspOptions};
-pub use rtsp_client::{RawRtsp, Received, Reply, basic};
+pub use rtsp_client::{RawRtsp, Received, Reply, basic, retina_play};
 pub use s3::{BUCKET, Store};
 pub use tokens::Made;
 pub use ws::*;

@@ -189,3 +189,24 @@ pub fn basic(user: &str, password: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(pair)
     )
 }
+
+/// retina, the RTSP client the hub itself uses, playing `url`'s first stream (with the
+/// user and password in the URL, if any), its frames as MP4 stores them.
+pub async fn retina_play(url: &str) -> retina::client::Demuxed {
+    use retina::client::{Credentials, PlayOptions, Session, SessionOptions, SetupOptions};
+    let mut url = url::Url::parse(url).unwrap();
+    let mut options = SessionOptions::default();
+    if !url.username().is_empty() {
+        options = options.creds(Some(Credentials {
+            username: url.username().to_owned(),
+            password: url.password().unwrap_or("").to_owned(),
+        }));
+        url.set_username("").unwrap();
+        url.set_password(None).unwrap();
+    }
+    let mut session = Session::describe(url, options).await.unwrap();
+    let setup = SetupOptions::default().frame_format(retina::codec::FrameFormat::MP4);
+    session.setup(0, setup).await.unwrap();
+    let playing = session.play(PlayOptions::default()).await.unwrap();
+    playing.demuxed().unwrap()
+}
